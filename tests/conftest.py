@@ -59,9 +59,7 @@ class RunningEmulator:
             port=self.grpc_port,
         )
 
-    def vend(
-        self, scope: DisposableTokenScope, ttl_seconds: int = 60, token_id: str | None = None
-    ) -> tuple[str, int]:
+    def vend(self, scope: DisposableTokenScope, ttl_seconds: int = 60, token_id: str | None = None) -> tuple[str, int]:
         """(auth_token, expires_at) from the emulator's token service, via the SDK's AuthClient and the root key."""
         props = DisposableTokenProps(token_id=token_id) if token_id is not None else None
         with AuthClient(AuthConfigurations.Laptop.latest(), self.root_provider()) as client:

@@ -84,8 +84,8 @@ class Subscription:
     def pending(self) -> int:
         return len(self._queue)
 
-    async def next(self, timeout: float | None) -> Event | None:
-        """The next event, or None when `timeout` seconds pass first. Raises the error passed to `fail`."""
+    async def next(self, within: float | None) -> Event | None:
+        """The next event, or None when `within` seconds pass first. Raises the error passed to `fail`."""
         while not self._queue:
             if self._error is not None:
                 raise self._error
@@ -93,7 +93,7 @@ class Subscription:
                 raise RuntimeError("subscription closed")
             self._wakeup.clear()
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                await asyncio.wait_for(self._wakeup.wait(), within)
             except TimeoutError:
                 return None
         return self._queue.popleft()

@@ -74,7 +74,7 @@ def _stream(method: Method) -> Callable[[bytes, aio.ServicerContext[Any, Any]], 
     return call
 
 
-class _Handler(grpc.GenericRpcHandler):
+class _Handler(grpc.GenericRpcHandler[Any, Any]):
     def __init__(self, methods: dict[str, Method]) -> None:
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         for path, method in methods.items():

@@ -1,7 +1,7 @@
 """Run the emulator in a background thread, for tests and benchmarks that drive it with blocking clients.
 
-    with EmulatorThread(EmulatorConfig(caches=("test-cache",))) as emulator:
-        emulator.grpc_port, emulator.web_port
+with EmulatorThread(EmulatorConfig(caches=("test-cache",))) as emulator:
+    emulator.grpc_port, emulator.web_port
 """
 
 from __future__ import annotations

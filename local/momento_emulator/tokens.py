@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError
 from .permissions import Scope
@@ -98,7 +99,7 @@ class TokenAuthority:
     def _mac(self, signed: str) -> bytes:
         return hmac.new(self._mac_key, signed.encode("ascii"), hashlib.sha256).digest()
 
-    def _verify(self, key: str) -> dict[str, object] | None:
+    def _verify(self, key: str) -> dict[str, Any] | None:
         parts = key.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX or not key.isascii():
             return None

@@ -74,7 +74,7 @@ def _stream(method: Method) -> Callable[[bytes, aio.ServicerContext[Any, Any]], 
     return call
 
 
-class _Handler(grpc.GenericRpcHandler[Any, Any]):
+class _Handler(grpc.GenericRpcHandler):  # type: ignore[type-arg]  # generic only in the stubs
     def __init__(self, methods: dict[str, Method]) -> None:
         self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         for path, method in methods.items():
@@ -99,6 +99,11 @@ def create_grpc_server(host: str, port: int, max_message_bytes: int) -> tuple[ai
             ("grpc.so_reuseport", 0),  # otherwise a second process silently shares the port
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
+            # The SDKs ping every 5 s, even when idle; grpcio's defaults would answer GOAWAY "too_many_pings".
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", 4000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 4000),
+            ("grpc.http2.max_ping_strikes", 0),
         ]
     )
     try:

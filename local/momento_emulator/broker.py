@@ -54,6 +54,7 @@ class Subscription:
         self._queue_size = queue_size
         self._wakeup = asyncio.Event()
         self._error: EmulatorError | None = None
+        self._delivered = 0  # the last sequence number handed to the client
         self.closed = False
 
     def __enter__(self) -> Subscription:
@@ -75,9 +76,8 @@ class Subscription:
 
     def _offer(self, event: Event) -> None:
         if isinstance(event, TopicMessage) and len(self._queue) >= self._queue_size:
-            first_lost = next((e.sequence for e in self._queue if isinstance(e, TopicMessage)), event.sequence)
             self._queue.clear()
-            self._queue.append(Discontinuity(first_lost - 1, event.sequence, event.page))
+            self._queue.append(Discontinuity(self._delivered, event.sequence, event.page))
         self._queue.append(event)
         self._wakeup.set()
 
@@ -96,7 +96,9 @@ class Subscription:
                 await asyncio.wait_for(self._wakeup.wait(), within)
             except TimeoutError:
                 return None
-        return self._queue.popleft()
+        event = self._queue.popleft()
+        self._delivered = event.sequence if isinstance(event, TopicMessage) else event.new_sequence - 1
+        return event
 
 
 @dataclass

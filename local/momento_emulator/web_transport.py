@@ -32,6 +32,20 @@ _METHODS = web.AppKey("methods", dict)
 _ORIGINS = web.AppKey("origins", frozenset)
 
 
+class _RedactBadRequests(logging.Filter):
+    """aiohttp logs a malformed request with the offending bytes, which may hold a header such as `authorization`:
+    keep the fact, drop the bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.args:
+            record.msg, record.args, record.exc_info, record.exc_text = "malformed HTTP request refused", (), None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(_RedactBadRequests())
+
+
 def create_web_app(methods: dict[str, Method], max_message_bytes: int, cors_origins: frozenset[str]) -> web.Application:
     """The grpc-web app. `cors_origins` empty = echo any origin (Momento serves every site)."""
     # base64 grows 4/3; leave room for frame headers and several padded units.

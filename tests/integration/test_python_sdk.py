@@ -594,3 +594,28 @@ def test_control_plane_with_the_root_key_and_refused_to_tokens(emulator: Running
         assert isinstance(refused, CreateCache.Error) and refused.error_code == MomentoErrorCode.PERMISSION_ERROR
         listing = client.list_caches()
         assert isinstance(listing, ListCaches.Error) and listing.error_code == MomentoErrorCode.PERMISSION_ERROR
+
+
+# --- logs --------------------------------------------------------------------------------------------------------
+
+
+async def test_logs_never_contain_keys_or_tokens(emulator: RunningEmulator, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    caplog.set_level("DEBUG")
+    topic = unique("logged")
+    token, _ = emulator.vend(DisposableTokenScopes.topic_subscribe_only(emulator.cache_name, topic))
+    async with topic_client(emulator, token) as client:
+        assert await try_publish(client, emulator.cache_name, topic) == MomentoErrorCode.PERMISSION_ERROR
+    with auth_client(emulator, api_key=token) as refused:
+        refused.generate_disposable_token(
+            DisposableTokenScopes.topic_subscribe_only(emulator.cache_name, "t"), ExpiresIn.seconds(60)
+        )
+    with socket.create_connection((emulator.host, emulator.web_port), timeout=5) as raw:
+        raw.sendall(b"POST / HTTP/1.1\r\nauthorization: " + api_key_of(token).encode() + b"\x01\r\n\r\n")
+        raw.recv(100)
+    await asyncio.sleep(0.2)
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "malformed HTTP request" in logged
+    for secret in (emulator.api_key, token, api_key_of(token), api_key_of(token).split(".")[2]):
+        assert secret not in logged

@@ -53,6 +53,8 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m mypy --strict functions/token_vending/app.py
+	$(PY) -m momento_tvm.policy functions/token_vending/policy.yaml
 
 bench: install
 	$(PY) bench/topic_latency.py

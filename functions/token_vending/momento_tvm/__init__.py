@@ -1,0 +1,46 @@
+"""The Momento token vending core: policy, identity, decision and minting, with no AWS in it.
+
+Used by the Lambda handler (`functions/token_vending/app.py`), by apps that embed token vending, and by tests.
+"""
+
+from .errors import (
+    InvalidRequestError,
+    PolicyError,
+    ScopeDeniedError,
+    TvmError,
+    UnauthenticatedError,
+    UpstreamUnavailableError,
+)
+from .grant import CacheGrant, Grant, TokenRequest, TopicGrant, decide
+from .identity import Identity, guest_identity, identity_from_event
+from .minting import MintedToken, Minter, MomentoMinter
+from .policy import Policy, Tier, load_policy, parse_policy
+from .vending import ParsedRequest, TokenVendor, parse_body, parse_query
+
+__all__ = [
+    "CacheGrant",
+    "Grant",
+    "Identity",
+    "InvalidRequestError",
+    "MintedToken",
+    "Minter",
+    "MomentoMinter",
+    "ParsedRequest",
+    "Policy",
+    "PolicyError",
+    "ScopeDeniedError",
+    "Tier",
+    "TokenRequest",
+    "TokenVendor",
+    "TopicGrant",
+    "TvmError",
+    "UnauthenticatedError",
+    "UpstreamUnavailableError",
+    "decide",
+    "guest_identity",
+    "identity_from_event",
+    "load_policy",
+    "parse_body",
+    "parse_policy",
+    "parse_query",
+]

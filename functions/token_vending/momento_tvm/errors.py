@@ -1,0 +1,64 @@
+"""Typed errors: each carries the HTTP status and the stable error code clients see.
+
+Responses use the envelope `{"error": {"code": ..., "message": ...}}`. Messages are written for the caller: they never
+contain a token, a key, a password or a stack trace.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidRequestError",
+    "PolicyError",
+    "ScopeDeniedError",
+    "TvmError",
+    "UnauthenticatedError",
+    "UpstreamUnavailableError",
+]
+
+
+class TvmError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidRequestError(TvmError):
+    """The caller's request is malformed (400)."""
+
+    status = 400
+    code = "invalid_request"
+
+
+class UnauthenticatedError(TvmError):
+    """No verified identity reached the function (401): the gateway's authorizer is missing or misconfigured."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class ScopeDeniedError(TvmError):
+    """The caller's tier allows nothing of what was asked (403)."""
+
+    status = 403
+    code = "scope_denied"
+
+
+class UpstreamUnavailableError(TvmError):
+    """Momento or Secrets Manager failed or timed out (503); the caller may retry after `retry_after` seconds."""
+
+    status = 503
+    code = "upstream_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PolicyError(ValueError):
+    """The tier policy file is invalid; the message names the file and line."""

@@ -1,0 +1,240 @@
+"""The tier policy: one YAML file mapping groups to tiers and tiers to Momento scopes.
+
+Validated when loaded (a JSON schema, then the rules a schema cannot state), and by `make lint`. A bad policy is a
+`PolicyError` naming the file and line, never a silent default. Evaluation is elsewhere (`grant.py`), as a pure
+function of (policy, identity, request).
+
+Patterns, for topic names and cache keys alike: `*` alone = everything; a trailing `*` = a prefix (`room-*`);
+anything else is an exact name. `{username}` anywhere is replaced by the caller's verified username (`dm-{username}`).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import yaml
+
+from .errors import PolicyError
+
+__all__ = ["CacheRule", "GroupRule", "Policy", "Tier", "TopicRule", "load_policy", "parse_policy"]
+
+TOPIC_ROLES = ("publish_subscribe", "subscribe_only", "publish_only")
+CACHE_ROLES = ("read_write", "read_only", "write_only")
+MIN_TTL_SECONDS = 10
+# A pattern: no '*' except a single trailing one; only the {username} placeholder.
+_PATTERN = r"^(\*|([^*{}]|\{username\})+\*?)$"
+_NAME = r"^[A-Za-z0-9_.@+-]{1,64}$"
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version", "tiers", "groups"],
+    "properties": {
+        "version": {"const": 1},
+        "anonymous_tier": {"type": ["string", "null"]},
+        "default_tier": {"type": ["string", "null"]},
+        "groups": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["group", "tier"],
+                "properties": {"group": {"type": "string", "pattern": _NAME}, "tier": {"type": "string"}},
+            },
+        },
+        "tiers": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": _NAME},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["ttl_seconds", "max_ttl_seconds"],
+                "properties": {
+                    "description": {"type": "string"},
+                    "topics": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["role", "names"],
+                        "properties": {
+                            "role": {"enum": list(TOPIC_ROLES)},
+                            "names": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": _PATTERN},
+                            },
+                        },
+                    },
+                    "cache": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["role", "items"],
+                        "properties": {
+                            "role": {"enum": list(CACHE_ROLES)},
+                            "items": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _PATTERN},
+                            },
+                        },
+                    },
+                    "ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
+                    "max_ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
+                },
+            },
+        },
+    },
+}
+
+_validate = fastjsonschema.compile(SCHEMA)
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    role: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CacheRule:
+    role: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    topics: TopicRule | None
+    cache: CacheRule | None
+    ttl_seconds: int
+    max_ttl_seconds: int
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """`groups[index]`: members of `group` get `tier`. The first rule matching one of the caller's groups wins."""
+
+    index: int
+    group: str
+    tier: str
+
+    def describe(self) -> str:
+        return f"groups[{self.index}]: group '{self.group}' -> tier '{self.tier}'"
+
+
+@dataclass(frozen=True)
+class Policy:
+    tiers: Mapping[str, Tier]
+    groups: tuple[GroupRule, ...]
+    anonymous_tier: str | None
+    default_tier: str | None
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    return parse_policy(text, str(path))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise PolicyError(f"{where}: not valid YAML ({getattr(error, 'problem', None) or error})") from None
+    lines = _line_map(root)
+
+    def fail(path: tuple[Any, ...], message: str) -> PolicyError:
+        return PolicyError(f"{source}:{_line_of(lines, path)}: {message}")
+
+    try:
+        _validate(data)
+    except fastjsonschema.JsonSchemaValueException as error:
+        path = tuple(error.path[1:])  # error.path starts with "data"
+        raise fail(path, error.message.removeprefix("data").lstrip(".") or error.message) from None
+
+    tiers: dict[str, Tier] = {}
+    for name, spec in data["tiers"].items():
+        here = ("tiers", name)
+        topics = TopicRule(spec["topics"]["role"], tuple(spec["topics"]["names"])) if "topics" in spec else None
+        cache = CacheRule(spec["cache"]["role"], tuple(spec["cache"]["items"])) if "cache" in spec else None
+        if topics is None and cache is None:
+            raise fail(here, f"tier '{name}' grants nothing: give it topics, cache, or both")
+        if spec["ttl_seconds"] > spec["max_ttl_seconds"]:
+            raise fail((*here, "ttl_seconds"), f"tier '{name}': ttl_seconds is over max_ttl_seconds")
+        if topics is not None and cache is not None and cache.items != ("*",):
+            # Momento's SDK cannot put topic permissions and key-scoped cache permissions in one disposable token
+            # (and silently widens such a cache permission to every item): refuse the combination outright.
+            raise fail(
+                (*here, "cache", "items"),
+                f"tier '{name}': a tier with topics may only grant the whole cache (items: ['*']); "
+                "Momento cannot mint topics and key-scoped cache items in one token",
+            )
+        tiers[name] = Tier(name, topics, cache, spec["ttl_seconds"], spec["max_ttl_seconds"])
+
+    groups = []
+    for index, rule in enumerate(data["groups"]):
+        if rule["tier"] not in tiers:
+            raise fail(("groups", index, "tier"), f"groups[{index}] names an unknown tier '{rule['tier']}'")
+        groups.append(GroupRule(index, rule["group"], rule["tier"]))
+    for key in ("anonymous_tier", "default_tier"):
+        if data.get(key) is not None and data[key] not in tiers:
+            raise fail((key,), f"{key} names an unknown tier '{data[key]}'")
+    return Policy(tiers, tuple(groups), data.get("anonymous_tier"), data.get("default_tier"))
+
+
+def _line_map(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Each path in the document -> its 1-based line, so errors can name the line."""
+    if node is None:
+        return {}
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines |= _line_map(value, (*path, key.value))
+            lines[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines |= _line_map(item, (*path, index))
+    return lines
+
+
+def _line_of(lines: Mapping[tuple[Any, ...], int], path: tuple[Any, ...]) -> int:
+    """The line of the deepest part of `path` that exists (a missing key is reported at its parent)."""
+    normalized = tuple(int(p) if isinstance(p, str) and re.fullmatch(r"\d+", p) else p for p in path)
+    for end in range(len(normalized), -1, -1):
+        if normalized[:end] in lines:
+            return lines[normalized[:end]]
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m momento_tvm.policy FILE...`: validate policy files (run by `make lint`)."""
+    files = (argv if argv is not None else sys.argv[1:]) or []
+    if not files:
+        print("usage: python -m momento_tvm.policy POLICY.yaml [...]", file=sys.stderr)
+        return 2
+    status = 0
+    for file in files:
+        try:
+            policy = load_policy(file)
+        except PolicyError as error:
+            print(error, file=sys.stderr)
+            status = 1
+        else:
+            print(f"{file}: ok ({len(policy.tiers)} tiers, {len(policy.groups)} group rules)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""The vending Lambda invoked in-process with the `events/` payloads: Secrets Manager is moto (server mode), Momento
+is the local emulator, and every tier's token is then tried with the real `momento` SDK.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from momento import CacheClient, Configurations, TopicClientAsync, TopicConfigurations
+from momento.errors import MomentoErrorCode
+from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe
+from moto.server import ThreadedMotoServer
+
+from tests.conftest import RunningEmulator, client_timeout
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events" / "token"
+FUNCTION = ROOT / "functions" / "token_vending" / "app.py"
+SECRET_NAME = "tvm/momento-api-key"
+
+
+def load_event(name: str, **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return _merge(event, changes)
+
+
+def _merge(event: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(event.get(key), dict):
+            event[key] = _merge(event[key], value)
+        else:
+            event[key] = value
+    return event
+
+
+def as_user(username: str, groups: str, **changes: Any) -> dict[str, Any]:
+    return load_event(
+        "get_token_lambda_authorizer.json",
+        requestContext={"authorizer": {"lambda": {"username": username, "groups": groups}}},
+        **changes,
+    )
+
+
+def without_authorizer(event: dict[str, Any]) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    del event["requestContext"]["authorizer"]
+    return event
+
+
+def with_query(event: dict[str, Any], **params: str) -> dict[str, Any]:
+    event = copy.deepcopy(event)
+    event["queryStringParameters"] = params
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in params.items())
+    return event
+
+
+class LambdaContext:
+    function_name = "token-vending"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:token-vending"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 5000
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def function(moto_endpoint: str, emulator_thread: Any) -> Iterator[ModuleType]:
+    """The handler module, imported once (as Lambda does per container) with the template's environment."""
+    env = {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+        "AUTH_MODE": "LambdaAuthorizer",
+        "MOMENTO_API_KEY_SECRET": SECRET_NAME,
+        "MOMENTO_ENDPOINT": f"127.0.0.1:{emulator_thread.grpc_port}",
+        "CACHE_NAME": "test-cache",
+        "MAX_TOKEN_TTL_SECONDS": "3600",
+        "POWERTOOLS_SERVICE_NAME": "token-vending",
+        "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from momento_emulator import DEFAULT_API_KEY
+
+    boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=DEFAULT_API_KEY)
+    spec = importlib.util.spec_from_file_location("token_vending_app", FUNCTION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["token_vending_app"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("token_vending_app", None)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def logs(function: ModuleType) -> Iterator[io.StringIO]:
+    """Everything the function logs (Powertools writes JSON lines; EMF metrics go to stdout separately)."""
+    stream = io.StringIO()
+    handler = function.logger.registered_handler
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
+
+
+def invoke(
+    function: ModuleType, event: dict[str, Any], mode: str = "LambdaAuthorizer"
+) -> tuple[int, dict[str, Any], Any]:
+    os.environ["AUTH_MODE"] = mode
+    try:
+        response = function.handler(event, LambdaContext())
+    finally:
+        os.environ["AUTH_MODE"] = "LambdaAuthorizer"
+    return response["statusCode"], response.get("headers") or {}, json.loads(response["body"])
+
+
+async def topic_rights(emulator: RunningEmulator, token: str, topic: str) -> tuple[bool, bool]:
+    """(may publish, may subscribe) on `topic` of the test cache, as the SDK reports it."""
+    config = TopicConfigurations.Default.v1().with_client_timeout(client_timeout())
+    async with TopicClientAsync(config, emulator.token_provider(token)) as client:
+        published = await client.publish(emulator.cache_name, topic, "probe")
+        subscription = await client.subscribe(emulator.cache_name, topic)
+        if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
+            subscription.unsubscribe()
+    for response in (published, subscription):
+        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
+            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
+    return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
+
+
+def cache_rights(emulator: RunningEmulator, token: str, key: str) -> tuple[bool, bool]:
+    """(may read, may write) `key` in the test cache."""
+    with CacheClient(Configurations.Laptop.v1(), emulator.token_provider(token), timedelta(seconds=60)) as client:
+        written = client.set(emulator.cache_name, key, "v")
+        read = client.get(emulator.cache_name, key)
+    for response in (written, read):
+        if isinstance(response, CacheSet.Error | CacheGet.Error):
+            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
+    return not isinstance(read, CacheGet.Error), isinstance(written, CacheSet.Success)
+
+
+@pytest.mark.parametrize(
+    ("event", "mode", "token_id", "topic", "topic_rights_expected", "cache_expected"),
+    [
+        pytest.param(
+            as_user("alice", "readwrite"),
+            "LambdaAuthorizer",
+            "alice",
+            "any-topic",
+            (True, True),
+            (True, True),
+            id="readwrite",
+        ),
+        pytest.param(
+            as_user("viewer", "readonly"),
+            "LambdaAuthorizer",
+            "viewer",
+            "any-topic",
+            (False, True),
+            (True, False),
+            id="readonly",
+        ),
+        pytest.param(
+            as_user("carol", "no-such-group"),
+            "LambdaAuthorizer",
+            "carol",
+            "any-topic",
+            (False, True),
+            (True, False),
+            id="no-group-default-tier",
+        ),
+        pytest.param(
+            load_event("get_token_jwt.json"),
+            "AmazonCognito",
+            "bob",
+            "any-topic",
+            (True, True),
+            (True, True),
+            id="cognito-readwrite",
+        ),
+        pytest.param(
+            load_event("get_token_open.json"),
+            "Open",
+            "guest:Ann",
+            "chat-lobby",
+            (True, True),
+            (False, False),
+            id="open-guest",
+        ),
+    ],
+)
+async def test_each_tier_token_can_and_cannot(
+    function: ModuleType,
+    emulator: RunningEmulator,
+    event: dict[str, Any],
+    mode: str,
+    token_id: str,
+    topic: str,
+    topic_rights_expected: tuple[bool, bool],
+    cache_expected: tuple[bool, bool],
+) -> None:
+    status, headers, body = invoke(function, event, mode)
+    assert status == 200, body
+    assert headers["Cache-Control"] == "no-store"
+    assert body["tokenId"] == token_id
+    assert body["expiresAt"] > time.time()
+    assert body["endpoint"] == f"127.0.0.1:{emulator.grpc_port}"
+    assert await topic_rights(emulator, body["authToken"], topic) == topic_rights_expected
+    assert cache_rights(emulator, body["authToken"], "item-1") == cache_expected
+
+
+async def test_a_narrowed_token_opens_only_the_requested_topics(
+    function: ModuleType, emulator: RunningEmulator
+) -> None:
+    status, _, body = invoke(function, load_event("get_token_topics_lambda_authorizer.json"))
+    assert status == 200, body
+    assert body["scope"]["topics"] == {"role": "publish_subscribe", "all": False, "names": ["room-1", "room-2"]}
+    assert 295 <= body["expiresAt"] - time.time() <= 300
+    assert await topic_rights(emulator, body["authToken"], "room-2") == (True, True)
+    assert await topic_rights(emulator, body["authToken"], "room-3") == (False, False)
+
+
+async def test_post_body_narrows_topics_and_ttl(function: ModuleType, emulator: RunningEmulator) -> None:
+    status, _, body = invoke(function, load_event("post_token_lambda_authorizer.json"))
+    assert status == 200, body
+    assert body["scope"]["topics"]["names"] == ["room-1"]
+    assert 115 <= body["expiresAt"] - time.time() <= 120
+    assert await topic_rights(emulator, body["authToken"], "room-1") == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("event", "mode"),
+    [
+        (as_user("alice", "readwrite"), "LambdaAuthorizer"),
+        (with_query(as_user("alice", "readwrite"), topics="a,b", ttlSeconds="60"), "LambdaAuthorizer"),
+        (with_query(as_user("viewer", "readonly"), cacheItems="profile:*"), "LambdaAuthorizer"),
+        (load_event("get_token_jwt.json"), "AmazonCognito"),
+        (load_event("get_token_open.json"), "Open"),
+    ],
+)
+def test_explain_answers_exactly_what_token_mints(function: ModuleType, event: dict[str, Any], mode: str) -> None:
+    explain_event = _merge(event, {"routeKey": "GET /token/explain", "rawPath": "/token/explain"})
+    explain_event["requestContext"]["http"]["path"] = "/token/explain"
+    explain_event["requestContext"]["routeKey"] = "GET /token/explain"
+    status, headers, explained = invoke(function, explain_event, mode)
+    assert status == 200, explained
+    assert headers["Cache-Control"] == "no-store"
+    assert "authToken" not in explained
+    before = time.time()
+    status, _, minted = invoke(function, event, mode)
+    assert status == 200, minted
+    assert explained["scope"] == minted["scope"]
+    assert explained["tokenId"] == minted["tokenId"]
+    assert before + explained["ttlSeconds"] - 1 <= minted["expiresAt"] <= time.time() + explained["ttlSeconds"]
+    assert explained["rule"]
+
+
+@pytest.mark.parametrize(
+    ("event", "mode", "status", "code"),
+    [
+        (with_query(as_user("alice", "readwrite"), ttlSeconds="5"), "LambdaAuthorizer", 400, "invalid_request"),
+        (with_query(as_user("alice", "readwrite"), ttlSeconds="3601"), "LambdaAuthorizer", 400, "invalid_request"),
+        (with_query(as_user("alice", "readwrite"), ttlSeconds="abc"), "LambdaAuthorizer", 400, "invalid_request"),
+        (with_query(as_user("alice", "readwrite"), topic="typo"), "LambdaAuthorizer", 400, "invalid_request"),
+        (with_query(as_user("alice", "readwrite"), topics="room-*"), "LambdaAuthorizer", 400, "invalid_request"),
+        (with_query(as_user("alice", "readwrite"), topics="a,,b"), "LambdaAuthorizer", 400, "invalid_request"),
+        (load_event("post_token_lambda_authorizer.json", body="{not json"), "LambdaAuthorizer", 400, "invalid_request"),
+        (load_event("post_token_lambda_authorizer.json", body='["a"]'), "LambdaAuthorizer", 400, "invalid_request"),
+        (
+            load_event("post_token_lambda_authorizer.json", body='{"ttlSeconds": true}'),
+            "LambdaAuthorizer",
+            400,
+            "invalid_request",
+        ),
+        (
+            load_event("post_token_lambda_authorizer.json", body='{"scope": "admin"}'),
+            "LambdaAuthorizer",
+            400,
+            "invalid_request",
+        ),
+        (with_query(load_event("get_token_open.json"), topics="secret-room"), "Open", 403, "scope_denied"),
+        (with_query(load_event("get_token_open.json")), "Open", 403, "scope_denied"),
+        (
+            with_query(as_user("viewer", "readonly"), cacheItems="x", topics="t"),
+            "LambdaAuthorizer",
+            400,
+            "invalid_request",
+        ),
+        (with_query(as_user("viewer", "readonly"), cacheItems="*", topics="t"), "LambdaAuthorizer", 200, None),
+        (
+            without_authorizer(load_event("get_token_lambda_authorizer.json")),
+            "LambdaAuthorizer",
+            401,
+            "unauthenticated",
+        ),
+        (as_user("guest:alice", "readwrite"), "LambdaAuthorizer", 401, "unauthenticated"),
+    ],
+)
+def test_refusals_are_typed_json(
+    function: ModuleType, logs: io.StringIO, event: dict[str, Any], mode: str, status: int, code: str | None
+) -> None:
+    got_status, headers, body = invoke(function, event, mode)
+    assert got_status == status, body
+    assert headers["Cache-Control"] == "no-store"
+    if code is not None:
+        assert set(body) == {"error"}
+        assert body["error"]["code"] == code
+        assert body["error"]["message"]
+        assert "Traceback" not in json.dumps(body)
+
+
+def test_the_caller_cannot_choose_its_name_when_verified(function: ModuleType) -> None:
+    status, _, body = invoke(function, with_query(as_user("alice", "readwrite"), name="bob"))
+    assert status == 200
+    assert body["tokenId"] == "alice"
+
+
+def test_guest_names_are_sanitised_and_prefixed(function: ModuleType) -> None:
+    event = with_query(load_event("get_token_open.json"), topics="chat-x", name="<script>alice:admin</script>")
+    status, _, body = invoke(function, event, "Open")
+    assert status == 200, body
+    assert body["tokenId"] == "guest:scriptaliceadminscript"
+    status, _, anonymous = invoke(function, with_query(load_event("get_token_open.json"), topics="chat-x"), "Open")
+    assert anonymous["tokenId"].startswith("guest:")
+    assert len(anonymous["tokenId"]) > len("guest:")
+
+
+def test_issuance_is_logged_once_without_the_token(function: ModuleType, logs: io.StringIO) -> None:
+    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    assert status == 200
+    records = [json.loads(line) for line in logs.getvalue().splitlines() if line.strip()]
+    issued = [r for r in records if r.get("message") == "token issued"]
+    assert len(issued) == 1
+    assert issued[0]["user"] == "alice"
+    assert issued[0]["tier"] == "readwrite"
+    assert issued[0]["expires_at"] == body["expiresAt"]
+    assert issued[0]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    assert body["authToken"] not in logs.getvalue()
+
+
+def test_upstream_failures_are_503_with_retry_after(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")
+    monkeypatch.setattr(function, "_minter", None)
+    parameters.clear_caches()
+    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
+    assert int(headers["Retry-After"]) > 0
+
+    monkeypatch.setenv("MOMENTO_API_KEY_SECRET", SECRET_NAME)
+    monkeypatch.setenv("MOMENTO_ENDPOINT", "127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setattr(function, "_minter", None)
+    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
+    assert "Retry-After" in headers
+    monkeypatch.setattr(function, "_minter", None)
+
+
+def test_unknown_route_is_a_typed_404(function: ModuleType) -> None:
+    event = load_event("get_token_lambda_authorizer.json", rawPath="/nope", routeKey="GET /nope")
+    event["requestContext"]["http"]["path"] = "/nope"
+    status, _, body = invoke(function, event)
+    assert (status, body["error"]["code"]) == (404, "not_found")

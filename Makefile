@@ -54,7 +54,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m mypy --strict functions/token_vending/app.py
-	$(PY) -m momento_tvm.policy functions/token_vending/policy.yaml
+	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml
 
 bench: install
 	$(PY) bench/topic_latency.py

@@ -218,11 +218,10 @@ def _line_of(lines: Mapping[tuple[Any, ...], int], path: tuple[Any, ...]) -> int
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m momento_tvm.policy FILE...`: validate policy files (run by `make lint`)."""
-    files = (argv if argv is not None else sys.argv[1:]) or []
+def main(files: list[str]) -> int:
+    """Validate policy files; print one line each; 0 when all are valid (see `python -m momento_tvm`)."""
     if not files:
-        print("usage: python -m momento_tvm.policy POLICY.yaml [...]", file=sys.stderr)
+        print("usage: python -m momento_tvm check-policy POLICY.yaml [...]", file=sys.stderr)
         return 2
     status = 0
     for file in files:
@@ -235,6 +234,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{file}: ok ({len(policy.tiers)} tiers, {len(policy.groups)} group rules)")
     return status
 
-
-if __name__ == "__main__":
-    sys.exit(main())

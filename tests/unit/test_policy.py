@@ -247,7 +247,8 @@ def test_the_default_policy_reproduces_momentos_example() -> None:
         ("version: 2\ngroups: []\ntiers: {a: {ttl_seconds: 10, max_ttl_seconds: 10}}\n", 1, "version"),
         ("version: 1\ngroups: [\n", 3, "not valid YAML"),
         (
-            "version: 1\ngroups:\n  - {group: g, tier: nope}\ntiers:\n  a:\n    ttl_seconds: 10\n    max_ttl_seconds: 10\n"
+            "version: 1\ngroups:\n  - {group: g, tier: nope}\ntiers:\n"
+            "  a:\n    ttl_seconds: 10\n    max_ttl_seconds: 10\n"
             "    topics: {role: publish_subscribe, names: ['*']}\n",
             3,
             "unknown tier 'nope'",
@@ -278,7 +279,8 @@ def test_the_default_policy_reproduces_momentos_example() -> None:
             "may only grant the whole cache",
         ),
         (
-            "version: 1\ngroups: []\nanonymous_tier: ghost\ntiers:\n  a:\n    ttl_seconds: 10\n    max_ttl_seconds: 10\n"
+            "version: 1\ngroups: []\nanonymous_tier: ghost\ntiers:\n"
+            "  a:\n    ttl_seconds: 10\n    max_ttl_seconds: 10\n"
             "    topics: {role: publish_subscribe, names: ['*']}\n",
             3,
             "anonymous_tier names an unknown tier",

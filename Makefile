@@ -58,6 +58,7 @@ lint: install
 
 bench: install
 	$(PY) bench/topic_latency.py
+	$(PY) bench/vending_latency.py
 
 emulator: install
 	$(PY) -m momento_emulator

@@ -54,6 +54,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m mypy --strict functions/token_vending/app.py
+	$(PY) -m mypy --strict authorizers/credentials/app.py
 	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml
 
 bench: install

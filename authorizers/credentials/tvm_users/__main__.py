@@ -1,0 +1,281 @@
+"""Manage the credentials authorizer's users: ``python -m tvm_users add-user|remove-user|list-users``.
+
+The store is a local JSON file (``--file``), a Secrets Manager secret (``--secret-arn``), or the users secret of a
+deployed stack (``--stack``, via its ``UsersSecretArn`` output). Passwords are read from stdin or prompted for,
+never taken as arguments (they would land in shell history and in ``ps``). Exit status: 0 done, 2 a usage or input
+error (unknown user, bad name, missing option), 1 an AWS or file failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from tvm_users.passwords import DEFAULT_N, MAX_PASSWORD_CHARS, PasswordHashError, ScryptParams, hash_password
+from tvm_users.store import (
+    UsersStore,
+    UsersStoreError,
+    dump_store,
+    dumps_store,
+    is_valid_group,
+    is_valid_username,
+    load_store,
+    loads_store,
+)
+
+__all__ = ["CliError", "main", "users_secret_arn_from_stack"]
+
+STACK_OUTPUT: Final = "UsersSecretArn"
+MIN_PASSWORD_CHARS: Final = 8
+# Tests only: a cheaper scrypt n for hashes this CLI writes. Below the production cost it warns on every use.
+SCRYPT_N_ENV: Final = "TVM_SCRYPT_N"
+
+
+class CliError(Exception):
+    """A failure with a message for the user and an exit status (2: their input, 1: the environment)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _aws_client(service: str, region: str | None) -> Any:
+    """A boto3 client, imported on first use: `--file` mode never pays for boto3 (it ships untyped, hence Any)."""
+    boto3 = importlib.import_module("boto3")
+    return boto3.client(service, region_name=region)
+
+
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    exceptions = importlib.import_module("botocore.exceptions")
+    return (exceptions.BotoCoreError, exceptions.ClientError)
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def users_secret_arn_from_stack(cloudformation: Any, stack_name: str) -> str:
+    """The ``UsersSecretArn`` output of a deployed stack (a stack without it does not use the Lambda authorizer)."""
+    stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    for output in stacks[0].get("Outputs", []) if stacks else []:
+        if output.get("OutputKey") == STACK_OUTPUT:
+            return str(output["OutputValue"])
+    raise CliError(
+        f"stack {stack_name!r} has no {STACK_OUTPUT} output "
+        "(only stacks deployed with AuthenticationMethod=LambdaAuthorizer have a users secret)"
+    )
+
+
+class Target(Protocol):
+    """Where the users store lives."""
+
+    description: str
+
+    def read(self, *, missing_ok: bool) -> UsersStore: ...
+
+    def write(self, store: UsersStore) -> None: ...
+
+
+class FileTarget:
+    """A local users-store file (created on the first add-user, mode 0600)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = str(path)
+
+    def read(self, *, missing_ok: bool) -> UsersStore:
+        if not self.path.exists():
+            if missing_ok:
+                return UsersStore()
+            raise CliError(f"{self.path}: no such users file")
+        try:
+            return load_store(self.path)
+        except UsersStoreError as exc:
+            raise CliError(f"{self.path}: {exc}", status=1) from None
+
+    def write(self, store: UsersStore) -> None:
+        dump_store(store, self.path)
+
+
+class SecretTarget:
+    """A Secrets Manager secret holding the users-store JSON."""
+
+    def __init__(self, arn: str, client: Any, description: str | None = None) -> None:
+        self.arn = arn
+        self.client = client
+        self.description = description or arn
+
+    def read(self, *, missing_ok: bool) -> UsersStore:
+        errors = _aws_errors()
+        try:
+            text = self.client.get_secret_value(SecretId=self.arn).get("SecretString")
+        except errors as exc:
+            if _error_code(exc) != "ResourceNotFoundException" or not self._exists():
+                raise
+            text = None  # the secret exists but has no value yet
+        if text is None:
+            if missing_ok:
+                return UsersStore()
+            raise CliError(f"{self.description}: the secret has no users store yet")
+        try:
+            return loads_store(text)
+        except UsersStoreError as exc:
+            raise CliError(f"{self.description}: {exc}", status=1) from None
+
+    def _exists(self) -> bool:
+        try:
+            self.client.describe_secret(SecretId=self.arn)
+        except _aws_errors():
+            return False
+        return True
+
+    def write(self, store: UsersStore) -> None:
+        self.client.put_secret_value(SecretId=self.arn, SecretString=dumps_store(store))
+
+
+def _target(args: argparse.Namespace) -> Target:
+    if args.file is not None:
+        return FileTarget(Path(args.file))
+    if args.secret_arn is not None:
+        return SecretTarget(args.secret_arn, _aws_client("secretsmanager", args.region))
+    arn = users_secret_arn_from_stack(_aws_client("cloudformation", args.region), args.stack)
+    return SecretTarget(arn, _aws_client("secretsmanager", args.region), f"stack {args.stack} ({arn})")
+
+
+def _scrypt_params(stderr: Any) -> ScryptParams:
+    raw = os.environ.get(SCRYPT_N_ENV)
+    if not raw:
+        return ScryptParams()
+    try:
+        params = ScryptParams(n=int(raw))
+    except (ValueError, PasswordHashError):
+        raise CliError(f"{SCRYPT_N_ENV} must be a power of two (production: {DEFAULT_N})") from None
+    if params.n < DEFAULT_N:
+        print(f"warning: {SCRYPT_N_ENV}={params.n} is weaker than production (n={DEFAULT_N}); tests only", file=stderr)
+    return params
+
+
+def _read_password(username: str, from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise CliError("the passwords do not match")
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise CliError(f"a password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CliError("the password is not valid UTF-8") from None
+    return password
+
+
+def _check_username(username: str) -> None:
+    if not is_valid_username(username):
+        raise CliError(f"invalid username {username!r}: use 1-64 characters of A-Z a-z 0-9 _ . @ + - (never ':')")
+
+
+def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
+    _check_username(args.username)
+    groups: list[str] = list(dict.fromkeys(args.group or []))
+    bad = [group for group in groups if not is_valid_group(group)]
+    if bad:
+        raise CliError(f"invalid group name(s) {bad}: use 1-64 characters of A-Z a-z 0-9 _ . -")
+    params = _scrypt_params(stderr)
+    target = _target(args)
+    store = target.read(missing_ok=True)
+    if args.username in store.users and not args.replace:
+        raise CliError(f"user {args.username!r} already exists in {target.description}: pass --replace to reset them")
+    password = _read_password(args.username, args.password_stdin)
+    verb = "replaced" if args.username in store.users else "added"
+    target.write(store.with_user(args.username, hash_password(password, params=params), groups))
+    print(f"{verb} user {args.username} (groups: {', '.join(groups) or 'none'}) in {target.description}", file=stdout)
+
+
+def _remove_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
+    _check_username(args.username)
+    target = _target(args)
+    store = target.read(missing_ok=False)
+    if args.username not in store.users:
+        raise CliError(f"no user {args.username!r} in {target.description}")
+    target.write(store.without_user(args.username))
+    print(f"removed user {args.username} from {target.description}", file=stdout)
+
+
+def _list_users(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
+    store = _target(args).read(missing_ok=False)
+    width = max((len(name) for name in store.users), default=0)
+    for name, record in store.users.items():
+        print(f"{name:<{width}}  {','.join(record.groups) or '-'}", file=stdout)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tvm_users",
+        allow_abbrev=False,
+        description="Manage the users of the TVM's credentials authorizer (Basic auth, scrypt-hashed passwords).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_target(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        where = sub.add_mutually_exclusive_group(required=True)
+        where.add_argument("--file", metavar="PATH", help="a local users-store JSON file")
+        where.add_argument("--secret-arn", metavar="ARN", help="the Secrets Manager secret holding the users store")
+        where.add_argument("--stack", metavar="STACK_NAME", help=f"a deployed stack (reads its {STACK_OUTPUT} output)")
+        sub.add_argument("--region", help="AWS region (default: from the AWS configuration)")
+        return sub
+
+    add = with_target(
+        commands.add_parser("add-user", allow_abbrev=False, help="add a user (or reset one with --replace)")
+    )
+    add.add_argument("username")
+    add.add_argument("--group", action="append", metavar="GROUP", help="a group (repeatable); groups pick the tier")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    add.add_argument("--replace", action="store_true", help="overwrite an existing user's password and groups")
+    add.set_defaults(run=_add_user)
+
+    remove = with_target(commands.add_parser("remove-user", allow_abbrev=False, help="remove a user"))
+    remove.add_argument("username")
+    remove.set_defaults(run=_remove_user)
+
+    listing = with_target(
+        commands.add_parser("list-users", allow_abbrev=False, help="list users and their groups (never hashes)")
+    )
+    listing.set_defaults(run=_list_users)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = _parser().parse_args(argv)  # exits with status 2 on a usage error
+    try:
+        args.run(args, sys.stdout, sys.stderr)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.status
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc.__class__.__name__}: {exc.filename or ''}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if not isinstance(exc, _aws_errors_if_loaded()):
+            raise
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _aws_errors_if_loaded() -> tuple[type[BaseException], ...]:
+    """botocore's error classes if boto3 was used (never imports it just to check)."""
+    return _aws_errors() if "botocore.exceptions" in sys.modules else ()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

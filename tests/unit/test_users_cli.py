@@ -1,0 +1,470 @@
+"""The users store and its CLI (`python -m tvm_users`): local files, a secret by ARN, and a stack's users secret.
+
+AWS modes run against moto's in-process mock with the real boto3. Hashes use a cheap scrypt cost through the
+CLI's test-only TVM_SCRYPT_N override, except in the tests that check the production cost.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tvm_users.__main__ import CliError, main, users_secret_arn_from_stack
+from tvm_users.demo import demo_store, hashed_store_from_demo_file, load_demo_users
+from tvm_users.passwords import DEFAULT_N, ScryptParams, hash_password
+from tvm_users.store import (
+    UsersStore,
+    UsersStoreError,
+    authenticate,
+    dumps_store,
+    load_store,
+    loads_store,
+    parse_store,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_USERS = ROOT / "local" / "demo_users.json"
+CHEAP = ScryptParams(n=16)
+PASSWORD = "s3cret-Passw0rd"
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "AWS_ENDPOINT_URL_CLOUDFORMATION",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("TVM_SCRYPT_N", str(CHEAP.n))
+
+
+def run(monkeypatch: pytest.MonkeyPatch, capsys: Any, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    """main() in-process with the given stdin; (status, stdout, stderr). argparse usage errors become status 2."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def users_file(tmp_path: Path) -> Path:
+    return tmp_path / "users.json"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+# --- store format -----------------------------------------------------------------------------------------------
+
+
+def test_the_store_round_trips_and_validates() -> None:
+    store = UsersStore().with_user("alice", hash_password("pw", params=CHEAP), ["readwrite"])
+    text = dumps_store(store)
+    assert json.loads(text) == {
+        "users": {"alice": {"password_hash": store.users["alice"].password_hash, "groups": ["readwrite"]}}
+    }
+    assert loads_store(text) == store
+    assert loads_store('{"_comment": "x", "users": {}}') == UsersStore()
+    assert "scrypt$" not in repr(store) and "scrypt$" not in repr(store.users["alice"])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "JSON object"),
+        ({}, "'users' must be an object"),
+        ({"users": {}, "admins": {}}, "unknown top-level key"),
+        ({"users": {"guest:x": {"password_hash": "h", "groups": []}}}, "invalid username"),
+        ({"users": {"a" * 65: {"password_hash": "h", "groups": []}}}, "invalid username"),
+        ({"users": {"alice": {"password": "plain", "groups": []}}}, "exactly the keys"),
+        ({"users": {"alice": {"password_hash": "plain", "groups": []}}}, "invalid password_hash"),
+        (
+            {"users": {"alice": {"password_hash": "scrypt$3$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44, "groups": []}}},
+            "power of two",
+        ),
+        (
+            {
+                "users": {
+                    "alice": {"password_hash": "scrypt$1048576$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + "A" * 44, "groups": []}
+                }
+            },
+            "power of two",
+        ),
+        ({"users": {"alice": {"password_hash": "GOOD", "groups": "readwrite"}}}, "a list"),
+        ({"users": {"alice": {"password_hash": "GOOD", "groups": ["read,write"]}}}, "invalid group"),
+        ({"users": {"alice": {"password_hash": "GOOD", "groups": ["a", "a"]}}}, "unique"),
+    ],
+)
+def test_an_invalid_store_is_a_clear_error(data: Any, message: str) -> None:
+    good = hash_password("pw", params=CHEAP)
+    text = json.dumps(data).replace('"GOOD"', json.dumps(good))
+    with pytest.raises(UsersStoreError, match=message) as info:
+        loads_store(text)
+    assert good not in str(info.value)
+
+
+def test_invalid_json_is_a_clear_error() -> None:
+    with pytest.raises(UsersStoreError, match="not valid JSON"):
+        loads_store('{"users": ')
+
+
+def test_the_dummy_hash_costs_what_most_users_cost() -> None:
+    cheap, dear = hash_password("pw", params=CHEAP), hash_password("pw", params=ScryptParams(n=32))
+    store = UsersStore().with_user("a", cheap, []).with_user("b", cheap, []).with_user("c", dear, [])
+    assert store.dummy.params == CHEAP
+    assert UsersStore().dummy.params == ScryptParams()  # empty store: the production cost
+    assert parse_store({"users": {}}).dummy.params.n == DEFAULT_N
+
+
+# --- demo users -------------------------------------------------------------------------------------------------
+
+
+def test_the_demo_file_is_marked_as_demo_data_and_has_the_documented_users() -> None:
+    data = json.loads(DEMO_USERS.read_text())
+    assert "never deployed" in data["_comment"]
+    assert {name: groups for name, (_, groups) in load_demo_users(DEMO_USERS).items()} == {
+        "alice": ("readwrite",),
+        "bob": ("readwrite",),
+        "viewer": ("readonly",),
+    }
+
+
+def test_the_demo_file_becomes_a_hashed_store() -> None:
+    text = hashed_store_from_demo_file(DEMO_USERS, params=CHEAP)
+    store = loads_store(text)
+    for name, (password, groups) in load_demo_users(DEMO_USERS).items():
+        assert password not in text
+        assert authenticate(store, name, password) == (name, groups)
+    assert authenticate(store, "alice", "bob-password") is None
+
+
+def test_the_demo_store_uses_the_production_cost_by_default() -> None:
+    store = demo_store(DEMO_USERS)
+    assert {record.decoded.params for record in store.users.values()} == {ScryptParams()}
+
+
+# --- CLI: local file --------------------------------------------------------------------------------------------
+
+
+def test_add_list_remove_in_a_file(monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path) -> None:
+    status, out, err = run(
+        monkeypatch,
+        capsys,
+        "add-user",
+        "alice",
+        "--group",
+        "readwrite",
+        "--file",
+        str(users_file),
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert status == 0, err
+    assert "added user alice (groups: readwrite)" in out
+    assert "TVM_SCRYPT_N=16 is weaker than production" in err
+    assert stat.S_IMODE(os.stat(users_file).st_mode) == 0o600
+    assert PASSWORD not in users_file.read_text()
+    assert authenticate(load_store(users_file), "alice", PASSWORD) == ("alice", ("readwrite",))
+
+    stdin = "viewer-passw0rd\r\n"
+    assert (
+        run(
+            monkeypatch,
+            capsys,
+            "add-user",
+            "viewer",
+            "--group",
+            "readonly",
+            "--group",
+            "extra",
+            "--file",
+            str(users_file),
+            "--password-stdin",
+            stdin=stdin,
+        )[0]
+        == 0
+    )
+    assert authenticate(load_store(users_file), "viewer", "viewer-passw0rd") == ("viewer", ("readonly", "extra"))
+
+    status, out, _ = run(monkeypatch, capsys, "list-users", "--file", str(users_file))
+    assert (status, out.splitlines()) == (0, ["alice   readwrite", "viewer  readonly,extra"])
+    assert "scrypt" not in out
+
+    status, out, _ = run(monkeypatch, capsys, "remove-user", "alice", "--file", str(users_file))
+    assert (status, out.strip()) == (0, f"removed user alice from {users_file}")
+    assert list(load_store(users_file).users) == ["viewer"]
+
+
+def test_add_user_prompts_twice_when_not_reading_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    answers = iter([PASSWORD, PASSWORD])
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert run(monkeypatch, capsys, "add-user", "bob", "--file", str(users_file))[0] == 0
+    assert prompts == ["Password for bob: ", "Repeat the password: "]
+    assert authenticate(load_store(users_file), "bob", PASSWORD) == ("bob", ())
+
+
+def test_mismatched_prompts_are_an_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path) -> None:
+    answers = iter([PASSWORD, PASSWORD + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    status, _, err = run(monkeypatch, capsys, "add-user", "bob", "--file", str(users_file))
+    assert (status, err.splitlines()[-1]) == (2, "error: the passwords do not match")
+    assert not users_file.exists()
+
+
+def test_an_existing_user_needs_replace(monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path) -> None:
+    add = ("add-user", "alice", "--group", "readwrite", "--file", str(users_file), "--password-stdin")
+    assert run(monkeypatch, capsys, *add, stdin=PASSWORD)[0] == 0
+    status, _, err = run(monkeypatch, capsys, *add, stdin="another-password")
+    assert status == 2 and "already exists" in err and "--replace" in err
+    status, out, _ = run(monkeypatch, capsys, *add, "--replace", stdin="another-password")
+    assert status == 0 and out.startswith("replaced user alice")
+    assert authenticate(load_store(users_file), "alice", "another-password") is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["add-user", "guest:x", "--password-stdin"], PASSWORD, "invalid username 'guest:x'"),
+        (["add-user", "a" * 65, "--password-stdin"], PASSWORD, "invalid username"),
+        (["add-user", "alice", "--group", "read,write", "--password-stdin"], PASSWORD, "invalid group"),
+        (["add-user", "alice", "--password-stdin"], "short", "a password must be 8 to 1024 characters"),
+        (["add-user", "alice", "--password-stdin"], "", "a password must be"),
+        (["remove-user", "nobody"], "", "no user 'nobody'"),
+        (["remove-user", "bad name"], "", "invalid username"),
+    ],
+)
+def test_input_errors_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path, argv: list[str], stdin: str, message: str
+) -> None:
+    users_file.write_text(dumps_store(UsersStore()))
+    status, out, err = run(monkeypatch, capsys, *argv, "--file", str(users_file), stdin=stdin)
+    assert status == 2 and message in err and out == ""
+    assert PASSWORD not in out + err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["add-user", "alice"],
+        ["list-users"],
+        ["remove-user", "alice"],
+        ["list-users", "--file", "a.json", "--secret-arn", "arn"],
+        ["add-user", "--file", "a.json"],
+        ["add-user", "alice", "--password", PASSWORD, "--file", "a.json"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: Any, argv: list[str]) -> None:
+    status, _, err = run(monkeypatch, capsys, *argv)
+    assert status == 2 and "usage:" in err
+
+
+def test_a_missing_file_is_an_error_except_for_the_first_add(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    status, _, err = run(monkeypatch, capsys, "list-users", "--file", str(users_file))
+    assert status == 2 and "no such users file" in err
+
+
+def test_a_corrupt_file_is_reported_not_overwritten(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    users_file.write_text('{"users": {"alice": {"password": "plain", "groups": []}}}')
+    status, _, err = run(
+        monkeypatch, capsys, "add-user", "bob", "--file", str(users_file), "--password-stdin", stdin=PASSWORD
+    )
+    assert status == 1 and "exactly the keys" in err
+    assert "plain" in users_file.read_text()
+
+
+def test_a_bad_scrypt_override_is_an_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path) -> None:
+    monkeypatch.setenv("TVM_SCRYPT_N", "1000")
+    status, _, err = run(
+        monkeypatch, capsys, "add-user", "bob", "--file", str(users_file), "--password-stdin", stdin=PASSWORD
+    )
+    assert status == 2 and "TVM_SCRYPT_N must be a power of two" in err
+
+
+def test_the_cli_hashes_at_the_production_cost_by_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    monkeypatch.delenv("TVM_SCRYPT_N")
+    status, _, err = run(
+        monkeypatch, capsys, "add-user", "alice", "--file", str(users_file), "--password-stdin", stdin=PASSWORD
+    )
+    assert (status, err) == (0, "")
+    assert load_store(users_file).users["alice"].password_hash.startswith(f"scrypt${DEFAULT_N}$8$1$")
+
+
+def test_python_dash_m_runs_from_the_repo_root(tmp_path: Path) -> None:
+    target = tmp_path / "users.json"
+    env = {**os.environ, "TVM_SCRYPT_N": "16"}
+    command = [
+        sys.executable,
+        "-m",
+        "tvm_users",
+        "add-user",
+        "carol",
+        "--group",
+        "readonly",
+        "--file",
+        str(target),
+        "--password-stdin",
+    ]
+    done = subprocess.run(
+        command, input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    listing = subprocess.run(
+        [sys.executable, "-m", "tvm_users", "list-users", "--file", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert (listing.returncode, listing.stdout) == (0, "carol  readonly\n")
+    # --file mode never imports boto3 (it is slow, and absent from a plain Python install)
+    script = (
+        "import sys, tvm_users.__main__ as m; m.main(['list-users', '--file', sys.argv[1]]); print(sorted(sys.modules))"
+    )
+    modules = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, cwd=ROOT, timeout=60, check=True
+    ).stdout
+    assert "carol" in modules and "'boto3'" not in modules and "'botocore'" not in modules
+
+
+# --- CLI: Secrets Manager and CloudFormation (moto) ---------------------------------------------------------------
+
+
+def test_add_list_remove_in_a_secret(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = client.create_secret(Name="tvm-users", SecretString='{"users": {}}')["ARN"]
+    status, out, err = run(
+        monkeypatch,
+        capsys,
+        "add-user",
+        "alice",
+        "--group",
+        "readwrite",
+        "--secret-arn",
+        arn,
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+    assert status == 0, err
+    assert out.startswith("added user alice") and arn in out
+    value = client.get_secret_value(SecretId=arn)["SecretString"]
+    assert PASSWORD not in value
+    assert authenticate(loads_store(value), "alice", PASSWORD) == ("alice", ("readwrite",))
+
+    assert run(monkeypatch, capsys, "list-users", "--secret-arn", arn, "--region", "us-east-1")[:2] == (
+        0,
+        "alice  readwrite\n",
+    )
+    assert run(monkeypatch, capsys, "remove-user", "alice", "--secret-arn", arn)[0] == 0
+    assert loads_store(client.get_secret_value(SecretId=arn)["SecretString"]) == UsersStore()
+    status, _, err = run(monkeypatch, capsys, "remove-user", "alice", "--secret-arn", arn)
+    assert status == 2 and "no user 'alice'" in err
+
+
+def test_a_secret_with_no_value_yet_starts_empty(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = client.create_secret(Name="tvm-users")["ARN"]
+    status, _, err = run(monkeypatch, capsys, "list-users", "--secret-arn", arn)
+    assert status == 2 and "no users store yet" in err
+    assert run(monkeypatch, capsys, "add-user", "bob", "--secret-arn", arn, "--password-stdin", stdin=PASSWORD)[0] == 0
+    assert list(loads_store(client.get_secret_value(SecretId=arn)["SecretString"]).users) == ["bob"]
+
+
+def test_a_missing_secret_is_an_aws_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf"
+    status, _, err = run(
+        monkeypatch, capsys, "add-user", "bob", "--secret-arn", arn, "--password-stdin", stdin=PASSWORD
+    )
+    assert status == 1 and "ResourceNotFoundException" in err
+    assert PASSWORD not in err
+
+
+# moto's CloudFormation cannot create an AWS::SecretsManager::Secret, so the secret is made first and its ARN reaches
+# the stack's UsersSecretArn output through a parameter (the real template outputs !Ref of its own secret).
+STACK_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"SecretArn": {"Type": "String"}},
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+    "Outputs": {"ApiUrl": {"Value": "https://example.invalid/"}, "UsersSecretArn": {"Value": {"Ref": "SecretArn"}}},
+}
+
+
+def test_add_user_to_a_stacks_users_secret(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    secretsmanager = boto3.client("secretsmanager", region_name="us-east-1")
+    secret_arn = secretsmanager.create_secret(Name="tvm-dev-users", SecretString='{"users": {}}')["ARN"]
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    parameters = [{"ParameterKey": "SecretArn", "ParameterValue": secret_arn}]
+    cloudformation.create_stack(StackName="tvm-dev", TemplateBody=json.dumps(STACK_TEMPLATE), Parameters=parameters)
+    arn = users_secret_arn_from_stack(cloudformation, "tvm-dev")
+    assert arn == secret_arn
+
+    status, out, err = run(
+        monkeypatch,
+        capsys,
+        "add-user",
+        "alice",
+        "--group",
+        "readwrite",
+        "--stack",
+        "tvm-dev",
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+    assert status == 0, err
+    assert "stack tvm-dev" in out
+    secret = secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+    assert authenticate(loads_store(secret), "alice", PASSWORD) == ("alice", ("readwrite",))
+    assert run(monkeypatch, capsys, "list-users", "--stack", "tvm-dev")[:2] == (0, "alice  readwrite\n")
+
+
+def test_a_stack_without_the_output_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    cloudformation.create_stack(StackName="tvm-open", TemplateBody=json.dumps(template))
+    with pytest.raises(CliError, match="has no UsersSecretArn output"):
+        users_secret_arn_from_stack(cloudformation, "tvm-open")
+    status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "tvm-open")
+    assert status == 2 and "AuthenticationMethod=LambdaAuthorizer" in err
+
+
+def test_a_missing_stack_is_an_aws_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
+    status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "no-such-stack")
+    assert status == 1 and "error: AWS call failed" in err

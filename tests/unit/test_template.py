@@ -1,0 +1,728 @@
+"""template.yaml as SAM really deploys it, per AuthenticationMethod: what cfn-lint cannot see.
+
+Each test transforms the template with aws-sam-translator (the code CloudFormation's `AWS::Serverless` transform
+runs), then keeps only the resources and outputs whose `Condition` holds for the parameter values, resolving
+`Fn::If`, `AWS::NoValue` and parameter `Ref`s the way CloudFormation would. SAM leaves conditions to CloudFormation,
+so without this step every mode's API would appear in every transform.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import yaml
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+SAMCONFIG = ROOT / "samconfig.toml"
+
+MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
+API = {"Open": "OpenApi", "LambdaAuthorizer": "LambdaAuthorizerApi", "AmazonCognito": "CognitoApi"}
+VENDING = {
+    "Open": "OpenVendingFunction",
+    "LambdaAuthorizer": "LambdaAuthorizerVendingFunction",
+    "AmazonCognito": "CognitoVendingFunction",
+}
+AUTHORIZER_FUNCTION = "CredentialsAuthorizerFunction"
+ROUTES = {"GET /token", "POST /token", "GET /token/explain"}
+CODE_URI = {"vending": "functions/token_vending/", "authorizer": "authorizers/credentials/"}
+
+# What a deployment must always pass (no defaults in the template).
+REQUIRED = {"MomentoEndpoint": "cell-4-us-west-2-1.prod.a.momentohq.com", "MomentoApiKey": "test-key"}
+EXISTING_SECRET_ARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:momento/api-key-AbCdEf"
+CLOUDFRONT_ORIGIN = "https://${SiteDistribution.DomainName}"
+DISTRIBUTION_ARN = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"
+CODE_BUCKET = "sam-artifacts"
+REGION = "us-west-2"
+
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+VENDING_ENVIRONMENT = {
+    "AUTH_MODE",
+    "MOMENTO_API_KEY_SECRET",
+    "MOMENTO_ENDPOINT",
+    "CACHE_NAME",
+    "MAX_TOKEN_TTL_SECONDS",
+    "POLICY_FILE",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_TRACE_DISABLED",
+}
+PSEUDO_PARAMETERS = {
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------- loading
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader plus CloudFormation's short tags (`!Ref`, `!Sub`, ...), as `samtranslator.yaml_helper.yaml_parse`.
+
+    yaml_parse registers the tags on `yaml.SafeLoader` itself, which would make every later `yaml.safe_load` in the
+    test session accept `!Ref` silently (the policy loader's own tests, for one). A subclass keeps it local.
+    """
+
+
+_CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+@functools.cache
+def _source_text() -> str:
+    return TEMPLATE.read_text(encoding="utf-8")
+
+
+def _source() -> dict[str, Any]:
+    return yaml.load(_source_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class _StubManagedPolicyLoader:
+    """SAM asks for the account's managed policy ARNs only when `Policies` names one; answer offline."""
+
+    def load(self) -> dict[str, str]:
+        names = ("AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess", "AWSSecretsManagerReadWrite")
+        return {name: f"arn:aws:iam::aws:policy/{name}" for name in names}
+
+
+def _package(template: dict[str, Any]) -> dict[str, Any]:
+    """What `sam package` does to local code: each CodeUri becomes an S3 URI (the key keeps the folder name)."""
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{resource['Properties']['CodeUri']}"
+    return template
+
+
+def _parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    """Given values over template defaults, as strings (CloudFormation compares parameters as strings)."""
+    values = {name: str(spec["Default"]) for name, spec in template["Parameters"].items() if "Default" in spec}
+    values.update(given)
+    values.update({"AWS::Region": REGION, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+    return values
+
+
+@functools.cache
+def _transformed(given: frozenset[tuple[str, str]]) -> dict[str, Any]:
+    with mock.patch.dict("os.environ", {"AWS_DEFAULT_REGION": REGION}):
+        return transform(_package(_source()), dict(given), _StubManagedPolicyLoader())
+
+
+# ----------------------------------------------------------------------------------------------- conditions, If, Ref
+def _scalar(expression: Any, parameters: Mapping[str, str]) -> str:
+    if isinstance(expression, dict) and set(expression) == {"Ref"}:
+        return parameters[expression["Ref"]]
+    if isinstance(expression, str | int | float | bool):
+        return str(expression).lower() if isinstance(expression, bool) else str(expression)
+    raise ValueError(f"unsupported value in a condition: {expression!r}")
+
+
+def evaluate(expression: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> bool:
+    """A condition (or a Rules assertion) evaluated against parameter values, as CloudFormation does."""
+    if isinstance(expression, dict) and len(expression) == 1:
+        ((function, arguments),) = expression.items()
+        if function == "Fn::Equals":
+            left, right = arguments
+            return _scalar(left, parameters) == _scalar(right, parameters)
+        if function == "Fn::Not":
+            return not evaluate(arguments[0], parameters, conditions)
+        if function == "Fn::And":
+            return all(evaluate(argument, parameters, conditions) for argument in arguments)
+        if function == "Fn::Or":
+            return any(evaluate(argument, parameters, conditions) for argument in arguments)
+        if function == "Condition":
+            return evaluate(conditions[arguments], parameters, conditions)
+    raise ValueError(f"unsupported condition: {expression!r}")
+
+
+_NO_VALUE = object()
+
+
+def _resolve(node: Any, parameters: Mapping[str, str], holds: Mapping[str, bool]) -> Any:
+    """Fn::If chosen, AWS::NoValue dropped, parameter Refs replaced by their (string) values; the rest kept."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, if_true, if_false = node["Fn::If"]
+            return _resolve(if_true if holds[condition] else if_false, parameters, holds)
+        if set(node) == {"Ref"}:
+            name = node["Ref"]
+            if name == "AWS::NoValue":
+                return _NO_VALUE
+            if name in parameters and name not in PSEUDO_PARAMETERS:
+                return parameters[name]
+            return node
+        resolved = {key: _resolve(value, parameters, holds) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+    if isinstance(node, list):
+        items = [_resolve(item, parameters, holds) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    return node
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The resources and outputs one deployment really creates, with Fn::If and parameter Refs resolved."""
+
+    parameters: dict[str, str]
+    resources: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
+    raw: dict[str, Any]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}
+
+    def properties(self, name: str) -> dict[str, Any]:
+        return self.resources[name]["Properties"]
+
+
+@functools.cache
+def _deploy(given: frozenset[tuple[str, str]]) -> Deployed:
+    raw = _transformed(given)
+    parameters = _parameter_values(raw, dict(given))
+    conditions = raw.get("Conditions", {})
+    holds = {name: evaluate(expression, parameters, conditions) for name, expression in conditions.items()}
+
+    def kept(section: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {
+            name: _resolve(body, parameters, holds)
+            for name, body in section.items()
+            if "Condition" not in body or holds[body["Condition"]]
+        }
+
+    return Deployed(parameters, kept(raw["Resources"]), kept(raw.get("Outputs", {})), raw)
+
+
+def deploy(mode: str = "LambdaAuthorizer", **overrides: str) -> Deployed:
+    given = {**REQUIRED, "AuthenticationMethod": mode, **overrides}
+    return _deploy(frozenset(given.items()))
+
+
+# ------------------------------------------------------------------------------------------------- reading helpers
+def _references(node: Any) -> Iterator[str]:
+    """Every logical id or parameter that a Ref, GetAtt or Sub in `node` names."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"}:
+            yield node["Ref"]
+            return
+        if set(node) == {"Fn::GetAtt"}:
+            target = node["Fn::GetAtt"]
+            yield target[0] if isinstance(target, list) else target.split(".", 1)[0]
+            return
+        if set(node) == {"Fn::Sub"}:
+            text, variables = (node["Fn::Sub"], {}) if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"]
+            for name in re.findall(r"\$\{([^!}][^}]*)\}", text):
+                if name not in variables:
+                    yield name if name.startswith("AWS::") else name.split(".", 1)[0]
+            yield from _references(variables)
+            return
+        for value in node.values():
+            yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def _routes(deployed: Deployed, api: str) -> dict[str, dict[str, Any]]:
+    """Route key -> OpenAPI operation, from the API's Body and from any separate AWS::ApiGatewayV2::Route."""
+    routes: dict[str, dict[str, Any]] = {}
+    body = deployed.properties(api).get("Body", {})
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            routes[f"{method.upper()} {path}"] = operation
+    for route in deployed.of_type("AWS::ApiGatewayV2::Route").values():
+        if route["Properties"]["ApiId"] == {"Ref": api}:
+            routes[route["Properties"]["RouteKey"]] = route["Properties"]
+    return routes
+
+
+def _integrated_function(operation: Mapping[str, Any]) -> str:
+    uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+    match = re.search(r"functions/\$\{(\w+)\.Arn\}/invocations", uri)
+    assert match, uri
+    return match.group(1)
+
+
+def _security_schemes(deployed: Deployed, api: str) -> dict[str, Any]:
+    return deployed.properties(api).get("Body", {}).get("components", {}).get("securitySchemes", {})
+
+
+def _stage(deployed: Deployed, api: str) -> dict[str, Any]:
+    (stage,) = (
+        s["Properties"]
+        for s in deployed.of_type("AWS::ApiGatewayV2::Stage").values()
+        if s["Properties"]["ApiId"] == {"Ref": api}
+    )
+    return stage
+
+
+def _role_of(deployed: Deployed, function: str) -> dict[str, Any]:
+    role = deployed.properties(function)["Role"]
+    assert set(role) == {"Fn::GetAtt"}, role
+    return deployed.properties(role["Fn::GetAtt"][0])
+
+
+def _statements(role: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [statement for policy in role.get("Policies", []) for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def _policy_resource(statement: Mapping[str, Any]) -> Any:
+    """SAM's policy templates wrap the ARN as Fn::Sub ["${secretArn}", {secretArn: X}]: unwrap to X."""
+    resource = statement["Resource"]
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"} and isinstance(resource["Fn::Sub"], list):
+        text, variables = resource["Fn::Sub"]
+        if re.fullmatch(r"\$\{(\w+)\}", text):
+            return variables[text[2:-1]]
+    return resource
+
+
+def _origins(cors: Mapping[str, Any]) -> list[str]:
+    """allowOrigins as strings; Fn::Split over one Fn::Sub is split here, ${...} references kept as text."""
+    origins = cors["allowOrigins"]
+    if isinstance(origins, dict) and set(origins) == {"Fn::Split"}:
+        separator, source = origins["Fn::Split"]
+        assert set(source) == {"Fn::Sub"} and isinstance(source["Fn::Sub"], str), source
+        return source["Fn::Sub"].split(separator)
+    texts = []
+    for origin in origins:
+        texts.append(origin["Fn::Sub"] if isinstance(origin, dict) else origin)
+    return texts
+
+
+def _overrides(text: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in shlex.split(text))
+
+
+def _allowed(spec: Mapping[str, Any], value: str) -> bool:
+    """CloudFormation's parameter constraints (AllowedValues, AllowedPattern, lengths, bounds)."""
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        return False
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        return False
+    if not spec.get("MinLength", 0) <= len(value) <= spec.get("MaxLength", len(value)):
+        return False
+    if spec["Type"] == "Number":
+        number = float(value)
+        return spec.get("MinValue", number) <= number <= spec.get("MaxValue", number)
+    return True
+
+
+# --------------------------------------------------------------------------------------------------------- the tests
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_deploys_exactly_its_own_api_and_vending_function(mode: str) -> None:
+    deployed = deploy(mode)
+    assert set(deployed.of_type("AWS::ApiGatewayV2::Api")) == {API[mode]}
+    functions = set(deployed.of_type("AWS::Lambda::Function"))
+    expected = {VENDING[mode], AUTHORIZER_FUNCTION} if mode == "LambdaAuthorizer" else {VENDING[mode]}
+    assert functions == expected
+    assert deployed.properties(VENDING[mode])["Environment"]["Variables"]["AUTH_MODE"] == mode
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nothing_deployed_refers_to_a_resource_that_does_not_exist(mode: str) -> None:
+    """The failure SAM's per-mode switching invites: a permission or URL pointing at another mode's API."""
+    deployed = deploy(mode)
+    known = set(deployed.resources) | set(deployed.raw["Parameters"]) | PSEUDO_PARAMETERS
+    for section in (deployed.resources, deployed.outputs):
+        for name, body in section.items():
+            dangling = set(_references(body)) - known
+            depends = body.get("DependsOn", [])
+            dangling |= set([depends] if isinstance(depends, str) else depends) - set(deployed.resources)
+            assert not dangling, f"{name} refers to {sorted(dangling)}, which {mode} mode does not deploy"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_routes_are_exactly_the_three_token_routes_on_the_modes_vending_function(mode: str) -> None:
+    deployed = deploy(mode)
+    routes = _routes(deployed, API[mode])
+    assert set(routes) == ROUTES
+    for key, operation in routes.items():
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", key
+        assert integration["payloadFormatVersion"] == "2.0", key
+        assert _integrated_function(operation) == VENDING[mode], key
+    permissions = [
+        p["Properties"]
+        for p in deployed.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": VENDING[mode]}
+    ]
+    invoked = {re.sub(r"^.*\$\{__Stage__\}/", "", p["SourceArn"]["Fn::Sub"][0]) for p in permissions}
+    assert invoked == {"GET/token", "POST/token", "GET/token/explain"}
+    for permission in permissions:
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": API[mode]}
+
+
+def test_lambda_authorizer_mode_guards_every_route_with_the_credentials_authorizer() -> None:
+    deployed = deploy("LambdaAuthorizer", AuthorizerCacheTtlSeconds="120")
+    api = API["LambdaAuthorizer"]
+    schemes = _security_schemes(deployed, api)
+    assert set(schemes) == {"CredentialsAuthorizer"}
+    authorizer = schemes["CredentialsAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"].upper() == "REQUEST"
+    assert authorizer["authorizerPayloadFormatVersion"] == "2.0"
+    assert authorizer["enableSimpleResponses"] is True
+    assert authorizer["identitySource"] == ["$request.header.Authorization"]
+    assert authorizer["authorizerResultTtlInSeconds"] == "120"  # explicit, and from the parameter
+    uri = authorizer["authorizerUri"]["Fn::Sub"]
+    assert uri[1]["__FunctionArn__"] == {"Fn::GetAtt": [AUTHORIZER_FUNCTION, "Arn"]}
+    for key, operation in _routes(deployed, api).items():
+        assert operation.get("security") == [{"CredentialsAuthorizer": []}], key
+    (permission,) = (
+        p["Properties"]
+        for p in deployed.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [AUTHORIZER_FUNCTION, "Arn"]}
+    )
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"][0].endswith("${__ApiId__}/authorizers/*")
+    assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": api}
+    environment = deployed.properties(AUTHORIZER_FUNCTION)["Environment"]["Variables"]
+    assert environment == {
+        "USERS_SECRET_ARN": {"Ref": "UsersSecret"},
+        "AUTH_CACHE_TTL_SECONDS": "120",
+        "LOG_LEVEL": "INFO",
+    }
+    assert deployed.properties("UsersSecret")["SecretString"] == '{"users": {}}'
+
+
+def test_default_authorizer_cache_time_is_explicit() -> None:
+    authorizer = _security_schemes(deploy("LambdaAuthorizer"), API["LambdaAuthorizer"])["CredentialsAuthorizer"]
+    assert authorizer["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == "300"
+
+
+def test_cognito_mode_guards_every_route_with_a_jwt_authorizer_for_the_pool_and_its_client() -> None:
+    deployed = deploy("AmazonCognito")
+    api = API["AmazonCognito"]
+    schemes = _security_schemes(deployed, api)
+    assert set(schemes) == {"CognitoAuthorizer"}
+    authorizer = schemes["CognitoAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt"
+    assert authorizer["identitySource"] == "$request.header.Authorization"
+    assert authorizer["jwtConfiguration"] == {
+        "issuer": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"},
+        "audience": [{"Ref": "UserPoolClient"}],
+    }
+    for key, operation in _routes(deployed, api).items():
+        assert operation.get("security") == [{"CognitoAuthorizer": []}], key
+    client = deployed.properties("UserPoolClient")
+    assert client["GenerateSecret"] is False
+    assert set(client["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_PASSWORD_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+        "ALLOW_USER_SRP_AUTH",
+    }
+    groups = {g["Properties"]["GroupName"] for g in deployed.of_type("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {"readwrite", "readonly"}
+    assert deployed.properties("UserPool")["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+def test_open_mode_has_no_authorizer_at_all() -> None:
+    deployed = deploy("Open")
+    assert _security_schemes(deployed, API["Open"]) == {}
+    assert all("security" not in operation for operation in _routes(deployed, API["Open"]).values())
+    assert not deployed.of_type("AWS::ApiGatewayV2::Authorizer")
+    for absent in (AUTHORIZER_FUNCTION, "UsersSecret", "UserPool", "UserPoolClient"):
+        assert absent not in deployed.resources
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_function_is_python313_on_arm64_with_its_own_code(mode: str) -> None:
+    deployed = deploy(mode)
+    for name, function in deployed.of_type("AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.13", name
+        assert properties["Architectures"] == ["arm64"], name
+        assert properties["Handler"] == "app.handler", name
+        kind = "authorizer" if name == AUTHORIZER_FUNCTION else "vending"
+        assert properties["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": CODE_URI[kind]}, name
+        assert "TracingConfig" not in properties, name  # Tracing defaults to Disabled
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("key_source", "secret"),
+    [
+        ({}, {"Ref": "MomentoApiKeySecret"}),
+        ({"MomentoApiKey": "", "MomentoApiKeySecretArn": EXISTING_SECRET_ARN}, EXISTING_SECRET_ARN),
+    ],
+    ids=["created-secret", "existing-secret"],
+)
+def test_vending_function_environment_is_the_handler_contract(
+    mode: str, key_source: dict[str, str], secret: Any
+) -> None:
+    deployed = deploy(mode, **key_source)
+    environment = deployed.properties(VENDING[mode])["Environment"]["Variables"]
+    assert set(environment) == VENDING_ENVIRONMENT
+    assert environment == {
+        "AUTH_MODE": mode,
+        "MOMENTO_API_KEY_SECRET": secret,
+        "MOMENTO_ENDPOINT": REQUIRED["MomentoEndpoint"],
+        "CACHE_NAME": "default-cache",
+        "MAX_TOKEN_TTL_SECONDS": "3600",
+        "POLICY_FILE": "policy.yaml",
+        "POWERTOOLS_SERVICE_NAME": "token-vending",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    assert ("MomentoApiKeySecret" in deployed.resources) == (secret != EXISTING_SECRET_ARN)
+    if "MomentoApiKeySecret" in deployed.resources:
+        assert deployed.properties("MomentoApiKeySecret")["SecretString"] == REQUIRED["MomentoApiKey"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("key_source", "secret"),
+    [
+        ({}, {"Ref": "MomentoApiKeySecret"}),
+        ({"MomentoApiKey": "", "MomentoApiKeySecretArn": EXISTING_SECRET_ARN}, EXISTING_SECRET_ARN),
+    ],
+    ids=["created-secret", "existing-secret"],
+)
+def test_vending_function_may_only_read_the_momento_key_secret(
+    mode: str, key_source: dict[str, str], secret: Any
+) -> None:
+    deployed = deploy(mode, **key_source)
+    role = _role_of(deployed, VENDING[mode])
+    assert role["ManagedPolicyArns"] == [BASIC_EXECUTION]  # CloudWatch Logs only
+    statements = _statements(role)
+    assert statements, "the vending function must be able to read its key"
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] in (["secretsmanager:GetSecretValue"], "secretsmanager:GetSecretValue")
+        assert _policy_resource(statement) == secret
+        assert "NotAction" not in statement and "NotResource" not in statement
+
+
+def test_authorizer_may_only_read_the_users_secret() -> None:
+    role = _role_of(deploy("LambdaAuthorizer"), AUTHORIZER_FUNCTION)
+    assert role["ManagedPolicyArns"] == [BASIC_EXECUTION]
+    statements = _statements(role)
+    assert statements
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] in (["secretsmanager:GetSecretValue"], "secretsmanager:GetSecretValue")
+        assert _policy_resource(statement) == {"Ref": "UsersSecret"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_other_iam_grants_exist(mode: str) -> None:
+    deployed = deploy(mode)
+    roles = set(deployed.of_type("AWS::IAM::Role"))
+    function_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in deployed.of_type("AWS::Lambda::Function").values()
+    }
+    assert roles == function_roles
+    for role in roles:
+        assume = deployed.properties(role)["AssumeRolePolicyDocument"]["Statement"]
+        assert assume == [
+            {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}
+        ]
+    for extra in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::AccessKey"):
+        assert not deployed.of_type(extra)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tracing_on_adds_tracing_and_only_xray_write(mode: str) -> None:
+    deployed = deploy(mode, Tracing="Active")
+    for name, function in deployed.of_type("AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
+        assert _role_of(deployed, name)["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE], name
+    environment = deployed.properties(VENDING[mode])["Environment"]["Variables"]
+    assert environment["POWERTOOLS_TRACE_DISABLED"] == "false"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("extra", ["", "https://chat.example.com,http://localhost:5173"])
+def test_cors_allows_the_site_and_configured_origins_never_a_wildcard(mode: str, extra: str) -> None:
+    deployed = deploy(mode, AllowedOrigins=extra)
+    cors = deployed.properties(API[mode])["Body"]["x-amazon-apigateway-cors"]
+    origins = _origins(cors)
+    assert origins == [CLOUDFRONT_ORIGIN, *filter(None, extra.split(","))]
+    assert not any("*" in origin for origin in origins)
+    assert cors["allowMethods"] == ["GET", "POST", "OPTIONS"]
+    assert cors["allowHeaders"] == ["authorization", "content-type"]
+    assert cors["maxAge"] == 600
+    assert cors["exposeHeaders"] == ["retry-after"]  # the site reads Retry-After on 429/503
+    assert "allowCredentials" not in cors
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("https://chat.example.com", True),
+        ("https://chat.example.com,http://localhost:5173", True),
+        ("*", False),
+        ("https://*.example.com", False),
+        ("https://a.example.com, https://b.example.com", False),
+        ("chat.example.com", False),
+        ("https://chat.example.com/", False),
+    ],
+)
+def test_allowed_origins_parameter_rejects_wildcards_and_malformed_origins(value: str, allowed: bool) -> None:
+    assert _allowed(_source()["Parameters"]["AllowedOrigins"], value) is allowed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stage_throttling_comes_from_the_parameters(mode: str) -> None:
+    stage = _stage(deploy(mode, ThrottlingBurstLimit="7", ThrottlingRateLimit="3"), API[mode])
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": "7", "ThrottlingRateLimit": "3"}
+    defaults = _stage(deploy(mode), API[mode])["DefaultRouteSettings"]
+    assert defaults == {"ThrottlingBurstLimit": "50", "ThrottlingRateLimit": "25"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_outputs_per_mode(mode: str) -> None:
+    deployed = deploy(mode)
+    common = {
+        "ApiUrl",
+        "AuthenticationMethod",
+        "Region",
+        "SiteUrl",
+        "SiteBucketName",
+        "SiteDistributionId",
+        "MomentoApiKeySecretArn",
+    }
+    extra = {"Open": set(), "LambdaAuthorizer": {"UsersSecretArn"}, "AmazonCognito": {"UserPoolId", "UserPoolClientId"}}
+    assert set(deployed.outputs) == common | extra[mode]
+    assert deployed.outputs["ApiUrl"]["Value"] == {
+        "Fn::Sub": f"https://${{{API[mode]}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
+    }
+    assert deployed.outputs["AuthenticationMethod"]["Value"] == mode
+    assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}
+    assert deployed.outputs["SiteBucketName"]["Value"] == {"Ref": "SiteBucket"}
+    assert deployed.outputs["SiteDistributionId"]["Value"] == {"Ref": "SiteDistribution"}
+
+
+def test_static_site_bucket_is_private_and_readable_only_by_the_distribution() -> None:
+    deployed = deploy()
+    bucket = deployed.properties("SiteBucket")
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    statements = deployed.properties("SiteBucketPolicy")["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert allows == [
+        {
+            "Sid": "AllowCloudFrontRead",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": {"Fn::Sub": "${SiteBucket.Arn}/*"},
+            "Condition": {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": DISTRIBUTION_ARN}}},
+        }
+    ]
+    oac = deployed.properties("SiteOriginAccessControl")["OriginAccessControlConfig"]
+    assert (
+        oac.items()
+        >= {"OriginAccessControlOriginType": "s3", "SigningBehavior": "always", "SigningProtocol": "sigv4"}.items()
+    )
+    distribution = deployed.properties("SiteDistribution")["DistributionConfig"]
+    assert distribution["DefaultRootObject"] == "index.html"
+    assert distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    (origin,) = distribution["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["SiteOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+
+
+@pytest.mark.parametrize(
+    ("api_key", "secret_arn", "accepted"),
+    [("k", "", True), ("", EXISTING_SECRET_ARN, True), ("", "", False), ("k", EXISTING_SECRET_ARN, False)],
+)
+def test_exactly_one_momento_key_source_is_required(api_key: str, secret_arn: str, accepted: bool) -> None:
+    template = _source()
+    parameters = _parameter_values(template, {"MomentoApiKey": api_key, "MomentoApiKeySecretArn": secret_arn})
+    (assertion,) = template["Rules"]["ExactlyOneMomentoKeySource"]["Assertions"]
+    assert evaluate(assertion["Assert"], parameters, template["Conditions"]) is accepted
+    assert _allowed(template["Parameters"]["MomentoApiKeySecretArn"], secret_arn)
+
+
+def _paths_referring_to(node: Any, name: str, path: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        if name in _references(node) and (set(node) <= {"Ref", "Fn::GetAtt", "Fn::Sub"}):
+            yield path
+            return
+        for key, value in node.items():
+            yield from _paths_referring_to(value, name, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _paths_referring_to(item, name, f"{path}[{index}]")
+
+
+def test_momento_key_goes_only_into_its_secret() -> None:
+    raw = deploy().raw
+    assert raw["Parameters"]["MomentoApiKey"]["NoEcho"] is True
+    used = [
+        *_paths_referring_to(raw["Resources"], "MomentoApiKey"),
+        *_paths_referring_to(raw["Outputs"], "MomentoApiKey"),
+    ]
+    assert used == [".MomentoApiKeySecret.Properties.SecretString"]
+
+
+# ------------------------------------------------------------------------------------------------------ samconfig
+def _samconfig() -> dict[str, Any]:
+    return tomllib.loads(SAMCONFIG.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("environment", ["default", "dev", "prod"])
+def test_samconfig_environment_overrides_are_valid_template_parameters(environment: str) -> None:
+    config = _samconfig()
+    assert config["version"] == 0.1
+    deploy_parameters = config[environment]["deploy"]["parameters"]
+    assert config[environment]["global"]["parameters"]["stack_name"]
+    assert "CAPABILITY_IAM" in deploy_parameters["capabilities"]
+    assert deploy_parameters["resolve_s3"] is True
+    overrides = _overrides(deploy_parameters["parameter_overrides"])
+    specs = _source()["Parameters"]
+    for name, value in overrides.items():
+        assert name in specs, f"{environment}: {name} is not a template parameter"
+        assert not specs[name].get("NoEcho"), f"{environment}: {name} is a secret and must not be in samconfig"
+        assert _allowed(specs[name], value), f"{environment}: {name}={value!r} breaks the parameter's constraints"
+    deployed = deploy(**{"mode": overrides.get("AuthenticationMethod", "LambdaAuthorizer"), **overrides})
+    assert deployed.of_type("AWS::ApiGatewayV2::Api")
+
+
+def test_samconfig_build_and_prod_settings() -> None:
+    config = _samconfig()
+    assert config["default"]["build"]["parameters"] == {"cached": True, "parallel": True}
+    assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
+    prod = config["prod"]["deploy"]["parameters"]
+    assert prod["confirm_changeset"] is True
+    prod_overrides = _overrides(prod["parameter_overrides"])
+    specs = _source()["Parameters"]
+    assert prod_overrides["LogLevel"] == "WARNING"
+    for limit in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
+        assert int(prod_overrides[limit]) < int(specs[limit]["Default"]), limit
+
+
+# ------------------------------------------------------------------------------------------------------- cfn-lint
+def test_cfn_lint_passes_without_warnings() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), str(TEMPLATE)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -56,6 +56,7 @@ lint: install
 	$(PY) -m mypy --strict functions/token_vending/app.py
 	$(PY) -m mypy --strict authorizers/credentials/app.py
 	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml
+	$(VENV)/bin/cfn-lint template.yaml
 
 bench: install
 	$(PY) bench/topic_latency.py

@@ -233,4 +233,3 @@ def main(files: list[str]) -> int:
         else:
             print(f"{file}: ok ({len(policy.tiers)} tiers, {len(policy.groups)} group rules)")
     return status
-

@@ -245,7 +245,12 @@ async def test_a_narrowed_token_opens_only_the_requested_topics(
 ) -> None:
     status, _, body = invoke(function, load_event("get_token_topics_lambda_authorizer.json"))
     assert status == 200, body
-    assert body["scope"]["topics"] == {"role": "publish_subscribe", "all": False, "names": ["room-1", "room-2"]}
+    assert body["scope"]["topics"] == {
+        "role": "publish_subscribe",
+        "cache": "test-cache",
+        "all": False,
+        "names": ["room-1", "room-2"],
+    }
     assert 295 <= body["expiresAt"] - time.time() <= 300
     assert await topic_rights(emulator, body["authToken"], "room-2") == (True, True)
     assert await topic_rights(emulator, body["authToken"], "room-3") == (False, False)

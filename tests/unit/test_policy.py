@@ -52,7 +52,7 @@ GOLDEN_POLICY = textwrap.dedent(
         ttl_seconds: 60
         max_ttl_seconds: 120
       guest:
-        topics: {role: publish_only, names: ["chat-*"]}
+        topics: {role: publish_only, names: ["chat-*"], cache_name: lobby-cache}
         ttl_seconds: 30
         max_ttl_seconds: 60
     """
@@ -86,8 +86,8 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[0]: group 'admins' -> tier 'staff'",
                 "tier": "staff",
                 "cache": "c",
-                "topics": {"role": "publish_subscribe", "all": True, "names": []},
-                "cacheItems": {"role": "read_write", "all": True, "keys": [], "keyPrefixes": []},
+                "topics": {"role": "publish_subscribe", "cache": "c", "all": True, "names": []},
+                "cacheItems": {"role": "read_write", "cache": "c", "all": True, "keys": [], "keyPrefixes": []},
             },
             id="first-matching-group-rule-wins-everything",
         ),
@@ -100,7 +100,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[0]: group 'admins' -> tier 'staff'",
                 "tier": "staff",
                 "cache": "c",
-                "topics": {"role": "publish_subscribe", "all": False, "names": ["a", "b"]},
+                "topics": {"role": "publish_subscribe", "cache": "c", "all": False, "names": ["a", "b"]},
                 "cacheItems": None,
             },
             id="topics-narrowed-deduplicated-ttl-capped-by-deployment",
@@ -114,7 +114,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[1]: group 'members' -> tier 'member'",
                 "tier": "member",
                 "cache": "c",
-                "topics": {"role": "subscribe_only", "all": False, "names": ["news", "dm-bob"]},
+                "topics": {"role": "subscribe_only", "cache": "c", "all": False, "names": ["news", "dm-bob"]},
                 "cacheItems": None,
             },
             id="patterns-unrequested-mint-only-exact-names-with-templates",
@@ -128,7 +128,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[1]: group 'members' -> tier 'member'",
                 "tier": "member",
                 "cache": "c",
-                "topics": {"role": "subscribe_only", "all": False, "names": ["room-1", "dm-bob"]},
+                "topics": {"role": "subscribe_only", "cache": "c", "all": False, "names": ["room-1", "dm-bob"]},
                 "cacheItems": None,
             },
             id="allowed-intersect-requested",
@@ -145,6 +145,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "topics": None,
                 "cacheItems": {
                     "role": "read_only",
+                    "cache": "c",
                     "all": False,
                     "keys": ["profile:carol"],
                     "keyPrefixes": ["public:"],
@@ -164,6 +165,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "topics": None,
                 "cacheItems": {
                     "role": "read_only",
+                    "cache": "c",
                     "all": False,
                     "keys": ["public:a"],
                     "keyPrefixes": ["public:news:"],
@@ -180,10 +182,10 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "anonymous_tier -> tier 'guest'",
                 "tier": "guest",
                 "cache": "c",
-                "topics": {"role": "publish_only", "all": False, "names": ["chat-1"]},
+                "topics": {"role": "publish_only", "cache": "lobby-cache", "all": False, "names": ["chat-1"]},
                 "cacheItems": None,
             },
-            id="anonymous",
+            id="anonymous-on-the-rule-s-own-cache",
         ),
     ],
 )
@@ -235,7 +237,12 @@ def test_the_default_policy_reproduces_momentos_example() -> None:
         "read_write",
     )
     assert (readonly["topics"]["role"], readonly["cacheItems"]["role"]) == ("subscribe_only", "read_only")
-    assert guest["topics"] == {"role": "publish_subscribe", "all": False, "names": ["chat-lobby", "room-1"]}
+    assert guest["topics"] == {
+        "role": "publish_subscribe",
+        "cache": "c",
+        "all": False,
+        "names": ["chat-lobby", "room-1"],
+    }
     assert guest["cacheItems"] is None
     assert grant_json(policy, Identity("nogroup", ()))["tier"] == "readonly"
 

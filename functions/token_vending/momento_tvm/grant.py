@@ -34,6 +34,7 @@ class TokenRequest:
 @dataclass(frozen=True)
 class TopicGrant:
     role: str
+    cache: str
     all_topics: bool = False
     names: tuple[str, ...] = ()
 
@@ -41,6 +42,7 @@ class TopicGrant:
 @dataclass(frozen=True)
 class CacheGrant:
     role: str
+    cache: str
     all_items: bool = False
     keys: tuple[str, ...] = ()
     key_prefixes: tuple[str, ...] = ()
@@ -60,11 +62,17 @@ class Grant:
         """The documented `scope` object of the API's responses (docs/api.md)."""
         topics = None
         if self.topics is not None:
-            topics = {"role": self.topics.role, "all": self.topics.all_topics, "names": list(self.topics.names)}
+            topics = {
+                "role": self.topics.role,
+                "cache": self.topics.cache,
+                "all": self.topics.all_topics,
+                "names": list(self.topics.names),
+            }
         cache = None
         if self.cache is not None:
             cache = {
                 "role": self.cache.role,
+                "cache": self.cache.cache,
                 "all": self.cache.all_items,
                 "keys": list(self.cache.keys),
                 "keyPrefixes": list(self.cache.key_prefixes),
@@ -86,9 +94,9 @@ def decide(
     narrowed = request.topics is not None or request.cache_items is not None
     topics = cache = None
     if tier.topics is not None and (not narrowed or request.topics is not None):
-        topics = _topics(tier.topics, identity, request.topics)
+        topics = _topics(tier.topics, identity, request.topics, tier.topics.cache_name or cache_name)
     if tier.cache is not None and (not narrowed or request.cache_items is not None):
-        cache = _cache(tier.cache, identity, request.cache_items)
+        cache = _cache(tier.cache, identity, request.cache_items, tier.cache.cache_name or cache_name)
     if topics is None and cache is None:
         raise ScopeDeniedError(_nothing_granted(tier, request))
     if topics is not None and cache is not None and not cache.all_items:
@@ -153,31 +161,31 @@ def _checked_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _topics(rule: TopicRule, identity: Identity, requested: tuple[str, ...] | None) -> TopicGrant | None:
+def _topics(rule: TopicRule, identity: Identity, requested: tuple[str, ...] | None, cache: str) -> TopicGrant | None:
     allowed = _Patterns.expand(rule.names, identity)
     if requested is None:
         if allowed.everything:
-            return TopicGrant(rule.role, all_topics=True)
-        return TopicGrant(rule.role, names=allowed.exact) if allowed.exact else None
+            return TopicGrant(rule.role, cache, all_topics=True)
+        return TopicGrant(rule.role, cache, names=allowed.exact) if allowed.exact else None
     wanted = _checked_names(requested, "topics")
     if any("*" in n for n in wanted):
         raise InvalidRequestError("topics are exact names; patterns such as 'room-*' cannot be requested")
     names = tuple(n for n in wanted if allowed.allows_name(n))
-    return TopicGrant(rule.role, names=names) if names else None
+    return TopicGrant(rule.role, cache, names=names) if names else None
 
 
-def _cache(rule: CacheRule, identity: Identity, requested: tuple[str, ...] | None) -> CacheGrant | None:
+def _cache(rule: CacheRule, identity: Identity, requested: tuple[str, ...] | None, cache: str) -> CacheGrant | None:
     allowed = _Patterns.expand(rule.items, identity)
     if requested is None:
         if allowed.everything:
-            return CacheGrant(rule.role, all_items=True)
-        return CacheGrant(rule.role, keys=allowed.exact, key_prefixes=allowed.prefixes)
+            return CacheGrant(rule.role, cache, all_items=True)
+        return CacheGrant(rule.role, cache, keys=allowed.exact, key_prefixes=allowed.prefixes)
     wanted = _checked_names(requested, "cache items")
     keys = tuple(k for k in wanted if not k.endswith("*") and allowed.allows_name(k))
     prefixes = tuple(p[:-1] for p in wanted if p.endswith("*") and p != "*" and allowed.allows_prefix(p[:-1]))
     if "*" in wanted and allowed.everything:
-        return CacheGrant(rule.role, all_items=True)
-    return CacheGrant(rule.role, keys=keys, key_prefixes=prefixes) if keys or prefixes else None
+        return CacheGrant(rule.role, cache, all_items=True)
+    return CacheGrant(rule.role, cache, keys=keys, key_prefixes=prefixes) if keys or prefixes else None
 
 
 def _nothing_granted(tier: Tier, request: TokenRequest) -> str:

@@ -101,13 +101,15 @@ def to_sdk_scope(grant: Grant) -> Any:
         TopicSelector,
     )
 
-    cache = CacheSelector(grant.cache_name)
     permissions: list[Any] = []
     if grant.topics is not None:
         role = TopicRole(grant.topics.role)
+        cache = CacheSelector(grant.topics.cache)
         topics: list[Any] = [AllTopics()] if grant.topics.all_topics else [TopicName(n) for n in grant.topics.names]
         permissions += [TopicPermission(role, cache, TopicSelector(t)) for t in topics]
     items = grant.cache
+    if items is not None:
+        cache = CacheSelector(items.cache)
     if items is not None and not items.all_items:
         if permissions:
             raise ValueError("topics and key-scoped cache items cannot be minted in one token")

@@ -30,6 +30,8 @@ MIN_TTL_SECONDS = 10
 # A pattern: no '*' except a single trailing one; only the {username} placeholder.
 _PATTERN = r"^(\*|([^*{}]|\{username\})+\*?)$"
 _NAME = r"^[A-Za-z0-9_.@+-]{1,64}$"
+# Optional: the cache a rule covers; absent = the deployment's cache (the template's CacheName).
+_CACHE_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[^\s*{}]+$"}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -63,6 +65,7 @@ SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "required": ["role", "names"],
                         "properties": {
+                            "cache_name": _CACHE_NAME,
                             "role": {"enum": list(TOPIC_ROLES)},
                             "names": {
                                 "type": "array",
@@ -76,6 +79,7 @@ SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "required": ["role", "items"],
                         "properties": {
+                            "cache_name": _CACHE_NAME,
                             "role": {"enum": list(CACHE_ROLES)},
                             "items": {
                                 "type": "array",
@@ -99,12 +103,14 @@ _validate = fastjsonschema.compile(SCHEMA)
 class TopicRule:
     role: str
     names: tuple[str, ...]
+    cache_name: str | None = None  # None: the deployment's cache
 
 
 @dataclass(frozen=True)
 class CacheRule:
     role: str
     items: tuple[str, ...]
+    cache_name: str | None = None  # None: the deployment's cache
 
 
 @dataclass(frozen=True)
@@ -167,8 +173,13 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     tiers: dict[str, Tier] = {}
     for name, spec in data["tiers"].items():
         here = ("tiers", name)
-        topics = TopicRule(spec["topics"]["role"], tuple(spec["topics"]["names"])) if "topics" in spec else None
-        cache = CacheRule(spec["cache"]["role"], tuple(spec["cache"]["items"])) if "cache" in spec else None
+        topics = cache = None
+        if "topics" in spec:
+            rule = spec["topics"]
+            topics = TopicRule(rule["role"], tuple(rule["names"]), rule.get("cache_name"))
+        if "cache" in spec:
+            rule = spec["cache"]
+            cache = CacheRule(rule["role"], tuple(rule["items"]), rule.get("cache_name"))
         if topics is None and cache is None:
             raise fail(here, f"tier '{name}' grants nothing: give it topics, cache, or both")
         if spec["ttl_seconds"] > spec["max_ttl_seconds"]:

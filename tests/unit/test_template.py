@@ -600,6 +600,7 @@ def test_outputs_per_mode(mode: str) -> None:
         "SiteBucketName",
         "SiteDistributionId",
         "MomentoApiKeySecretArn",
+        "MomentoEndpoint",
     }
     extra = {"Open": set(), "LambdaAuthorizer": {"UsersSecretArn"}, "AmazonCognito": {"UserPoolId", "UserPoolClientId"}}
     assert set(deployed.outputs) == common | extra[mode]
@@ -610,6 +611,13 @@ def test_outputs_per_mode(mode: str) -> None:
     assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}
     assert deployed.outputs["SiteBucketName"]["Value"] == {"Ref": "SiteBucket"}
     assert deployed.outputs["SiteDistributionId"]["Value"] == {"Ref": "SiteDistribution"}
+
+
+def test_the_site_publisher_finds_every_output_it_needs() -> None:
+    from site_tools.publish import REQUIRED_OUTPUTS
+
+    for mode in API:
+        assert set(REQUIRED_OUTPUTS) | {"MomentoEndpoint", "SiteUrl"} <= set(deploy(mode).outputs)
 
 
 def test_static_site_bucket_is_private_and_readable_only_by_the_distribution() -> None:

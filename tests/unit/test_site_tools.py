@@ -1,0 +1,172 @@
+"""config.js, the CSP, and publishing the built site to a deployed stack (S3, CloudFront, CloudFormation in moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from site_tools import SiteConfig, content_security_policy, inject_csp, render_config_js
+from site_tools.__main__ import main as cli
+from site_tools.publish import PublishError, publish
+
+LOCAL = SiteConfig("http://127.0.0.1:3000/", "LambdaAuthorizer", None, "http://127.0.0.1:8081")
+DEPLOYED = SiteConfig(
+    "https://abc123.execute-api.eu-west-1.amazonaws.com", "Open", "cell-4-eu-west-1-1.prod.a.momentohq.com"
+)
+
+
+def test_config_js_sets_exactly_the_site_settings() -> None:
+    text = render_config_js(LOCAL)
+    payload = json.loads(text.split("window.TVM_CONFIG = ", 1)[1].rstrip().rstrip(";"))
+    assert payload == {
+        "apiUrl": "http://127.0.0.1:3000",
+        "authMethod": "LambdaAuthorizer",
+        "momentoEndpointOverride": "http://127.0.0.1:8081",
+    }
+
+
+def test_config_js_cannot_break_out_of_its_script() -> None:
+    text = render_config_js(SiteConfig("https://x.example/</script><script>alert(1)//", "Open"))
+    assert "</script>" not in text
+
+
+def test_csp_allows_only_the_site_the_api_and_momento() -> None:
+    local = content_security_policy(LOCAL)
+    assert "connect-src http://127.0.0.1:3000 http://127.0.0.1:8081;" in local
+    deployed = content_security_policy(DEPLOYED)
+    assert "connect-src https://abc123.execute-api.eu-west-1.amazonaws.com https://*.cell-4-eu-west-1-1" in deployed
+    for policy in (local, deployed):
+        assert "script-src 'self'" in policy
+        assert "'unsafe-inline'" not in policy
+        assert "*;" not in policy
+
+
+def test_inject_csp_replaces_an_earlier_policy() -> None:
+    page = '<!doctype html><html><head><meta charset="utf-8"><title>x</title></head><body></body></html>'
+    once = inject_csp(page, LOCAL)
+    twice = inject_csp(once, DEPLOYED)
+    assert twice.count("Content-Security-Policy") == 1
+    assert "execute-api" in twice
+    with pytest.raises(ValueError, match="no <head>"):
+        inject_csp("<html></html>", LOCAL)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        cloudfront = boto3.client("cloudfront")
+        cloudformation = boto3.client("cloudformation")
+        distribution = cloudfront.create_distribution(
+            DistributionConfig={
+                "CallerReference": "test",
+                "Comment": "site",
+                "Enabled": True,
+                "Origins": {
+                    "Quantity": 1,
+                    "Items": [
+                        {
+                            "Id": "o",
+                            "DomainName": "bucket.s3.amazonaws.com",
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        }
+                    ],
+                },
+                "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https"},
+            }
+        )["Distribution"]
+        template = {
+            "Parameters": {"DistributionId": {"Type": "String"}},
+            "Resources": {"SiteBucket": {"Type": "AWS::S3::Bucket"}},
+            "Outputs": {
+                "ApiUrl": {"Value": DEPLOYED.api_url},
+                "AuthenticationMethod": {"Value": "Open"},
+                "MomentoEndpoint": {"Value": DEPLOYED.momento_endpoint},
+                "SiteBucketName": {"Value": {"Ref": "SiteBucket"}},
+                "SiteDistributionId": {"Value": {"Ref": "DistributionId"}},
+                "SiteUrl": {"Value": "https://d111.cloudfront.net"},
+            },
+        }
+        cloudformation.create_stack(
+            StackName="tvm",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "DistributionId", "ParameterValue": distribution["Id"]}],
+        )
+        outputs = cloudformation.describe_stacks(StackName="tvm")["Stacks"][0]["Outputs"]
+        bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SiteBucketName")
+        yield {
+            "s3": s3,
+            "cloudfront": cloudfront,
+            "cloudformation": cloudformation,
+            "bucket": bucket,
+            "distribution": distribution["Id"],
+        }
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text('<!doctype html><html><head><meta charset="utf-8"></head><body></body></html>')
+    (tmp_path / "config.js").write_text("window.TVM_CONFIG = {apiUrl: 'http://127.0.0.1:3000'};")
+    (tmp_path / "assets" / "index-abc123.js").write_text("console.log('app')")
+    (tmp_path / "assets" / "index-abc123.css").write_text("body{}")
+    return tmp_path
+
+
+def test_publish_uploads_writes_config_and_invalidates(aws: dict[str, Any], dist: Path) -> None:
+    s3 = aws["s3"]
+    s3.put_object(Bucket=aws["bucket"], Key="assets/old-000.js", Body=b"stale")
+    report = publish("tvm", dist, cloudformation=aws["cloudformation"], s3=s3, cloudfront=aws["cloudfront"])
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=aws["bucket"])["Contents"])
+    assert keys == ["assets/index-abc123.css", "assets/index-abc123.js", "config.js", "index.html"]
+    assert report.deleted == ["assets/old-000.js"]
+
+    config = s3.get_object(Bucket=aws["bucket"], Key="config.js")
+    assert config["CacheControl"] == "no-cache"
+    assert config["ContentType"].startswith("text/javascript") or config["ContentType"].startswith(
+        "application/javascript"
+    )
+    assert json.loads(config["Body"].read().decode().split("= ", 1)[1].rstrip().rstrip(";")) == {
+        "apiUrl": DEPLOYED.api_url,
+        "authMethod": "Open",
+    }
+    index = s3.get_object(Bucket=aws["bucket"], Key="index.html")
+    assert "Content-Security-Policy" in index["Body"].read().decode()
+    assert index["ContentType"] == "text/html; charset=utf-8"
+    asset = s3.head_object(Bucket=aws["bucket"], Key="assets/index-abc123.js")
+    assert asset["CacheControl"] == "public, max-age=31536000, immutable"
+
+    invalidations = aws["cloudfront"].list_invalidations(DistributionId=aws["distribution"])["InvalidationList"]
+    assert [i["Id"] for i in invalidations.get("Items", [])] == [report.invalidation_id]
+
+
+def test_publish_refuses_a_missing_build_or_a_foreign_stack(aws: dict[str, Any], tmp_path: Path, dist: Path) -> None:
+    clients = {k: aws[k] for k in ("cloudformation", "s3", "cloudfront")}
+    with pytest.raises(PublishError, match="build the site first"):
+        publish("tvm", tmp_path / "missing", **clients)
+    with pytest.raises(PublishError, match="cannot read stack"):
+        publish("no-such-stack", dist, **clients)
+    aws["cloudformation"].create_stack(
+        StackName="other", TemplateBody=json.dumps({"Resources": {"B": {"Type": "AWS::S3::Bucket"}}})
+    )
+    with pytest.raises(PublishError, match="no output"):
+        publish("other", dist, **clients)
+
+
+def test_the_cli_reports_errors_without_a_traceback(
+    aws: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["publish", "--stack", "tvm", "--dist", str(tmp_path / "nothing")]) == 2
+    assert "build the site first" in capsys.readouterr().err

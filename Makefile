@@ -5,14 +5,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 JS_TESTS := tests/js
+SITE := static_site
+SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE)/index.html $(SITE)/*.ts) \
+	$(shell find $(SITE)/src $(SITE)/public -type f 2>/dev/null)
 
-.PHONY: help install install-js install-browser test test-fast lint bench emulator clean
+AUTH ?= LambdaAuthorizer
+
+.PHONY: help dev publish install install-js install-browser install-site test test-fast lint bench emulator clean
 
 help:
+	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer)"
 	@echo "make test      install everything needed, then run the whole test suite"
 	@echo "make lint      ruff, mypy"
 	@echo "make emulator  run the local Momento emulator (ports 8080 gRPC, 8081 grpc-web)"
 	@echo "make bench     run the benchmarks under bench/"
+	@echo "make publish   STACK=<name>: publish the built site to a deployed stack"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -30,6 +37,13 @@ $(STAMPS)/js: $(JS_TESTS)/package.json $(JS_TESTS)/package-lock.json | $(STAMPS)
 	cd $(JS_TESTS) && npm run --silent build
 	touch $@
 
+# The chat site, built to static_site/dist (served by `make dev`, published by `make publish`).
+$(STAMPS)/site: $(SITE_SOURCES) | $(STAMPS)
+	@if [ -f $(SITE)/package.json ]; then \
+		cd $(SITE) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else echo "no static_site/package.json: make dev serves its placeholder page"; fi
+	touch $@
+
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 $(STAMPS)/browser: | $(STAMPS)
 	@if command -v chromium >/dev/null 2>&1; then :; \
@@ -38,11 +52,22 @@ $(STAMPS)/browser: | $(STAMPS)
 	else echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; fi
 	touch $@
 
+# The whole application offline, served from template.yaml (ports: API_PORT, SITE_PORT, MOMENTO_GRPC_PORT,
+# MOMENTO_WEB_PORT, MOTO_PORT). Ctrl-C stops everything.
+dev: install install-site
+	$(PY) -m devstack --auth $(AUTH)
+
+# After `sam deploy`: build the site, write its config.js from the stack outputs, sync it to S3, invalidate CloudFront.
+publish: install install-site
+	@test -n "$(STACK)" || { echo "usage: make publish STACK=<stack name> [REGION=<region>]"; exit 2; }
+	$(PY) -m site_tools publish --stack $(STACK) $(if $(REGION),--region $(REGION))
+
 install: $(STAMPS)/python
 install-js: $(STAMPS)/js
 install-browser: $(STAMPS)/browser
+install-site: $(STAMPS)/site
 
-test: install install-js install-browser
+test: install install-js install-browser install-site
 	$(PY) -m pytest
 
 # Unit tests only: no SDK processes, no browser.
@@ -66,4 +91,4 @@ emulator: install
 	$(PY) -m momento_emulator
 
 clean:
-	rm -rf $(VENV) $(STAMPS) $(JS_TESTS)/node_modules $(JS_TESTS)/dist
+	rm -rf $(VENV) $(STAMPS) $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist

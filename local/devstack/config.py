@@ -1,0 +1,143 @@
+"""What a local stack is asked to run: the auth mode, the ports (and where each came from), the repository paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from .errors import ConfigError
+
+__all__ = [
+    "AUTH_METHODS",
+    "DEFAULT_CACHE",
+    "HOST",
+    "PORT_VARIABLES",
+    "PortSetting",
+    "StackConfig",
+    "config_from_env",
+]
+
+AUTH_METHODS: Final = ("Open", "LambdaAuthorizer", "AmazonCognito")
+HOST: Final = "127.0.0.1"
+DEFAULT_CACHE: Final = "default-cache"
+
+# Environment variable -> (default port, what listens there). The order is the order of the ready block.
+PORT_VARIABLES: Final[Mapping[str, tuple[int, str]]] = {
+    "SITE_PORT": (8000, "the static site"),
+    "API_PORT": (3000, "the local HTTP API"),
+    "MOMENTO_GRPC_PORT": (8080, "the Momento emulator (gRPC)"),
+    "MOMENTO_WEB_PORT": (8081, "the Momento emulator (grpc-web)"),
+    "MOTO_PORT": (5000, "moto (AWS)"),
+}
+
+PortSource = Literal["default", "environment", "argument"]
+
+
+@dataclass(frozen=True)
+class PortSetting:
+    """One port as asked for: `port` 0 means a free port chosen at start."""
+
+    variable: str
+    port: int
+    source: PortSource = "argument"
+
+    @property
+    def what(self) -> str:
+        return PORT_VARIABLES[self.variable][1]
+
+
+def _repo_root() -> Path:
+    """The checkout this package lives in (local/devstack/ -> the repository root)."""
+    return Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything `Stack` needs. Ports default to the `make dev` defaults; tests pass 0 for free ports."""
+
+    auth: str = "LambdaAuthorizer"
+    api_port: int = 3000
+    site_port: int = 8000
+    momento_grpc_port: int = 8080
+    momento_web_port: int = 8081
+    moto_port: int = 5000
+    root: Path = field(default_factory=_repo_root)
+    cache_name: str = DEFAULT_CACHE
+    # The emulator's root key; None: $MOMENTO_EMULATOR_API_KEY, else the emulator's public development key.
+    api_key: str | None = None
+    # Which ports came from the environment (for the ready block); filled by config_from_env.
+    port_sources: Mapping[str, PortSource] = field(default_factory=dict)
+    # Seconds a child gets to exit after SIGTERM before it is killed.
+    stop_grace_seconds: float = 5.0
+    # Seconds each part may take to come up before start() gives up.
+    start_timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_METHODS:
+            raise ConfigError(f"unknown authentication method {self.auth!r}: choose one of {', '.join(AUTH_METHODS)}")
+        for setting in self.ports():
+            if not 0 <= setting.port <= 65535:
+                raise ConfigError(f"{setting.variable}={setting.port} is not a port number (0 to 65535)")
+
+    def ports(self) -> tuple[PortSetting, ...]:
+        values = {
+            "SITE_PORT": self.site_port,
+            "API_PORT": self.api_port,
+            "MOMENTO_GRPC_PORT": self.momento_grpc_port,
+            "MOMENTO_WEB_PORT": self.momento_web_port,
+            "MOTO_PORT": self.moto_port,
+        }
+        return tuple(
+            PortSetting(variable, values[variable], self.port_sources.get(variable, "argument"))
+            for variable in PORT_VARIABLES
+        )
+
+    @property
+    def template(self) -> Path:
+        return self.root / "template.yaml"
+
+    @property
+    def demo_users_file(self) -> Path:
+        return self.root / "local" / "demo_users.json"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.root / "functions" / "token_vending" / "policy.yaml"
+
+    def resolved_api_key(self) -> str:
+        if self.api_key:
+            return self.api_key
+        from momento_emulator import DEFAULT_API_KEY
+
+        return os.environ.get("MOMENTO_EMULATOR_API_KEY") or DEFAULT_API_KEY
+
+
+def config_from_env(auth: str, environ: Mapping[str, str] | None = None) -> StackConfig:
+    """The `make dev` configuration: each port from its environment variable, else its default."""
+    environ = os.environ if environ is None else environ
+    ports: dict[str, int] = {}
+    sources: dict[str, PortSource] = {}
+    for variable, (default, _) in PORT_VARIABLES.items():
+        raw = environ.get(variable, "").strip()
+        if not raw:
+            ports[variable], sources[variable] = default, "default"
+            continue
+        try:
+            port = int(raw, 10)
+        except ValueError:
+            raise ConfigError(f"{variable}={raw!r} is not a port number (0 to 65535; 0 picks a free port)") from None
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{variable}={raw} is not a port number (0 to 65535; 0 picks a free port)")
+        ports[variable], sources[variable] = port, "environment"
+    return StackConfig(
+        auth=auth,
+        site_port=ports["SITE_PORT"],
+        api_port=ports["API_PORT"],
+        momento_grpc_port=ports["MOMENTO_GRPC_PORT"],
+        momento_web_port=ports["MOMENTO_WEB_PORT"],
+        moto_port=ports["MOTO_PORT"],
+        port_sources=sources,
+    )

@@ -1,0 +1,57 @@
+"""Ports: every fixed port is checked before anything starts, so a taken port fails fast and by name."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Iterable
+
+from .config import HOST, PortSetting
+from .errors import ConfigError, PortInUseError
+
+__all__ = ["check_ports", "free_port", "port_is_free"]
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when a server could listen on host:port now (with SO_REUSEADDR, as the servers themselves bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+            sock.listen(1)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def free_port(host: str = HOST) -> int:
+    """A port nothing listens on now, for a child that cannot report the port it picked itself (moto)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_ports(settings: Iterable[PortSetting], host: str = HOST) -> None:
+    """Raise for the first fixed port that is taken, or named by two variables. Port 0 is always fine."""
+    seen: dict[int, str] = {}
+    for setting in settings:
+        if setting.port == 0:
+            continue
+        if setting.port in seen:
+            raise ConfigError(
+                f"{seen[setting.port]} and {setting.variable} are both {setting.port}: give each its own port "
+                "(0 picks a free port)"
+            )
+        seen[setting.port] = setting.variable
+        try:
+            free = port_is_free(setting.port, host)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot listen on port {setting.port} ({setting.variable}): {error.strerror}; choose another, "
+                f"e.g. `{setting.variable}=0 make dev` for a free port"
+            ) from None
+        if not free:
+            raise PortInUseError(setting.port, setting.variable, setting.what)

@@ -1,0 +1,79 @@
+"""The ready report: one block for people, or one JSON line for scripts (`--ready-json`). The same facts in both."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from .stack import StackInfo
+
+__all__ = ["ready_block", "ready_json"]
+
+_RULE = "-" * 78
+_SITE_NOTES = {
+    "placeholder": "   (a placeholder page: the chat site comes later)",
+    "site sources": "   (static_site/ is not built: `cd static_site && npm ci && npm run build`)",
+}
+
+
+def ready_json(info: StackInfo) -> str:
+    return json.dumps({"event": "ready", **info.to_json()}, separators=(",", ":"))
+
+
+def ready_block(info: StackInfo) -> str:
+    lines = [
+        _RULE,
+        f" Momento token vending machine, running offline (ready in {info.startup_seconds:.1f} s)",
+        "",
+        f"   Site   {info.site_url}{_SITE_NOTES.get(info.site_content, '')}",
+        f"   API    {info.api_url}   {', '.join(info.routes)}",
+    ]
+    if info.auth_method == "LambdaAuthorizer":
+        lines += [
+            "   Auth   LambdaAuthorizer: HTTP Basic with a demo login",
+            "",
+            "   Demo logins (local/demo_users.json, local only):",
+        ]
+        width = max([len("user"), *(len(u.username) for u in info.users)]) + 3
+        pwidth = max([len("password"), *(len(u.password) for u in info.users)]) + 3
+        lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
+        for user in info.users:
+            lines.append(f"     {user.username:<{width}}{user.password:<{pwidth}}{user.tier or '(refused)'}")
+        if info.users:
+            first = info.users[0]
+            credentials = shlex.quote(f"{first.username}:{first.password}")
+            lines += ["", f"   Try    curl -u {credentials} {info.api_url}/token"]
+    else:
+        tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
+        lines += [
+            f"   Auth   Open: no login; anyone, as a guest{tier}",
+            "",
+            f"   Try    curl '{info.api_url}/token?name=Ann&topics=chat-lobby'",
+        ]
+    lines += [
+        "",
+        f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
+        f"cache {info.cache_name}",
+        f"   moto (AWS)         {info.moto_url}   Secrets Manager",
+        "",
+        "   Ports (environment variables; 0 picks a free port):",
+    ]
+    width = max(len(port.variable) for port in info.ports) + 2
+    what_width = max(len(port.what) for port in info.ports) + 2
+    for port in info.ports:
+        if port.requested == 0:
+            origin = f"a free port ({port.variable}=0)"
+        elif port.source == "environment":
+            origin = f"set by {port.variable}"
+        elif port.source == "default":
+            origin = "default"
+        else:
+            origin = "as configured"
+        lines.append(f"     {port.variable:<{width}}{port.port:<7}{port.what:<{what_width}}{origin}")
+    lines += [
+        "   To change one: e.g. `API_PORT=3001 make dev`.",
+        "",
+        " Press Ctrl-C to stop.",
+        _RULE,
+    ]
+    return "\n".join(lines)

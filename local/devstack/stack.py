@@ -1,0 +1,515 @@
+"""The whole application offline: Momento emulator, moto, the local HTTP API and the static site, started together.
+
+`make dev` (`python -m devstack`) and the integration tests both run this class; nothing is started any other way.
+
+Start order (what waits for what), about 1.2 s on two cores:
+
+    ports checked ── emulator and moto spawned ─┬─ emulator reports its ports ──────────────────────┐
+                                                ├─ moto answers ─ secrets seeded (boto3, thread) ───┤
+                                                ├─ demo users hashed, policy read (thread) ─┘       ├─ probes ─ ready
+                                                ├─ site (in-process; its origin is the API's CORS) ─┤
+                                                └─ local API: one worker per function ──────────────┘
+                                                   (after the emulator reports, if its gRPC port was 0)
+
+The secrets get fixed ARNs (moto's `_custom_id_` tag), so the API's parameters are known before moto is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import aiohttp
+from yarl import URL
+
+from site_tools import SiteConfig
+
+from .children import ChildProcess, moto_line_filter
+from .config import HOST, PORT_VARIABLES, StackConfig
+from .errors import ChildExitedError, DevstackError, PortInUseError, StartTimeoutError, UnsupportedAuthError
+from .ports import check_ports, free_port
+from .site import SiteServer, site_directory
+
+if TYPE_CHECKING:
+    from local_api import LocalApi
+
+__all__ = ["DemoUser", "ResolvedPort", "Stack", "StackInfo"]
+
+log = logging.getLogger("devstack")
+
+REGION: Final = "us-east-1"
+ACCOUNT_ID: Final = "123456789012"  # moto's default account, set explicitly (MOTO_ACCOUNT_ID) for fixed ARNs
+_ARN_SUFFIX: Final = "devstk"  # the ARN's random 6 characters, fixed with moto's `_custom_id_` tag
+MOMENTO_KEY_SECRET_NAME: Final = "tvm/momento-api-key"  # noqa: S105 - a secret's name, not a secret
+USERS_SECRET_NAME: Final = "tvm/users"  # noqa: S105 - a secret's name, not a secret
+_POLL_SECONDS: Final = 0.02
+_EMULATOR_PORT_IN_USE = re.compile(r"port (\d+) on \S+ is already in use")
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    groups: tuple[str, ...]
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class ResolvedPort:
+    variable: str
+    requested: int
+    port: int
+    source: str  # "default" | "environment" | "argument"
+    what: str
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What a running stack is: the facts of the ready block (and of `--ready-json`)."""
+
+    auth_method: str
+    site_url: str
+    site_origins: tuple[str, ...]
+    site_content: str  # "built site" | "site sources" | "placeholder"
+    api_url: str
+    routes: tuple[str, ...]
+    momento_endpoint: str
+    momento_grpc_port: int
+    momento_web_url: str
+    momento_web_port: int
+    cache_name: str
+    moto_url: str
+    users: tuple[DemoUser, ...]  # LambdaAuthorizer mode; empty otherwise
+    guest_tier: str | None  # Open mode: the policy's anonymous tier
+    ports: tuple[ResolvedPort, ...]
+    startup_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ports"] = {
+            port.variable: {key: value for key, value in asdict(port).items() if key != "variable"}
+            for port in self.ports
+        }
+        return data
+
+
+class Stack:
+    """Start with `await stack.start()`, stop with `await stack.stop()` (idempotent, safe after a failed start).
+
+    `await stack.wait()` returns never while all is well, and raises ChildExitedError when the emulator or moto dies.
+    """
+
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self._emulator: ChildProcess | None = None
+        self._moto: ChildProcess | None = None
+        self._site: SiteServer | None = None
+        self._api: LocalApi | None = None
+        self._info: StackInfo | None = None
+        self._watchers: list[asyncio.Task[None]] = []
+        self._failure: ChildExitedError | None = None
+        self._failed = asyncio.Event()
+        self._stopping = False
+        self._stop_task: asyncio.Task[None] | None = None
+        self._moto_port = 0
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def info(self) -> StackInfo:
+        if self._info is None:
+            raise RuntimeError("the stack is not started")
+        return self._info
+
+    @property
+    def api(self) -> LocalApi:
+        if self._api is None:
+            raise RuntimeError("the stack is not started")
+        return self._api
+
+    @property
+    def site_url(self) -> str:
+        return self.info.site_url
+
+    @property
+    def api_url(self) -> str:
+        return self.info.api_url
+
+    @property
+    def moto_url(self) -> str:
+        return self.info.moto_url
+
+    @property
+    def emulator_grpc_port(self) -> int:
+        return self.info.momento_grpc_port
+
+    @property
+    def emulator_web_port(self) -> int:
+        return self.info.momento_web_port
+
+    @property
+    def site_origins(self) -> tuple[str, ...]:
+        return self.info.site_origins
+
+    @property
+    def started_anything(self) -> bool:
+        """True once start() got past its checks and spawned something (what stop() then cleans up)."""
+        return self._emulator is not None
+
+    def child_pids(self) -> list[int]:
+        """Process ids of the supervised children still running (the emulator and moto)."""
+        return [c.pid for c in (self._emulator, self._moto) if c is not None and c.running and c.pid is not None]
+
+    async def __aenter__(self) -> Stack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> StackInfo:
+        """Start everything and return once every part answers. On any failure, what started is stopped again."""
+        started = time.perf_counter()
+        config = self.config
+        if config.auth == "AmazonCognito":
+            raise UnsupportedAuthError(
+                "AuthenticationMethod=AmazonCognito is not available locally yet (a later issue): "
+                "use AUTH=LambdaAuthorizer (the default) or AUTH=Open"
+            )
+        check_ports(config.ports())
+        try:
+            async with asyncio.timeout(config.start_timeout_seconds):
+                info = await self._start(started)
+        except TimeoutError:
+            await self.stop()
+            raise StartTimeoutError(
+                f"the local stack did not come up within {config.start_timeout_seconds:.0f} s"
+            ) from None
+        except BaseException:
+            await self.stop()
+            raise
+        if self._failure is not None:
+            await self.stop()
+            raise self._failure
+        return info
+
+    async def wait(self) -> None:
+        """Block while the stack runs; raise ChildExitedError if a supervised child exits on its own."""
+        await self._failed.wait()
+        assert self._failure is not None
+        raise self._failure
+
+    async def stop(self) -> None:
+        """Stop the API, the site, then the emulator and moto (SIGTERM, then SIGKILL after the grace period)."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stop_task)
+
+    def kill(self) -> None:
+        """Kill the children now, without waiting for them (a second Ctrl-C)."""
+        for child in (self._emulator, self._moto):
+            if child is not None:
+                child.kill()
+
+    # ------------------------------------------------------------------ start, in parts
+    async def _start(self, started: float) -> StackInfo:
+        config = self.config
+        # moto cannot report a port it picked: for MOTO_PORT=0 a free one is chosen here.
+        self._moto_port = config.moto_port or free_port()
+        # The children first: spawning is cheap, and the threads below would slow it down (the GIL).
+        self._emulator = self._emulator_child()
+        self._moto = ChildProcess(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._moto_port)],
+            label="moto",
+            env={**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT_ID},
+            line_filter=moto_line_filter,
+        )
+        await asyncio.gather(self._emulator.start(), self._moto.start())
+        users_task = asyncio.ensure_future(asyncio.to_thread(_read_users, config))
+        client_task = asyncio.ensure_future(asyncio.to_thread(_secretsmanager_client, self._moto_url))
+        site_directory_path, site_content = site_directory(config.root)
+        if site_content == "site sources":
+            log.warning(
+                "devstack: static_site/ is not built (no dist/): serving its sources as they are. "
+                "Build it with `cd static_site && npm ci && npm run build`."
+            )
+        self._site = SiteServer(site_directory_path, HOST, config.site_port)
+        try:
+            await self._site.start()
+            emulator_ready = asyncio.ensure_future(self._emulator_ready())
+            # The API's workers take longest (they import their handlers), so they start as soon as their
+            # settings are known: now when the emulator's gRPC port is fixed, else once the emulator reports it.
+            # The secrets' ARNs are fixed in advance, and the functions read them on first use, not at import.
+            (grpc_port, web_port), _, api = await _all(
+                emulator_ready,
+                self._moto_ready_and_seeded(users_task, client_task),
+                self._start_api(emulator_ready),
+            )
+        finally:
+            for task in (users_task, client_task):
+                task.cancel()
+        users, guest_tier, _ = users_task.result()
+
+        api_url = str(api.url).rstrip("/")
+        web_url = f"http://{HOST}:{web_port}"
+        self._site.config = SiteConfig(api_url=api_url, auth_method=config.auth, momento_endpoint_override=web_url)
+        await self._probe(api_url)
+
+        actual = {
+            "SITE_PORT": self._site.port,
+            "API_PORT": int(api.port),
+            "MOMENTO_GRPC_PORT": grpc_port,
+            "MOMENTO_WEB_PORT": web_port,
+            "MOTO_PORT": self._moto_port,
+        }
+        self._info = StackInfo(
+            auth_method=config.auth,
+            site_url=f"{self._site.url}/",
+            site_origins=self._site.origins,
+            site_content=site_content,
+            api_url=api_url,
+            routes=_route_names(api),
+            momento_endpoint=f"{HOST}:{grpc_port}",
+            momento_grpc_port=grpc_port,
+            momento_web_url=web_url,
+            momento_web_port=web_port,
+            cache_name=config.cache_name,
+            moto_url=self._moto_url,
+            users=users if config.auth == "LambdaAuthorizer" else (),
+            guest_tier=guest_tier if config.auth == "Open" else None,
+            ports=tuple(
+                ResolvedPort(s.variable, s.port, actual[s.variable], s.source, PORT_VARIABLES[s.variable][1])
+                for s in config.ports()
+            ),
+            startup_seconds=round(time.perf_counter() - started, 3),
+        )
+        return self._info
+
+    @property
+    def _moto_url(self) -> str:
+        return f"http://{HOST}:{self._moto_port}"
+
+    def _emulator_child(self) -> ChildProcess:
+        config = self.config
+        env = dict(os.environ)
+        env["MOMENTO_EMULATOR_API_KEY"] = config.resolved_api_key()  # not --api-key: argv is visible in ps
+        argv = [sys.executable, "-m", "momento_emulator", "--host", HOST]
+        argv += ["--grpc-port", str(config.momento_grpc_port), "--web-port", str(config.momento_web_port)]
+        argv += ["--cache", config.cache_name]
+        return ChildProcess("emulator", argv, label="the Momento emulator", env=env)
+
+    async def _emulator_ready(self) -> tuple[int, int]:
+        """(gRPC port, grpc-web port), from the JSON line the emulator prints once both ports serve."""
+        config = self.config
+        assert self._emulator is not None
+        try:
+            ready = json.loads(await self._emulator.first_line(config.start_timeout_seconds))
+            ports = int(ready["grpc_port"]), int(ready["web_port"])
+        except ChildExitedError as error:
+            match = _EMULATOR_PORT_IN_USE.search(str(error))
+            if match:
+                port = int(match.group(1))
+                variable = "MOMENTO_GRPC_PORT" if port == config.momento_grpc_port else "MOMENTO_WEB_PORT"
+                raise PortInUseError(port, variable, PORT_VARIABLES[variable][1]) from None
+            raise
+        except (ValueError, KeyError, TypeError):
+            raise DevstackError("the Momento emulator's first line was not its JSON ready report") from None
+        self._watch(self._emulator)
+        return ports
+
+    async def _moto_ready_and_seeded(
+        self, users_task: Awaitable[tuple[tuple[DemoUser, ...], str | None, str | None]], client_task: Awaitable[Any]
+    ) -> None:
+        assert self._moto is not None
+        try:
+            await self._wait_until_answers(self._moto, f"{self._moto_url}/moto-api/")
+        except ChildExitedError as error:
+            if "already in use" in str(error):
+                if self.config.moto_port:
+                    raise PortInUseError(self._moto_port, "MOTO_PORT", PORT_VARIABLES["MOTO_PORT"][1]) from None
+                raise DevstackError(
+                    f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
+                ) from None
+            raise
+        self._watch(self._moto)
+        _, _, users_store = await users_task
+        client = await client_task
+        await asyncio.to_thread(_seed, client, self.config.resolved_api_key(), users_store)
+
+    async def _wait_until_answers(self, child: ChildProcess, url: str) -> None:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                if not child.running:
+                    returncode = await child.wait()
+                    await child.drained()
+                    raise ChildExitedError(child.label, returncode, child.tail())
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.get(url) as response:
+                        await response.read()
+                        return
+                await asyncio.sleep(_POLL_SECONDS)
+
+    async def _start_api(self, emulator_ready: Awaitable[tuple[int, int]]) -> LocalApi:
+        from local_api import LocalApi
+        from local_api import PortInUseError as ApiPortInUseError
+
+        grpc_port = self.config.momento_grpc_port or (await emulator_ready)[0]
+        config = self.config
+        assert self._site is not None
+        api = LocalApi(
+            template=config.template,
+            auth_method=config.auth,
+            parameters={
+                "AuthenticationMethod": config.auth,
+                "MomentoApiKeySecretArn": secret_arn(MOMENTO_KEY_SECRET_NAME),
+                "MomentoEndpoint": f"{HOST}:{grpc_port}",
+                "CacheName": config.cache_name,
+                "AllowedOrigins": ",".join(self._site.origins),
+            },
+            resources={"UsersSecret": secret_arn(USERS_SECRET_NAME)} if config.auth == "LambdaAuthorizer" else {},
+            env={
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER": self._moto_url,
+                "AWS_ENDPOINT_URL": self._moto_url,  # anything else a function calls goes to moto, never to AWS
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            },
+            host=HOST,
+            port=config.api_port,
+            root=config.root,
+        )
+        self._api = api
+        try:
+            await api.start()
+        except ApiPortInUseError as error:
+            raise PortInUseError(error.port, "API_PORT", PORT_VARIABLES["API_PORT"][1]) from None
+        return api
+
+    async def _probe(self, api_url: str) -> None:
+        """The site serves its config over real HTTP, and the API accepts connections (without a logged request)."""
+        assert self._site is not None
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"{self._site.url}/config.js") as response,
+        ):
+            if response.status != 200:
+                raise DevstackError(f"the site answered {response.status} for /config.js")
+        url = URL(api_url)
+        assert url.host is not None and url.port is not None
+        _, writer = await asyncio.open_connection(url.host, url.port)
+        writer.close()
+        await writer.wait_closed()
+
+    def _watch(self, child: ChildProcess) -> None:
+        async def watch() -> None:
+            returncode = await child.wait()
+            if self._stopping or child.stopping:
+                return
+            await child.drained()
+            self._failure = ChildExitedError(child.label, returncode, child.tail())
+            log.debug("devstack: %s", self._failure)
+            self._failed.set()
+
+        self._watchers.append(asyncio.ensure_future(watch()))
+
+    # ------------------------------------------------------------------ stop
+    async def _stop(self) -> None:
+        self._stopping = True
+        if self._api is not None:
+            try:
+                await self._api.stop()
+            except Exception as error:
+                log.warning("devstack: the local API did not stop cleanly: %s", error)
+        if self._site is not None:
+            await self._site.stop()
+        children = [c for c in (self._emulator, self._moto) if c is not None]
+        await asyncio.gather(*(c.stop(self.config.stop_grace_seconds) for c in children))
+        for watcher in self._watchers:
+            watcher.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+
+
+# ---------------------------------------------------------------------- helpers (run in threads)
+def _read_users(config: StackConfig) -> tuple[tuple[DemoUser, ...], str | None, str | None]:
+    """(demo users with their tiers, the policy's guest tier, the hashed users store for the users secret)."""
+    from momento_tvm import load_policy
+    from tvm_users.demo import hashed_store_from_demo_file, load_demo_users
+
+    policy = load_policy(config.policy_file)
+    users = []
+    for name, (password, groups) in load_demo_users(config.demo_users_file).items():
+        rule = next((rule for rule in policy.groups if rule.group in groups), None)
+        users.append(DemoUser(name, password, groups, rule.tier if rule else policy.default_tier))
+    store = hashed_store_from_demo_file(config.demo_users_file) if config.auth == "LambdaAuthorizer" else None
+    return tuple(users), policy.anonymous_tier, store
+
+
+def _secretsmanager_client(endpoint_url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+    )
+
+
+def secret_arn(name: str) -> str:
+    """The full ARN moto gives the secret `name` (the template's parameter pattern wants the 6-character suffix)."""
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-{_ARN_SUFFIX}"
+
+
+def _seed(client: Any, api_key: str, users_store: str | None) -> None:
+    """Create the secrets the functions read, under the ARNs the API was already given."""
+    secrets = [(MOMENTO_KEY_SECRET_NAME, "the Momento API key (the emulator's root key)", api_key)]
+    if users_store is not None:
+        secrets.append((USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store))
+    for name, description, value in secrets:
+        arn = client.create_secret(
+            Name=name,
+            Description=f"Local stack: {description}",
+            SecretString=value,
+            Tags=[{"Key": "_custom_id_", "Value": _ARN_SUFFIX}],  # moto: use this id, not a random one
+        )["ARN"]
+        if arn != secret_arn(name):
+            raise DevstackError(f"moto named the secret {arn}, not {secret_arn(name)}: has moto changed?")
+
+
+def _route_names(api: Any) -> tuple[str, ...]:
+    names = []
+    for route in api.routes:
+        if isinstance(route, str):
+            names.append(route)
+        else:
+            method = getattr(route, "method", None)
+            path = getattr(route, "path", None)
+            names.append(f"{method} {path}" if method and path else str(route))
+    return tuple(names)
+
+
+async def _all(*coroutines: Awaitable[Any]) -> Sequence[Any]:
+    """gather(), but a failure cancels the others (and waits for them) before it is raised."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,343 @@
+"""The local stack (`make dev`'s own code) on free ports, over real HTTP, with tokens tried through the real SDK.
+
+One LambdaAuthorizer stack for the module (as `make dev` starts it), one Open stack in its own test. The stack's
+emulator and moto are real subprocesses; the local HTTP API runs the real handlers from template.yaml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from momento import CacheClientAsync, Configurations, CredentialProvider, TopicClientAsync, TopicConfigurations
+from momento.errors import MomentoErrorCode
+from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe, TopicSubscriptionItem
+from yarl import URL
+
+from devstack import Stack, StackConfig
+from devstack.site import PLACEHOLDER_DIR, SiteServer, site_directory
+from site_tools import SiteConfig
+from tvm_users.demo import load_demo_users
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+CACHE = "default-cache"
+DEMO_USERS = load_demo_users(ROOT / "local" / "demo_users.json")
+EXPECTED_TIERS = {"alice": "readwrite", "bob": "readwrite", "viewer": "readonly"}
+AUTHORIZER = "CredentialsAuthorizerFunction"
+
+
+def on_free_ports(auth: str) -> StackConfig:
+    return StackConfig(auth=auth, api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+
+
+def basic(username: str, password: str, scheme: str = "Basic") -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"{scheme} {token}"}
+
+
+def demo_auth(username: str) -> dict[str, str]:
+    return basic(username, DEMO_USERS[username][0])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    started = time.perf_counter()
+    stack = Stack(on_free_ports("LambdaAuthorizer"))
+    await stack.start()
+    print(f"\nLambdaAuthorizer stack ready in {time.perf_counter() - started:.2f} s")
+    try:
+        yield stack
+    finally:
+        await stack.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+async def get_json(
+    http: aiohttp.ClientSession, url: str | URL, headers: dict[str, str] | None = None
+) -> tuple[int, Any, aiohttp.ClientResponse]:
+    async with http.get(url, headers=headers or {}) as response:
+        text = await response.text()
+        return response.status, json.loads(text) if text else None, response
+
+
+# ---------------------------------------------------------------------- the SDK against the stack's emulator
+def provider(stack: Stack, auth_token: str) -> CredentialProvider:
+    return dataclasses.replace(
+        CredentialProvider.from_disposable_token(auth_token),
+        control_endpoint=HOST,
+        cache_endpoint=HOST,
+        token_endpoint=HOST,
+        port=stack.emulator_grpc_port,
+    )
+
+
+def topic_config() -> TopicConfigurations.Default:
+    # Always a long client timeout: the default 5 s is a whole-stream deadline and the SDK then busy-spins.
+    return TopicConfigurations.Default.v1().with_client_timeout(timedelta(minutes=5))
+
+
+async def topic_rights(stack: Stack, auth_token: str, topic: str) -> tuple[bool, bool]:
+    """(may publish, may subscribe) on `topic`; a message it may both publish and read must arrive once, intact."""
+    async with TopicClientAsync(topic_config(), provider(stack, auth_token)) as client:
+        subscription = await client.subscribe(CACHE, topic)
+        text = f"hello {uuid.uuid4()}"
+        published = await client.publish(CACHE, topic, text)
+        try:
+            if isinstance(subscription, TopicSubscribe.SubscriptionAsync) and isinstance(
+                published, TopicPublish.Success
+            ):
+                async with asyncio.timeout(10):
+                    async for item in subscription:
+                        if isinstance(item, TopicSubscriptionItem.Text):
+                            assert item.value == text
+                            break
+        finally:
+            if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
+                subscription.unsubscribe()
+    for response in (published, subscription):
+        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
+            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
+    return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
+
+
+async def cache_rights(stack: Stack, auth_token: str, key: str) -> tuple[bool, bool]:
+    """(may read, may write) `key` in the stack's cache; what it writes it must read back."""
+    async with CacheClientAsync(Configurations.Laptop.v1(), provider(stack, auth_token), timedelta(minutes=1)) as c:
+        written = await c.set(CACHE, key, "value")
+        read = await c.get(CACHE, key)
+    for response in (written, read):
+        if isinstance(response, CacheSet.Error | CacheGet.Error):
+            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
+    if isinstance(written, CacheSet.Success):
+        assert isinstance(read, CacheGet.Hit) and read.value_string == "value", read
+    return not isinstance(read, CacheGet.Error), isinstance(written, CacheSet.Success)
+
+
+# ---------------------------------------------------------------------- tokens for the demo users
+@pytest.mark.parametrize("username", sorted(DEMO_USERS))
+async def test_each_demo_user_gets_a_token_with_their_tiers_rights(
+    stack: Stack, http: aiohttp.ClientSession, username: str
+) -> None:
+    status, body, response = await get_json(http, f"{stack.api_url}/token", demo_auth(username))
+    assert status == 200, body
+    assert response.headers["Cache-Control"] == "no-store"
+    assert body["tokenId"] == username
+    assert body["endpoint"] == f"{HOST}:{stack.emulator_grpc_port}"
+    assert body["scope"]["tier"] == EXPECTED_TIERS[username]
+    assert body["expiresAt"] > time.time()
+
+    topic = f"room-{uuid.uuid4().hex[:8]}"
+    if EXPECTED_TIERS[username] == "readwrite":
+        assert await topic_rights(stack, body["authToken"], topic) == (True, True)
+        assert await cache_rights(stack, body["authToken"], f"key-{username}") == (True, True)
+    else:
+        assert await topic_rights(stack, body["authToken"], topic) == (False, True)
+        assert await cache_rights(stack, body["authToken"], f"key-{username}") == (True, False)
+
+
+async def test_post_token_narrows_to_the_topics_asked_for(stack: Stack, http: aiohttp.ClientSession) -> None:
+    payload = {"topics": ["room-1"], "ttlSeconds": 120}
+    async with http.post(f"{stack.api_url}/token", json=payload, headers=demo_auth("alice")) as response:
+        body = await response.json()
+    assert response.status == 200, body
+    assert body["scope"]["topics"]["names"] == ["room-1"]
+    assert 110 <= body["expiresAt"] - time.time() <= 120
+    assert await topic_rights(stack, body["authToken"], "room-1") == (True, True)
+    assert await topic_rights(stack, body["authToken"], "room-2") == (False, False)
+
+
+# ---------------------------------------------------------------------- refusals, in the gateway's and our shapes
+async def test_no_credentials_is_the_gateways_401(stack: Stack, http: aiohttp.ClientSession) -> None:
+    status, body, _ = await get_json(http, f"{stack.api_url}/token")
+    assert (status, body) == (401, {"message": "Unauthorized"})
+
+
+async def test_a_wrong_password_is_the_gateways_403(stack: Stack, http: aiohttp.ClientSession) -> None:
+    status, body, _ = await get_json(http, f"{stack.api_url}/token", basic("alice", f"wrong-{uuid.uuid4()}"))
+    assert (status, body) == (403, {"message": "Forbidden"})
+    status, body, _ = await get_json(http, f"{stack.api_url}/token", basic("nobody", "alice-password"))
+    assert (status, body) == (403, {"message": "Forbidden"})
+
+
+@pytest.mark.parametrize("query", ["ttlSeconds=abc", "ttlSeconds=5", "topics=room-*", "topic=typo", "topics=a,,b"])
+async def test_malformed_parameters_are_a_typed_400(stack: Stack, http: aiohttp.ClientSession, query: str) -> None:
+    status, body, _ = await get_json(http, f"{stack.api_url}/token?{query}", demo_auth("alice"))
+    assert status == 400, body
+    assert body["error"]["code"] == "invalid_request"
+    assert body["error"]["message"]
+
+
+async def test_an_unknown_route_is_404(stack: Stack, http: aiohttp.ClientSession) -> None:
+    for headers in ({}, demo_auth("alice")):
+        status, body, _ = await get_json(http, f"{stack.api_url}/no-such-route", headers)
+        assert (status, body) == (404, {"message": "Not Found"})
+
+
+# ---------------------------------------------------------------------- CORS: the site's origin, and no other
+async def test_a_preflight_from_the_sites_origin_is_allowed(stack: Stack, http: aiohttp.ClientSession) -> None:
+    assert stack.site_url.rstrip("/") in stack.site_origins
+    for origin in stack.site_origins:
+        headers = {
+            "Origin": origin,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        async with http.options(f"{stack.api_url}/token", headers=headers) as response:
+            assert 200 <= response.status < 300
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+            assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+            assert "GET" in response.headers["Access-Control-Allow-Methods"]
+        # and the real request from that origin may be read by the page
+        async with http.get(f"{stack.api_url}/token", headers={"Origin": origin, **demo_auth("bob")}) as response:
+            assert response.status == 200
+            assert response.headers["Access-Control-Allow-Origin"] == origin
+
+
+async def test_a_preflight_from_another_origin_gets_no_allow_origin(stack: Stack, http: aiohttp.ClientSession) -> None:
+    for origin in ("http://evil.example", "http://127.0.0.1:1", "https://127.0.0.1:" + stack.site_url.split(":")[-1]):
+        headers = {
+            "Origin": origin.rstrip("/"),
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        }
+        async with http.options(f"{stack.api_url}/token", headers=headers) as response:
+            assert "Access-Control-Allow-Origin" not in response.headers
+
+
+# ---------------------------------------------------------------------- explain, authorizer cache
+async def test_explain_matches_what_token_mints(stack: Stack, http: aiohttp.ClientSession) -> None:
+    for username, query in (("alice", ""), ("alice", "?topics=room-1,room-2&ttlSeconds=60"), ("viewer", "")):
+        status, explained, _ = await get_json(http, f"{stack.api_url}/token/explain{query}", demo_auth(username))
+        assert status == 200, explained
+        assert "authToken" not in explained
+        before = time.time()
+        status, minted, _ = await get_json(http, f"{stack.api_url}/token{query}", demo_auth(username))
+        assert status == 200, minted
+        assert explained["scope"] == minted["scope"]
+        assert explained["tokenId"] == minted["tokenId"] == username
+        assert before + explained["ttlSeconds"] - 1 <= minted["expiresAt"] <= time.time() + explained["ttlSeconds"]
+        assert explained["rule"]
+
+
+async def test_the_authorizer_runs_once_for_repeated_requests(stack: Stack, http: aiohttp.ClientSession) -> None:
+    # The scheme is case-insensitive for the authorizer, but the gateway caches by the header's exact value: this
+    # spelling is used by no other test, so its first request is a cache miss whatever ran before.
+    headers = basic("bob", DEMO_USERS["bob"][0], scheme="bAsIc")
+    before = stack.api.invocations(AUTHORIZER)
+    for path in ("/token", "/token", "/token/explain", "/token"):  # the cache is shared by every route
+        status, body, _ = await get_json(http, f"{stack.api_url}{path}", headers)
+        assert status == 200, body
+        assert body["tokenId"] == "bob"
+    assert stack.api.invocations(AUTHORIZER) == before + 1
+
+
+# ---------------------------------------------------------------------- the site
+async def test_the_site_serves_its_page_and_config(stack: Stack, http: aiohttp.ClientSession) -> None:
+    async with http.get(stack.site_url) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+    assert "config.js" in page
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert csp is not None
+    assert stack.api_url in csp.group(1)
+
+    async with http.get(f"{stack.site_url}config.js") as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "javascript" in response.content_type
+        script = await response.text()
+    match = re.search(r"window\.TVM_CONFIG = (\{.*\});", script, re.DOTALL)
+    assert match is not None, script
+    assert json.loads(match.group(1)) == {
+        "apiUrl": stack.api_url,
+        "authMethod": "LambdaAuthorizer",
+        "momentoEndpointOverride": f"http://{HOST}:{stack.emulator_web_port}",
+    }
+    assert not stack.site_url.startswith(stack.api_url)  # its own origin, as on CloudFront
+
+
+async def test_the_site_serves_nothing_outside_its_directory(stack: Stack, http: aiohttp.ClientSession) -> None:
+    for path in ("/../template.yaml", "/%2e%2e/template.yaml", "/..%2ftemplate.yaml", "/no-such-file.js"):
+        async with http.get(URL(stack.site_url.rstrip("/") + path, encoded=True)) as response:
+            assert response.status == 404, path
+
+
+# ---------------------------------------------------------------------- Open mode
+async def test_open_mode_vends_guest_tokens_without_login(http: aiohttp.ClientSession) -> None:
+    async with Stack(on_free_ports("Open")) as open_stack:
+        status, body, _ = await get_json(http, f"{open_stack.api_url}/token?name=Ann&topics=chat-lobby")
+        assert status == 200, body
+        assert body["tokenId"] == "guest:Ann"
+        assert body["scope"]["tier"] == "guest"
+        assert await topic_rights(open_stack, body["authToken"], "chat-lobby") == (True, True)
+        assert await topic_rights(open_stack, body["authToken"], "chat-other") == (False, False)
+
+        status, body, _ = await get_json(http, f"{open_stack.api_url}/token?topics=secret-room")
+        assert status == 403, body
+        assert body["error"]["code"] == "scope_denied"
+
+        async with http.get(f"{open_stack.site_url}config.js") as response:
+            assert '"authMethod": "Open"' in await response.text()
+        assert open_stack.info.users == ()
+        assert open_stack.info.guest_tier == "guest"
+
+
+# ---------------------------------------------------------------------- what the site serves
+async def test_the_site_directory_is_the_build_then_the_sources_then_the_placeholder(tmp_path: Path) -> None:
+    assert site_directory(tmp_path) == (PLACEHOLDER_DIR, "placeholder")
+    (tmp_path / "static_site").mkdir()
+    assert site_directory(tmp_path) == (PLACEHOLDER_DIR, "placeholder")
+    (tmp_path / "static_site" / "index.html").write_text("<html><head></head></html>")
+    assert site_directory(tmp_path) == (tmp_path / "static_site", "site sources")
+    (tmp_path / "static_site" / "dist").mkdir()
+    assert site_directory(tmp_path) == (tmp_path / "static_site" / "dist", "built site")
+
+
+async def test_the_placeholder_page_is_served_with_its_csp_and_config(http: aiohttp.ClientSession) -> None:
+    site = SiteServer(PLACEHOLDER_DIR, HOST, 0)
+    await site.start()
+    try:
+        async with http.get(f"{site.url}/config.js") as response:
+            assert response.status == 503  # not before the API is up
+        site.config = SiteConfig(
+            api_url="http://127.0.0.1:3999", auth_method="Open", momento_endpoint_override="http://127.0.0.1:3998"
+        )
+        async with http.get(f"{site.url}/") as response:
+            assert response.status == 200
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            page = await response.text()
+        assert "Get a token" in page
+        assert "connect-src http://127.0.0.1:3999 http://127.0.0.1:3998" in page
+        for asset, kind in (("/app.js", "javascript"), ("/style.css", "text/css")):
+            async with http.get(f"{site.url}{asset}") as response:
+                assert response.status == 200
+                assert kind in response.content_type
+        async with http.get(f"{site.url}/app.js") as response:
+            script = await response.text()
+        assert "innerHTML" not in script  # answers are shown as text
+        assert not re.search(r"localStorage|sessionStorage|document\.cookie|indexedDB", script)  # nothing stored
+        async with http.get(f"{site.url}/config.js") as response:
+            assert "window.TVM_CONFIG" in await response.text()
+    finally:
+        await site.stop()

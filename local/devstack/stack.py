@@ -299,12 +299,14 @@ class Stack:
     def _moto_url(self) -> str:
         return f"http://{HOST}:{self._moto_port}"
 
-    def _emulator_child(self) -> ChildProcess:
+    def _emulator_child(self, grpc_port: int | None = None, web_port: int | None = None) -> ChildProcess:
         config = self.config
         env = dict(os.environ)
         env["MOMENTO_EMULATOR_API_KEY"] = config.resolved_api_key()  # not --api-key: argv is visible in ps
+        grpc_port = config.momento_grpc_port if grpc_port is None else grpc_port
+        web_port = config.momento_web_port if web_port is None else web_port
         argv = [sys.executable, "-m", "momento_emulator", "--host", HOST]
-        argv += ["--grpc-port", str(config.momento_grpc_port), "--web-port", str(config.momento_web_port)]
+        argv += ["--grpc-port", str(grpc_port), "--web-port", str(web_port)]
         argv += ["--cache", config.cache_name]
         return ChildProcess("emulator", argv, label="the Momento emulator", env=env)
 
@@ -425,6 +427,19 @@ class Stack:
             self._failed.set()
 
         self._watchers.append(asyncio.ensure_future(watch()))
+
+    async def restart_emulator(self) -> None:
+        """Stop the Momento emulator and start a fresh one on the same ports with the same key.
+
+        For tests of clients that must survive a Momento outage: the new emulator has empty caches (the configured
+        cache is created again) and a new topic sequence page, and still accepts tokens vended before the restart.
+        """
+        info = self.info
+        assert self._emulator is not None
+        await self._emulator.stop(self.config.stop_grace_seconds)
+        self._emulator = self._emulator_child(info.momento_grpc_port, info.momento_web_port)
+        await self._emulator.start()
+        await self._emulator_ready()
 
     # ------------------------------------------------------------------ stop
     async def _stop(self) -> None:

@@ -284,6 +284,20 @@ async def test_the_site_serves_nothing_outside_its_directory(stack: Stack, http:
 
 
 # ---------------------------------------------------------------------- Open mode
+async def test_restart_emulator_keeps_its_ports_and_old_tokens(http: aiohttp.ClientSession) -> None:
+    async with Stack(on_free_ports("LambdaAuthorizer")) as own:
+        status, body, _ = await get_json(http, f"{own.api_url}/token", demo_auth("alice"))
+        assert status == 200, body
+        topic = f"room-{uuid.uuid4().hex[:8]}"
+        assert await topic_rights(own, body["authToken"], topic) == (True, True)
+        ports = (own.emulator_grpc_port, own.emulator_web_port)
+        await own.restart_emulator()
+        assert (own.emulator_grpc_port, own.emulator_web_port) == ports
+        # A token vended before the restart still works: the emulator's tokens are signed, not stored.
+        assert await topic_rights(own, body["authToken"], topic) == (True, True)
+        assert await cache_rights(own, body["authToken"], "after-restart") == (True, True)
+
+
 async def test_open_mode_vends_guest_tokens_without_login(http: aiohttp.ClientSession) -> None:
     async with Stack(on_free_ports("Open")) as open_stack:
         status, body, _ = await get_json(http, f"{open_stack.api_url}/token?name=Ann&topics=chat-lobby")

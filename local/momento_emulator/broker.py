@@ -158,6 +158,12 @@ class TopicBroker:
                 subscriber.fail(error)
             del self._topics[key]
 
+    def fail_all(self, error: EmulatorError) -> None:
+        """End every subscription with `error` (the emulator is stopping: clients should reconnect, not wait)."""
+        for state in self._topics.values():
+            for subscriber in list(state.subscribers):
+                subscriber.fail(error)
+
     def subscriber_count(self, cache: str, topic: str) -> int:
         state = self._topics.get((cache, topic))
         return len(state.subscribers) if state else 0

@@ -18,6 +18,7 @@ __all__ = [
     "ResourceExhaustedError",
     "Status",
     "UnauthenticatedError",
+    "UnavailableError",
     "UnimplementedError",
 ]
 
@@ -80,6 +81,10 @@ class UnimplementedError(EmulatorError):
 
 class InternalError(EmulatorError):
     status = Status.INTERNAL
+
+
+class UnavailableError(EmulatorError):
+    status = Status.UNAVAILABLE
 
 
 class UnauthenticatedError(EmulatorError):

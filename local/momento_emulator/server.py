@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import socket
@@ -11,6 +12,7 @@ from aiohttp import web
 from grpc import aio
 
 from .core import EmulatorConfig, EmulatorCore
+from .errors import UnavailableError
 from .grpc_transport import PortInUseError, add_methods, create_grpc_server
 from .service import MomentoService
 from .web_transport import create_web_app
@@ -61,6 +63,7 @@ class EmulatorServer:
             create_web_app(methods, config.max_message_bytes, opts.cors_origins),
             handler_cancellation=True,  # a browser that goes away ends its subscription at once
             access_log=None,
+            shutdown_timeout=1.0,  # stop() must not wait for long-lived streams
         )
         await self._web.setup()
         site = web.SockSite(self._web, web_socket)
@@ -69,6 +72,10 @@ class EmulatorServer:
         log.info("listening: gRPC %s:%d, grpc-web %s:%d", opts.host, self.grpc_port, opts.host, self.web_port)
 
     async def stop(self, grace: float = 0.5) -> None:
+        """End open subscriptions with UNAVAILABLE (clients reconnect), then close both ports within `grace`."""
+        if self.core is not None:
+            self.core.broker.fail_all(UnavailableError("the Momento emulator is shutting down"))
+            await asyncio.sleep(0)  # let the streams write their final status
         if self._web is not None:
             await self._web.cleanup()
             self._web = None

@@ -1,0 +1,14 @@
+// Runtime settings for the chat site, loaded by index.html before the app. This file is an EXAMPLE pointing at the
+// local stack's defaults: `make dev` (local/devstack) serves its own generated /config.js, and the site publisher
+// writes one from the deployed stack's outputs. It holds no secrets, and must never hold any.
+//
+//   apiUrl                   the token vending machine's base URL (GET {apiUrl}/token)
+//   authMethod               "Open" | "LambdaAuthorizer" | "AmazonCognito" (the stack's AuthenticationMethod)
+//   momentoEndpointOverride  optional: a grpc-web URL used as is for every Momento call (the local emulator);
+//                            omit it in production, where the SDK derives the endpoint from the token
+//   tokenTtlSeconds          optional: ask the TVM for tokens of this lifetime (10 .. the tier's maximum)
+window.TVM_CONFIG = {
+  apiUrl: "http://127.0.0.1:3000",
+  authMethod: "LambdaAuthorizer",
+  momentoEndpointOverride: "http://127.0.0.1:8081",
+};

@@ -1,0 +1,676 @@
+// The controller: login, the session's tokens, the rooms' subscriptions and the views, wired together.
+
+import type {AppConfig} from './config';
+import {deriveConnectionState, type ConnectionState} from './connection';
+import {
+  decodeChatMessage,
+  describeSender,
+  encodeChatMessage,
+  formatRemaining,
+  MAX_MESSAGE_LENGTH,
+  validateDisplayName,
+  type SenderKind,
+} from './messages';
+import {createTopicClient, topicsPort} from './momento';
+import {
+  DEFAULT_ROOM,
+  forgetRecent,
+  normalizeRoomName,
+  parseStoredRecent,
+  selectLiveRooms,
+  topicsForToken,
+  touchRecent,
+} from './roomList';
+import {AUTHENTICATION_ERROR, PERMISSION_ERROR, RoomHub, TRANSPORT_ERRORS, type ReceivedItem, type RoomStatus} from './rooms';
+import {Session, type ActiveToken, type SessionStatus} from './session';
+import {canPublish, canSubscribe, type Credentials, type TvmError} from './tvm';
+import {ChatView, LoginView, type LoginInput, type RoomEntry, type ShownMessage} from './ui';
+
+const RECENT_ROOMS_KEY = 'momento-chat.recent-rooms';
+/** Messages kept per room in memory (the page only shows what arrived while it was open). */
+const MAX_MESSAGES_PER_ROOM = 500;
+/** How long sending waits for a reconnecting room to be subscribed again before publishing anyway. */
+const SEND_WAIT_FOR_LIVE_MS = 5_000;
+/** How long a publish that hit an expired token waits for the renewed one before giving up. */
+const AUTH_RETRY_WAIT_MS = 10_000;
+
+export interface AppDeps {
+  readonly fetchFn: typeof fetch;
+  readonly now: () => number;
+  readonly random: () => number;
+  /** localStorage, for recent room NAMES only (never credentials or tokens); null when unavailable. */
+  readonly storage: Storage | null;
+}
+
+interface StoredMessage extends ShownMessage {
+  readonly room: string;
+  readonly sequenceNumber: number;
+  readonly page: number | null;
+  readonly receivedAt: Date;
+}
+
+/** What `window.__chat.state()` returns: read-only, JSON-serialisable, no secrets. */
+export interface ChatTestState {
+  readonly view: 'login' | 'chat' | 'config-error';
+  readonly connection: ConnectionState | null;
+  readonly tokenExpiresAt: number | null;
+  readonly tokenId: string | null;
+  readonly tier: string | null;
+  readonly role: string | null;
+  readonly activeRoom: string | null;
+  readonly rooms: readonly {room: string; status: RoomStatus | 'idle'; subscriptions: number; unread: number}[];
+  readonly refreshCount: number;
+  readonly tokenStatus: SessionStatus['kind'] | null;
+  readonly received: number;
+  readonly duplicatesDropped: number;
+  readonly canSend: boolean;
+  /** Only when view is 'config-error': what is wrong with config.js. */
+  readonly problems?: readonly string[];
+}
+
+export interface ChatTestMessage {
+  readonly room: string;
+  readonly sequenceNumber: number;
+  readonly page: number | null;
+  readonly sender: string;
+  readonly senderKind: SenderKind;
+  readonly tokenId: string;
+  readonly own: boolean;
+  readonly text: string;
+  readonly raw: boolean;
+  readonly time: string;
+}
+
+export class ChatApp {
+  private login: LoginView | null = null;
+  private chat: ChatView | null = null;
+  private session: Session | null = null;
+  private hub: RoomHub | null = null;
+  private token: ActiveToken | null = null;
+  private tokenStatus: SessionStatus | null = null;
+  private recent: string[];
+  private active: string | null = null;
+  private messages = new Map<string, StoredMessage[]>();
+  private unread = new Map<string, number>();
+  private roomStatus = new Map<string, {status: RoomStatus; detail: string | null}>();
+  private connection: ConnectionState = 'connecting';
+  private everLive = false;
+  private refreshCount = 0;
+  private ticker: number | null = null;
+  private loginSerial = 0;
+  private tokenWaiters: ((ok: boolean) => void)[] = [];
+  private readonly listeners: [EventTarget, string, EventListener][] = [];
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly config: AppConfig,
+    private readonly deps: AppDeps,
+  ) {
+    this.recent = parseStoredRecent(this.readStorage());
+  }
+
+  start(): void {
+    this.showLogin(null);
+  }
+
+  // --- login ----------------------------------------------------------------------------------------------------
+
+  private showLogin(notice: string | null): void {
+    this.chat = null;
+    this.login = new LoginView(
+      this.root,
+      this.config.authMethod,
+      new URL(this.config.apiUrl).host,
+      {onSubmit: input => this.submitLogin(input), onCancel: () => this.cancelLogin()},
+      notice,
+    );
+  }
+
+  private submitLogin(input: LoginInput): void {
+    const login = this.login;
+    if (login === null) {
+      return;
+    }
+    let credentials: Credentials;
+    if (input.kind === 'open') {
+      const name = validateDisplayName(input.name);
+      if (!name.ok) {
+        login.showError(name.reason);
+        return;
+      }
+      credentials = {kind: 'open', name: name.name};
+    } else {
+      if (input.username === '' || input.password === '') {
+        login.showError(input.username === '' ? 'Enter your username.' : 'Enter your password.', input.username === '' ? 'first' : 'password');
+        return;
+      }
+      credentials = {kind: 'basic', username: input.username, password: input.password};
+    }
+
+    const serial = ++this.loginSerial;
+    this.active = this.recent[0] ?? DEFAULT_ROOM;
+    const session = new Session(
+      this.config,
+      credentials,
+      topicsForToken(this.active, this.recent),
+      {
+        onToken: active => this.onToken(active),
+        onStatus: status => this.onSessionStatus(status),
+        onFatal: error => this.onFatal(error),
+      },
+      {
+        fetchFn: this.deps.fetchFn,
+        now: this.deps.now,
+        random: this.deps.random,
+        setTimer: (fn, ms) => window.setTimeout(fn, ms),
+        clearTimer: id => window.clearTimeout(id),
+      },
+    );
+    this.session = session;
+    login.setBusy(true, 'Signing in…');
+    session.start().then(
+      active => {
+        if (serial === this.loginSerial && this.session === session) {
+          this.enterChat(active);
+        }
+      },
+      (error: TvmError) => {
+        if (serial === this.loginSerial && this.session === session) {
+          this.session = null;
+          this.login?.showError(this.loginErrorText(error), error.kind === 'bad_credentials' ? 'password' : 'first');
+        }
+      },
+    );
+  }
+
+  private loginErrorText(error: TvmError): string {
+    switch (error.kind) {
+      case 'bad_credentials':
+        return this.config.authMethod === 'LambdaAuthorizer'
+          ? 'Wrong username or password.'
+          : 'The token service refused the request (403 Forbidden).';
+      case 'unauthenticated':
+        return 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
+      case 'scope_denied':
+        return `Your account has no access to chat rooms: ${error.message}`;
+      case 'invalid_request':
+        return `The token service rejected the request: ${error.message}`;
+      default:
+        return `Sign-in failed: ${error.message}`;
+    }
+  }
+
+  private cancelLogin(): void {
+    this.loginSerial += 1;
+    this.session?.stop();
+    this.session = null;
+    this.tokenStatus = null;
+    this.login?.setBusy(false);
+  }
+
+  private onSessionStatus(status: SessionStatus): void {
+    this.tokenStatus = status;
+    if (this.chat === null && this.login !== null && status.kind === 'retrying') {
+      const seconds = Math.max(1, Math.round((status.retryAtMs - this.deps.now()) / 1000));
+      const why = status.error.status === null ? status.error.message : `HTTP ${status.error.status}`;
+      this.login.setBusy(true, `Can’t get a token right now (${why}). Retrying in ${seconds} s (attempt ${status.attempt})…`);
+    }
+    if (this.chat !== null) {
+      this.renderRooms();
+      this.renderTimer();
+    }
+  }
+
+  // --- chat -----------------------------------------------------------------------------------------------------
+
+  private enterChat(active: ActiveToken): void {
+    this.login = null;
+    this.token = active;
+    this.everLive = false;
+    this.refreshCount = 0;
+    this.connection = 'connecting';
+    const me = describeSender(active.token.tokenId, active.token.tokenId);
+    this.chat = new ChatView(this.root, {label: me.label, kind: me.kind, tier: active.token.scope.tier}, {
+      onJoin: input => this.joinRoom(input),
+      onSelectRoom: room => this.selectRoom(room),
+      onLeaveRoom: room => this.leaveRoom(room),
+      onSend: text => void this.send(text),
+      onLogout: () => this.logout('You are signed out.'),
+    });
+    this.hub = new RoomHub(
+      {
+        onMessage: item => this.onMessage(item),
+        onRoomStatus: (room, status, detail) => this.onRoomStatus(room, status, detail),
+        onAuthError: () => this.session?.refreshNow('auth'),
+      },
+      {
+        now: this.deps.now,
+        random: this.deps.random,
+        setTimer: (fn, ms) => window.setTimeout(fn, ms),
+        clearTimer: id => window.clearTimeout(id),
+      },
+    );
+    this.installClient(active);
+    const room = this.active ?? DEFAULT_ROOM;
+    this.selectRoom(room);
+    this.ticker = window.setInterval(() => this.tick(), 1000);
+    this.listen(window, 'online', () => {
+      this.hub?.retryNow();
+      this.session?.refreshNow('overdue');
+      this.updateConnection();
+    });
+    this.listen(window, 'offline', () => this.updateConnection());
+    this.listen(document, 'visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        // Background tabs' timers are throttled: catch up on an overdue renewal at once.
+        this.session?.refreshNow('overdue');
+        this.tick();
+      }
+    });
+    this.tick();
+  }
+
+  private installClient(active: ActiveToken): void {
+    const hub = this.hub;
+    if (hub === null) {
+      return;
+    }
+    const token = active.token;
+    const client = createTopicClient(token.authToken, this.config.momentoEndpointOverride);
+    const cache = token.scope.topics?.cache ?? token.scope.cache;
+    hub.setClient(topicsPort(client), cache, room => canSubscribe(token, room));
+  }
+
+  private onToken(active: ActiveToken): void {
+    if (this.chat === null || this.hub === null) {
+      return;
+    }
+    this.token = active;
+    this.refreshCount += 1;
+    this.installClient(active);
+    this.syncRooms();
+    this.updateComposer();
+    this.renderTimer();
+    const waiters = this.tokenWaiters;
+    this.tokenWaiters = [];
+    for (const resolve of waiters) {
+      resolve(true);
+    }
+  }
+
+  private onFatal(error: TvmError): void {
+    const reason =
+      error.kind === 'bad_credentials' || error.kind === 'unauthenticated'
+        ? 'the token service no longer accepts your credentials'
+        : error.message;
+    this.logout(`You were signed out: ${reason} (HTTP ${error.status ?? '?'}).`);
+  }
+
+  private logout(notice: string): void {
+    this.loginSerial += 1;
+    this.session?.stop();
+    this.session = null;
+    this.hub?.close();
+    this.hub = null;
+    this.token = null;
+    this.tokenStatus = null;
+    this.refreshCount = 0;
+    this.messages = new Map();
+    this.unread = new Map();
+    this.roomStatus = new Map();
+    if (this.ticker !== null) {
+      window.clearInterval(this.ticker);
+      this.ticker = null;
+    }
+    for (const [target, type, listener] of this.listeners.splice(0)) {
+      target.removeEventListener(type, listener);
+    }
+    for (const resolve of this.tokenWaiters.splice(0)) {
+      resolve(false);
+    }
+    this.showLogin(notice);
+  }
+
+  private listen(target: EventTarget, type: string, listener: EventListener): void {
+    target.addEventListener(type, listener);
+    this.listeners.push([target, type, listener]);
+  }
+
+  private joinRoom(input: string): void {
+    const result = normalizeRoomName(input);
+    if (!result.ok) {
+      this.chat?.showJoinError(result.reason);
+      return;
+    }
+    this.chat?.clearJoin();
+    this.selectRoom(result.room);
+  }
+
+  private selectRoom(room: string): void {
+    this.active = room;
+    this.recent = touchRecent(this.recent, room);
+    this.writeStorage();
+    this.unread.set(room, 0);
+    this.syncRooms();
+    this.chat?.openRoom(room, this.messages.get(room) ?? []);
+    this.renderRooms();
+    this.updateComposer();
+    this.chat?.focusComposer();
+  }
+
+  private leaveRoom(room: string): void {
+    this.recent = forgetRecent(this.recent, room);
+    this.writeStorage();
+    this.messages.delete(room);
+    this.unread.delete(room);
+    const next = this.recent[0] ?? null;
+    if (next !== null) {
+      this.selectRoom(next);
+      return;
+    }
+    this.active = null;
+    this.syncRooms();
+    this.chat?.openRoom(null, []);
+    this.renderRooms();
+    this.updateComposer();
+  }
+
+  /** Subscribes the rooms within budget that the token covers, and asks the session for a token covering the rest. */
+  private syncRooms(): void {
+    const live = selectLiveRooms(this.active, this.recent);
+    const token = this.token?.token ?? null;
+    this.hub?.setRooms(token === null ? [] : live.filter(room => canSubscribe(token, room)));
+    this.session?.setTopics(topicsForToken(this.active, this.recent));
+    for (const room of [...this.roomStatus.keys()]) {
+      if (!live.includes(room)) {
+        this.roomStatus.delete(room);
+      }
+    }
+    this.renderRooms();
+    this.updateConnection();
+  }
+
+  /** A room's state, including rooms the hub does not have (not covered by the token, or beyond the budget). */
+  private statusOf(room: string): {status: RoomStatus | 'idle'; detail: string | null} {
+    const token = this.token?.token ?? null;
+    const live = selectLiveRooms(this.active, this.recent);
+    if (!live.includes(room)) {
+      return {status: 'idle', detail: null};
+    }
+    if (token === null || !canSubscribe(token, room)) {
+      const renewing = this.tokenStatus !== null && this.tokenStatus.kind !== 'ok';
+      return renewing
+        ? {status: 'waiting', detail: null}
+        : {status: 'denied', detail: `Your account (tier ${token?.scope.tier ?? '?'}) may not read this room.`};
+    }
+    return this.roomStatus.get(room) ?? {status: 'subscribing', detail: null};
+  }
+
+  private onRoomStatus(room: string, status: RoomStatus, detail: string | null): void {
+    this.roomStatus.set(room, {status, detail});
+    this.renderRooms();
+    this.updateConnection();
+  }
+
+  private onMessage(item: ReceivedItem): void {
+    const token = this.token?.token ?? null;
+    const decoded = decodeChatMessage(item.value);
+    const receivedAt = new Date(item.receivedAtMs);
+    const message: StoredMessage = {
+      room: item.room,
+      sequenceNumber: item.sequenceNumber,
+      page: item.page,
+      sender: describeSender(item.tokenId, token?.tokenId ?? null),
+      text: decoded.text,
+      raw: decoded.kind === 'raw',
+      time: decoded.kind === 'chat' && decoded.time !== null ? decoded.time : receivedAt,
+      receivedAt,
+    };
+    const list = this.messages.get(item.room) ?? [];
+    list.push(message);
+    if (list.length > MAX_MESSAGES_PER_ROOM) {
+      list.splice(0, list.length - MAX_MESSAGES_PER_ROOM);
+    }
+    this.messages.set(item.room, list);
+    if (item.room === this.active) {
+      this.chat?.appendMessage(message);
+    } else {
+      this.unread.set(item.room, (this.unread.get(item.room) ?? 0) + 1);
+      this.renderRooms();
+    }
+  }
+
+  private canSendNow(): boolean {
+    const token = this.token?.token ?? null;
+    return this.active !== null && token !== null && canPublish(token, this.active);
+  }
+
+  private updateComposer(): void {
+    const chat = this.chat;
+    const token = this.token?.token ?? null;
+    if (chat === null) {
+      return;
+    }
+    if (this.active === null) {
+      chat.setComposer(false, 'Join a room to chat.');
+    } else if (token !== null && token.scope.topics?.role === 'subscribe_only') {
+      chat.setComposer(false, `Your account (tier ${token.scope.tier}) can read but not send.`);
+    } else if (token !== null && !canPublish(token, this.active) && canSubscribe(token, this.active)) {
+      chat.setComposer(false, `Your account (tier ${token.scope.tier}) may not send to this room.`);
+    } else {
+      chat.setComposer(true, '');
+    }
+  }
+
+  private async send(text: string): Promise<void> {
+    const chat = this.chat;
+    const hub = this.hub;
+    const room = this.active;
+    if (chat === null || hub === null || room === null) {
+      return;
+    }
+    const trimmed = text.trim();
+    if (trimmed.length > MAX_MESSAGE_LENGTH) {
+      chat.showComposerError(`Messages are at most ${MAX_MESSAGE_LENGTH} characters.`);
+      return;
+    }
+    chat.setSending(true);
+    if (!hub.isLive(room)) {
+      // Reconnecting: resubscribe now and wait a little, so the message is not sent into a room we would not
+      // see it come back from (a new subscription only gets what is published after it starts).
+      hub.retryNow();
+      await hub.whenLive(room, SEND_WAIT_FOR_LIVE_MS);
+    }
+    const payload = encodeChatMessage(trimmed, new Date(this.deps.now()));
+    if (this.hub !== hub) {
+      return; // logged out meanwhile
+    }
+    let result = await hub.publish(room, payload);
+    if (!result.ok && result.code === AUTHENTICATION_ERROR) {
+      // The token expired under us: the hub asked for a new one; send again once it is here.
+      if (await this.nextToken()) {
+        result = (await this.hub?.publish(room, payload)) ?? result;
+      }
+    }
+    if (this.chat !== chat) {
+      return; // logged out meanwhile
+    }
+    chat.setSending(false);
+    if (result.ok) {
+      chat.clearComposer();
+      return;
+    }
+    const tier = this.token?.token.scope.tier ?? '?';
+    if (result.code === PERMISSION_ERROR) {
+      chat.showComposerError(`Not sent: your account (tier ${tier}) may not send to ${room}.`);
+    } else if (result.code === 'NOT_CONNECTED') {
+      chat.showComposerError('Not sent: still connecting. Try again in a moment.');
+    } else if (TRANSPORT_ERRORS.has(result.code)) {
+      chat.showComposerError(`Not sent: the chat service cannot be reached (${result.code}). Your message is still here; try again.`);
+    } else {
+      chat.showComposerError(`Not sent: the chat service refused it (${result.code}). Your message is still here; try again.`);
+    }
+    this.updateConnection();
+    chat.focusComposer();
+  }
+
+  private nextToken(): Promise<boolean> {
+    return new Promise(resolve => {
+      const timer = window.setTimeout(() => {
+        this.tokenWaiters = this.tokenWaiters.filter(w => w !== done);
+        resolve(false);
+      }, AUTH_RETRY_WAIT_MS);
+      const done = (ok: boolean): void => {
+        window.clearTimeout(timer);
+        resolve(ok);
+      };
+      this.tokenWaiters.push(done);
+    });
+  }
+
+  // --- rendering ------------------------------------------------------------------------------------------------
+
+  private tick(): void {
+    this.hub?.tick();
+    const active = this.token;
+    if (active !== null && this.deps.now() >= active.refreshAtMs + 2000) {
+      this.session?.refreshNow('overdue');
+    }
+    this.renderTimer();
+    this.updateConnection();
+  }
+
+  private renderTimer(): void {
+    const chat = this.chat;
+    const active = this.token;
+    if (chat === null) {
+      return;
+    }
+    if (active === null) {
+      chat.setTokenTimer('', '');
+      return;
+    }
+    const now = this.deps.now();
+    const left = formatRemaining(active.expiryMs - now);
+    const status = this.tokenStatus;
+    let text = left === 'expired' ? 'Token expired' : `Token ${left} left`;
+    if (status?.kind === 'retrying') {
+      text += ' · renewal retrying';
+    } else if (status?.kind === 'fetching') {
+      text += ' · renewing';
+    }
+    const renewIn = formatRemaining(active.refreshAtMs - now);
+    chat.setTokenTimer(
+      text,
+      `Your access token renews automatically${renewIn === 'expired' ? '' : ` in ${renewIn}`}, before it expires.`,
+    );
+  }
+
+  private updateConnection(): void {
+    const chat = this.chat;
+    if (chat === null) {
+      return;
+    }
+    const token = this.token;
+    const live = selectLiveRooms(this.active, this.recent);
+    const rooms = live
+      .map(room => this.statusOf(room))
+      .filter(s => s.status !== 'denied')
+      .map(s => ({live: s.status === 'live'}));
+    const state = deriveConnectionState({
+      online: navigator.onLine,
+      hasToken: token !== null && this.deps.now() < token.expiryMs,
+      everLive: this.everLive,
+      rooms,
+    });
+    if (state === 'live') {
+      this.everLive = true;
+    }
+    this.connection = state;
+    chat.setConnection(state);
+    if (this.active !== null) {
+      const s = this.statusOf(this.active);
+      chat.setRoomState(s.status, s.detail);
+    }
+  }
+
+  private renderRooms(): void {
+    const entries: RoomEntry[] = this.recent.map(room => ({
+      room,
+      active: room === this.active,
+      status: this.statusOf(room).status,
+      unread: this.unread.get(room) ?? 0,
+    }));
+    this.chat?.setRooms(entries);
+    if (this.active !== null) {
+      const s = this.statusOf(this.active);
+      this.chat?.setRoomState(s.status, s.detail);
+    }
+  }
+
+  // --- storage (recent room names only) -------------------------------------------------------------------------
+
+  private readStorage(): string | null {
+    try {
+      return this.deps.storage?.getItem(RECENT_ROOMS_KEY) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  private writeStorage(): void {
+    try {
+      this.deps.storage?.setItem(RECENT_ROOMS_KEY, JSON.stringify(this.recent));
+    } catch {
+      // storage full or disabled: the list just isn't remembered
+    }
+  }
+
+  // --- the test hook ---------------------------------------------------------------------------------------------
+
+  testState(): ChatTestState {
+    const token = this.token?.token ?? null;
+    const hubRooms = new Map((this.hub?.snapshot() ?? []).map(r => [r.room, r]));
+    return {
+      view: this.chat !== null ? 'chat' : 'login',
+      connection: this.chat !== null ? this.connection : null,
+      tokenExpiresAt: token?.expiresAt ?? null,
+      tokenId: token?.tokenId ?? null,
+      tier: token?.scope.tier ?? null,
+      role: token?.scope.topics?.role ?? null,
+      activeRoom: this.chat !== null ? this.active : null,
+      rooms:
+        this.chat === null
+          ? []
+          : this.recent.map(room => ({
+              room,
+              status: this.statusOf(room).status,
+              subscriptions: hubRooms.get(room)?.subscriptions ?? 0,
+              unread: this.unread.get(room) ?? 0,
+            })),
+      refreshCount: this.refreshCount,
+      tokenStatus: this.tokenStatus?.kind ?? null,
+      received: this.hub?.received ?? 0,
+      duplicatesDropped: this.hub?.duplicates ?? 0,
+      canSend: this.chat !== null && this.canSendNow(),
+    };
+  }
+
+  testMessages(room?: string): ChatTestMessage[] {
+    const rooms = room === undefined ? [...this.messages.keys()] : [room];
+    return rooms.flatMap(r =>
+      (this.messages.get(r) ?? []).map(m => ({
+        room: m.room,
+        sequenceNumber: m.sequenceNumber,
+        page: m.page,
+        sender: m.sender.label,
+        senderKind: m.sender.kind,
+        tokenId: m.sender.tokenId,
+        own: m.sender.own,
+        text: m.text,
+        raw: m.raw,
+        time: m.time.toISOString(),
+      })),
+    );
+  }
+}

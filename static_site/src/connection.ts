@@ -1,0 +1,31 @@
+// The one connection state the page shows, derived from the token and the rooms' subscriptions. Pure.
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+export interface ConnectionInputs {
+  /** navigator.onLine. */
+  readonly online: boolean;
+  /** A token is held and not past its expiry. */
+  readonly hasToken: boolean;
+  /** The page has been live at least once since login. */
+  readonly everLive: boolean;
+  /** Rooms that should be subscribed, and whether each one currently is (and is healthy). */
+  readonly rooms: readonly {readonly live: boolean}[];
+}
+
+export function deriveConnectionState(inputs: ConnectionInputs): ConnectionState {
+  if (!inputs.online) {
+    return 'offline';
+  }
+  if (inputs.hasToken && inputs.rooms.every(room => room.live)) {
+    return 'live';
+  }
+  return inputs.everLive ? 'reconnecting' : 'connecting';
+}
+
+export const CONNECTION_LABELS: Readonly<Record<ConnectionState, string>> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+};

@@ -1,0 +1,76 @@
+// Entry point: read config.js's settings, start the app, expose the read-only test hook.
+
+import './style.css';
+import {ChatApp, type ChatTestMessage, type ChatTestState} from './app';
+import {parseConfig} from './config';
+import {renderConfigError} from './ui';
+
+/**
+ * `window.__chat`: a read-only view for browser tests (no credentials, no token). `state()` tells the connection
+ * state, the token's expiry and id, the rooms and how many times the token was renewed, so a test can wait for a
+ * renewal instead of sleeping; `messages(room?)` lists the messages shown, in order.
+ */
+export interface ChatTestHook {
+  state(): ChatTestState;
+  messages(room?: string): ChatTestMessage[];
+}
+
+declare global {
+  interface Window {
+    TVM_CONFIG?: unknown;
+    __chat?: ChatTestHook;
+  }
+}
+
+function storage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+function boot(): void {
+  const root = document.getElementById('app');
+  if (root === null) {
+    return;
+  }
+  const parsed = parseConfig(window.TVM_CONFIG);
+  if (!parsed.ok) {
+    renderConfigError(root, parsed.problems);
+    const problems = parsed.problems;
+    window.__chat = Object.freeze({
+      state: (): ChatTestState => ({
+        view: 'config-error',
+        connection: null,
+        tokenExpiresAt: null,
+        tokenId: null,
+        tier: null,
+        role: null,
+        activeRoom: null,
+        rooms: [],
+        refreshCount: 0,
+        tokenStatus: null,
+        received: 0,
+        duplicatesDropped: 0,
+        canSend: false,
+        problems,
+      }),
+      messages: (): ChatTestMessage[] => [],
+    });
+    return;
+  }
+  const app = new ChatApp(root, parsed.config, {
+    fetchFn: (input, init) => window.fetch(input, init),
+    now: () => Date.now(),
+    random: Math.random,
+    storage: storage(),
+  });
+  window.__chat = Object.freeze({
+    state: () => app.testState(),
+    messages: (room?: string) => app.testMessages(room),
+  });
+  app.start();
+}
+
+boot();

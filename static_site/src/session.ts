@@ -1,0 +1,233 @@
+// A signed-in session: the credentials (in memory only, for this tab) and the token's lifecycle.
+//
+// The first token is fetched at login; afterwards the session renews it at a jittered point before it expires
+// (backoff.ts), at once when the rooms in use are not covered by it, and at once (rate-limited) when Momento says
+// it is no longer valid. TVM failures that may pass (network, 429, 5xx) are retried with exponential backoff and
+// jitter; refusals (credentials no longer accepted) end the session. Nothing is ever written to storage.
+
+import type {AppConfig} from './config';
+import {backoffDelayMs, localExpiryMs, refreshAtMs} from './backoff';
+import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
+
+export interface ActiveToken {
+  readonly token: VendedToken;
+  /** Local clock, ms. */
+  readonly receivedAtMs: number;
+  /** When the token expires, on the local clock (see localExpiryMs). */
+  readonly expiryMs: number;
+  /** When the session will renew it, on the local clock. */
+  readonly refreshAtMs: number;
+  /** 1 for the login token, then 2, 3, ... for each replacement. */
+  readonly serial: number;
+}
+
+export type SessionStatus =
+  | {readonly kind: 'fetching'}
+  | {readonly kind: 'ok'}
+  | {readonly kind: 'retrying'; readonly attempt: number; readonly retryAtMs: number; readonly error: TvmError};
+
+export interface SessionEvents {
+  onToken(active: ActiveToken): void;
+  onStatus(status: SessionStatus): void;
+  /** The TVM refused a renewal for good (e.g. the password changed): the page should sign out. */
+  onFatal(error: TvmError): void;
+}
+
+export interface SessionDeps {
+  readonly fetchFn: typeof fetch;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly setTimer: (fn: () => void, ms: number) => number;
+  readonly clearTimer: (id: number) => void;
+}
+
+export const TVM_TIMEOUT_MS = 15_000;
+/** An authentication error this soon after a new token does not trigger another fetch at once (backoff instead). */
+const AUTH_REFRESH_GRACE_MS = 5_000;
+
+export class Session {
+  private credentials: Credentials | null;
+  private topics: string[];
+  private active: ActiveToken | null = null;
+  private inFlight: AbortController | null = null;
+  private timer: number | null = null;
+  private timerDueAt = 0;
+  private failures = 0;
+  private authStreak = 0;
+  private stopped = false;
+  private firstToken: {resolve: (t: ActiveToken) => void; reject: (e: TvmError) => void} | null = null;
+
+  constructor(
+    private readonly config: AppConfig,
+    credentials: Credentials,
+    topics: readonly string[],
+    private readonly events: SessionEvents,
+    private readonly deps: SessionDeps,
+  ) {
+    this.credentials = credentials;
+    this.topics = [...topics];
+  }
+
+  /** Who is signed in, as typed (the verified name is the token's tokenId). */
+  get who(): string | null {
+    const c = this.credentials;
+    return c === null ? null : c.kind === 'basic' ? c.username : c.name;
+  }
+
+  get current(): ActiveToken | null {
+    return this.active;
+  }
+
+  /**
+   * Fetches the first token. Resolves with it, or rejects with the TvmError when the TVM refuses for good
+   * (wrong password, no tier). Failures that may pass are retried with backoff (see onStatus) until stop().
+   */
+  start(): Promise<ActiveToken> {
+    return new Promise<ActiveToken>((resolve, reject) => {
+      this.firstToken = {resolve, reject};
+      void this.fetchNow();
+    });
+  }
+
+  /** The rooms in use changed: renew now if the current token does not cover them. */
+  setTopics(topics: readonly string[]): void {
+    this.topics = [...topics];
+    if (this.active !== null && this.inFlight === null && !coversTopics(this.active.token, this.topics)) {
+      void this.fetchNow();
+    }
+  }
+
+  /**
+   * Renew now: Momento rejected the token ('auth'), or the page suspects a timer was throttled ('overdue': only
+   * acts when the scheduled renewal or retry is more than a second late). Never cuts a backoff short.
+   */
+  refreshNow(reason: 'auth' | 'overdue'): void {
+    if (this.stopped || this.inFlight !== null) {
+      return; // the fetch under way brings a new token
+    }
+    const timerPending = this.timer !== null && this.deps.now() < this.timerDueAt + 1000;
+    if (timerPending && (reason === 'overdue' || this.failures > 0)) {
+      return; // the renewal (or the retry after a TVM failure) will run on time
+    }
+    if (reason === 'auth' && this.active !== null) {
+      const age = this.deps.now() - this.active.receivedAtMs;
+      if (age < AUTH_REFRESH_GRACE_MS) {
+        // A brand-new token rejected: don't hammer the TVM; renew after a growing delay.
+        if (this.timer === null || this.authStreak === 0) {
+          this.schedule(backoffDelayMs(this.authStreak, this.deps.random));
+        }
+        this.authStreak += 1;
+        return;
+      }
+      this.authStreak = 0;
+    }
+    void this.fetchNow();
+  }
+
+  /** Forgets the credentials and the token, and stops every timer and request. */
+  stop(): void {
+    this.stopped = true;
+    this.credentials = null;
+    this.active = null;
+    this.cancelTimer();
+    this.inFlight?.abort();
+    this.inFlight = null;
+    this.firstToken = null;
+  }
+
+  private schedule(delayMs: number): void {
+    this.cancelTimer();
+    this.timerDueAt = this.deps.now() + Math.max(0, delayMs);
+    this.timer = this.deps.setTimer(
+      () => {
+        this.timer = null;
+        void this.fetchNow();
+      },
+      Math.max(0, delayMs),
+    );
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) {
+      this.deps.clearTimer(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private async fetchNow(): Promise<void> {
+    const credentials = this.credentials;
+    if (this.stopped || credentials === null || this.inFlight !== null) {
+      return;
+    }
+    this.cancelTimer();
+    const controller = new AbortController();
+    this.inFlight = controller;
+    this.events.onStatus({kind: 'fetching'});
+    const requested = [...this.topics];
+    let token: VendedToken;
+    try {
+      token = await requestToken(
+        this.config,
+        credentials,
+        {topics: requested, ttlSeconds: this.config.tokenTtlSeconds},
+        {fetchFn: this.deps.fetchFn, now: this.deps.now, timeoutMs: TVM_TIMEOUT_MS},
+        controller.signal,
+      );
+    } catch (error) {
+      this.inFlight = null;
+      if (this.stopped) {
+        return;
+      }
+      this.onFailure(error instanceof TvmError ? error : new TvmError('unavailable', String(error)));
+      return;
+    }
+    this.inFlight = null;
+    if (this.stopped) {
+      return;
+    }
+    this.failures = 0;
+    const now = this.deps.now();
+    const expiryMs = localExpiryMs(token.expiresAt, now, this.config.tokenTtlSeconds);
+    const active: ActiveToken = {
+      token,
+      receivedAtMs: now,
+      expiryMs,
+      refreshAtMs: refreshAtMs(now, expiryMs, this.deps.random),
+      serial: (this.active?.serial ?? 0) + 1,
+    };
+    this.active = active;
+    this.schedule(active.refreshAtMs - now);
+    this.events.onStatus({kind: 'ok'});
+    const first = this.firstToken;
+    this.firstToken = null;
+    if (first !== null) {
+      first.resolve(active);
+    } else {
+      this.events.onToken(active);
+    }
+    // Rooms joined while the request was under way: fetch again if they are missing and were not asked for
+    // (if they were asked for and are still missing, the tier does not allow them: asking again won't help).
+    const missing = this.topics.filter(t => !coversTopics(token, [t]));
+    if (missing.some(t => !requested.includes(t))) {
+      void this.fetchNow();
+    }
+  }
+
+  private onFailure(error: TvmError): void {
+    if (!error.retryable) {
+      const first = this.firstToken;
+      if (first !== null) {
+        this.stop();
+        first.reject(error);
+      } else {
+        this.events.onFatal(error);
+      }
+      return;
+    }
+    const attempt = this.failures;
+    this.failures += 1;
+    const delay = backoffDelayMs(attempt, this.deps.random, undefined, error.retryAfterMs);
+    this.events.onStatus({kind: 'retrying', attempt: this.failures, retryAtMs: this.deps.now() + delay, error});
+    this.schedule(delay);
+  }
+}

@@ -1,0 +1,615 @@
+// The page's views. They render what app.ts tells them and report what the user does; they hold no session state.
+
+import type {AuthMethod} from './config';
+import {CONNECTION_LABELS, type ConnectionState} from './connection';
+import {el, replaceChildren, setText} from './dom';
+import {formatClock, MAX_MESSAGE_LENGTH, senderDescription, type Sender} from './messages';
+import {DEFAULT_ROOM} from './roomList';
+import type {RoomStatus} from './rooms';
+
+function brand(): HTMLElement {
+  return el(
+    'div',
+    {class: 'brand'},
+    el('span', {class: 'brand__mark', attrs: {'aria-hidden': 'true'}}),
+    el('span', {class: 'brand__name', text: 'Momento chat'}),
+  );
+}
+
+// --- configuration problems ---------------------------------------------------------------------------------
+
+export function renderConfigError(root: HTMLElement, problems: readonly string[]): void {
+  replaceChildren(
+    root,
+    el(
+      'main',
+      {class: 'card-page'},
+      el(
+        'section',
+        {class: 'card', attrs: {'aria-labelledby': 'config-title'}},
+        brand(),
+        el('h1', {attrs: {id: 'config-title'}, text: 'This site is not configured'}),
+        el('p', {text: 'config.js must set window.TVM_CONFIG. Problems found:'}),
+        el('ul', {class: 'problems'}, ...problems.map(p => el('li', {text: p}))),
+      ),
+    ),
+  );
+}
+
+// --- login ----------------------------------------------------------------------------------------------------
+
+export type LoginInput = {kind: 'basic'; username: string; password: string} | {kind: 'open'; name: string};
+
+export interface LoginCallbacks {
+  onSubmit(input: LoginInput): void;
+  onCancel(): void;
+}
+
+export class LoginView {
+  private readonly form: HTMLFormElement | null = null;
+  private readonly submit: HTMLButtonElement | null = null;
+  private readonly cancel: HTMLButtonElement;
+  private readonly error: HTMLElement;
+  private readonly progress: HTMLElement;
+  private readonly fields: HTMLInputElement[] = [];
+
+  constructor(root: HTMLElement, method: AuthMethod, apiHost: string, callbacks: LoginCallbacks, notice: string | null) {
+    this.error = el('p', {class: 'form-error', attrs: {id: 'login-error', role: 'alert'}});
+    this.progress = el('p', {class: 'form-progress', attrs: {id: 'login-progress', role: 'status'}});
+    this.cancel = el('button', {class: 'button button--quiet', attrs: {type: 'button', hidden: true}, text: 'Cancel'});
+    this.cancel.addEventListener('click', () => callbacks.onCancel());
+
+    let body: HTMLElement[];
+    if (method === 'AmazonCognito') {
+      body = [
+        el('h1', {attrs: {id: 'login-title'}, text: 'Sign-in is not available yet'}),
+        el('p', {
+          text:
+            'This deployment signs users in with Amazon Cognito, which this site does not support yet. ' +
+            'Ask the operator for a deployment with the LambdaAuthorizer or Open method.',
+        }),
+      ];
+    } else {
+      const isOpen = method === 'Open';
+      const describedBy = 'login-error login-progress login-help';
+      if (isOpen) {
+        this.fields.push(
+          el('input', {
+            attrs: {
+              id: 'login-name',
+              name: 'name',
+              type: 'text',
+              autocomplete: 'nickname',
+              maxlength: 32,
+              required: true,
+              'aria-describedby': describedBy,
+            },
+          }),
+        );
+      } else {
+        this.fields.push(
+          el('input', {
+            attrs: {
+              id: 'login-username',
+              name: 'username',
+              type: 'text',
+              autocomplete: 'username',
+              autocapitalize: 'none',
+              spellcheck: 'false',
+              required: true,
+              'aria-describedby': describedBy,
+            },
+          }),
+          el('input', {
+            attrs: {
+              id: 'login-password',
+              name: 'password',
+              type: 'password',
+              autocomplete: 'current-password',
+              required: true,
+              'aria-describedby': describedBy,
+            },
+          }),
+        );
+      }
+      const labels = isOpen ? ['Display name'] : ['Username', 'Password'];
+      const submit = el('button', {
+        class: 'button button--primary',
+        attrs: {type: 'submit'},
+        text: isOpen ? 'Join the chat' : 'Sign in',
+      });
+      const form = el(
+        'form',
+        {class: 'login-form', attrs: {novalidate: true, 'aria-labelledby': 'login-title'}},
+        ...this.fields.map((input, i) =>
+          el('div', {class: 'field'}, el('label', {attrs: {for: input.id}, text: labels[i] ?? ''}), input),
+        ),
+        this.error,
+        this.progress,
+        el('div', {class: 'form-actions'}, submit, this.cancel),
+      );
+      form.addEventListener('submit', event => {
+        event.preventDefault();
+        const [first, second] = this.fields;
+        if (isOpen) {
+          callbacks.onSubmit({kind: 'open', name: first?.value ?? ''});
+        } else {
+          callbacks.onSubmit({kind: 'basic', username: (first?.value ?? '').trim(), password: second?.value ?? ''});
+        }
+      });
+      this.form = form;
+      this.submit = submit;
+      body = [
+        el('h1', {attrs: {id: 'login-title'}, text: isOpen ? 'Join as a guest' : 'Sign in'}),
+        form,
+        el('p', {
+          class: 'help',
+          attrs: {id: 'login-help'},
+          text: isOpen
+            ? 'Anyone can pick any display name here, so your messages are marked as from a guest.'
+            : 'Your password stays in this tab’s memory only, to renew your access; reloading the page signs you out.',
+        }),
+      ];
+    }
+
+    replaceChildren(
+      root,
+      el(
+        'main',
+        {class: 'card-page'},
+        el(
+          'section',
+          {class: 'card', attrs: {'aria-labelledby': 'login-title'}},
+          brand(),
+          notice === null ? null : el('p', {class: 'notice', attrs: {role: 'status'}, text: notice}),
+          ...body,
+          el('p', {class: 'fineprint', text: `Tokens from ${apiHost}`}),
+        ),
+      ),
+    );
+    this.fields[0]?.focus();
+  }
+
+  /** Disables the form while signing in. */
+  setBusy(busy: boolean, progress = ''): void {
+    for (const input of this.fields) {
+      input.disabled = busy;
+    }
+    if (this.submit !== null) {
+      this.submit.disabled = busy;
+    }
+    this.cancel.hidden = !busy;
+    setText(this.progress, progress);
+    if (busy) {
+      setText(this.error, '');
+    }
+  }
+
+  /** Shows an inline error, marks the fields invalid and puts the focus back in the form. */
+  showError(message: string, field: 'first' | 'password' = 'first'): void {
+    this.setBusy(false);
+    setText(this.error, message);
+    for (const input of this.fields) {
+      input.setAttribute('aria-invalid', 'true');
+    }
+    const target = field === 'password' ? (this.fields[1] ?? this.fields[0]) : this.fields[0];
+    target?.focus();
+    target?.select();
+  }
+
+  get formElement(): HTMLFormElement | null {
+    return this.form;
+  }
+}
+
+// --- chat -----------------------------------------------------------------------------------------------------
+
+export interface ChatCallbacks {
+  onJoin(input: string): void;
+  onSelectRoom(room: string): void;
+  onLeaveRoom(room: string): void;
+  onSend(text: string): void;
+  onLogout(): void;
+}
+
+export interface RoomEntry {
+  readonly room: string;
+  readonly active: boolean;
+  readonly status: RoomStatus | 'idle';
+  readonly unread: number;
+}
+
+export interface ShownMessage {
+  readonly sender: Sender;
+  readonly text: string;
+  readonly raw: boolean;
+  /** When the sender says it was sent, else when we received it. */
+  readonly time: Date;
+}
+
+const ROOM_STATUS_LABELS: Readonly<Record<RoomStatus | 'idle', string>> = {
+  idle: 'not subscribed',
+  waiting: 'waiting for a token',
+  subscribing: 'connecting',
+  live: 'live',
+  reconnecting: 'reconnecting',
+  denied: 'no access',
+};
+
+const AVATAR_COLOURS = 8;
+
+function avatarClass(tokenId: string): string {
+  let hash = 0;
+  for (let i = 0; i < tokenId.length; i++) {
+    hash = (hash * 31 + tokenId.charCodeAt(i)) >>> 0;
+  }
+  return `avatar--c${hash % AVATAR_COLOURS}`;
+}
+
+export class ChatView {
+  private readonly connection: HTMLElement;
+  private readonly connectionDot: HTMLElement;
+  private readonly tokenTimer: HTMLElement;
+  private readonly roomList: HTMLUListElement;
+  private readonly joinInput: HTMLInputElement;
+  private readonly joinError: HTMLElement;
+  private readonly roomTitle: HTMLElement;
+  private readonly roomState: HTMLElement;
+  private readonly leaveButton: HTMLButtonElement;
+  private readonly log: HTMLOListElement;
+  private readonly emptyNote: HTMLElement;
+  private readonly composerInput: HTMLTextAreaElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly composerNote: HTMLElement;
+  private readonly composerError: HTMLElement;
+  private readonly composerLabel: HTMLLabelElement;
+  private activeRoom: string | null = null;
+  private composerAllowed = false;
+  private sending = false;
+
+  constructor(root: HTMLElement, who: {label: string; kind: Sender['kind']; tier: string}, callbacks: ChatCallbacks) {
+    // Header: brand, connection state (announced), token time left (not announced every second), who, logout.
+    this.connectionDot = el('span', {class: ['dot', 'dot--connecting'], attrs: {'aria-hidden': 'true'}});
+    this.connection = el('span', {class: 'connection__label', text: CONNECTION_LABELS.connecting});
+    this.tokenTimer = el('span', {class: 'token-timer', attrs: {id: 'token-timer'}, text: ''});
+    const logout = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Log out'});
+    logout.addEventListener('click', () => callbacks.onLogout());
+    const header = el(
+      'header',
+      {class: 'topbar'},
+      brand(),
+      el(
+        'div',
+        {class: 'topbar__status'},
+        el('span', {class: 'connection', attrs: {role: 'status', 'aria-live': 'polite'}}, this.connectionDot, this.connection),
+        this.tokenTimer,
+      ),
+      el(
+        'div',
+        {class: 'whoami'},
+        el('span', {class: 'sr-only', text: 'Signed in as '}),
+        el('span', {class: 'whoami__name', text: who.label}),
+        el('span', {
+          class: ['badge', who.kind === 'guest' ? 'badge--guest' : 'badge--tier'],
+          text: who.kind === 'guest' ? 'guest' : who.tier,
+        }),
+        logout,
+      ),
+    );
+
+    // Rooms: join form and the recent list.
+    this.joinInput = el('input', {
+      attrs: {
+        id: 'join-room',
+        name: 'room',
+        type: 'text',
+        autocomplete: 'off',
+        autocapitalize: 'none',
+        spellcheck: 'false',
+        maxlength: 64,
+        placeholder: DEFAULT_ROOM,
+        'aria-describedby': 'join-help join-error',
+      },
+    });
+    this.joinError = el('p', {class: 'form-error', attrs: {id: 'join-error', role: 'alert'}});
+    const joinForm = el(
+      'form',
+      {class: 'join', attrs: {'aria-label': 'Join a room'}},
+      el('label', {attrs: {for: 'join-room'}, text: 'Join a room'}),
+      el(
+        'div',
+        {class: 'join__row'},
+        this.joinInput,
+        el('button', {class: 'button button--primary', attrs: {type: 'submit'}, text: 'Join'}),
+      ),
+      el('p', {class: 'help', attrs: {id: 'join-help'}, text: 'Names start with room- or chat- (added for you).'}),
+      this.joinError,
+    );
+    joinForm.addEventListener('submit', event => {
+      event.preventDefault();
+      callbacks.onJoin(this.joinInput.value);
+    });
+    this.roomList = el('ul', {class: 'rooms__list', attrs: {'aria-labelledby': 'rooms-title'}});
+    this.roomList.addEventListener('click', event => {
+      const target = event.target instanceof Element ? event.target.closest('button[data-room]') : null;
+      const room = target?.getAttribute('data-room');
+      if (room) {
+        callbacks.onSelectRoom(room);
+      }
+    });
+    const nav = el(
+      'nav',
+      {class: 'rooms', attrs: {'aria-label': 'Rooms'}},
+      joinForm,
+      el('h2', {class: 'rooms__title', attrs: {id: 'rooms-title'}, text: 'Recent rooms'}),
+      this.roomList,
+    );
+
+    // The open room: title, state, messages, composer.
+    this.roomTitle = el('h1', {class: 'room__title', attrs: {id: 'room-title'}, text: ''});
+    this.roomState = el('span', {class: 'room__state', text: ''});
+    this.leaveButton = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Leave room'});
+    this.leaveButton.addEventListener('click', () => {
+      if (this.activeRoom !== null) {
+        callbacks.onLeaveRoom(this.activeRoom);
+      }
+    });
+    this.log = el('ol', {
+      class: 'messages',
+      attrs: {role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'room-title', tabindex: 0},
+    });
+    this.emptyNote = el('p', {
+      class: 'messages__empty',
+      text: 'No messages yet. Messages sent while you are in the room appear here; earlier ones are not kept.',
+    });
+
+    this.composerLabel = el('label', {class: 'sr-only', attrs: {for: 'composer-input'}, text: 'Message'});
+    this.composerInput = el('textarea', {
+      attrs: {
+        id: 'composer-input',
+        name: 'message',
+        rows: 1,
+        maxlength: MAX_MESSAGE_LENGTH,
+        placeholder: 'Write a message',
+        'aria-describedby': 'composer-note composer-error',
+      },
+    });
+    this.sendButton = el('button', {class: 'button button--primary', attrs: {type: 'submit'}, text: 'Send'});
+    this.composerNote = el('p', {class: 'composer__note', attrs: {id: 'composer-note'}});
+    this.composerError = el('p', {class: 'composer__error', attrs: {id: 'composer-error', role: 'alert'}});
+    const composer = el(
+      'form',
+      {class: 'composer', attrs: {'aria-label': 'Send a message'}},
+      this.composerLabel,
+      el('div', {class: 'composer__row'}, this.composerInput, this.sendButton),
+      this.composerNote,
+      this.composerError,
+    );
+    composer.addEventListener('submit', event => {
+      event.preventDefault();
+      this.trySend(callbacks);
+    });
+    this.composerInput.addEventListener('keydown', event => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.trySend(callbacks);
+      }
+    });
+    this.composerInput.addEventListener('input', () => {
+      this.autosize();
+      if (this.composerError.textContent !== '') {
+        setText(this.composerError, '');
+      }
+    });
+
+    const main = el(
+      'main',
+      {class: 'room', attrs: {id: 'room', 'aria-labelledby': 'room-title'}},
+      el(
+        'div',
+        {class: 'room__header'},
+        el('div', {class: 'room__heading'}, this.roomTitle, this.roomState),
+        this.leaveButton,
+      ),
+      el('div', {class: 'messages__scroller'}, this.emptyNote, this.log),
+      composer,
+    );
+
+    const skip = el('a', {class: 'skip-link', attrs: {href: '#composer-input'}, text: 'Skip to the message box'});
+    replaceChildren(root, skip, header, el('div', {class: 'layout'}, nav, main));
+  }
+
+  private trySend(callbacks: ChatCallbacks): void {
+    const text = this.composerInput.value;
+    if (!this.composerAllowed || this.sending || text.trim() === '') {
+      return;
+    }
+    callbacks.onSend(text);
+  }
+
+  private autosize(): void {
+    // Grows with its content up to a limit (CSSOM, allowed under a strict CSP; no style attribute in markup).
+    this.composerInput.style.height = 'auto';
+    this.composerInput.style.height = `${Math.min(this.composerInput.scrollHeight, 160)}px`;
+  }
+
+  setConnection(state: ConnectionState): void {
+    setText(this.connection, CONNECTION_LABELS[state]);
+    this.connectionDot.className = `dot dot--${state}`;
+  }
+
+  /** The token's time left; null while there is no token. */
+  setTokenTimer(text: string, title: string): void {
+    setText(this.tokenTimer, text);
+    this.tokenTimer.title = title;
+  }
+
+  setRooms(entries: readonly RoomEntry[]): void {
+    const items = entries.map(entry => {
+      const button = el(
+        'button',
+        {
+          class: ['room-link', entry.active && 'room-link--active'],
+          attrs: {type: 'button', 'data-room': entry.room, 'aria-current': entry.active ? 'true' : null},
+        },
+        el('span', {class: ['dot', `dot--room-${entry.status}`], attrs: {'aria-hidden': 'true'}}),
+        el('span', {class: 'room-link__name', text: entry.room}),
+        el('span', {class: 'sr-only', text: `, ${ROOM_STATUS_LABELS[entry.status]}`}),
+        entry.unread > 0 && !entry.active
+          ? el(
+              'span',
+              {class: 'unread'},
+              el('span', {attrs: {'aria-hidden': 'true'}, text: entry.unread > 99 ? '99+' : String(entry.unread)}),
+              el('span', {class: 'sr-only', text: `, ${entry.unread} unread`}),
+            )
+          : null,
+      );
+      return el('li', {}, button);
+    });
+    // Keep keyboard focus on the same room button across re-renders.
+    const focused = document.activeElement instanceof HTMLElement ? document.activeElement.getAttribute('data-room') : null;
+    replaceChildren(this.roomList, ...items);
+    if (focused !== null) {
+      const again = this.roomList.querySelector<HTMLButtonElement>(`button[data-room="${CSS.escape(focused)}"]`);
+      again?.focus();
+    }
+  }
+
+  /** Shows a room (its messages so far) as the open one. */
+  openRoom(room: string | null, messages: readonly ShownMessage[]): void {
+    this.activeRoom = room;
+    setText(this.roomTitle, room === null ? 'No room open' : room);
+    this.leaveButton.hidden = room === null;
+    setText(this.composerLabel, room === null ? 'Message' : `Message to ${room}`);
+    this.composerInput.placeholder = room === null ? 'Join a room to chat' : `Message ${room}`;
+    setText(this.composerError, '');
+    // Swap the whole list without announcing history: the log only announces messages that arrive while shown.
+    this.log.setAttribute('aria-live', 'off');
+    replaceChildren(this.log, ...messages.map(m => this.messageItem(m)));
+    this.log.setAttribute('aria-live', 'polite');
+    this.emptyNote.hidden = messages.length > 0 || room === null;
+    this.scrollToEnd();
+  }
+
+  setRoomState(status: RoomStatus | 'idle', detail: string | null): void {
+    setText(this.roomState, detail ?? ROOM_STATUS_LABELS[status]);
+    this.roomState.className = `room__state room__state--${status}`;
+  }
+
+  appendMessage(message: ShownMessage): void {
+    const nearEnd = this.isNearEnd();
+    this.log.append(this.messageItem(message));
+    this.emptyNote.hidden = true;
+    if (nearEnd || message.sender.own) {
+      this.scrollToEnd();
+    }
+  }
+
+  /** Whether sending is possible and, if not, why (shown under the composer). */
+  setComposer(allowed: boolean, note: string): void {
+    this.composerAllowed = allowed;
+    this.composerInput.disabled = !allowed;
+    this.sendButton.disabled = !allowed || this.sending;
+    setText(this.composerNote, note);
+    this.composerNote.hidden = note === '';
+  }
+
+  setSending(sending: boolean): void {
+    this.sending = sending;
+    this.sendButton.disabled = !this.composerAllowed || sending;
+    setText(this.sendButton, sending ? 'Sending…' : 'Send');
+  }
+
+  /** A sent message: clear the box and keep the focus there. */
+  clearComposer(): void {
+    this.composerInput.value = '';
+    this.autosize();
+    setText(this.composerError, '');
+    this.composerInput.focus();
+  }
+
+  showComposerError(message: string): void {
+    setText(this.composerError, message);
+  }
+
+  showJoinError(message: string): void {
+    setText(this.joinError, message);
+    this.joinInput.setAttribute('aria-invalid', message === '' ? 'false' : 'true');
+    if (message !== '') {
+      this.joinInput.focus();
+    }
+  }
+
+  clearJoin(): void {
+    this.joinInput.value = '';
+    this.showJoinError('');
+  }
+
+  focusComposer(): void {
+    if (!this.composerInput.disabled) {
+      this.composerInput.focus();
+    }
+  }
+
+  private messageItem(message: ShownMessage): HTMLLIElement {
+    const {sender} = message;
+    const badges: HTMLElement[] = [];
+    if (sender.kind === 'guest') {
+      badges.push(el('span', {class: ['badge', 'badge--guest'], attrs: {title: 'Unverified display name'}, text: 'guest'}));
+    } else if (sender.kind === 'user') {
+      badges.push(
+        el(
+          'span',
+          {class: ['badge', 'badge--verified'], attrs: {title: 'Verified by the token service'}},
+          el('span', {class: 'badge__check', attrs: {'aria-hidden': 'true'}, text: '✓'}),
+          ' verified',
+        ),
+      );
+    }
+    if (sender.own) {
+      badges.push(el('span', {class: ['badge', 'badge--you'], text: 'you'}));
+    }
+    const iso = message.time.toISOString();
+    return el(
+      'li',
+      {
+        class: [
+          'msg',
+          `msg--${sender.kind}`,
+          sender.own && 'msg--own',
+          message.raw && 'msg--raw',
+        ],
+      },
+      el('span', {
+        class: ['avatar', avatarClass(sender.tokenId), `avatar--${sender.kind}`],
+        attrs: {'aria-hidden': 'true'},
+        text: (sender.label.trim()[0] ?? '?').toUpperCase(),
+      }),
+      el(
+        'div',
+        {class: 'msg__body'},
+        el(
+          'p',
+          {class: 'msg__meta'},
+          el('span', {class: 'msg__sender', attrs: {'aria-hidden': 'true'}, text: sender.label}),
+          el('span', {class: 'sr-only', text: senderDescription(sender)}),
+          el('span', {class: 'msg__badges', attrs: {'aria-hidden': 'true'}}, ...badges),
+          el('time', {class: 'msg__time', attrs: {datetime: iso, title: message.time.toLocaleString()}, text: formatClock(message.time)}),
+        ),
+        el('p', {class: 'msg__text', text: message.text}),
+      ),
+    );
+  }
+
+  private isNearEnd(): boolean {
+    const scroller = this.log.parentElement;
+    return scroller === null || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  private scrollToEnd(): void {
+    const scroller = this.log.parentElement;
+    if (scroller !== null) {
+      scroller.scrollTop = scroller.scrollHeight;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import {describe, expect, it} from 'vitest';
+import {
+  forgetRecent,
+  LIVE_ROOM_BUDGET,
+  normalizeRoomName,
+  parseStoredRecent,
+  selectLiveRooms,
+  topicsForToken,
+  touchRecent,
+} from '../src/roomList';
+
+describe('normalizeRoomName', () => {
+  it.each([
+    ['lobby', 'room-lobby'],
+    ['  Lobby  ', 'room-lobby'],
+    ['#general', 'room-general'],
+    ['Team Standup', 'room-team-standup'],
+    ['room-a', 'room-a'],
+    ['chat-42', 'chat-42'],
+    ['ROOM-X_1.2', 'room-x_1.2'],
+  ])('%j -> %j', (input, room) => {
+    expect(normalizeRoomName(input)).toEqual({ok: true, room});
+  });
+
+  it.each(['', '   ', 'a,b', 'room-*', 'émoji', '<script>', 'room-', 'chat-'])('refuses %j', input => {
+    expect(normalizeRoomName(input).ok).toBe(false);
+  });
+
+  it('refuses names longer than 64 characters', () => {
+    expect(normalizeRoomName('x'.repeat(60)).ok).toBe(false);
+    expect(normalizeRoomName('x'.repeat(59)).ok).toBe(true);
+  });
+});
+
+describe('recent rooms', () => {
+  it('puts the latest first without duplicates, bounded', () => {
+    let recent: string[] = [];
+    for (const room of ['room-a', 'room-b', 'room-a', 'room-c']) {
+      recent = touchRecent(recent, room, 3);
+    }
+    expect(recent).toEqual(['room-c', 'room-a', 'room-b']);
+    expect(touchRecent(recent, 'room-d', 3)).toEqual(['room-d', 'room-c', 'room-a']);
+    expect(forgetRecent(recent, 'room-a')).toEqual(['room-c', 'room-b']);
+  });
+
+  it('keeps the open room and the most recent others within the budget', () => {
+    const recent = ['room-a', 'room-b', 'room-c', 'room-d', 'room-e', 'room-f'];
+    expect(selectLiveRooms('room-e', recent)).toEqual(['room-e', 'room-a', 'room-b', 'room-c']);
+    expect(selectLiveRooms('room-e', recent)).toHaveLength(LIVE_ROOM_BUDGET);
+    expect(selectLiveRooms(null, ['room-a'])).toEqual(['room-a']);
+    expect(selectLiveRooms('room-x', [], 0)).toEqual([]);
+  });
+
+  it('asks the TVM for the open room and every recent one', () => {
+    const recent = ['room-a', 'room-b', 'room-c', 'room-d', 'room-e', 'room-f'];
+    expect(topicsForToken('room-z', recent)).toEqual(['room-z', ...recent]);
+  });
+
+  it('reads stored names defensively', () => {
+    expect(parseStoredRecent(null)).toEqual([]);
+    expect(parseStoredRecent('not json')).toEqual([]);
+    expect(parseStoredRecent('{"a":1}')).toEqual([]);
+    expect(parseStoredRecent('["room-a", 3, "Room B", "room-a", "chat-x", "a,b"]')).toEqual(['room-a', 'chat-x']);
+  });
+});

@@ -1,0 +1,172 @@
+import {describe, expect, it} from 'vitest';
+import {
+  basicAuthorization,
+  canPublish,
+  canSubscribe,
+  classifyFailure,
+  coversTopics,
+  parseRetryAfter,
+  parseVendedToken,
+  requestToken,
+  tokenUrl,
+  TvmError,
+  type VendedToken,
+} from '../src/tvm';
+
+const TOKEN_BODY = {
+  authToken: 'eyJlbmRwb2ludCI6',
+  expiresAt: 1_795_711_653,
+  tokenId: 'alice',
+  endpoint: '127.0.0.1:8080',
+  scope: {
+    tier: 'readwrite',
+    cache: 'default-cache',
+    topics: {role: 'publish_subscribe', cache: 'default-cache', all: false, names: ['room-a', 'room-b']},
+    cacheItems: null,
+  },
+};
+
+describe('tokenUrl', () => {
+  const basic = {kind: 'basic', username: 'alice', password: 'pw'} as const;
+
+  it('names the topics and the TTL', () => {
+    expect(tokenUrl('http://127.0.0.1:3000', {topics: ['room-a', 'room-b'], ttlSeconds: 20}, basic)).toBe(
+      'http://127.0.0.1:3000/token?topics=room-a%2Croom-b&ttlSeconds=20',
+    );
+  });
+
+  it('leaves out what is not set, and never sends a name outside Open mode', () => {
+    expect(tokenUrl('https://api.example.com/prod', {topics: [], ttlSeconds: null}, basic)).toBe(
+      'https://api.example.com/prod/token',
+    );
+  });
+
+  it('sends the display name in Open mode', () => {
+    expect(tokenUrl('http://x', {topics: ['room-a'], ttlSeconds: null}, {kind: 'open', name: 'Ann Lee'})).toBe(
+      'http://x/token?topics=room-a&name=Ann+Lee',
+    );
+  });
+});
+
+describe('basicAuthorization', () => {
+  it('encodes user:password as UTF-8 base64', () => {
+    expect(basicAuthorization('alice', 'alice-password')).toBe(`Basic ${btoa('alice:alice-password')}`);
+    expect(basicAuthorization('zoë', 'pässwörd')).toBe(
+      `Basic em/Dqzpww6Rzc3fDtnJk`,
+    );
+  });
+});
+
+describe('classifyFailure', () => {
+  it('tells a wrong password (the gateway) from a scope refusal (the TVM)', () => {
+    expect(classifyFailure(403, {message: 'Forbidden'}, null).kind).toBe('bad_credentials');
+    const denied = classifyFailure(403, {error: {code: 'scope_denied', message: 'no topics'}}, null);
+    expect(denied.kind).toBe('scope_denied');
+    expect(denied.message).toBe('no topics');
+  });
+
+  it('maps 401, 400, 5xx and 429', () => {
+    expect(classifyFailure(401, {message: 'Unauthorized'}, null).kind).toBe('unauthenticated');
+    expect(classifyFailure(400, {error: {code: 'invalid_request', message: 'ttl'}}, null).kind).toBe('invalid_request');
+    const unavailable = classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'x'}}, 2000);
+    expect(unavailable.kind).toBe('unavailable');
+    expect(unavailable.retryable).toBe(true);
+    expect(unavailable.retryAfterMs).toBe(2000);
+    expect(classifyFailure(429, null, null).retryable).toBe(true);
+    expect(classifyFailure(502, 'html', null).message).toBe('HTTP 502');
+  });
+
+  it('does not retry refusals', () => {
+    for (const status of [400, 401, 403]) {
+      expect(classifyFailure(status, null, null).retryable).toBe(false);
+    }
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads seconds and HTTP dates', () => {
+    expect(parseRetryAfter('3', 0)).toBe(3000);
+    expect(parseRetryAfter(null, 0)).toBeNull();
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:10 GMT', 4000)).toBe(6000);
+    expect(parseRetryAfter('soon', 0)).toBeNull();
+  });
+});
+
+describe('parseVendedToken and scope checks', () => {
+  const token: VendedToken = parseVendedToken(TOKEN_BODY);
+
+  it('reads the documented response', () => {
+    expect(token.tokenId).toBe('alice');
+    expect(token.scope.topics?.names).toEqual(['room-a', 'room-b']);
+  });
+
+  it('refuses what is not a token', () => {
+    expect(() => parseVendedToken({})).toThrow(TvmError);
+    expect(() => parseVendedToken({...TOKEN_BODY, expiresAt: 'soon'})).toThrow(TvmError);
+    expect(() => parseVendedToken({...TOKEN_BODY, scope: {topics: {role: 'admin'}}})).toThrow(TvmError);
+  });
+
+  it('knows which rooms the token covers and what it may do there', () => {
+    expect(coversTopics(token, ['room-a'])).toBe(true);
+    expect(coversTopics(token, ['room-a', 'room-c'])).toBe(false);
+    expect(canPublish(token, 'room-b')).toBe(true);
+    const readonly = parseVendedToken({
+      ...TOKEN_BODY,
+      scope: {tier: 'readonly', cache: 'c', topics: {role: 'subscribe_only', cache: 'c', all: true, names: []}},
+    });
+    expect(canSubscribe(readonly, 'room-anything')).toBe(true);
+    expect(canPublish(readonly, 'room-anything')).toBe(false);
+    const noTopics = parseVendedToken({...TOKEN_BODY, scope: {tier: 't', cache: 'c', topics: null}});
+    expect(coversTopics(noTopics, ['room-a'])).toBe(false);
+  });
+});
+
+describe('requestToken', () => {
+  const deps = (fetchFn: typeof fetch) => ({fetchFn, now: () => 0, timeoutMs: 1000});
+
+  it('sends Basic credentials and returns the token', async () => {
+    let seen: {url: string; init: RequestInit | undefined} | null = null;
+    const fetchFn = (async (url: string, init?: RequestInit) => {
+      seen = {url, init};
+      return new Response(JSON.stringify(TOKEN_BODY), {status: 200});
+    }) as typeof fetch;
+    const token = await requestToken(
+      {apiUrl: 'http://api'},
+      {kind: 'basic', username: 'alice', password: 'pw'},
+      {topics: ['room-a'], ttlSeconds: null},
+      deps(fetchFn),
+    );
+    expect(token.tokenId).toBe('alice');
+    expect(seen!.url).toBe('http://api/token?topics=room-a');
+    expect((seen!.init?.headers as Record<string, string>)['Authorization']).toBe(`Basic ${btoa('alice:pw')}`);
+    expect(seen!.init?.credentials).toBe('omit');
+  });
+
+  it('turns network failures and refusals into TvmErrors', async () => {
+    const down = (async () => {
+      throw new TypeError('Failed to fetch');
+    }) as typeof fetch;
+    await expect(
+      requestToken({apiUrl: 'http://api'}, {kind: 'open', name: 'a'}, {topics: [], ttlSeconds: null}, deps(down)),
+    ).rejects.toMatchObject({kind: 'unavailable'});
+
+    const forbidden = (async () => new Response('{"message":"Forbidden"}', {status: 403})) as typeof fetch;
+    await expect(
+      requestToken(
+        {apiUrl: 'http://api'},
+        {kind: 'basic', username: 'alice', password: 'wrong'},
+        {topics: [], ttlSeconds: null},
+        deps(forbidden),
+      ),
+    ).rejects.toMatchObject({kind: 'bad_credentials', status: 403});
+
+    const busy = (async () =>
+      new Response('{"error":{"code":"upstream_unavailable","message":"busy"}}', {
+        status: 503,
+        headers: {'Retry-After': '2'},
+      })) as typeof fetch;
+    await expect(
+      requestToken({apiUrl: 'http://api'}, {kind: 'open', name: 'a'}, {topics: [], ttlSeconds: null}, deps(busy)),
+    ).rejects.toMatchObject({kind: 'unavailable', retryAfterMs: 2000, code: 'upstream_unavailable'});
+  });
+});

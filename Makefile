@@ -69,12 +69,14 @@ install-site: $(STAMPS)/site
 
 test: install install-js install-browser install-site
 	$(PY) -m pytest
+	cd $(SITE) && npm test --silent
 
 # Unit tests only: no SDK processes, no browser.
 test-fast: install
 	$(PY) -m pytest tests/unit
 
-lint: install
+lint: install install-site
+	cd $(SITE) && npm run --silent typecheck
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

@@ -1,0 +1,260 @@
+"""The chat site in Debian's headless chromium, against the `make dev` stack (devstack's `Stack`, the same code) on
+free ports: verified senders, tiers, errors, token renewal without loss or repeats, HTML as text, and a Momento
+outage survived.
+
+The pages are driven through the UI (fill, press) and observed through `window.__chat`, the site's read-only test
+hook (no credentials, no token in it). The page's CSP forbids eval, so every wait is a function string.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Route, async_playwright
+
+from devstack import Stack, StackConfig
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "viewer": "viewer-password"}
+RECORD_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', e => {
+    (window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI); });"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    config = StackConfig(
+        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+    )
+    async with Stack(config) as running:
+        assert running.info.site_content == "built site", "build the site first: make install-site"
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed: apt-get install -y chromium (make test does it as root)"
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+class Chat:
+    """One user's tab."""
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page = page
+        self.name = name
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    @classmethod
+    async def open(cls, browser: Browser, stack: Stack, name: str, token_ttl: int | None = None) -> Chat:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        await page.add_init_script(RECORD_CSP_VIOLATIONS)
+        if token_ttl is not None:  # the site asks for ttlSeconds when config.js sets tokenTtlSeconds
+
+            async def with_ttl(route: Route) -> None:
+                response = await route.fetch()
+                body = await response.text() + f"\nwindow.TVM_CONFIG.tokenTtlSeconds = {token_ttl};\n"
+                await route.fulfill(response=response, body=body)
+
+            await page.route("**/config.js", with_ttl)
+        await page.goto(stack.site_url)
+        return cls(page, name)
+
+    async def login(self, username: str | None = None, password: str | None = None) -> None:
+        username = username or self.name
+        await self.page.fill("#login-username", username)
+        await self.page.fill("#login-password", password or PASSWORDS[username])
+        await self.page.press("#login-password", "Enter")
+
+    async def wait(self, condition: str, timeout_s: float = 15) -> None:
+        await self.page.wait_for_function(f"() => ({condition})", timeout=timeout_s * 1000)
+
+    async def wait_live(self, timeout_s: float = 15) -> None:
+        await self.wait("window.__chat && window.__chat.state().connection === 'live'", timeout_s)
+
+    async def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.page.evaluate("() => window.__chat.state()")
+        return result
+
+    async def messages(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.page.evaluate("() => window.__chat.messages()")
+        return result
+
+    async def send(self, text: str) -> None:
+        await self.page.fill("#composer-input", text)
+        await self.page.press("#composer-input", "Enter")
+        await self.wait(
+            "document.querySelector('#composer-input').value === '' || "
+            "document.querySelector('#composer-error').textContent !== ''",
+            10,
+        )
+        error = await self.page.text_content("#composer-error")
+        assert not error, f"{self.name} could not send: {error}"
+
+    async def wait_text(self, text: str, timeout_s: float = 15) -> None:
+        await self.wait(f"window.__chat.messages().some(m => m.text === {json.dumps(text)})", timeout_s)
+
+    async def texts(self, marker: str) -> list[str]:
+        return [m["text"] for m in await self.messages() if marker in m["text"]]
+
+    async def csp_violations(self) -> list[str]:
+        result: list[str] = await self.page.evaluate("() => window.__csp || []")
+        return result
+
+    async def close(self) -> None:
+        await self.page.context.close()
+
+
+async def test_alice_and_bob_exchange_messages_shown_with_their_verified_names(stack: Stack, browser: Browser) -> None:
+    alice = await Chat.open(browser, stack, "alice")
+    await alice.login()
+    await alice.wait_live()
+    loaded = time.monotonic()
+    bob = await Chat.open(browser, stack, "bob")
+    await bob.login()
+    await bob.wait_live()
+    marker = uuid.uuid4().hex[:8]
+    await alice.send(f"hello bob {marker}")
+    await bob.wait_text(f"hello bob {marker}")
+    print(f"\nbob: page load to first received message {time.monotonic() - loaded:.2f} s")
+    await bob.send(f"hi alice {marker}")
+    await alice.wait_text(f"hi alice {marker}")
+
+    seen_by_alice = [(m["sender"], m["senderKind"], m["own"]) for m in await alice.messages() if marker in m["text"]]
+    seen_by_bob = [(m["sender"], m["senderKind"], m["own"]) for m in await bob.messages() if marker in m["text"]]
+    assert seen_by_alice == [("alice", "user", True), ("bob", "user", False)]
+    assert seen_by_bob == [("alice", "user", False), ("bob", "user", True)]
+    # The sender is on the page, not only in the hook.
+    assert await bob.page.locator(".messages").get_by_text("alice", exact=True).count() >= 1
+    for chat in (alice, bob):
+        assert await chat.csp_violations() == []
+        assert chat.errors == []
+        await chat.close()
+
+
+async def test_viewer_reads_but_cannot_send_and_the_page_says_why(stack: Stack, browser: Browser) -> None:
+    viewer = await Chat.open(browser, stack, "viewer")
+    await viewer.login()
+    await viewer.wait_live()
+    state = await viewer.state()
+    assert (state["tier"], state["role"], state["canSend"]) == ("readonly", "subscribe_only", False)
+    assert await viewer.page.is_disabled("#composer-input")
+    assert "can read but not send" in (await viewer.page.text_content("body") or "")
+
+    alice = await Chat.open(browser, stack, "alice")
+    await alice.login()
+    await alice.wait_live()
+    text = f"for the viewer {uuid.uuid4().hex[:8]}"
+    await alice.send(text)
+    await viewer.wait_text(text)
+    for chat in (viewer, alice):
+        await chat.close()
+
+
+async def test_a_wrong_password_shows_a_clear_error(stack: Stack, browser: Browser) -> None:
+    mallory = await Chat.open(browser, stack, "mallory")
+    await mallory.login("alice", "not-her-password")
+    await mallory.wait("document.querySelector('#login-error').textContent !== ''")
+    assert "Wrong username or password" in (await mallory.page.text_content("#login-error") or "")
+    assert (await mallory.state())["connection"] != "live"
+    await mallory.close()
+
+
+async def test_html_and_script_in_a_message_are_shown_as_text(stack: Stack, browser: Browser) -> None:
+    alice = await Chat.open(browser, stack, "alice")
+    bob = await Chat.open(browser, stack, "bob")
+    for chat in (alice, bob):
+        await chat.login()
+        await chat.wait_live()
+    evil = f'<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>{uuid.uuid4().hex[:6]}</b>'
+    await bob.send(evil)
+    await alice.wait_text(evil)
+    assert await alice.page.evaluate("() => window.__pwned ?? null") is None
+    assert await alice.page.evaluate("() => document.querySelectorAll('.messages img, .messages script').length") == 0
+    assert await alice.page.locator(".messages").get_by_text(evil, exact=True).count() == 1
+    for chat in (alice, bob):
+        await chat.close()
+
+
+async def test_a_conversation_continues_across_token_refreshes_without_loss_or_repeats(
+    stack: Stack, browser: Browser
+) -> None:
+    alice = await Chat.open(browser, stack, "alice", token_ttl=20)
+    bob = await Chat.open(browser, stack, "bob", token_ttl=20)
+    for chat in (alice, bob):
+        await chat.login()
+        await chat.wait_live()
+    first = {chat.name: (await chat.state())["refreshCount"] for chat in (alice, bob)}
+    assert (await alice.state())["tokenExpiresAt"] - time.time() <= 21
+    marker = uuid.uuid4().hex[:8]
+    sent: list[str] = []
+    deadline = time.monotonic() + 90
+    n = 0
+    while time.monotonic() < deadline:
+        refreshes = [(await chat.state())["refreshCount"] - first[chat.name] for chat in (alice, bob)]
+        if min(refreshes) >= 2 and n >= 10:
+            break
+        sender = alice if n % 2 == 0 else bob
+        text = f"{marker} #{n:03d} from {sender.name}"
+        await sender.send(text)
+        sent.append(text)
+        n += 1
+        await alice.page.wait_for_timeout(1500)
+    assert min(refreshes) >= 2, f"refreshes {refreshes} in 90 s"
+    for chat in (alice, bob):
+        await chat.wait_text(sent[-1])
+        assert await chat.texts(marker) == sent, chat.name  # every message, once, in order
+        assert (await chat.state())["connection"] == "live"
+    print(f"\n{len(sent)} messages across {refreshes} token refreshes")
+    for chat in (alice, bob):
+        await chat.close()
+
+
+async def test_the_pages_reconnect_after_the_emulator_restarts(stack: Stack, browser: Browser) -> None:
+    """Last in this module: it restarts the shared stack's emulator."""
+    alice = await Chat.open(browser, stack, "alice")
+    bob = await Chat.open(browser, stack, "bob")
+    for chat in (alice, bob):
+        await chat.login()
+        await chat.wait_live()
+    marker = uuid.uuid4().hex[:8]
+    await alice.send(f"{marker} before")
+    await bob.wait_text(f"{marker} before")
+
+    await stack.restart_emulator()
+    for chat in (alice, bob):
+        await chat.wait("window.__chat.state().connection === 'live'", 45)
+        # A resubscribed room has no history: wait until each page's room subscription is back.
+        await chat.wait(
+            "(s => s.rooms.some(r => r.room === s.activeRoom && r.status === 'live'))(window.__chat.state())", 45
+        )
+    await alice.page.wait_for_timeout(1000)
+    await alice.send(f"{marker} after 1")
+    await bob.wait_text(f"{marker} after 1", 45)
+    await bob.send(f"{marker} after 2")
+    await alice.wait_text(f"{marker} after 2", 45)
+    for chat in (alice, bob):
+        assert await chat.texts(marker) == [f"{marker} before", f"{marker} after 1", f"{marker} after 2"]
+        await chat.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import shutil
 import subprocess
 import threading
 import time
@@ -34,19 +33,12 @@ from momento.auth.credential_provider import CredentialProvider
 from momento.responses import TopicPublish, TopicSubscribe, TopicSubscriptionItem
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
+
 pytestmark = pytest.mark.browser
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 BUNDLE = JS_DIR / "dist" / "harness.js"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CALL_TIMEOUT_S = 20.0  # upper bound on any one call into the browser or the Python SDK
 WAIT_MS = 5_000  # how long a test waits for an expected message
 
@@ -247,9 +239,7 @@ def driver() -> Iterator[DriverLoop]:
 @pytest.fixture(scope="session")
 def browser(driver: DriverLoop) -> Iterator[Browser]:
     """Debian's chromium, headless, launched once per session."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`)")
+    executable = chromium_executable()
     playwright: Playwright = driver.run(async_playwright().start())
     try:
         launched: Browser = driver.run(

@@ -9,7 +9,6 @@ hook (no credentials, no token in it). The page's CSP forbids eval, so every wai
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,18 +19,10 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 from devstack import Stack, StackConfig
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "viewer": "viewer-password"}
 RECORD_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', e => {
     (window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI); });"""
@@ -49,8 +40,7 @@ async def stack() -> AsyncIterator[Stack]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is needed: apt-get install -y chromium (make test does it as root)"
+    executable = chromium_executable()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield launched

@@ -222,6 +222,26 @@ async def test_a_conversation_continues_across_token_refreshes_without_loss_or_r
         await chat.close()
 
 
+async def test_open_mode_guests_chat_under_their_display_names_marked_as_guests(browser: Browser) -> None:
+    config = StackConfig(auth="Open", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+    async with Stack(config) as open_stack:
+        ann = await Chat.open(browser, open_stack, "ann")
+        ben = await Chat.open(browser, open_stack, "ben")
+        for chat, display in ((ann, "Ann"), (ben, "alice")):  # a guest may call itself alice, and stays a guest
+            await chat.page.fill("#login-name", display)
+            await chat.page.press("#login-name", "Enter")
+            await chat.wait_live()
+        assert (await ann.state())["tokenId"] == "guest:Ann"
+        marker = uuid.uuid4().hex[:8]
+        await ben.send(f"{marker} I am not really alice")
+        await ann.wait_text(f"{marker} I am not really alice")
+        seen = [(m["tokenId"], m["senderKind"]) for m in await ann.messages() if marker in m["text"]]
+        assert seen == [("guest:alice", "guest")]
+        assert await ann.page.locator(".messages .badge--guest").count() >= 1
+        for chat in (ann, ben):
+            await chat.close()
+
+
 async def test_the_pages_reconnect_after_the_emulator_restarts(stack: Stack, browser: Browser) -> None:
     """Last in this module: it restarts the shared stack's emulator."""
     alice = await Chat.open(browser, stack, "alice")

@@ -34,24 +34,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
+
 CACHE = "default-cache"
 ALICE = "Basic " + base64.b64encode(b"alice:alice-password").decode()
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def measure(fn: Callable[[], None], count: int) -> list[float]:
-    for _ in range(max(5, count // 10)):  # warm-up
-        fn()
-    out = []
-    for _ in range(count):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 def main() -> None:

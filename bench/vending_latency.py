@@ -22,25 +22,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def measure(fn: Any, count: int) -> list[float]:
-    for _ in range(max(5, count // 10)):  # warm-up
-        fn()
-    out = []
-    for _ in range(count):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
 
 
 def import_time(folder: Path, statement: str, runs: int) -> float:

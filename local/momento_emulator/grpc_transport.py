@@ -64,7 +64,7 @@ def _stream(method: Method) -> Callable[[bytes, aio.ServicerContext[Any, Any]], 
     async def call(request: bytes, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
         try:
             async for message in handler(method.parse(request), _metadata(context)):
-                yield message.SerializeToString()
+                yield message
         except EmulatorError as error:
             await _abort(context, method.path, error)
         except Exception:

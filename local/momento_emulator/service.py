@@ -7,6 +7,7 @@ the heartbeat rules, how scopes are read off the wire) lives here, once.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ __all__ = ["Method", "MomentoService", "scope_from_proto"]
 
 Metadata = Mapping[str, str]
 UnaryHandler = Callable[[Any, Metadata], Awaitable[Message]]
-StreamHandler = Callable[[Any, Metadata], AsyncGenerator[Message, None]]
+StreamHandler = Callable[[Any, Metadata], AsyncGenerator[bytes, None]]  # yields serialized messages
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,10 @@ class MomentoService:
         self.core.publish(caller, request.cache_name, request.topic, **value)
         return common_pb2._Empty()
 
-    async def subscribe(self, request: Any, metadata: Metadata) -> AsyncGenerator[Message, None]:
+    async def subscribe(self, request: Any, metadata: Metadata) -> AsyncGenerator[bytes, None]:
         """Heartbeat first (the SDKs wait for it), then items, discontinuities and a heartbeat every interval.
+
+        Yields serialized messages: a published item is encoded once (`_encoded`) however many subscribers get it.
 
         When the caller's disposable token expires, the stream ends with UNAUTHENTICATED (an error, never a
         graceful end: the Python SDK spins on a stream that ends normally).
@@ -117,7 +120,7 @@ class MomentoService:
             request.sequence_page,
         )
         interval = self.core.config.heartbeat_interval_seconds
-        heartbeat = cachepubsub_pb2._SubscriptionItem(heartbeat=cachepubsub_pb2._Heartbeat())
+        heartbeat = _HEARTBEAT
         with subscription:
             yield heartbeat
             next_beat = self._monotonic() + interval
@@ -130,7 +133,7 @@ class MomentoService:
                     wait = min(wait, left)
                 event = await subscription.next(max(wait, 0.0))
                 if event is not None:
-                    yield _subscription_item(event)
+                    yield _encoded(event)
                 if self._monotonic() >= next_beat:
                     yield heartbeat
                     next_beat = self._monotonic() + interval
@@ -168,6 +171,15 @@ class MomentoService:
     async def list_caches(self, request: Any, metadata: Metadata) -> Message:
         names = self.core.list_caches(self._caller(metadata))
         return controlclient_pb2._ListCachesResponse(cache=[controlclient_pb2._Cache(cache_name=n) for n in names])
+
+
+_HEARTBEAT = cachepubsub_pb2._SubscriptionItem(heartbeat=cachepubsub_pb2._Heartbeat()).SerializeToString()
+
+
+@functools.lru_cache(maxsize=256)  # fan-out happens right after a publish: a short memory suffices
+def _encoded(event: TopicMessage | Discontinuity) -> bytes:
+    """The serialized item, shared by every subscriber of the same message (events are frozen and hashable)."""
+    return _subscription_item(event).SerializeToString()
 
 
 def _subscription_item(event: TopicMessage | Discontinuity) -> Message:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import AsyncGenerator
 
 from aiohttp import web
-from google.protobuf.message import Message
 
 from . import grpcweb
 from .errors import EmulatorError, InternalError, ResourceExhaustedError, Status, UnimplementedError
@@ -119,16 +118,16 @@ async def _stream_response(
     path: str,
     headers: dict[str, str],
     encoding: str,
-    first: Message,
-    stream: AsyncGenerator[Message, None],
+    first: bytes,
+    stream: AsyncGenerator[bytes, None],
 ) -> web.StreamResponse:
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     status, message = Status.OK, ""
     try:
-        await response.write(grpcweb.encode_data(first.SerializeToString(), encoding))
+        await response.write(grpcweb.encode_data(first, encoding))
         async for item in stream:
-            await response.write(grpcweb.encode_data(item.SerializeToString(), encoding))
+            await response.write(grpcweb.encode_data(item, encoding))
     except EmulatorError as error:
         status, message = error.status, error.message
     except (ConnectionResetError, ConnectionError):

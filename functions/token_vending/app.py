@@ -45,18 +45,24 @@ _minter: MomentoMinter | None = None
 
 
 def _get_minter() -> MomentoMinter:
-    """The Momento client for this container; the key is read once and cached by Powertools for a while."""
-    global _minter
-    if _minter is None:
-        from aws_lambda_powertools.utilities import parameters
+    """The Momento client for this container, rebuilt only when the key changes (a rotation).
 
-        try:
-            api_key = parameters.get_secret(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)
-        except Exception as error:  # Secrets Manager down, throttled, or the secret missing
-            metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
-            logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__})
-            raise UpstreamUnavailableError("the token service is temporarily unavailable") from None
-        _minter = MomentoMinter(str(api_key).strip(), os.environ["MOMENTO_ENDPOINT"])
+    Powertools caches the secret for SECRET_MAX_AGE_SECONDS, so most calls are a dictionary lookup. If Secrets
+    Manager fails after that, the client built from the last key read keeps serving; with no key yet, it is a 503.
+    """
+    global _minter
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        api_key = str(parameters.get_secret(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS))
+    except Exception as error:  # Secrets Manager down, throttled, or the secret missing
+        metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
+        logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__})
+        if _minter is not None:
+            return _minter
+        raise UpstreamUnavailableError("the token service is temporarily unavailable") from None
+    if _minter is None or not _minter.uses(api_key.strip()):
+        _minter = MomentoMinter(api_key.strip(), os.environ["MOMENTO_ENDPOINT"])
     return _minter
 
 

@@ -393,6 +393,32 @@ def test_upstream_failures_are_503_with_retry_after(function: ModuleType, monkey
     monkeypatch.setattr(function, "_minter", None)
 
 
+def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
+    function: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    monkeypatch.setattr(function, "_minter", None)
+    parameters.clear_caches()
+    assert invoke(function, as_user("alice", "readwrite"))[0] == 200
+
+    monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")  # Secrets Manager fails from now on
+    parameters.clear_caches()
+    assert invoke(function, as_user("alice", "readwrite"))[0] == 200  # the key read before keeps serving
+
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="tvm/rotated", SecretString="a-key-the-emulator-does-not-know")
+    try:
+        monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/rotated")
+        parameters.clear_caches()
+        status, _, body = invoke(function, as_user("alice", "readwrite"))
+        assert (status, body["error"]["code"]) == (503, "upstream_unavailable")  # the new key is the one used
+    finally:
+        secrets.delete_secret(SecretId="tvm/rotated", ForceDeleteWithoutRecovery=True)
+        parameters.clear_caches()
+        monkeypatch.setattr(function, "_minter", None)
+
+
 def test_unknown_route_is_a_typed_404(function: ModuleType) -> None:
     event = load_event("get_token_lambda_authorizer.json", rawPath="/nope", routeKey="GET /nope")
     event["requestContext"]["http"]["path"] = "/nope"

@@ -6,6 +6,7 @@ about 140 ms of cold start, and `GET /token/explain` never needs it). Tests use 
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +42,10 @@ class MomentoMinter:
         self._endpoint = endpoint
         self._client: Any = None
         self._lock = threading.Lock()
+
+    def uses(self, api_key: str) -> bool:
+        """Whether this minter was built for `api_key` (constant time: it is a secret)."""
+        return hmac.compare_digest(self._api_key.encode(), api_key.encode())
 
     def _auth_client(self) -> Any:
         with self._lock:

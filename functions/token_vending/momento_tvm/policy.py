@@ -33,6 +33,22 @@ _NAME = r"^[A-Za-z0-9_.@+-]{1,64}$"
 # Optional: the cache a rule covers; absent = the deployment's cache (the template's CacheName).
 _CACHE_NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[^\s*{}]+$"}
 
+
+def _rule_schema(roles: tuple[str, ...], patterns_key: str, max_length: int) -> dict[str, Any]:
+    """A tier's `topics` or `cache` rule: a role, a non-empty list of patterns, optionally another cache."""
+    pattern = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": _PATTERN}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["role", patterns_key],
+        "properties": {
+            "cache_name": _CACHE_NAME,
+            "role": {"enum": list(roles)},
+            patterns_key: {"type": "array", "minItems": 1, "items": pattern},
+        },
+    }
+
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -60,34 +76,8 @@ SCHEMA: dict[str, Any] = {
                 "required": ["ttl_seconds", "max_ttl_seconds"],
                 "properties": {
                     "description": {"type": "string"},
-                    "topics": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["role", "names"],
-                        "properties": {
-                            "cache_name": _CACHE_NAME,
-                            "role": {"enum": list(TOPIC_ROLES)},
-                            "names": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": _PATTERN},
-                            },
-                        },
-                    },
-                    "cache": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["role", "items"],
-                        "properties": {
-                            "cache_name": _CACHE_NAME,
-                            "role": {"enum": list(CACHE_ROLES)},
-                            "items": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": _PATTERN},
-                            },
-                        },
-                    },
+                    "topics": _rule_schema(TOPIC_ROLES, "names", max_length=128),
+                    "cache": _rule_schema(CACHE_ROLES, "items", max_length=256),
                     "ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
                     "max_ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
                 },

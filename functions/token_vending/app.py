@@ -3,6 +3,9 @@
 Routes (declared in template.yaml, the one source of truth): `GET /token`, `POST /token`, `GET /token/explain`.
 Identity comes only from `requestContext.authorizer` (see momento_tvm.identity). Everything costly is built once per
 container: the policy at import, the Momento client and the key (via Powertools parameters, cached) on first mint.
+Every upstream call has a deadline well inside the function's timeout (the secret read: SECRET_READ_TIMEOUT_SECONDS,
+one attempt; the mint: the minter's own deadline), so an outage is a quick `503 upstream_unavailable` with
+Retry-After, never a Lambda timeout.
 Powertools Tracer is not used: it drags aws-xray-sdk and botocore into the package and about 100 ms into every cold
 start; the template's `Tracing=Active` still gives Lambda's own X-Ray segments.
 """
@@ -29,12 +32,16 @@ from momento_tvm import (
     UpstreamUnavailableError,
     identity_from_event,
     load_policy,
-    parse_body,
+    parse_event_body,
     parse_query,
 )
 
 HERE = Path(__file__).parent
 SECRET_MAX_AGE_SECONDS = 300
+SECRET_READ_TIMEOUT_SECONDS = 1.0
+# After a failed secret read, the last key keeps serving this long before Secrets Manager is tried again, so an
+# outage does not add a timed-out read to every request.
+SECRET_RETRY_SECONDS = 5.0
 
 logger = Logger()
 metrics = Metrics()
@@ -42,27 +49,49 @@ app = APIGatewayHttpResolver()
 
 _policy = load_policy(HERE / os.environ.get("POLICY_FILE", "policy.yaml"))
 _minter: MomentoMinter | None = None
+_secret_retry_at = 0.0
+
+
+def _read_api_key() -> str:
+    """The Momento API key, through Powertools' cache (max_age), with a one-attempt deadline on a cache miss.
+
+    Powertools' default secrets provider has botocore's defaults (60 s reads, retries); ours, registered as the
+    default (so `parameters.clear_caches()` still resets it), answers or fails within SECRET_READ_TIMEOUT_SECONDS.
+    """
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    provider = DEFAULT_PROVIDERS.get("secrets")
+    if provider is None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from botocore.config import Config
+
+        timeout = SECRET_READ_TIMEOUT_SECONDS
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+        provider = DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto_config=config)
+    return str(provider.get(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)).strip()
 
 
 def _get_minter() -> MomentoMinter:
     """The Momento client for this container, rebuilt only when the key changes (a rotation).
 
     Powertools caches the secret for SECRET_MAX_AGE_SECONDS, so most calls are a dictionary lookup. If Secrets
-    Manager fails after that, the client built from the last key read keeps serving; with no key yet, it is a 503.
+    Manager fails after that, the client built from the last key read keeps serving (and Secrets Manager is not
+    asked again for SECRET_RETRY_SECONDS); with no key yet, it is a 503.
     """
-    global _minter
-    from aws_lambda_powertools.utilities import parameters
-
+    global _minter, _secret_retry_at
+    if _minter is not None and time.monotonic() < _secret_retry_at:
+        return _minter
     try:
-        api_key = str(parameters.get_secret(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS))
-    except Exception as error:  # Secrets Manager down, throttled, or the secret missing
+        api_key = _read_api_key()
+    except Exception as error:  # Secrets Manager down, slow, throttled, or the secret missing
         metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
         logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__})
+        _secret_retry_at = time.monotonic() + SECRET_RETRY_SECONDS
         if _minter is not None:
             return _minter
         raise UpstreamUnavailableError("the token service is temporarily unavailable") from None
-    if _minter is None or not _minter.uses(api_key.strip()):
-        _minter = MomentoMinter(api_key.strip(), os.environ["MOMENTO_ENDPOINT"])
+    if _minter is None or not _minter.uses(api_key):
+        _minter = MomentoMinter(api_key, os.environ["MOMENTO_ENDPOINT"])
     return _minter
 
 
@@ -114,7 +143,8 @@ def get_token() -> Response[str]:
 
 @app.post("/token")
 def post_token() -> Response[str]:
-    return _vend(parse_body(app.current_event.decoded_body))
+    event = app.current_event.raw_event
+    return _vend(parse_event_body(event.get("body"), bool(event.get("isBase64Encoded"))))
 
 
 @app.get("/token/explain")
@@ -129,11 +159,11 @@ def explain_token() -> Response[str]:
 def handle_tvm_error(error: TvmError) -> Response[str]:
     if isinstance(error, UpstreamUnavailableError):
         metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
-        logger.warning("upstream unavailable", extra={"reason": error.message})
+        logger.warning("upstream unavailable", extra={"reason": error.log_message})
         return _json(error.status, error.to_json(), {"Retry-After": str(error.retry_after)})
     metrics.add_metric(name="Denials", unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="reason", value=error.code)
-    logger.info("request refused", extra={"code": error.code, "reason": error.message})
+    logger.info("request refused", extra={"code": error.code, "reason": error.log_message})
     return _json(error.status, error.to_json())
 
 

@@ -4,16 +4,10 @@ is the local emulator, and every tier's token is then tried with the real `momen
 
 from __future__ import annotations
 
-import copy
-import importlib.util
 import io
 import json
-import os
-import sys
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -22,127 +16,17 @@ import pytest
 from momento import CacheClient, Configurations, TopicClientAsync, TopicConfigurations
 from momento.errors import MomentoErrorCode
 from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe
-from moto.server import ThreadedMotoServer
 
 from tests.conftest import RunningEmulator, client_timeout
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events" / "token"
-FUNCTION = ROOT / "functions" / "token_vending" / "app.py"
-SECRET_NAME = "tvm/momento-api-key"
-
-
-def load_event(name: str, **changes: Any) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return _merge(event, changes)
-
-
-def _merge(event: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    event = copy.deepcopy(event)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(event.get(key), dict):
-            event[key] = _merge(event[key], value)
-        else:
-            event[key] = value
-    return event
-
-
-def as_user(username: str, groups: str, **changes: Any) -> dict[str, Any]:
-    return load_event(
-        "get_token_lambda_authorizer.json",
-        requestContext={"authorizer": {"lambda": {"username": username, "groups": groups}}},
-        **changes,
-    )
-
-
-def without_authorizer(event: dict[str, Any]) -> dict[str, Any]:
-    event = copy.deepcopy(event)
-    del event["requestContext"]["authorizer"]
-    return event
-
-
-def with_query(event: dict[str, Any], **params: str) -> dict[str, Any]:
-    event = copy.deepcopy(event)
-    event["queryStringParameters"] = params
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in params.items())
-    return event
-
-
-class LambdaContext:
-    function_name = "token-vending"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:token-vending"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 5000
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def function(moto_endpoint: str, emulator_thread: Any) -> Iterator[ModuleType]:
-    """The handler module, imported once (as Lambda does per container) with the template's environment."""
-    env = {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
-        "AUTH_MODE": "LambdaAuthorizer",
-        "MOMENTO_API_KEY_SECRET": SECRET_NAME,
-        "MOMENTO_ENDPOINT": f"127.0.0.1:{emulator_thread.grpc_port}",
-        "CACHE_NAME": "test-cache",
-        "MAX_TOKEN_TTL_SECONDS": "3600",
-        "POWERTOOLS_SERVICE_NAME": "token-vending",
-        "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from momento_emulator import DEFAULT_API_KEY
-
-    boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=DEFAULT_API_KEY)
-    spec = importlib.util.spec_from_file_location("token_vending_app", FUNCTION)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["token_vending_app"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("token_vending_app", None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture
-def logs(function: ModuleType) -> Iterator[io.StringIO]:
-    """Everything the function logs (Powertools writes JSON lines; EMF metrics go to stdout separately)."""
-    stream = io.StringIO()
-    handler = function.logger.registered_handler
-    previous = handler.setStream(stream)
-    yield stream
-    handler.setStream(previous)
-
-
-def invoke(
-    function: ModuleType, event: dict[str, Any], mode: str = "LambdaAuthorizer"
-) -> tuple[int, dict[str, Any], Any]:
-    os.environ["AUTH_MODE"] = mode
-    try:
-        response = function.handler(event, LambdaContext())
-    finally:
-        os.environ["AUTH_MODE"] = "LambdaAuthorizer"
-    return response["statusCode"], response.get("headers") or {}, json.loads(response["body"])
+from tests.integration.vending import (
+    SECRET_NAME,
+    as_user,
+    invoke,
+    load_event,
+    merge,
+    with_query,
+    without_authorizer,
+)
 
 
 async def topic_rights(emulator: RunningEmulator, token: str, topic: str) -> tuple[bool, bool]:
@@ -275,7 +159,7 @@ async def test_post_body_narrows_topics_and_ttl(function: ModuleType, emulator: 
     ],
 )
 def test_explain_answers_exactly_what_token_mints(function: ModuleType, event: dict[str, Any], mode: str) -> None:
-    explain_event = _merge(event, {"routeKey": "GET /token/explain", "rawPath": "/token/explain"})
+    explain_event = merge(event, {"routeKey": "GET /token/explain", "rawPath": "/token/explain"})
     explain_event["requestContext"]["http"]["path"] = "/token/explain"
     explain_event["requestContext"]["routeKey"] = "GET /token/explain"
     status, headers, explained = invoke(function, explain_event, mode)
@@ -405,6 +289,7 @@ def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
     monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")  # Secrets Manager fails from now on
     parameters.clear_caches()
     assert invoke(function, as_user("alice", "readwrite"))[0] == 200  # the key read before keeps serving
+    monkeypatch.setattr(function, "_secret_retry_at", 0.0)  # as if SECRET_RETRY_SECONDS had passed
 
     secrets = boto3.client("secretsmanager")
     secrets.create_secret(Name="tvm/rotated", SecretString="a-key-the-emulator-does-not-know")

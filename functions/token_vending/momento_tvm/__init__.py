@@ -14,8 +14,9 @@ from .errors import (
 from .grant import CacheGrant, Grant, TokenRequest, TopicGrant, decide
 from .identity import Identity, guest_identity, identity_from_event
 from .minting import MintedToken, Minter, MomentoMinter
+from .parsing import ParsedRequest, parse_body, parse_event_body, parse_query
 from .policy import Policy, Tier, load_policy, parse_policy
-from .vending import ParsedRequest, TokenVendor, parse_body, parse_query
+from .vending import TokenVendor
 
 __all__ = [
     "CacheGrant",
@@ -41,6 +42,7 @@ __all__ = [
     "identity_from_event",
     "load_policy",
     "parse_body",
+    "parse_event_body",
     "parse_policy",
     "parse_query",
 ]

@@ -1,7 +1,8 @@
 """Typed errors: each carries the HTTP status and the stable error code clients see.
 
 Responses use the envelope `{"error": {"code": ..., "message": ...}}`. Messages are written for the caller: they never
-contain a token, a key, a password or a stack trace.
+contain a token, a key, a password or a stack trace. `log_message` is what the function logs: the same text unless the
+message quotes something the caller sent, which is never logged.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ class TvmError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, log_message: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.log_message = message if log_message is None else log_message
 
     def to_json(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message}}

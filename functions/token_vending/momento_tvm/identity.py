@@ -21,13 +21,16 @@ from typing import Any
 
 from .errors import InvalidRequestError, UnauthenticatedError
 
-__all__ = ["AUTH_MODES", "Identity", "guest_identity", "identity_from_event"]
+__all__ = ["AUTH_MODES", "TOKEN_ID_CHARS", "Identity", "guest_identity", "identity_from_event"]
 
 AUTH_MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
 USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
 GUEST_PREFIX = "guest:"
 MAX_DISPLAY_NAME = 32
 _DISPLAY_UNSAFE = re.compile(r"[^A-Za-z0-9 _.-]+")
+# Every character a token id may hold after its first one: a verified username's, or a guest's display name's.
+# The policy refuses prefix patterns that let `{username}` run on into one of these (see policy.py).
+TOKEN_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@+- ")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ function of (policy, identity, request).
 
 Patterns, for topic names and cache keys alike: `*` alone = everything; a trailing `*` = a prefix (`room-*`);
 anything else is an exact name. `{username}` anywhere is replaced by the caller's verified username (`dm-{username}`).
+
+`{username}` in a prefix pattern must be followed by a character no username can contain (`inbox-{username}:*`):
+otherwise `inbox-{username}*` gives user `al` every name of user `alice`, and `u-{username}-*` gives `al` those of
+`al-x`. An exact pattern is always safe (stripping its fixed parts gives back one username), so the rule is only for
+prefixes; the loader refuses a policy that breaks it.
 """
 
 from __future__ import annotations
@@ -21,8 +26,18 @@ import fastjsonschema
 import yaml
 
 from .errors import PolicyError
+from .identity import TOKEN_ID_CHARS
 
-__all__ = ["CacheRule", "GroupRule", "Policy", "Tier", "TopicRule", "load_policy", "parse_policy"]
+__all__ = [
+    "CacheRule",
+    "GroupRule",
+    "Policy",
+    "Tier",
+    "TopicRule",
+    "load_policy",
+    "parse_policy",
+    "username_overlap",
+]
 
 TOPIC_ROLES = ("publish_subscribe", "subscribe_only", "publish_only")
 CACHE_ROLES = ("read_write", "read_only", "write_only")
@@ -172,6 +187,15 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             cache = CacheRule(rule["role"], tuple(rule["items"]), rule.get("cache_name"))
         if topics is None and cache is None:
             raise fail(here, f"tier '{name}' grants nothing: give it topics, cache, or both")
+        patterns = (
+            ("topics", "names", topics.names if topics else ()),
+            ("cache", "items", cache.items if cache else ()),
+        )
+        for kind, key, values in patterns:
+            for index, pattern in enumerate(values):
+                problem = username_overlap(pattern)
+                if problem is not None:
+                    raise fail((*here, kind, key, index), f"tier '{name}': {problem}")
         if spec["ttl_seconds"] > spec["max_ttl_seconds"]:
             raise fail((*here, "ttl_seconds"), f"tier '{name}': ttl_seconds is over max_ttl_seconds")
         if topics is not None and cache is not None and cache.items != ("*",):
@@ -193,6 +217,22 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         if data.get(key) is not None and data[key] not in tiers:
             raise fail((key,), f"{key} names an unknown tier '{data[key]}'")
     return Policy(tiers, tuple(groups), data.get("anonymous_tier"), data.get("default_tier"))
+
+
+def username_overlap(pattern: str) -> str | None:
+    """Why `pattern` would let one user's names reach another's, or None when it cannot (see the module docstring)."""
+    if not pattern.endswith("*") or "{username}" not in pattern:
+        return None
+    for part in pattern.split("{username}")[1:]:
+        follower = part[:1]  # "" when another {username} follows at once
+        if follower in ("", "*") or follower in TOKEN_ID_CHARS:
+            return (
+                f"pattern '{pattern}' lets one user reach another's names ('{{username}}' is followed by "
+                f"{repr(follower) if follower else 'nothing'}, so user 'al' would also get the names of 'al-x' or "
+                "'alice'): put a character no username can contain right after {username} (such as ':' or '/'), "
+                "or end the pattern with {username} and no '*'"
+            )
+    return None
 
 
 def _line_map(node: yaml.Node | None, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:

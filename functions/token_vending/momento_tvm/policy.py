@@ -228,7 +228,7 @@ def username_overlap(pattern: str) -> str | None:
         if follower in ("", "*") or follower in TOKEN_ID_CHARS:
             return (
                 f"pattern '{pattern}' lets one user reach another's names ('{{username}}' is followed by "
-                f"{repr(follower) if follower else 'nothing'}, so user 'al' would also get the names of 'al-x' or "
+                f"{repr(follower) if follower else 'another {username}'}, so user 'al' would also get the names of 'al-x' or "
                 "'alice'): put a character no username can contain right after {username} (such as ':' or '/'), "
                 "or end the pattern with {username} and no '*'"
             )

@@ -226,11 +226,11 @@ def username_overlap(pattern: str) -> str | None:
     for part in pattern.split("{username}")[1:]:
         follower = part[:1]  # "" when another {username} follows at once
         if follower in ("", "*") or follower in TOKEN_ID_CHARS:
+            what = repr(follower) if follower else "another {username}"
             return (
-                f"pattern '{pattern}' lets one user reach another's names ('{{username}}' is followed by "
-                f"{repr(follower) if follower else 'another {username}'}, so user 'al' would also get the names of 'al-x' or "
-                "'alice'): put a character no username can contain right after {username} (such as ':' or '/'), "
-                "or end the pattern with {username} and no '*'"
+                f"pattern '{pattern}' lets one user reach another's names ('{{username}}' is followed by {what}, "
+                "so user 'al' would also get the names of 'al-x' or 'alice'): put a character no username can "
+                "contain right after {username} (such as ':' or '/'), or end the pattern with {username} and no '*'"
             )
     return None
 

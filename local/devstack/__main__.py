@@ -1,7 +1,9 @@
 """`python -m devstack` (what `make dev` runs): the whole application offline until Ctrl-C or SIGTERM.
 
-Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part died or failed, 2 for a setting to fix (a taken port, an
-auth method not available locally). The ready report goes to stdout (`--ready-json`: one JSON line); logs to stderr.
+Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part failed to start (or supervision could not go on), 2 for a
+setting to fix (a taken port, an auth method not available locally). Once ready, a part that exits is restarted on
+its ports (supervisor.py), so a crash does not end the command. The ready report goes to stdout (`--ready-json`: one
+JSON line); logs to stderr.
 """
 
 from __future__ import annotations

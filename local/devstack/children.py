@@ -64,10 +64,22 @@ class ChildProcess:
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self._filter = line_filter
         self._log = logger or logging.getLogger(f"devstack.{name}")
+        self._logger = logger
         self._process: asyncio.subprocess.Process | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=12)
         self._readers: list[asyncio.Task[None]] = []
         self.stopping = False
+
+    def again(self, argv: Sequence[str] | None = None) -> ChildProcess:
+        """A new, unstarted child like this one (same environment, label, output handling): what a restart runs."""
+        return ChildProcess(
+            self.name,
+            self.argv if argv is None else argv,
+            label=self.label,
+            env=self.env,
+            line_filter=self._filter,
+            logger=self._logger,
+        )
 
     @property
     def pid(self) -> int | None:
@@ -132,6 +144,7 @@ class ChildProcess:
             return None
         if process.returncode is None:
             self._signal_group(signal.SIGTERM)
+            self._signal_group(signal.SIGCONT)  # a child stopped with SIGSTOP handles its SIGTERM now, not after grace
             try:
                 await asyncio.wait_for(process.wait(), grace_seconds)
             except TimeoutError:

@@ -16,6 +16,7 @@ __all__ = [
     "HOST",
     "PORT_VARIABLES",
     "PortSetting",
+    "RestartPolicy",
     "StackConfig",
     "config_from_env",
 ]
@@ -55,6 +56,21 @@ def _repo_root() -> Path:
 
 
 @dataclass(frozen=True)
+class RestartPolicy:
+    """When to start a child again. The defaults are `make dev`'s; tests shorten or lengthen them."""
+
+    first_delay_seconds: float = 0.2
+    max_delay_seconds: float = 5.0
+    # A child up this long is healthy again: its next crash waits `first_delay_seconds` again.
+    stable_seconds: float = 30.0
+    # One attempt: from spawning the child to `become_ready` done.
+    start_timeout_seconds: float = 30.0
+
+    def next_delay(self, delay: float) -> float:
+        return min(max(delay * 2, self.first_delay_seconds), self.max_delay_seconds)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """Everything `Stack` needs. Ports default to the `make dev` defaults; tests pass 0 for free ports."""
 
@@ -74,6 +90,8 @@ class StackConfig:
     stop_grace_seconds: float = 5.0
     # Seconds each part may take to come up before start() gives up.
     start_timeout_seconds: float = 60.0
+    # When the emulator or moto is started again after it exited (see supervisor.py).
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:

@@ -12,6 +12,12 @@ Start order (what waits for what), about 1.2 s on two cores:
                                                    (after the emulator reports, if its gRPC port was 0)
 
 The secrets get fixed ARNs (moto's `_custom_id_` tag), so the API's parameters are known before moto is up.
+
+Once ready, the emulator and moto are supervised (supervisor.py): one that exits, however, is started again on the
+same ports with the same environment, after a short backoff, and moto is re-seeded with everything in
+`what_moto_must_hold` (seed.py). The emulator keeps its root key, so tokens vended before still work, and creates its
+configured cache again itself. Nothing a child does ends the stack; `wait()` raises only when supervision cannot go
+on. For tests and the soak test: `restarts`, `child_pid(name)`, `await wait_ready(name, min_restarts)`.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import aiohttp
 from yarl import URL
@@ -37,20 +43,38 @@ from .children import ChildProcess, moto_line_filter
 from .config import HOST, PORT_VARIABLES, StackConfig
 from .errors import ChildExitedError, DevstackError, PortInUseError, StartTimeoutError, UnsupportedAuthError
 from .ports import check_ports, free_port
+from .seed import (
+    ACCOUNT_ID,
+    MOMENTO_KEY_SECRET_NAME,
+    REGION,
+    USERS_SECRET_NAME,
+    MotoClients,
+    MotoState,
+    secret_arn,
+    seed,
+    what_moto_must_hold,
+)
 from .site import SiteServer, site_directory
+from .supervisor import Supervisor
 
 if TYPE_CHECKING:
     from local_api import LocalApi
 
-__all__ = ["DemoUser", "ResolvedPort", "Stack", "StackInfo"]
+__all__ = [
+    "MOMENTO_KEY_SECRET_NAME",
+    "USERS_SECRET_NAME",
+    "ChildName",
+    "DemoUser",
+    "ResolvedPort",
+    "Stack",
+    "StackInfo",
+    "secret_arn",
+]
 
 log = logging.getLogger("devstack")
 
-REGION: Final = "us-east-1"
-ACCOUNT_ID: Final = "123456789012"  # moto's default account, set explicitly (MOTO_ACCOUNT_ID) for fixed ARNs
-_ARN_SUFFIX: Final = "devstk"  # the ARN's random 6 characters, fixed with moto's `_custom_id_` tag
-MOMENTO_KEY_SECRET_NAME: Final = "tvm/momento-api-key"  # noqa: S105 - a secret's name, not a secret
-USERS_SECRET_NAME: Final = "tvm/users"  # noqa: S105 - a secret's name, not a secret
+ChildName = Literal["emulator", "moto"]
+CHILD_NAMES: Final[tuple[ChildName, ...]] = ("emulator", "moto")
 _POLL_SECONDS: Final = 0.02
 _EMULATOR_PORT_IN_USE = re.compile(r"port (\d+) on \S+ is already in use")
 
@@ -105,7 +129,8 @@ class StackInfo:
 class Stack:
     """Start with `await stack.start()`, stop with `await stack.stop()` (idempotent, safe after a failed start).
 
-    `await stack.wait()` returns never while all is well, and raises ChildExitedError when the emulator or moto dies.
+    `await stack.wait()` never returns while all is well: a child that exits is started again (see supervisor.py).
+    It raises DevstackError only when supervising cannot go on (e.g. moto no longer honours the fixed ARNs).
     """
 
     def __init__(self, config: StackConfig | None = None) -> None:
@@ -115,12 +140,15 @@ class Stack:
         self._site: SiteServer | None = None
         self._api: LocalApi | None = None
         self._info: StackInfo | None = None
-        self._watchers: list[asyncio.Task[None]] = []
-        self._failure: ChildExitedError | None = None
+        self._supervisors: dict[str, Supervisor] = {}
+        self._failure: DevstackError | None = None
         self._failed = asyncio.Event()
         self._stopping = False
         self._stop_task: asyncio.Task[None] | None = None
         self._moto_port = 0
+        self._moto_clients: MotoClients | None = None
+        # What moto must hold (seed.py): seeded at start, and again after every restart of moto.
+        self.moto_holds: list[MotoState] = []
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -166,7 +194,37 @@ class Stack:
 
     def child_pids(self) -> list[int]:
         """Process ids of the supervised children still running (the emulator and moto)."""
-        return [c.pid for c in (self._emulator, self._moto) if c is not None and c.running and c.pid is not None]
+        return [pid for name in CHILD_NAMES if (pid := self.child_pid(name)) is not None]
+
+    # ------------------------------------------------------------------ supervision, for tests and the soak test
+    def child_pid(self, name: ChildName) -> int | None:
+        """The process id of `name` ("emulator" or "moto") now: None while it is down (or not started).
+
+        Signal it to test recovery: SIGKILL or SIGTERM gets it restarted; SIGSTOP hangs it until SIGCONT.
+        """
+        child = self._child(name)
+        return child.pid if child is not None and child.running else None
+
+    @property
+    def restarts(self) -> Mapping[str, int]:
+        """How often each child was started again after it exited (or was restarted by `restart_emulator()`)."""
+        return {name: self._supervisors[name].restarts if name in self._supervisors else 0 for name in CHILD_NAMES}
+
+    def child_ready(self, name: ChildName) -> bool:
+        """True while `name` runs and answers (False from its exit until it is back)."""
+        supervisor = self._supervisors.get(name)
+        return supervisor is not None and supervisor.ready
+
+    async def wait_ready(self, name: ChildName, min_restarts: int = 0) -> None:
+        """Return once `name` is up and answering after at least `min_restarts` restarts in all.
+
+        After a kill, pass the count from before it: `n = stack.restarts["moto"]; os.kill(...);
+        await stack.wait_ready("moto", n + 1)` cannot return before the crash was noticed. For moto, "ready" means
+        re-seeded too. Raises DevstackError if supervision ended; bound it with `asyncio.timeout()`.
+        """
+        if name not in self._supervisors:
+            raise RuntimeError("the stack is not started")
+        await self._supervisors[name].wait_ready(min_restarts)
 
     async def __aenter__(self) -> Stack:
         await self.start()
@@ -203,7 +261,7 @@ class Stack:
         return info
 
     async def wait(self) -> None:
-        """Block while the stack runs; raise ChildExitedError if a supervised child exits on its own."""
+        """Block while the stack runs (children that exit are restarted); raise if supervising cannot go on."""
         await self._failed.wait()
         assert self._failure is not None
         raise self._failure
@@ -215,8 +273,12 @@ class Stack:
         await asyncio.shield(self._stop_task)
 
     def kill(self) -> None:
-        """Kill the children now, without waiting for them (a second Ctrl-C)."""
-        for child in (self._emulator, self._moto):
+        """Kill the children now, without waiting for them (a second Ctrl-C); nothing is restarted after this."""
+        self._stopping = True
+        for supervisor in self._supervisors.values():
+            supervisor.abandon()
+        for name in CHILD_NAMES:
+            child = self._child(name)
             if child is not None:
                 child.kill()
 
@@ -226,7 +288,14 @@ class Stack:
         # moto cannot report a port it picked: for MOTO_PORT=0 a free one is chosen here.
         self._moto_port = config.moto_port or free_port()
         # The children first: spawning is cheap, and the threads below would slow it down (the GIL).
-        self._emulator = self._emulator_child()
+        env = dict(os.environ)
+        env["MOMENTO_EMULATOR_API_KEY"] = config.resolved_api_key()  # not --api-key: argv is visible in ps
+        self._emulator = ChildProcess(
+            "emulator",
+            self._emulator_argv(config.momento_grpc_port, config.momento_web_port),
+            label="the Momento emulator",
+            env=env,
+        )
         self._moto = ChildProcess(
             "moto",
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._moto_port)],
@@ -236,7 +305,7 @@ class Stack:
         )
         await asyncio.gather(self._emulator.start(), self._moto.start())
         users_task = asyncio.ensure_future(asyncio.to_thread(_read_users, config))
-        client_task = asyncio.ensure_future(asyncio.to_thread(_secretsmanager_client, self._moto_url))
+        client_task = asyncio.ensure_future(asyncio.to_thread(MotoClients.warmed, self._moto_url, "secretsmanager"))
         site_directory_path, site_content = site_directory(config.root)
         if site_content == "site sources":
             log.warning(
@@ -299,54 +368,116 @@ class Stack:
     def _moto_url(self) -> str:
         return f"http://{HOST}:{self._moto_port}"
 
-    def _emulator_child(self, grpc_port: int | None = None, web_port: int | None = None) -> ChildProcess:
-        config = self.config
-        env = dict(os.environ)
-        env["MOMENTO_EMULATOR_API_KEY"] = config.resolved_api_key()  # not --api-key: argv is visible in ps
-        grpc_port = config.momento_grpc_port if grpc_port is None else grpc_port
-        web_port = config.momento_web_port if web_port is None else web_port
+    def _emulator_argv(self, grpc_port: int, web_port: int) -> list[str]:
+        # --cache: the emulator creates the configured cache itself, at every start (so after a restart too).
         argv = [sys.executable, "-m", "momento_emulator", "--host", HOST]
         argv += ["--grpc-port", str(grpc_port), "--web-port", str(web_port)]
-        argv += ["--cache", config.cache_name]
-        return ChildProcess("emulator", argv, label="the Momento emulator", env=env)
+        return [*argv, "--cache", self.config.cache_name]
 
-    async def _emulator_ready(self) -> tuple[int, int]:
+    def _child(self, name: ChildName) -> ChildProcess | None:
+        """The newest process of `name`: the supervisor's once supervised, else the one start() spawned."""
+        if name in self._supervisors:
+            return self._supervisors[name].child
+        return self._emulator if name == "emulator" else self._moto
+
+    def _supervise(self, supervisor: Supervisor, child: ChildProcess) -> None:
+        self._supervisors[supervisor.name] = supervisor
+        supervisor.supervise(child, self._supervision_failed)
+
+    def _supervision_failed(self, supervisor: Supervisor) -> None:
+        if self._stopping or self._failure is not None:
+            return
+        self._failure = supervisor.failure
+        self._failed.set()
+
+    async def _emulator_ports(self, child: ChildProcess, grpc_port: int, web_port: int) -> tuple[int, int]:
         """(gRPC port, grpc-web port), from the JSON line the emulator prints once both ports serve."""
-        config = self.config
-        assert self._emulator is not None
         try:
-            ready = json.loads(await self._emulator.first_line(config.start_timeout_seconds))
-            ports = int(ready["grpc_port"]), int(ready["web_port"])
+            ready = json.loads(await child.first_line(self.config.start_timeout_seconds))
+            return int(ready["grpc_port"]), int(ready["web_port"])
         except ChildExitedError as error:
             match = _EMULATOR_PORT_IN_USE.search(str(error))
             if match:
                 port = int(match.group(1))
-                variable = "MOMENTO_GRPC_PORT" if port == config.momento_grpc_port else "MOMENTO_WEB_PORT"
+                variable = "MOMENTO_GRPC_PORT" if port == grpc_port else "MOMENTO_WEB_PORT"
                 raise PortInUseError(port, variable, PORT_VARIABLES[variable][1]) from None
             raise
         except (ValueError, KeyError, TypeError):
             raise DevstackError("the Momento emulator's first line was not its JSON ready report") from None
-        self._watch(self._emulator)
-        return ports
+
+    async def _emulator_ready(self) -> tuple[int, int]:
+        """The first emulator's ports; from then on it is supervised, restarted on exactly these ports."""
+        config = self.config
+        assert self._emulator is not None
+        grpc_port, web_port = await self._emulator_ports(
+            self._emulator, config.momento_grpc_port, config.momento_web_port
+        )
+        first = self._emulator
+
+        async def back(child: ChildProcess) -> str | None:
+            ports = await self._emulator_ports(child, grpc_port, web_port)
+            if ports != (grpc_port, web_port):
+                raise DevstackError(f"the Momento emulator came back on ports {ports}, not {(grpc_port, web_port)}")
+            return None
+
+        supervisor = Supervisor(
+            "emulator",
+            first.label,
+            f"{HOST}:{grpc_port}/{web_port}",
+            spawn=lambda: first.again(self._emulator_argv(grpc_port, web_port)),
+            become_ready=back,
+            policy=config.restart,
+            grace_seconds=config.stop_grace_seconds,
+        )
+        self._supervise(supervisor, first)
+        return grpc_port, web_port
 
     async def _moto_ready_and_seeded(
-        self, users_task: Awaitable[tuple[tuple[DemoUser, ...], str | None, str | None]], client_task: Awaitable[Any]
+        self,
+        users_task: Awaitable[tuple[tuple[DemoUser, ...], str | None, str | None]],
+        client_task: Awaitable[MotoClients],
     ) -> None:
+        """moto answers and holds everything in `moto_holds`; from then on it is supervised (and re-seeded)."""
+        config = self.config
         assert self._moto is not None
         try:
-            await self._wait_until_answers(self._moto, f"{self._moto_url}/moto-api/")
+            await self._moto_answers(self._moto)
+        except PortInUseError:
+            if config.moto_port:
+                raise
+            raise DevstackError(
+                f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
+            ) from None
+        _, _, users_store = await users_task
+        self._moto_clients = await client_task
+        self.moto_holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store)
+        await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
+        first = self._moto
+
+        async def back(child: ChildProcess) -> str:
+            await self._moto_answers(child)
+            assert self._moto_clients is not None
+            await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
+            return "re-seeded: " + ", ".join(state.describe() for state in self.moto_holds)
+
+        supervisor = Supervisor(
+            "moto",
+            first.label,
+            f"{HOST}:{self._moto_port}",
+            spawn=first.again,
+            become_ready=back,
+            policy=config.restart,
+            grace_seconds=config.stop_grace_seconds,
+        )
+        self._supervise(supervisor, first)
+
+    async def _moto_answers(self, child: ChildProcess) -> None:
+        try:
+            await self._wait_until_answers(child, f"{self._moto_url}/moto-api/")
         except ChildExitedError as error:
             if "already in use" in str(error):
-                if self.config.moto_port:
-                    raise PortInUseError(self._moto_port, "MOTO_PORT", PORT_VARIABLES["MOTO_PORT"][1]) from None
-                raise DevstackError(
-                    f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
-                ) from None
+                raise PortInUseError(self._moto_port, "MOTO_PORT", PORT_VARIABLES["MOTO_PORT"][1]) from None
             raise
-        self._watch(self._moto)
-        _, _, users_store = await users_task
-        client = await client_task
-        await asyncio.to_thread(_seed, client, self.config.resolved_api_key(), users_store)
 
     async def _wait_until_answers(self, child: ChildProcess, url: str) -> None:
         timeout = aiohttp.ClientTimeout(total=2)
@@ -416,34 +547,20 @@ class Stack:
         writer.close()
         await writer.wait_closed()
 
-    def _watch(self, child: ChildProcess) -> None:
-        async def watch() -> None:
-            returncode = await child.wait()
-            if self._stopping or child.stopping:
-                return
-            await child.drained()
-            self._failure = ChildExitedError(child.label, returncode, child.tail())
-            log.debug("devstack: %s", self._failure)
-            self._failed.set()
-
-        self._watchers.append(asyncio.ensure_future(watch()))
-
     async def restart_emulator(self) -> None:
-        """Stop the Momento emulator and start a fresh one on the same ports with the same key.
+        """Stop the Momento emulator and start a fresh one on the same ports with the same key, at once.
 
         For tests of clients that must survive a Momento outage: the new emulator has empty caches (the configured
         cache is created again) and a new topic sequence page, and still accepts tokens vended before the restart.
         """
-        info = self.info
-        assert self._emulator is not None
-        await self._emulator.stop(self.config.stop_grace_seconds)
-        self._emulator = self._emulator_child(info.momento_grpc_port, info.momento_web_port)
-        await self._emulator.start()
-        await self._emulator_ready()
+        self.info  # noqa: B018 - raises if the stack is not started
+        await self._supervisors["emulator"].restart()
 
     # ------------------------------------------------------------------ stop
     async def _stop(self) -> None:
         self._stopping = True
+        # No restart from now on, and a restart under way is cancelled (its child, if spawned, is stopped below).
+        await asyncio.gather(*(supervisor.close() for supervisor in self._supervisors.values()))
         if self._api is not None:
             try:
                 await self._api.stop()
@@ -451,11 +568,8 @@ class Stack:
                 log.warning("devstack: the local API did not stop cleanly: %s", error)
         if self._site is not None:
             await self._site.stop()
-        children = [c for c in (self._emulator, self._moto) if c is not None]
-        await asyncio.gather(*(c.stop(self.config.stop_grace_seconds) for c in children))
-        for watcher in self._watchers:
-            watcher.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
+        children = [child for name in CHILD_NAMES if (child := self._child(name)) is not None]
+        await asyncio.gather(*(child.stop(self.config.stop_grace_seconds) for child in children))
 
 
 # ---------------------------------------------------------------------- helpers (run in threads)
@@ -471,39 +585,6 @@ def _read_users(config: StackConfig) -> tuple[tuple[DemoUser, ...], str | None, 
         users.append(DemoUser(name, password, groups, rule.tier if rule else policy.default_tier))
     store = hashed_store_from_demo_file(config.demo_users_file) if config.auth == "LambdaAuthorizer" else None
     return tuple(users), policy.anonymous_tier, store
-
-
-def _secretsmanager_client(endpoint_url: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
-    )
-
-
-def secret_arn(name: str) -> str:
-    """The full ARN moto gives the secret `name` (the template's parameter pattern wants the 6-character suffix)."""
-    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{name}-{_ARN_SUFFIX}"
-
-
-def _seed(client: Any, api_key: str, users_store: str | None) -> None:
-    """Create the secrets the functions read, under the ARNs the API was already given."""
-    secrets = [(MOMENTO_KEY_SECRET_NAME, "the Momento API key (the emulator's root key)", api_key)]
-    if users_store is not None:
-        secrets.append((USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store))
-    for name, description, value in secrets:
-        arn = client.create_secret(
-            Name=name,
-            Description=f"Local stack: {description}",
-            SecretString=value,
-            Tags=[{"Key": "_custom_id_", "Value": _ARN_SUFFIX}],  # moto: use this id, not a random one
-        )["ARN"]
-        if arn != secret_arn(name):
-            raise DevstackError(f"moto named the secret {arn}, not {secret_arn(name)}: has moto changed?")
 
 
 def _route_names(api: Any) -> tuple[str, ...]:

@@ -8,8 +8,19 @@ Why it looks like this:
   removed user or a changed password takes effect within about two gateway cache periods.
 - Cached results are keyed by an HMAC of the header under a random per-container key: the raw header, which carries
   the password, is never kept as a key or written anywhere.
-- Anything unexpected is a deny, never an exception; logs carry the decision and a reason code, plus the username
-  only when it names a known user (an unknown "username" may be a password typed in the wrong field).
+- Bad credentials are a deny (`isAuthorized: false`, which the gateway caches). Not being able to check is not a
+  deny: when the users store cannot be read (Secrets Manager down, slow, throttled or forbidden; no secret
+  configured; an invalid store), or on a bug, `handler` raises `AuthorizerUnavailableError`, a function error that
+  API Gateway answers as 500 and never caches. A deny would tell a user with the right password that it is wrong,
+  and the gateway would keep saying so for `ReauthorizeEvery` after Secrets Manager came back.
+- The secret read has its own deadline (1 s to connect, 1 s per read, 2 attempts: about 3 s at worst), well inside
+  the function's 10 s timeout, so an outage fails fast and the warm container survives.
+- When a refresh fails, the last good store is used for at most STALE_STORE_SECONDS more, for allows only: a user
+  the last good store verifies is let in (a removal takes effect that much later), and anything it would deny fails
+  instead, since the store we cannot read may say otherwise (a new user, a changed password). Meanwhile one request
+  per RETRY_AFTER_FAILURE_SECONDS tries the refresh, so an outage does not slow every request down by the deadline.
+- Logs carry the decision and a reason code, plus the username only when it names a known user (an unknown
+  "username" may be a password typed in the wrong field), and for a failure only the AWS error class and code.
 """
 
 from __future__ import annotations
@@ -28,13 +39,19 @@ from typing import Any, Final, NamedTuple
 
 from tvm_users.store import UsersStore, UsersStoreError, authenticate, is_valid_username, loads_store
 
-__all__ = ["handler"]
+__all__ = ["AuthorizerUnavailableError", "handler"]
 
 MAX_HEADER_CHARS: Final = 4096
 MAX_PASSWORD_CHARS: Final = 1024
 MAX_STORE_CACHE_SECONDS: Final = 300
 MAX_AUTH_CACHE_SECONDS: Final = 3600  # the gateway's own upper bound for ReauthorizeEvery
 MAX_CACHED_RESULTS: Final = 1024
+STALE_STORE_SECONDS: Final = 300  # how long past its expiry the last good store may still allow, while reads fail
+RETRY_AFTER_FAILURE_SECONDS: Final = 5.0  # while serving a stale store, how often a request tries the refresh
+# The secret read's deadline. Worst case: two attempts of 1 s each plus standard mode's backoff (under 1 s).
+SECRETS_CONNECT_TIMEOUT_SECONDS: Final = 1.0
+SECRETS_READ_TIMEOUT_SECONDS: Final = 1.0
+SECRETS_MAX_ATTEMPTS: Final = 2  # in all, the first attempt included (botocore's total_max_attempts)
 
 logger = logging.getLogger("tvm.authorizer")
 logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "").upper(), logging.INFO))
@@ -42,6 +59,13 @@ logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "
 # Monotonic: cache lifetimes must not jump with the wall clock. Tests replace it.
 _clock: Callable[[], float] = time.monotonic
 _CACHE_KEY: Final = os.urandom(32)  # what secrets.token_bytes does, without importing random
+
+
+class AuthorizerUnavailableError(RuntimeError):
+    """The authorizer could not decide (the gateway answers 500 and caches nothing). Its message is fixed."""
+
+    def __init__(self) -> None:
+        super().__init__("the authorizer cannot check credentials now; its log line says why")
 
 
 # NamedTuples and a plain class, not dataclasses: `dataclasses` (with `inspect`) costs milliseconds of cold start.
@@ -52,27 +76,37 @@ class _Verified(NamedTuple):
 
 
 class _Snapshot:
-    """The users store as fetched, and the results verified against it (they never outlive it)."""
+    """The users store as fetched, and the results verified against it (they never outlive its freshness)."""
 
-    __slots__ = ("expires_at", "results", "store")
+    __slots__ = ("expires_at", "results", "stale_until", "store")
 
     def __init__(self, store: UsersStore, expires_at: float) -> None:
         self.store = store
         self.expires_at = expires_at
+        self.stale_until = expires_at + STALE_STORE_SECONDS
         self.results: dict[bytes, _Verified] = {}
 
 
 _snapshot: _Snapshot | None = None
+_retry_at = 0.0  # while a stale store is served: no refresh before this time
 _secrets_client: Any = None
 
 
 class _Deny(Exception):
-    """A decision to deny: a reason code, the username only for known users, and error class names if any."""
+    """A decision to deny: a reason code and the username only for known users."""
 
-    def __init__(self, reason: str, username: str | None = None, **extra: str) -> None:
+    def __init__(self, reason: str, username: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.username = username
+
+
+class _Unavailable(Exception):
+    """No decision can be made: a reason code and, for AWS errors, the error class and code (never a message)."""
+
+    def __init__(self, reason: str, **extra: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.extra = extra
 
 
@@ -127,23 +161,37 @@ def _parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
-def _fetch_store() -> UsersStore:
-    """Read and validate the users secret. boto3 is imported here, on the first fetch only."""
+def _secrets_manager() -> Any:
+    """The Secrets Manager client, made once per container with the read's deadline. boto3 is imported here."""
     global _secrets_client
-    arn = os.environ.get("USERS_SECRET_ARN")
-    if not arn:
-        raise _Deny("not_configured")
     if _secrets_client is None:
         # Imported here, not at the top: boto3 costs most of a cold start. (Untyped, hence importlib and Any.)
         boto3 = importlib.import_module("boto3")
         config = importlib.import_module("botocore.config").Config(
-            connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2}
+            connect_timeout=SECRETS_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=SECRETS_READ_TIMEOUT_SECONDS,
+            retries={"mode": "standard", "total_max_attempts": SECRETS_MAX_ATTEMPTS},
         )
         # botocore logs whole response bodies at DEBUG, and this body is the users store.
         for noisy in ("botocore", "boto3", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         _secrets_client = boto3.client("secretsmanager", config=config)
-    return loads_store(_secrets_client.get_secret_value(SecretId=arn)["SecretString"])
+    return _secrets_client
+
+
+def _fetch_store() -> UsersStore:
+    """Read and validate the users secret; raises _Unavailable, saying only what kind of failure it was."""
+    arn = os.environ.get("USERS_SECRET_ARN")
+    if not arn:
+        raise _Unavailable("not_configured")
+    try:
+        text = _secrets_manager().get_secret_value(SecretId=arn)["SecretString"]
+    except Exception as exc:  # down, slow, throttled, forbidden, missing...: the class and AWS code, no message
+        raise _Unavailable("users_store_unavailable", error=type(exc).__name__, **_aws_error_code(exc)) from None
+    try:
+        return loads_store(text)
+    except UsersStoreError:  # its message may name records: not logged
+        raise _Unavailable("users_store_invalid") from None
 
 
 def _aws_error_code(exc: Exception) -> dict[str, str]:
@@ -154,24 +202,39 @@ def _aws_error_code(exc: Exception) -> dict[str, str]:
     return {"error_code": code} if isinstance(code, str) and code.isascii() and code.isalnum() else {}
 
 
-def _current_snapshot(now: float, ttl: int) -> _Snapshot:
-    """The cached store if still fresh, else a new fetch (failures are not cached: the next call retries)."""
-    global _snapshot
-    if _snapshot is not None and now < _snapshot.expires_at:
-        return _snapshot
-    _snapshot = None
+def _current_snapshot(now: float, ttl: int) -> tuple[_Snapshot, bool]:
+    """(the users store to decide with, whether it is stale). Raises _Unavailable when there is none to use.
+
+    Fresh: the cached one. Expired: a new fetch; if that fails, the last good store while it is within its stale
+    grace (and no new fetch until `_retry_at`), else the failure. Failures are never cached: with no store to fall
+    back on, every request tries again.
+    """
+    global _snapshot, _retry_at
+    cached = _snapshot
+    if cached is not None and now < cached.expires_at:
+        return cached, False
+    if cached is not None and now >= cached.stale_until:
+        cached = _snapshot = None
+    if cached is not None and now < _retry_at:
+        return cached, True
     try:
         store = _fetch_store()
-    except _Deny:
-        raise
-    except UsersStoreError:
-        raise _Deny("users_store_invalid") from None
-    except Exception as exc:  # Secrets Manager down, throttled, forbidden...: deny, and say only what kind of error
-        raise _Deny("users_store_unavailable", error=type(exc).__name__, **_aws_error_code(exc)) from None
+    except _Unavailable as failure:
+        if cached is None:
+            raise
+        _retry_at = now + RETRY_AFTER_FAILURE_SECONDS
+        logger.info(
+            json.dumps(
+                {"message": "users store refresh failed: using the last good one", "reason": failure.reason}
+                | failure.extra,
+                sort_keys=True,
+            )
+        )
+        return cached, True
     snapshot = _Snapshot(store, now + min(ttl, MAX_STORE_CACHE_SECONDS))
-    if ttl > 0:
-        _snapshot = snapshot
-    return snapshot
+    _snapshot = snapshot if ttl > 0 else None
+    _retry_at = 0.0
+    return snapshot, False
 
 
 def _authorize(event: object) -> dict[str, Any]:
@@ -181,22 +244,26 @@ def _authorize(event: object) -> dict[str, Any]:
     username, password = _parse_basic(header)
     now, ttl = _clock(), _cache_seconds()
     key = hmac.new(_CACHE_KEY, header.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
-    snapshot = _current_snapshot(now, ttl)
+    snapshot, stale = _current_snapshot(now, ttl)
     cached = snapshot.results.get(key)
     if cached is not None and now < cached.expires_at:
         _log("allow", "cached", cached.username)
         return _allow(cached.username, cached.groups)
     result = authenticate(snapshot.store, username, password)
     if result is None:
-        if username in snapshot.store.users:
-            raise _Deny("wrong_password", username)
-        raise _Deny("unknown_user")
+        reason, known = ("wrong_password", username) if username in snapshot.store.users else ("unknown_user", None)
+        if stale:  # the store we could not read may know this user or this password: no deny on old data
+            raise _Unavailable("users_store_stale", would_deny=reason)
+        raise _Deny(reason, known)
     groups = ",".join(result[1])
-    if ttl > 0:
+    if ttl > 0 and not stale:
         if len(snapshot.results) >= MAX_CACHED_RESULTS:
             del snapshot.results[next(iter(snapshot.results))]
         snapshot.results[key] = _Verified(username, groups, min(now + ttl, snapshot.expires_at))
-    _log("allow", "verified", username)
+    if stale:
+        _log("allow", "verified", username, store="stale")
+    else:
+        _log("allow", "verified", username)
     return _allow(username, groups)
 
 
@@ -205,11 +272,18 @@ def _allow(username: str, groups: str) -> dict[str, Any]:
 
 
 def handler(event: object, context: object = None) -> dict[str, Any]:
-    """Lambda entry point: a simple response; denies on any malformed input or internal failure."""
+    """Lambda entry point: a simple response for any credentials, good or bad; raises when it cannot check them.
+
+    The exception is a fresh AuthorizerUnavailableError with a fixed message and no cause or context attached, so
+    neither the runtime's error log nor the gateway learns anything from it; the reason is in the log line.
+    """
     try:
         return _authorize(event)
     except _Deny as deny:
-        _log("deny", deny.reason, deny.username, **deny.extra)
-    except Exception as exc:  # the last line of defence: a crash would be a 500, and its trace might hold secrets
-        _log("deny", "internal_error", error=type(exc).__name__)
-    return {"isAuthorized": False}
+        _log("deny", deny.reason, deny.username)
+        return {"isAuthorized": False}
+    except _Unavailable as failure:
+        _log("error", failure.reason, **failure.extra)
+    except Exception as exc:  # a bug: no decision was made, so none may be cached; its trace might hold secrets
+        _log("error", "internal_error", error=type(exc).__name__)
+    raise AuthorizerUnavailableError from None

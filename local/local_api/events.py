@@ -63,7 +63,7 @@ class HttpRequest:
         return ",".join(values) if values else None
 
 
-async def from_aiohttp(request: web.Request) -> HttpRequest:
+async def from_aiohttp(request: web.BaseRequest) -> HttpRequest:
     """Capture an aiohttp request (reads the body)."""
     peer = request.transport.get_extra_info("peername") if request.transport else None
     sockname = request.transport.get_extra_info("sockname") if request.transport else None

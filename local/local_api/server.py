@@ -79,7 +79,7 @@ class LocalApi:
         self.host = host
         self._requested_port = port
         self._bound_port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._workers = {
             logical: Worker(
                 function,
@@ -127,9 +127,7 @@ class LocalApi:
         if failures:
             await self._stop_workers()
             raise failures[0]
-        runner = web.AppRunner(
-            Gateway(self.spec, self._invoke).app(), access_log=None, handle_signals=False, shutdown_timeout=2.0
-        )
+        runner = web.ServerRunner(Gateway(self.spec, self._invoke).server(), handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self._requested_port)

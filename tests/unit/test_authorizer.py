@@ -14,6 +14,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -260,6 +261,19 @@ def test_malformed_credentials_are_denied_without_hash_work(
     assert scrypt.count == 0
 
 
+def test_a_nul_padded_password_is_denied_after_the_same_hash_work(
+    authorizer: ModuleType, users_secret: str, scrypt: Counter
+) -> None:
+    """The reproduction: `alice:alice-password\\0` was allowed as alice (scrypt's HMAC zero-pads the key)."""
+    assert authorizer.handler(load_event("wrong_password"), None) == DENY
+    wrong = [(call["n"], call["r"], call["p"], call["dklen"]) for call in scrypt.calls]
+    scrypt.reset()
+    assert authorizer.handler(load_event("nul_padded_password"), None) == DENY
+    assert [(call["n"], call["r"], call["p"], call["dklen"]) for call in scrypt.calls] == wrong
+    for padding in ("\0\0", "\0" * 43):
+        assert authorizer.handler(event_with(basic(f"alice:alice-password{padding}")), None) == DENY
+
+
 def test_no_guest_identity_can_be_forged(authorizer: ModuleType, users_secret: str) -> None:
     """Usernames never contain ':', so `guest:x` can be neither a stored user nor a parsed one."""
     with pytest.raises(ValueError, match="invalid username"):
@@ -436,30 +450,68 @@ def test_the_result_cache_is_bounded(
     assert [hit.username for hit in authorizer._snapshot.results.values()] == ["bob", "viewer"]
 
 
-# --- Secrets Manager and configuration failures -----------------------------------------------------------------
+# --- Secrets Manager and configuration failures: the authorizer fails (a 500, never cached), it does not deny ---
 
 
-def test_a_missing_secret_is_a_deny_and_is_retried(
+def decision_lines(caplog: Any) -> list[dict[str, Any]]:
+    return [
+        line
+        for line in (json.loads(record.getMessage()) for record in caplog.records if record.name == "tvm.authorizer")
+        if line["message"] == "authorizer decision"
+    ]
+
+
+def fails(authorizer: ModuleType, event: object) -> BaseException:
+    """Call the handler, expecting the function error that makes API Gateway answer 500 and cache nothing."""
+    with pytest.raises(authorizer.AuthorizerUnavailableError) as raised:
+        authorizer.handler(event, None)
+    error = raised.value
+    assert str(error) == "the authorizer cannot check credentials now; its log line says why"
+    assert error.__cause__ is None and error.__context__ is None  # no AWS error (or its message) rides along
+    return error
+
+
+def test_a_missing_secret_fails_and_is_retried(
     authorizer: ModuleType, secretsmanager: Any, demo_store_json: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     caplog.set_level(logging.INFO)
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm-users-AbCdEf"
     monkeypatch.setenv("USERS_SECRET_ARN", arn)
-    assert authorizer.handler(load_event("valid_alice"), None) == DENY
-    [line] = [json.loads(record.getMessage()) for record in caplog.records if record.name == "tvm.authorizer"]
-    assert line == {
-        "message": "authorizer decision",
-        "decision": "deny",
-        "reason": "users_store_unavailable",
-        "error": "ResourceNotFoundException",  # a modeled ClientError subclass
-        "error_code": "ResourceNotFoundException",
-    }
+    fails(authorizer, load_event("valid_alice"))
+    assert decision_lines(caplog) == [
+        {
+            "message": "authorizer decision",
+            "decision": "error",
+            "reason": "users_store_unavailable",
+            "error": "ResourceNotFoundException",  # a modeled ClientError subclass
+            "error_code": "ResourceNotFoundException",
+        }
+    ]
+    assert authorizer._snapshot is None  # nothing was cached: not the failure, not an empty store
     real = secretsmanager.create_secret(Name="tvm-users", SecretString=demo_store_json)["ARN"]
     monkeypatch.setenv("USERS_SECRET_ARN", real)
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True  # failures are not cached
 
 
-def test_an_unreachable_secrets_manager_is_a_deny(
+@pytest.mark.parametrize("name", ["valid_alice", "wrong_password", "unknown_user"])
+def test_without_the_store_no_credentials_are_denied(
+    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, secretsmanager: Any, name: str
+) -> None:
+    """Right or wrong, credentials cannot be checked without the store: a deny would be cached as a wrong password."""
+    monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
+    fails(authorizer, load_event(name))
+
+
+@pytest.mark.parametrize("name", ["malformed_basic", "bearer_scheme", "missing_header"])
+def test_bad_input_is_still_denied_without_the_store(
+    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Credentials that can never be right need no store: they are denied (never a 5xx for bad input)."""
+    monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
+    assert authorizer.handler(load_event(name), None) == DENY
+
+
+def test_an_unreachable_secrets_manager_fails(
     authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     """No moto here: a real connection to a closed local port."""
@@ -469,36 +521,174 @@ def test_an_unreachable_secrets_manager_is_a_deny(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm-users-AbCdEf")
     caplog.set_level(logging.INFO)
-    assert authorizer.handler(load_event("valid_alice"), None) == DENY
-    assert json.loads(caplog.records[-1].getMessage())["error"] == "EndpointConnectionError"
+    fails(authorizer, load_event("valid_alice"))
+    [line] = decision_lines(caplog)
+    assert (line["decision"], line["reason"], line["error"]) == (
+        "error",
+        "users_store_unavailable",
+        "EndpointConnectionError",
+    )
 
 
-def test_an_invalid_store_is_a_deny(
+def test_a_hung_secrets_manager_fails_within_the_deadline(
+    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """A port that accepts connections and never answers (what a stopped Secrets Manager looks like): the read's
+    own deadline (1 s per attempt, 2 attempts) ends it well inside the function's 10 s timeout."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshakes; nobody ever reads or writes
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm-AbCdEf")
+        caplog.set_level(logging.INFO)
+        started = time.monotonic()
+        fails(authorizer, load_event("valid_alice"))
+        elapsed = time.monotonic() - started
+    assert elapsed < 4.5, f"the secret read took {elapsed:.1f} s to fail"
+    [line] = decision_lines(caplog)
+    assert (line["reason"], line["error"]) == ("users_store_unavailable", "ReadTimeoutError")
+
+
+def test_the_secrets_client_has_an_explicit_deadline(authorizer: ModuleType, users_secret: str) -> None:
+    config = authorizer._secrets_manager().meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.0, 1.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+
+
+def test_an_invalid_store_fails(
     authorizer: ModuleType, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     caplog.set_level(logging.INFO)
     bad = json.dumps({"users": {"alice": {"password_hash": "plain-text!", "groups": ["readwrite"]}}})
     monkeypatch.setenv("USERS_SECRET_ARN", secretsmanager.create_secret(Name="u", SecretString=bad)["ARN"])
-    assert authorizer.handler(load_event("valid_alice"), None) == DENY
-    assert json.loads(caplog.records[-1].getMessage())["reason"] == "users_store_invalid"
+    fails(authorizer, load_event("valid_alice"))
+    assert decision_lines(caplog)[-1]["reason"] == "users_store_invalid"
     assert "plain-text!" not in caplog.text
 
 
-def test_no_secret_configured_is_a_deny(authorizer: ModuleType, caplog: Any) -> None:
+def test_no_secret_configured_fails(authorizer: ModuleType, caplog: Any) -> None:
     caplog.set_level(logging.INFO)
-    assert authorizer.handler(load_event("valid_alice"), None) == DENY
-    assert json.loads(caplog.records[-1].getMessage())["reason"] == "not_configured"
+    fails(authorizer, load_event("valid_alice"))
+    assert decision_lines(caplog)[-1]["reason"] == "not_configured"
 
 
-def test_an_unexpected_error_is_a_deny(authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+def test_an_unexpected_error_fails_without_leaking(
+    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """A bug is not a decision: nothing may be cached, and neither the log nor the error carries its message."""
+
     def explode(event: object) -> dict[str, Any]:
         raise RuntimeError("boom with alice-password inside")
 
     monkeypatch.setattr(authorizer, "_authorize", explode)
     caplog.set_level(logging.INFO)
-    assert authorizer.handler(load_event("valid_alice"), None) == DENY
-    assert json.loads(caplog.records[-1].getMessage())["error"] == "RuntimeError"
-    assert "alice-password" not in caplog.text
+    error = fails(authorizer, load_event("valid_alice"))
+    assert decision_lines(caplog)[-1] == {
+        "message": "authorizer decision",
+        "decision": "error",
+        "reason": "internal_error",
+        "error": "RuntimeError",
+    }
+    assert "alice-password" not in caplog.text and "alice-password" not in repr(error)
+
+
+# --- a refresh that fails: the last good store allows for a bounded grace, and never denies --------------------
+
+
+@pytest.fixture
+def store_outage(
+    authorizer: ModuleType, users_secret: str, monkeypatch: pytest.MonkeyPatch, fetches: Counter, clock: Clock
+) -> Callable[[], None]:
+    """Warm the container with the store, then make every later read fail as Secrets Manager would."""
+    assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
+
+    def break_reads() -> None:
+        monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
+
+    return break_reads
+
+
+def test_a_failed_refresh_keeps_allowing_with_the_last_good_store(
+    authorizer: ModuleType,
+    store_outage: Callable[[], None],
+    fetches: Counter,
+    scrypt: Counter,
+    clock: Clock,
+    caplog: Any,
+) -> None:
+    caplog.set_level(logging.INFO)
+    store_outage()
+    clock.now += TTL  # the store has aged out
+    bob = event_with(basic("bob:bob-password"))
+    assert authorizer.handler(bob, None)["context"]["username"] == "bob"
+    assert fetches.count == 2  # the refresh was tried, and failed
+    assert [line.get("store") for line in decision_lines(caplog)][-1] == "stale"
+    refresh = [json.loads(r.getMessage()) for r in caplog.records if "refresh failed" in r.getMessage()]
+    assert refresh == [
+        {
+            "message": "users store refresh failed: using the last good one",
+            "reason": "users_store_unavailable",
+            "error": "ResourceNotFoundException",
+            "error_code": "ResourceNotFoundException",
+        }
+    ]
+    # Within RETRY_AFTER_FAILURE_SECONDS no request pays for another failing read; results are not cached.
+    scrypt.reset()
+    assert authorizer.handler(bob, None)["isAuthorized"] is True
+    assert (fetches.count, scrypt.count) == (2, 1)
+    clock.now += authorizer.RETRY_AFTER_FAILURE_SECONDS
+    assert authorizer.handler(bob, None)["isAuthorized"] is True
+    assert fetches.count == 3
+
+
+@pytest.mark.parametrize("name", ["wrong_password", "unknown_user"])
+def test_a_stale_store_never_denies(
+    authorizer: ModuleType, store_outage: Callable[[], None], clock: Clock, name: str, caplog: Any
+) -> None:
+    """The store that could not be read may hold a new user or a changed password: fail rather than deny."""
+    caplog.set_level(logging.INFO)
+    store_outage()
+    clock.now += TTL
+    fails(authorizer, load_event(name))
+    assert decision_lines(caplog)[-1]["reason"] == "users_store_stale"
+
+
+def test_the_last_good_store_is_dropped_after_its_grace(
+    authorizer: ModuleType, store_outage: Callable[[], None], clock: Clock
+) -> None:
+    store_outage()
+    clock.now += TTL + authorizer.STALE_STORE_SECONDS - 1
+    assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
+    clock.now += 1
+    fails(authorizer, load_event("valid_alice"))
+    assert authorizer._snapshot is None
+
+
+def test_a_store_that_comes_back_is_used_at_once(
+    authorizer: ModuleType,
+    users_secret: str,
+    store_outage: Callable[[], None],
+    clock: Clock,
+    fetches: Counter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store_outage()
+    clock.now += TTL
+    assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True  # stale
+    monkeypatch.setenv("USERS_SECRET_ARN", users_secret)
+    clock.now += authorizer.RETRY_AFTER_FAILURE_SECONDS
+    assert authorizer.handler(load_event("wrong_password"), None) == DENY  # a fresh store denies again
+    assert fetches.count == 3
+
+
+def test_no_store_is_kept_when_the_gateway_does_not_cache(
+    authorizer: ModuleType, users_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With AUTH_CACHE_TTL_SECONDS=0 every request reads the store, so there is no last good one to fall back on."""
+    monkeypatch.setenv("AUTH_CACHE_TTL_SECONDS", "0")
+    assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
+    monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
+    fails(authorizer, load_event("valid_alice"))
 
 
 # --- logs -------------------------------------------------------------------------------------------------------
@@ -538,7 +728,7 @@ def test_logs_hold_decisions_and_never_credentials(
     leaked = sorted(secret for secret in forbidden if secret and secret in text)
     assert leaked == []
 
-    decisions = [json.loads(record.getMessage()) for record in caplog.records if record.name == "tvm.authorizer"]
+    decisions = decision_lines(caplog)
     assert [(line["decision"], line["reason"], line.get("username")) for line in decisions] == [
         ("allow", "verified", "alice"),
         ("allow", "cached", "alice"),
@@ -549,8 +739,9 @@ def test_logs_hold_decisions_and_never_credentials(
         ("deny", "missing_credentials", None),
         ("deny", "invalid_username", None),
         ("deny", "malformed_credentials", None),
-        ("deny", "users_store_invalid", None),
+        ("allow", "verified", "alice"),  # the refresh found an invalid store: the last good one still allows
     ]
+    assert decisions[-1]["store"] == "stale"
 
 
 # --- robustness -------------------------------------------------------------------------------------------------
@@ -604,7 +795,7 @@ def test_production_hashes_are_self_describing_and_salted() -> None:
     assert verify_password("correct horse", first) and not verify_password("correct horsE", first)
 
 
-@pytest.mark.parametrize("name", ["valid_alice", *DENY_EVENTS])
+@pytest.mark.parametrize("name", ["valid_alice", "nul_padded_password", *DENY_EVENTS])
 def test_events_are_payload_2_0_authorizer_requests(name: str) -> None:
     event = load_event(name)
     assert (event["version"], event["type"], event["routeKey"], event["rawPath"]) == (

@@ -4,6 +4,15 @@ Why scrypt from `hashlib`: it is memory-hard, needs no third-party wheel (the au
 only), and its parameters travel inside the stored string, so they can be raised later without breaking old hashes.
 
 Format: ``scrypt$<n>$<r>$<p>$<base64 salt>$<base64 hash>`` (standard base64, with padding).
+
+Why no password may contain NUL: scrypt's first step is PBKDF2-HMAC-SHA256 keyed with the password, and HMAC pads a
+key shorter than its 64-byte block with zero bytes, so ``pw`` and ``pw\\0\\0`` derive the same hash. Refusing every
+NUL, when hashing and when verifying, makes the comparison exact: two NUL-free passwords of up to 64 bytes derive the
+same hash only if they are equal. Stored hashes stay valid (the hash of a password without NUL is unchanged); only a
+password containing NUL stops working, and it never stood for itself alone. A refused password still costs a full
+hash when verified, so its timing is that of a wrong one. (HMAC keys a password over 64 bytes by its SHA-256
+digest, so that 32-byte digest, used as a password, would match too: whoever knows the digest knows a secret as
+good as the password.)
 """
 
 from __future__ import annotations
@@ -99,8 +108,11 @@ def _unb64(text: str) -> bytes:
 
 
 def _password_bytes(password: str) -> bytes:
+    """The exact bytes hashed; ValueError for a password scrypt could not tell from another (see the module doc)."""
     if not 1 <= len(password) <= MAX_PASSWORD_CHARS:
         raise ValueError(f"a password must be 1 to {MAX_PASSWORD_CHARS} characters")
+    if "\0" in password:
+        raise ValueError("a password must not contain NUL characters")
     return password.encode("utf-8")  # raises UnicodeEncodeError (a ValueError) for lone surrogates
 
 
@@ -135,7 +147,10 @@ def hash_password(password: str, *, params: ScryptParams | None = None, salt: by
 
 
 def verify_password(password: str, encoded: str | DecodedHash) -> bool:
-    """Recompute and compare in constant time. A bad stored hash raises; a bad password is just False."""
+    """Recompute and compare in constant time. A bad stored hash raises; a bad password is just False.
+
+    A password `hash_password` would refuse (empty, over-long, a NUL, a lone surrogate) is False after the same work.
+    """
     decoded = decode_hash(encoded) if isinstance(encoded, str) else encoded
     try:
         candidate = _password_bytes(password)

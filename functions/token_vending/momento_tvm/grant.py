@@ -37,6 +37,8 @@ class TopicGrant:
     cache: str
     all_topics: bool = False
     names: tuple[str, ...] = ()
+    # Topic-name prefixes: the wire can mint them (`topic_name_prefix`); `decide` does not produce them yet.
+    prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,60 @@
 """Minting: the one seam between the decision and Momento.
 
-`Minter` is a one-method protocol. `MomentoMinter` mints with the real `momento` SDK (imported lazily: it costs
-about 140 ms of cold start, and `GET /token/explain` never needs it). Tests use it against the local emulator.
+`Minter` is a one-method protocol. `MomentoMinter` mints with one gRPC call of its own, `GenerateDisposableToken`,
+built from Momento's published protobuf types (`wire.py`) and sent with a deadline. It does not use the `momento`
+SDK: momento 1.29.1 passes no deadline to that call (a hung Momento held the function for its whole timeout), keeps
+no keepalive and has no reconnect backoff to shorten. tests/unit/test_mint_request_bytes.py proves the request is
+byte for byte the SDK's. grpc is imported on first mint: `GET /token/explain` never needs it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import UpstreamUnavailableError
 from .grant import Grant
 
-__all__ = ["MintedToken", "Minter", "MomentoMinter", "is_local_endpoint"]
+__all__ = ["DEFAULT_DEADLINE_SECONDS", "MintedToken", "Minter", "MomentoMinter", "is_local_endpoint"]
+
+DEFAULT_DEADLINE_SECONDS = 1.0
+
+# Fast recovery (measured against the emulator: tests/integration/test_minter.py).
+# - Reconnects: a channel in TRANSIENT_FAILURE tries again after 100 ms, backing off to at most 500 ms (+20% jitter),
+#   so a Momento that is back is reached within about 0.6 s. `min_reconnect_backoff_ms` is gRPC's minimum connect
+#   timeout: 1 s, as long as a mint may take (shorter would fail a slow TLS handshake every time).
+# - Keepalive: pings only while a call is in flight (never in an idle container, which Lambda freezes: its timers
+#   fire late on thaw), at most one per second since the last byte read, and a ping unanswered for 1 s closes the
+#   connection (`ping_timeout_ms`; grpcio 1.85 times keepalive pings with it, default 60 s). So a hung Momento, or
+#   a connection that died unnoticed during a freeze, is dropped about 2 s into a hung call and later mints fail
+#   fast or reconnect, instead of each waiting out its deadline on a dead connection until TCP gives up.
+# - No BDP probe pings (flow-control window tuning): a mint is a few hundred bytes; they only add pings to calls.
+CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.min_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", 1000),
+    ("grpc.keepalive_timeout_ms", 1000),
+    ("grpc.http2.ping_timeout_ms", 1000),
+    ("grpc.keepalive_permit_without_calls", 0),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.service_config_disable_resolution", 1),
+    # A minter rebuilt for a rotated key gets its own connection, not the old minter's (and its backoff).
+    ("grpc.use_local_subchannel_pool", 1),
+)
+
+_RUNTIME_VERSION = (
+    f"python {sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro} "
+    f"({sys.version_info.releaselevel} {sys.version_info.serial})"
+)
 
 
 @dataclass(frozen=True)
@@ -35,103 +75,103 @@ def is_local_endpoint(endpoint: str) -> bool:
 
 
 class MomentoMinter:
-    """Mints disposable tokens with `AuthClient` (built once, on first use, and kept for the container's life)."""
+    """Mints disposable tokens over one gRPC channel, built on first use and kept for the container's life.
 
-    def __init__(self, api_key: str, endpoint: str) -> None:
+    Where it connects is the SDK's choice for the same key and endpoint: `token.<endpoint>` with TLS (what
+    `CredentialProvider.from_api_key_v2` gives), or `host:port` in plaintext for a local endpoint.
+    """
+
+    def __init__(self, api_key: str, endpoint: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> None:
         self._api_key = api_key
         self._endpoint = endpoint
-        self._client: Any = None
+        self._deadline = deadline_seconds
         self._lock = threading.Lock()
+        self._channel: Any = None
+        self._call: Callable[..., bytes] | None = None
 
     def uses(self, api_key: str) -> bool:
         """Whether this minter was built for `api_key` (constant time: it is a secret)."""
         return hmac.compare_digest(self._api_key.encode(), api_key.encode())
 
-    def _auth_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from momento import AuthClient, CredentialProvider
-                from momento.config.auth_configurations import AuthConfigurations
-
-                if is_local_endpoint(self._endpoint):
-                    host, _, port = self._endpoint.rpartition(":")
-                    provider = CredentialProvider(self._api_key, host, host, host, int(port))
-                else:
-                    provider = CredentialProvider.from_api_key_v2(self._api_key, self._endpoint)
-                self._client = AuthClient(AuthConfigurations.Lambda.latest(), provider)
-            return self._client
-
     def mint(self, grant: Grant) -> MintedToken:
-        from momento.auth.access_control.disposable_token_scope import DisposableTokenProps
-        from momento.responses import GenerateDisposableToken
-        from momento.utilities import ExpiresIn
+        """One call, answered or failed within the deadline. Every failure is `UpstreamUnavailableError` naming
+        only the gRPC status (never the key or a token)."""
+        from . import wire
 
+        request = wire.mint_request(self._api_key, grant).SerializeToString()
+        call = self._connect()
+        import grpc
+
+        metadata = (
+            ("authorization", self._api_key),
+            ("agent", "python:token:momento-tvm"),
+            ("runtime-version", _RUNTIME_VERSION),
+        )
         try:
-            client = self._auth_client()
-        except Exception as error:  # a malformed key or endpoint: our configuration, not the caller's fault
-            raise UpstreamUnavailableError(f"cannot create the Momento client ({type(error).__name__})") from None
-        response = client.generate_disposable_token(
-            to_sdk_scope(grant), ExpiresIn.seconds(grant.ttl_seconds), DisposableTokenProps(token_id=grant.token_id)
-        )
-        if isinstance(response, GenerateDisposableToken.Success):
-            return MintedToken(response.auth_token, int(response.expires_at.epoch()), self._endpoint)
-        code = getattr(getattr(response, "error_code", None), "name", "UNKNOWN")
-        raise UpstreamUnavailableError(f"Momento refused to mint a token ({code})")
+            answer = call(request, timeout=self._deadline, metadata=metadata, wait_for_ready=False)
+        except grpc.RpcError as error:  # the raised error is also a grpc.Call, which has the status
+            code = getattr(error, "code", lambda: None)()
+            name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+            raise UpstreamUnavailableError(f"Momento did not mint a token ({name})") from None
+        try:
+            token = wire.parse_answer(answer)
+        except ValueError:
+            raise UpstreamUnavailableError("Momento did not mint a token (UNPARSABLE_ANSWER)") from None
+        return MintedToken(token.auth_token, token.valid_until, self._endpoint)
+
+    def close(self) -> None:
+        """Close the channel (in-flight calls end with CANCELLED); the next mint opens a new one."""
+        with self._lock:
+            channel, self._channel, self._call = self._channel, None, None
+        if channel is not None:
+            channel.close()
+
+    def _connect(self) -> Callable[..., bytes]:
+        from .wire import METHOD
+
+        with self._lock:
+            if self._call is None:
+                try:
+                    self._channel = _channel(self._api_key, self._endpoint)
+                except ValueError as error:  # a malformed key or endpoint: our configuration, not the caller's fault
+                    raise UpstreamUnavailableError(f"cannot reach Momento ({error})") from None
+                # Raw bytes both ways: wire.py serializes and parses, so an unparsable answer is ours to report.
+                self._call = self._channel.unary_unary(METHOD)
+            return self._call
 
 
-def to_sdk_scope(grant: Grant) -> Any:
-    """The grant as the SDK's scope objects: one permission per topic name, key or key prefix.
+def channel_target(api_key: str, endpoint: str) -> tuple[str, bool]:
+    """(gRPC target, TLS?) as the SDK chooses them: `host:port` in plaintext for a local endpoint; else, for a v2 key
+    only, `token.<endpoint>` over TLS (`CredentialProvider.from_api_key_v2`). ValueError, never naming the key."""
+    if not api_key or not (api_key.isascii() and api_key.isprintable()):
+        raise ValueError("the Momento API key is empty or not printable ASCII")
+    if not endpoint or not endpoint.isascii() or any(c.isspace() or c in "/@" for c in endpoint):
+        raise ValueError("the Momento endpoint is not a host name")
+    if is_local_endpoint(endpoint):
+        return endpoint, False
+    if not _is_v2_api_key(api_key):
+        raise ValueError("the Momento API key is not a v2 API key")
+    return f"token.{endpoint}", True
 
-    The SDK has two scope shapes and cannot mix them: `Permissions` (topics, whole caches) and
-    `DisposableTokenCachePermissions` (key-scoped cache items). The policy loader refuses tiers that would need both.
-    """
-    from momento.auth.access_control.disposable_token_scope import (
-        AllCacheItems,
-        CacheItemKey,
-        CacheItemKeyPrefix,
-        CacheItemSelector,
-        DisposableTokenCachePermission,
-        DisposableTokenCachePermissions,
-        DisposableTokenScope,
-    )
-    from momento.auth.access_control.permission_scope import (
-        AllTopics,
-        CachePermission,
-        CacheRole,
-        CacheSelector,
-        Permissions,
-        TopicName,
-        TopicPermission,
-        TopicRole,
-        TopicSelector,
-    )
 
-    permissions: list[Any] = []
-    if grant.topics is not None:
-        role = TopicRole(grant.topics.role)
-        cache = CacheSelector(grant.topics.cache)
-        topics: list[Any] = [AllTopics()] if grant.topics.all_topics else [TopicName(n) for n in grant.topics.names]
-        permissions += [TopicPermission(role, cache, TopicSelector(t)) for t in topics]
-    items = grant.cache
-    if items is not None:
-        cache = CacheSelector(items.cache)
-    if items is not None and not items.all_items:
-        if permissions:
-            raise ValueError("topics and key-scoped cache items cannot be minted in one token")
-        selectors: list[Any] = [CacheItemKey(k) for k in items.keys]
-        selectors += [CacheItemKeyPrefix(p) for p in items.key_prefixes]
-        cache_role = CacheRole(items.role)
-        return DisposableTokenScope(
-            DisposableTokenCachePermissions(
-                [DisposableTokenCachePermission(cache, cache_role, CacheItemSelector(s)) for s in selectors]
-            )
-        )
-    if items is not None:
-        if not permissions:
-            return DisposableTokenScope(
-                DisposableTokenCachePermissions(
-                    [DisposableTokenCachePermission(cache, CacheRole(items.role), CacheItemSelector(AllCacheItems()))]
-                )
-            )
-        permissions.append(CachePermission(cache, CacheRole(items.role)))
-    return DisposableTokenScope(Permissions(permissions))
+def _channel(api_key: str, endpoint: str) -> Any:
+    import grpc
+
+    target, tls = channel_target(api_key, endpoint)
+    if tls:
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
+    return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+
+
+def _is_v2_api_key(api_key: str) -> bool:
+    """A v2 ("global") key is a JWT whose claim `t` is "g": what momento 1.29.1 checks (with PyJWT, the signature
+    unverified: it is Momento's to check)."""
+    parts = api_key.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        decoded = [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in parts]
+        header, claims = json.loads(decoded[0]), json.loads(decoded[1])
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(header, dict) and isinstance(claims, dict) and claims.get("t") == "g"

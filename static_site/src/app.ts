@@ -12,6 +12,7 @@ import {
   type SenderKind,
 } from './messages';
 import {createTopicClient, topicsPort} from './momento';
+import {renewalRetryText, signInErrorText, signInProgressText, unreachableRoomText} from './notices';
 import {
   DEFAULT_ROOM,
   forgetRecent,
@@ -88,6 +89,8 @@ export class ChatApp {
   private hub: RoomHub | null = null;
   private token: ActiveToken | null = null;
   private tokenStatus: SessionStatus | null = null;
+  /** The last failure while signing in, for the progress line of the attempt that follows it. */
+  private signInError: TvmError | null = null;
   private recent: string[];
   private active: string | null = null;
   private messages = new Map<string, StoredMessage[]>();
@@ -121,7 +124,11 @@ export class ChatApp {
       this.root,
       this.config.authMethod,
       new URL(this.config.apiUrl).host,
-      {onSubmit: input => this.submitLogin(input), onCancel: () => this.cancelLogin()},
+      {
+        onSubmit: input => this.submitLogin(input),
+        onCancel: () => this.cancelLogin(),
+        onRetryNow: () => this.session?.retryNow(),
+      },
       notice,
     );
   }
@@ -167,6 +174,7 @@ export class ChatApp {
       },
     );
     this.session = session;
+    this.signInError = null;
     login.setBusy(true, 'Signing in…');
     session.start().then(
       active => {
@@ -177,27 +185,11 @@ export class ChatApp {
       (error: TvmError) => {
         if (serial === this.loginSerial && this.session === session) {
           this.session = null;
-          this.login?.showError(this.loginErrorText(error), error.kind === 'bad_credentials' ? 'password' : 'first');
+          const field = error.kind === 'bad_credentials' || error.kind === 'unauthenticated' ? 'password' : 'first';
+          this.login?.showError(signInErrorText(error, this.config.authMethod), field);
         }
       },
     );
-  }
-
-  private loginErrorText(error: TvmError): string {
-    switch (error.kind) {
-      case 'bad_credentials':
-        return this.config.authMethod === 'LambdaAuthorizer'
-          ? 'Wrong username or password.'
-          : 'The token service refused the request (403 Forbidden).';
-      case 'unauthenticated':
-        return 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
-      case 'scope_denied':
-        return `Your account has no access to chat rooms: ${error.message}`;
-      case 'invalid_request':
-        return `The token service rejected the request: ${error.message}`;
-      default:
-        return `Sign-in failed: ${error.message}`;
-    }
   }
 
   private cancelLogin(): void {
@@ -210,10 +202,13 @@ export class ChatApp {
 
   private onSessionStatus(status: SessionStatus): void {
     this.tokenStatus = status;
-    if (this.chat === null && this.login !== null && status.kind === 'retrying') {
-      const seconds = Math.max(1, Math.round((status.retryAtMs - this.deps.now()) / 1000));
-      const why = status.error.status === null ? status.error.message : `HTTP ${status.error.status}`;
-      this.login.setBusy(true, `Can’t get a token right now (${why}). Retrying in ${seconds} s (attempt ${status.attempt})…`);
+    if (this.chat === null && this.login !== null) {
+      // Signing in: a service that cannot check now is said to be unavailable (and retried), never a refusal.
+      const text = signInProgressText(status, this.deps.now(), this.signInError);
+      if (text !== null) {
+        this.login.setBusy(true, text, status.kind === 'retrying');
+      }
+      this.signInError = status.kind === 'retrying' ? status.error : status.kind === 'ok' ? null : this.signInError;
     }
     if (this.chat !== null) {
       this.renderRooms();
@@ -554,10 +549,9 @@ export class ChatApp {
     const left = formatRemaining(active.expiryMs - now);
     const status = this.tokenStatus;
     let text = left === 'expired' ? 'Token expired' : `Token ${left} left`;
-    if (status?.kind === 'retrying') {
-      text += ' · renewal retrying';
-    } else if (status?.kind === 'fetching') {
-      text += ' · renewing';
+    const renewal = status === null ? '' : renewalRetryText(status, now);
+    if (renewal !== '') {
+      text += ` · ${renewal}`;
     }
     const renewIn = formatRemaining(active.refreshAtMs - now);
     chat.setTokenTimer(
@@ -582,15 +576,26 @@ export class ChatApp {
       hasToken: token !== null && this.deps.now() < token.expiryMs,
       everLive: this.everLive,
       rooms,
+      serviceUnreachable: this.hub?.unreachable ?? false,
     });
     if (state === 'live') {
       this.everLive = true;
     }
     this.connection = state;
     chat.setConnection(state);
-    if (this.active !== null) {
-      const s = this.statusOf(this.active);
-      chat.setRoomState(s.status, s.detail);
+    this.renderRoomState();
+  }
+
+  /** The open room's state; while Momento is unreachable, when the next attempt is. */
+  private renderRoomState(): void {
+    if (this.active === null) {
+      return;
+    }
+    const s = this.statusOf(this.active);
+    if (this.connection === 'unreachable' && s.status !== 'live' && s.status !== 'denied') {
+      this.chat?.setRoomState(s.status, unreachableRoomText(this.hub?.nextRetryAtMs() ?? null, this.deps.now()));
+    } else {
+      this.chat?.setRoomState(s.status, s.detail);
     }
   }
 
@@ -602,10 +607,7 @@ export class ChatApp {
       unread: this.unread.get(room) ?? 0,
     }));
     this.chat?.setRooms(entries);
-    if (this.active !== null) {
-      const s = this.statusOf(this.active);
-      this.chat?.setRoomState(s.status, s.detail);
-    }
+    this.renderRoomState();
   }
 
   // --- storage (recent room names only) -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // The one connection state the page shows, derived from the token and the rooms' subscriptions. Pure.
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unreachable' | 'offline';
 
 export interface ConnectionInputs {
   /** navigator.onLine. */
@@ -11,6 +11,8 @@ export interface ConnectionInputs {
   readonly everLive: boolean;
   /** Rooms that should be subscribed, and whether each one currently is (and is healthy). */
   readonly rooms: readonly {readonly live: boolean}[];
+  /** Attempts to reach Momento keep failing (RoomHub.unreachable): say so rather than "Reconnecting…" forever. */
+  readonly serviceUnreachable: boolean;
 }
 
 export function deriveConnectionState(inputs: ConnectionInputs): ConnectionState {
@@ -20,6 +22,9 @@ export function deriveConnectionState(inputs: ConnectionInputs): ConnectionState
   if (inputs.hasToken && inputs.rooms.every(room => room.live)) {
     return 'live';
   }
+  if (inputs.serviceUnreachable) {
+    return 'unreachable';
+  }
   return inputs.everLive ? 'reconnecting' : 'connecting';
 }
 
@@ -27,5 +32,6 @@ export const CONNECTION_LABELS: Readonly<Record<ConnectionState, string>> = {
   connecting: 'Connecting…',
   live: 'Live',
   reconnecting: 'Reconnecting…',
+  unreachable: 'Chat service unreachable; retrying…',
   offline: 'Offline',
 };

@@ -10,6 +10,10 @@
 // - sdk-web retries dropped streams by itself, silently, and may give up without calling onError (a stream that
 //   fails before its first item). Its restarts are reported (onRestart) and mark the room reconnecting until the
 //   new stream's first heartbeat; a watchdog (tick) notices ended or silent subscriptions and replaces them.
+// - Failed attempts to reach the service are counted across rooms (a subscribe or publish that could not reach it,
+//   a stream that ended or was restarted by the SDK) until any sign of life: after UNREACHABLE_AFTER_FAILURES in a
+//   row, with no stream healthy, `unreachable` is true, so the page can say so instead of "Reconnecting…" forever.
+//   Retries go on by themselves meanwhile, and the first stream that speaks again retries every waiting room.
 //
 // This module only knows the TopicsPort interface below; momento.ts adapts the SDK's TopicClient to it.
 
@@ -95,6 +99,9 @@ export interface HubDeps {
  */
 export const SUBSCRIBE_BACKOFF: BackoffOptions = {baseMs: 500, capMs: 5_000};
 
+/** Failed attempts in a row to reach the service (with no stream healthy) after which it counts as unreachable. */
+export const UNREACHABLE_AFTER_FAILURES = 2;
+
 /** A subscribe that has not settled after this long is abandoned and retried. */
 export const SUBSCRIBE_TIMEOUT_MS = 15_000;
 /**
@@ -135,6 +142,8 @@ interface Link {
   dedupe: DedupeState;
   failures: number;
   retryTimer: number | null;
+  /** When the waiting retry is due (local ms), while retryTimer is set. */
+  retryAtMs: number;
   /** The last failure was the service being unreachable (so any sign of it being back is worth a retry). */
   unreachable: boolean;
   denied: string | null;
@@ -160,6 +169,8 @@ export class RoomHub {
   private nextId = 1;
   private closed = false;
   private liveWaiters: {room: string; resolve: (live: boolean) => void}[] = [];
+  /** Attempts in a row that could not reach the service, since its last sign of life. */
+  private transportFailures = 0;
   /** Items shown, and items dropped as duplicates (for the test hook). */
   received = 0;
   duplicates = 0;
@@ -213,6 +224,7 @@ export class RoomHub {
           dedupe: FRESH,
           failures: 0,
           retryTimer: null,
+          retryAtMs: 0,
           unreachable: false,
           denied: null,
           everLive: false,
@@ -243,6 +255,7 @@ export class RoomHub {
     if (result.ok) {
       this.serviceReachable();
     } else if (TRANSPORT_ERRORS.has(result.code)) {
+      this.transportFailures += 1;
       // sdk-web retries broken streams silently; a publish that cannot reach the service is the first sign.
       // Distrust every stream until it delivers something again (a heartbeat at the latest).
       for (const link of this.links.values()) {
@@ -267,8 +280,31 @@ export class RoomHub {
     this.pump();
   }
 
+  /**
+   * Momento cannot be reached: the last UNREACHABLE_AFTER_FAILURES attempts in a row (subscribes, the SDK's own
+   * stream restarts, publishes) did not reach it, and no room has a healthy stream. Any sign of life clears it.
+   */
+  get unreachable(): boolean {
+    if (this.transportFailures < UNREACHABLE_AFTER_FAILURES) {
+      return false;
+    }
+    return ![...this.links.values()].some(link => link.handles.some(h => this.isHealthy(h)));
+  }
+
+  /** When the next resubscription attempt is due (local ms), or null when none is waiting for its time. */
+  nextRetryAtMs(): number | null {
+    let next: number | null = null;
+    for (const link of this.links.values()) {
+      if (link.retryTimer !== null && (next === null || link.retryAtMs < next)) {
+        next = link.retryAtMs;
+      }
+    }
+    return next;
+  }
+
   /** The service answered: rooms waiting to retry after it was unreachable retry now rather than at their time. */
   private serviceReachable(): void {
+    this.transportFailures = 0;
     let any = false;
     for (const link of this.links.values()) {
       if (link.retryTimer !== null && link.unreachable) {
@@ -473,6 +509,9 @@ export class RoomHub {
       },
       onRestart: () => {
         if (handle.state === 'live') {
+          // The SDK restarts a stream that broke, and again every 500 ms while each new one fails: each restart
+          // without a sign of life in between is a failed attempt to reach the service.
+          this.transportFailures += 1;
           handle.suspect = true;
           this.refreshStatus(link);
         }
@@ -564,6 +603,9 @@ export class RoomHub {
       this.events.onAuthError();
     }
     link.unreachable = TRANSPORT_ERRORS.has(code) || code === 'TIMEOUT';
+    if (link.unreachable) {
+      this.transportFailures += 1;
+    }
     if (link.handles.some(h => h.generation === this.generation && this.isHealthy(h))) {
       this.refreshStatus(link);
       return; // another stream on the current token still delivers the room
@@ -578,6 +620,7 @@ export class RoomHub {
     }
     const delay = backoffDelayMs(link.failures, this.deps.random, SUBSCRIBE_BACKOFF);
     link.failures += 1;
+    link.retryAtMs = this.deps.now() + delay;
     link.retryTimer = this.deps.setTimer(() => {
       link.retryTimer = null;
       if (this.links.get(link.room) === link) {

@@ -2,11 +2,12 @@
 //
 // The first token is fetched at login; afterwards the session renews it at a jittered point before it expires
 // (backoff.ts), at once when the rooms in use are not covered by it, and at once (rate-limited) when Momento says
-// it is no longer valid. TVM failures that may pass (network, 429, 5xx) are retried with exponential backoff and
-// jitter; refusals (credentials no longer accepted) end the session. Nothing is ever written to storage.
+// it is no longer valid. TVM failures that may pass (network, timeout, 429, 5xx: tvm.ts's 'unavailable') are
+// retried with exponential backoff and jitter, honouring Retry-After, at login as at renewal; refusals (credentials
+// not or no longer accepted) end the attempt or the session. Nothing is ever written to storage.
 
 import type {AppConfig} from './config';
-import {backoffDelayMs, localExpiryMs, refreshAtMs} from './backoff';
+import {backoffDelayMs, DEFAULT_BACKOFF, localExpiryMs, refreshAtMs, type BackoffOptions} from './backoff';
 import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
 
 export interface ActiveToken {
@@ -42,6 +43,11 @@ export interface SessionDeps {
 }
 
 export const TVM_TIMEOUT_MS = 15_000;
+/**
+ * Retries before the first token: someone is waiting at the sign-in form, so the ceiling is lower than for renewals
+ * (DEFAULT_BACKOFF, 30 s) and the login completes soon after the service is back. Retry-After is still a floor.
+ */
+export const SIGN_IN_BACKOFF: BackoffOptions = {baseMs: 500, capMs: 10_000};
 /** An authentication error this soon after a new token does not trigger another fetch at once (backoff instead). */
 const AUTH_REFRESH_GRACE_MS = 5_000;
 
@@ -122,6 +128,13 @@ export class Session {
       this.authStreak = 0;
     }
     void this.fetchNow();
+  }
+
+  /** The person asked to try again now (the sign-in form's button): a retry waiting after a failure runs at once. */
+  retryNow(): void {
+    if (!this.stopped && this.inFlight === null && this.failures > 0) {
+      void this.fetchNow();
+    }
   }
 
   /** Forgets the credentials and the token, and stops every timer and request. */
@@ -226,7 +239,8 @@ export class Session {
     }
     const attempt = this.failures;
     this.failures += 1;
-    const delay = backoffDelayMs(attempt, this.deps.random, undefined, error.retryAfterMs);
+    const options = this.active === null ? SIGN_IN_BACKOFF : DEFAULT_BACKOFF;
+    const delay = backoffDelayMs(attempt, this.deps.random, options, error.retryAfterMs);
     this.events.onStatus({kind: 'retrying', attempt: this.failures, retryAtMs: this.deps.now() + delay, error});
     this.schedule(delay);
   }

@@ -39,17 +39,20 @@ export type Credentials =
 
 /**
  * What went wrong, by what the page should do about it:
- * - bad_credentials: the gateway refused the credentials (403 `{"message":"Forbidden"}`): ask again;
- * - unauthenticated: 401, no identity reached the TVM (missing credentials or a misconfigured authorizer);
- * - scope_denied: 403 from the TVM: this account may not have what was asked;
- * - invalid_request: 400, a bug or an unsupported request (e.g. a TTL out of range);
- * - unavailable: network failure, timeout, 429 or 5xx: retry with backoff;
+ * - bad_credentials: the gateway's own 403 `{"message":"Forbidden"}` (the authorizer said no): ask again;
+ * - unauthenticated: 401 (the gateway's `{"message":"Unauthorized"}` or the TVM's `unauthenticated`): no identity;
+ * - scope_denied: the TVM's 403 `scope_denied`: this account may not have what was asked;
+ * - refused: a 401/403 that is neither the gateway's nor the TVM's (e.g. a proxy's page): shown as is, not retried;
+ * - invalid_request: another 4xx, a bug or an unsupported request (e.g. a TTL out of range);
+ * - unavailable: the service cannot check right now: a network failure, a timeout, 408, 429 or any 5xx (the
+ *   gateway's own `500 {"message":"Internal Server Error"}` when the authorizer fails included): retry with backoff;
  * - bad_response: a 200 that is not a token.
  */
 export type TvmErrorKind =
   | 'bad_credentials'
   | 'unauthenticated'
   | 'scope_denied'
+  | 'refused'
   | 'invalid_request'
   | 'unavailable'
   | 'bad_response';
@@ -57,6 +60,10 @@ export type TvmErrorKind =
 export class TvmError extends Error {
   override readonly name = 'TvmError';
 
+  /**
+   * `status`: the HTTP status, null when no answer came. `code`: the TVM's error code (`{"error":{"code"}}`), or
+   * for a request that got no answer, 'network' or 'timeout'.
+   */
   constructor(
     readonly kind: TvmErrorKind,
     message: string,
@@ -111,7 +118,16 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Number.isNaN(date) ? null : Math.max(0, date - nowMs);
 }
 
-function errorBody(body: unknown): {code: string | null; message: string | null} {
+interface ErrorBody {
+  /** The TVM's `{"error": {"code", "message"}}`. */
+  readonly code: string | null;
+  /** The TVM's error message, or the gateway's `{"message": ...}`. */
+  readonly message: string | null;
+  /** Only `{"message": ...}`: the shape of API Gateway's own answers. */
+  readonly gateway: boolean;
+}
+
+function errorBody(body: unknown): ErrorBody {
   if (typeof body === 'object' && body !== null) {
     const record = body as Record<string, unknown>;
     const error = record['error'];
@@ -120,31 +136,42 @@ function errorBody(body: unknown): {code: string | null; message: string | null}
       return {
         code: typeof e['code'] === 'string' ? e['code'] : null,
         message: typeof e['message'] === 'string' ? e['message'] : null,
+        gateway: false,
       };
     }
     if (typeof record['message'] === 'string') {
-      return {code: null, message: record['message']};
+      return {code: null, message: record['message'], gateway: true};
     }
   }
-  return {code: null, message: null};
+  return {code: null, message: null, gateway: false};
 }
 
-/** Maps a non-2xx answer to a TvmError. Gateway answers (`{"message": ...}`) and TVM answers (`{"error": ...}`) differ. */
+/**
+ * Maps a non-2xx answer to a TvmError. Gateway answers (`{"message": ...}`) and TVM answers (`{"error": ...}`)
+ * differ, and only those two mean what they say: a 403 is a wrong password only when it is the gateway's own
+ * `Forbidden`, and anything that says "cannot check now" (5xx, 408, 429) is never a refusal.
+ */
 export function classifyFailure(status: number, body: unknown, retryAfterMs: number | null): TvmError {
-  const {code, message} = errorBody(body);
+  const {code, message, gateway} = errorBody(body);
+  if (status >= 500 || status === 408 || status === 429) {
+    return new TvmError('unavailable', message ?? `HTTP ${status}`, status, code, retryAfterMs);
+  }
   if (status === 401) {
-    return new TvmError('unauthenticated', message ?? 'Unauthorized', status, code);
+    if ((gateway && message === 'Unauthorized') || code === 'unauthenticated') {
+      return new TvmError('unauthenticated', message ?? 'Unauthorized', status, code);
+    }
+    return new TvmError('refused', message ?? `HTTP ${status}`, status, code);
   }
   if (status === 403) {
     if (code === 'scope_denied') {
       return new TvmError('scope_denied', message ?? 'Your account may not use these rooms.', status, code);
     }
-    return new TvmError('bad_credentials', message ?? 'Forbidden', status, code);
+    if (gateway && message === 'Forbidden') {
+      return new TvmError('bad_credentials', message, status, code);
+    }
+    return new TvmError('refused', message ?? `HTTP ${status}`, status, code);
   }
-  if (status === 400 || status === 404 || status === 405 || status === 413) {
-    return new TvmError('invalid_request', message ?? `HTTP ${status}`, status, code);
-  }
-  return new TvmError('unavailable', message ?? `HTTP ${status}`, status, code, retryAfterMs);
+  return new TvmError('invalid_request', message ?? `HTTP ${status}`, status, code);
 }
 
 const TOPIC_ROLES: readonly TopicRole[] = ['publish_subscribe', 'subscribe_only', 'publish_only'];
@@ -252,10 +279,12 @@ export async function requestToken(
       signal: controller.signal,
     });
   } catch {
-    throw new TvmError(
-      'unavailable',
-      signal?.aborted === true ? 'The request was cancelled.' : 'The token service could not be reached.',
-    );
+    if (signal?.aborted === true) {
+      throw new TvmError('unavailable', 'The request was cancelled.');
+    }
+    throw controller.signal.aborted
+      ? new TvmError('unavailable', 'The token service did not answer in time.', null, 'timeout')
+      : new TvmError('unavailable', 'The token service could not be reached.', null, 'network');
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);

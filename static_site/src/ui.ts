@@ -43,12 +43,15 @@ export type LoginInput = {kind: 'basic'; username: string; password: string} | {
 export interface LoginCallbacks {
   onSubmit(input: LoginInput): void;
   onCancel(): void;
+  /** Try the waiting sign-in again now instead of at the next retry. */
+  onRetryNow(): void;
 }
 
 export class LoginView {
   private readonly form: HTMLFormElement | null = null;
   private readonly submit: HTMLButtonElement | null = null;
   private readonly cancel: HTMLButtonElement;
+  private readonly retryNow: HTMLButtonElement;
   private readonly error: HTMLElement;
   private readonly progress: HTMLElement;
   private readonly fields: HTMLInputElement[] = [];
@@ -58,6 +61,9 @@ export class LoginView {
     this.progress = el('p', {class: 'form-progress', attrs: {id: 'login-progress', role: 'status'}});
     this.cancel = el('button', {class: 'button button--quiet', attrs: {type: 'button', hidden: true}, text: 'Cancel'});
     this.cancel.addEventListener('click', () => callbacks.onCancel());
+    const quiet = {class: 'button button--quiet', attrs: {type: 'button', hidden: true}};
+    this.retryNow = el('button', {...quiet, text: 'Try now'});
+    this.retryNow.addEventListener('click', () => callbacks.onRetryNow());
 
     let body: HTMLElement[];
     if (method === 'AmazonCognito') {
@@ -126,7 +132,7 @@ export class LoginView {
         ),
         this.error,
         this.progress,
-        el('div', {class: 'form-actions'}, submit, this.cancel),
+        el('div', {class: 'form-actions'}, submit, this.retryNow, this.cancel),
       );
       form.addEventListener('submit', event => {
         event.preventDefault();
@@ -170,8 +176,8 @@ export class LoginView {
     this.fields[0]?.focus();
   }
 
-  /** Disables the form while signing in. */
-  setBusy(busy: boolean, progress = ''): void {
+  /** Disables the form while signing in; `canRetryNow` shows "Try now" (a retry is waiting for its time). */
+  setBusy(busy: boolean, progress = '', canRetryNow = false): void {
     for (const input of this.fields) {
       input.disabled = busy;
     }
@@ -179,6 +185,11 @@ export class LoginView {
       this.submit.disabled = busy;
     }
     this.cancel.hidden = !busy;
+    const hideRetry = !(busy && canRetryNow);
+    if (hideRetry && document.activeElement === this.retryNow) {
+      this.cancel.focus(); // the focused button is going away: keep the focus in the form
+    }
+    this.retryNow.hidden = hideRetry;
     setText(this.progress, progress);
     if (busy) {
       setText(this.error, '');

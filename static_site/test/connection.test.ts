@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest';
-import {deriveConnectionState} from '../src/connection';
+import {CONNECTION_LABELS, deriveConnectionState} from '../src/connection';
 
 describe('deriveConnectionState', () => {
-  const base = {online: true, hasToken: true, everLive: false, rooms: [{live: true}]};
+  const base = {online: true, hasToken: true, everLive: false, rooms: [{live: true}], serviceUnreachable: false};
 
   it('is live when every room is subscribed on a valid token', () => {
     expect(deriveConnectionState(base)).toBe('live');
@@ -15,7 +15,17 @@ describe('deriveConnectionState', () => {
     expect(deriveConnectionState({...base, everLive: true, hasToken: false})).toBe('reconnecting');
   });
 
+  it('says the chat service is unreachable (not "Reconnecting…") while attempts to reach it keep failing', () => {
+    const down = {...base, everLive: true, rooms: [{live: false}], serviceUnreachable: true};
+    expect(deriveConnectionState(down)).toBe('unreachable');
+    expect(deriveConnectionState({...down, everLive: false})).toBe('unreachable');
+    expect(CONNECTION_LABELS.unreachable).toBe('Chat service unreachable; retrying…');
+    // Back: live again as soon as the rooms are, whatever the failure count said a moment ago.
+    expect(deriveConnectionState({...down, rooms: [{live: true}]})).toBe('live');
+  });
+
   it('is offline when the browser is', () => {
     expect(deriveConnectionState({...base, online: false})).toBe('offline');
+    expect(deriveConnectionState({...base, online: false, serviceUnreachable: true})).toBe('offline');
   });
 });

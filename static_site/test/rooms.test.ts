@@ -5,6 +5,7 @@ import {
   PERMISSION_ERROR,
   RoomHub,
   staleAfterMs,
+  UNREACHABLE_AFTER_FAILURES,
   type ReceivedItem,
   type RoomStatus,
 } from '../src/rooms';
@@ -323,5 +324,141 @@ describe('RoomHub after a failed publish', () => {
     expect(statuses.get('room-a')).toBe('reconnecting');
     port.open('room-a')[0]!.handlers.onHeartbeat();
     expect(statuses.get('room-a')).toBe('live');
+  });
+});
+
+describe('RoomHub when Momento is unreachable', () => {
+  let clock: FakeClock;
+  let statuses: Map<string, RoomStatus>;
+  let messages: ReceivedItem[];
+  let hub: RoomHub;
+
+  beforeEach(() => {
+    clock = new FakeClock();
+    statuses = new Map();
+    messages = [];
+    hub = new RoomHub(
+      {
+        onMessage: m => messages.push(m),
+        onRoomStatus: (room, status) => statuses.set(room, status),
+        onAuthError: () => undefined,
+      },
+      {now: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+    );
+  });
+
+  /** What the page does: the watchdog once a second. */
+  const run = async (ms: number): Promise<void> => {
+    for (let t = 0; t < ms; t += 1000) {
+      hub.tick();
+      await clock.advance(1000);
+    }
+  };
+
+  it('says so once the SDK\'s restarts keep failing, and recovers by itself without repeating a message', async () => {
+    const port = new FakePort('t1');
+    hub.setClient(port, 'cache', () => true);
+    hub.setRooms(['room-a', 'room-b']);
+    await flush();
+    deliver([port], 'room-a', 1, 7);
+    deliver([port], 'room-b', 1, 7);
+    expect(hub.unreachable).toBe(false);
+
+    // The emulator is killed: sdk-web restarts each broken stream every 500 ms, and each restart fails.
+    port.failWith = {code: 'UNKNOWN_SERVICE_ERROR', message: 'Http response at 400 or 500 level, http status code: 0'};
+    const [a, b] = [port.open('room-a')[0]!, port.open('room-b')[0]!];
+    a.handlers.onRestart();
+    b.handlers.onRestart();
+    expect(UNREACHABLE_AFTER_FAILURES).toBe(2);
+    expect(hub.unreachable).toBe(true);
+    expect(statuses.get('room-a')).toBe('reconnecting');
+    for (let i = 0; i < 20; i++) {
+      a.handlers.onRestart();
+      b.handlers.onRestart();
+      await run(1000);
+    }
+    expect(hub.unreachable).toBe(true); // still, 20 s on: not an endless "Reconnecting…"
+
+    // Back (a new emulator, a new sequence page): the restarted streams speak again.
+    port.failWith = null;
+    a.handlers.onDiscontinuity(0, 9);
+    a.handlers.onHeartbeat();
+    expect(hub.unreachable).toBe(false);
+    b.handlers.onHeartbeat();
+    await run(2000);
+    expect(statuses.get('room-a')).toBe('live');
+    expect(statuses.get('room-b')).toBe('live');
+    const before = messages.length;
+    deliver([port], 'room-a', 1, 9);
+    deliver([port], 'room-a', 1, 9); // again, as an overlapping replacement stream would
+    deliver([port], 'room-b', 1, 9);
+    expect(messages.slice(before).map(m => [m.room, m.sequenceNumber, m.page])).toEqual([
+      ['room-a', 1, 9],
+      ['room-b', 1, 9],
+    ]);
+  });
+
+  it('counts subscribes that cannot reach it, says when the next try is, resubscribes once it is back', async () => {
+    const port = new FakePort('t1');
+    hub.setClient(port, 'cache', () => true);
+    hub.setRooms(['room-a']);
+    await flush();
+    port.failWith = {code: 'SERVER_UNAVAILABLE', message: 'down'};
+    port.open('room-a')[0]!.subscription.isSubscribed = false; // the SDK gave up on the stream silently
+    hub.tick();
+    expect(hub.unreachable).toBe(false); // one failure: could be a blip
+    expect(hub.nextRetryAtMs()).toBe(clock.now + 375);
+    await clock.advance(400); // the first resubscription fails too
+    expect(hub.unreachable).toBe(true);
+    expect(hub.nextRetryAtMs()).toBeGreaterThan(clock.now);
+    await run(10_000);
+    expect(hub.unreachable).toBe(true);
+    port.failWith = null;
+    await run(6_000); // the next attempt (backoff at most 5 s) succeeds
+    expect(hub.unreachable).toBe(false);
+    expect(hub.nextRetryAtMs()).toBeNull();
+    expect(statuses.get('room-a')).toBe('live');
+    deliver([port], 'room-a', 1, 3);
+    expect(messages.map(m => m.sequenceNumber)).toEqual([1]);
+  });
+
+  it('is no outage when a restarted stream speaks again, a room is refused, or another is healthy', async () => {
+    const port = new FakePort('t1');
+    hub.setClient(port, 'cache', () => true);
+    hub.setRooms(['room-a']);
+    await flush();
+    const a = port.open('room-a')[0]!;
+    a.handlers.onRestart();
+    a.handlers.onHeartbeat(); // a blip (or a token move): the new stream answered
+    a.handlers.onRestart();
+    expect(hub.unreachable).toBe(false);
+    a.handlers.onHeartbeat();
+
+    // room-b cannot be subscribed (the service is reachable: room-a keeps beating), then is refused.
+    port.failWith = {code: 'SERVER_UNAVAILABLE', message: 'overloaded'};
+    hub.setRooms(['room-a', 'room-b']);
+    await clock.advance(400);
+    await clock.advance(800);
+    expect(port.streams.filter(s => s.topic === 'room-b').length).toBeGreaterThanOrEqual(2);
+    expect(hub.unreachable).toBe(false);
+    port.failWith = {code: PERMISSION_ERROR, message: 'no'};
+    a.handlers.onHeartbeat();
+    await clock.advance(5000);
+    expect(statuses.get('room-b')).toBe('denied');
+    expect(hub.unreachable).toBe(false);
+  });
+
+  it('counts publishes that cannot reach the service', async () => {
+    const port = new FakePort('t1');
+    hub.setClient(port, 'cache', () => true);
+    hub.setRooms(['room-a']);
+    await flush();
+    port.publishResult = {ok: false, code: 'UNKNOWN_SERVICE_ERROR', message: 'status code: 0'};
+    await hub.publish('room-a', 'x');
+    await hub.publish('room-a', 'x');
+    expect(hub.unreachable).toBe(true);
+    port.publishResult = {ok: true};
+    await hub.publish('room-a', 'x');
+    expect(hub.unreachable).toBe(false);
   });
 });

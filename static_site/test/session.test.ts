@@ -1,6 +1,7 @@
 import {beforeEach, describe, expect, it} from 'vitest';
 import type {AppConfig} from '../src/config';
-import {Session, type ActiveToken, type SessionStatus} from '../src/session';
+import {signInProgressText} from '../src/notices';
+import {Session, SIGN_IN_BACKOFF, type ActiveToken, type SessionStatus} from '../src/session';
 import type {TvmError} from '../src/tvm';
 import {FakeClock, flush} from './fakes';
 
@@ -31,6 +32,7 @@ function tokenResponse(nowMs: number, topics: string[]): Response {
 describe('Session', () => {
   let clock: FakeClock;
   let requests: string[];
+  let requestTimes: number[];
   let answers: ((url: string) => Response)[];
   let tokens: ActiveToken[];
   let statuses: SessionStatus[];
@@ -38,6 +40,7 @@ describe('Session', () => {
 
   const fetchFn = (async (url: string) => {
     requests.push(url);
+    requestTimes.push(clock.now);
     const answer = answers.shift();
     if (answer === undefined) {
       const topics = new URL(url).searchParams.get('topics')?.split(',') ?? [];
@@ -63,6 +66,7 @@ describe('Session', () => {
     clock = new FakeClock();
     clock.now = 1_700_000_000_000;
     requests = [];
+    requestTimes = [];
     answers = [];
     tokens = [];
     statuses = [];
@@ -161,5 +165,127 @@ describe('Session', () => {
     expect(requests).toHaveLength(2);
     await clock.advance(600);
     expect(requests).toHaveLength(3);
+  });
+
+  describe('signing in while the service cannot check', () => {
+    const gateway500 = (): Response => new Response('{"message":"Internal Server Error"}', {status: 500});
+
+    it("retries the gateway's own 500 by itself, says unavailable (never wrong password), then signs in", async () => {
+      answers.push(gateway500, gateway500, gateway500);
+      const session = make();
+      let done: ActiveToken | null = null;
+      let refused: unknown = null;
+      session.start().then(
+        t => {
+          done = t;
+        },
+        e => {
+          refused = e;
+        },
+      );
+      await flush();
+      const shown: string[] = [];
+      let lastError: TvmError | null = null;
+      for (let i = 0; i < 30 && done === null; i++) {
+        const status = statuses.at(-1)!;
+        shown.push(signInProgressText(status, clock.now, lastError) ?? 'Signing in…');
+        if (status.kind === 'retrying') {
+          lastError = status.error;
+        }
+        await clock.advance(250);
+      }
+      expect(refused).toBeNull();
+      expect(done).not.toBeNull();
+      expect(requests).toHaveLength(4);
+      const retrying = statuses.filter(s => s.kind === 'retrying');
+      expect(retrying.map(s => s.kind === 'retrying' && [s.attempt, s.error.kind, s.error.status])).toEqual([
+        [1, 'unavailable', 500],
+        [2, 'unavailable', 500],
+        [3, 'unavailable', 500],
+      ]);
+      const unavailable = /^The sign-in service is unavailable \(HTTP 500\); retrying in \d+ s…$/;
+      expect(shown.some(t => unavailable.test(t))).toBe(true);
+      expect(shown.join(' ')).not.toMatch(/password|wrong/i);
+      expect(statuses.at(-1)).toEqual({kind: 'ok'});
+    });
+
+    it('keeps retrying as long as the outage lasts, never more than 10 s apart', async () => {
+      for (let i = 0; i < 12; i++) {
+        answers.push(gateway500);
+      }
+      const session = make();
+      void session.start();
+      await flush();
+      await clock.advance(70_000); // 12 failures at the 10 s ceiling take about 64 s; the renewal is 14.5 s later
+      expect(requests).toHaveLength(13);
+      const gaps = requestTimes.slice(1).map((t, i) => t - requestTimes[i]!);
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(SIGN_IN_BACKOFF.capMs);
+      expect(Math.max(...gaps)).toBeGreaterThanOrEqual(SIGN_IN_BACKOFF.capMs / 2);
+      expect(session.current).not.toBeNull();
+    });
+
+    it('honours Retry-After at sign-in', async () => {
+      answers.push(
+        () =>
+          new Response('{"error":{"code":"upstream_unavailable","message":"x"}}', {
+            status: 503,
+            headers: {'Retry-After': '3'},
+          }),
+      );
+      const session = make();
+      void session.start();
+      await flush();
+      await clock.advance(2_900);
+      expect(requests).toHaveLength(1);
+      await clock.advance(200);
+      expect(requests).toHaveLength(2);
+      expect(session.current).not.toBeNull();
+    });
+
+    it('tries again at once when asked (the form\'s "Try now")', async () => {
+      answers.push(gateway500);
+      const session = make();
+      void session.start();
+      await flush();
+      expect(statuses.at(-1)?.kind).toBe('retrying');
+      session.retryNow();
+      await flush();
+      expect(requests).toHaveLength(2);
+      expect(session.current).not.toBeNull();
+      session.retryNow(); // nothing is waiting: no extra request
+      await flush();
+      expect(requests).toHaveLength(2);
+    });
+
+    it('still takes a 401 from the gateway as a refusal: no retry', async () => {
+      answers.push(() => new Response('{"message":"Unauthorized"}', {status: 401}));
+      const session = make();
+      await expect(session.start()).rejects.toMatchObject({kind: 'unauthenticated', status: 401});
+      await clock.advance(60_000);
+      expect(requests).toHaveLength(1);
+    });
+  });
+
+  it('waits for Retry-After before retrying a renewal that Momento\'s outage made fail (503)', async () => {
+    const session = make();
+    await session.start();
+    answers.push(
+      () =>
+        new Response('{"error":{"code":"upstream_unavailable","message":"Momento did not answer"}}', {
+          status: 503,
+          headers: {'Retry-After': '4'},
+        }),
+    );
+    await clock.advance(14_600); // the renewal (at 14.5 s) fails
+    expect(requests).toHaveLength(2);
+    const status = statuses.at(-1)!;
+    expect(status.kind).toBe('retrying');
+    expect(status.kind === 'retrying' && status.retryAtMs - clock.now).toBeGreaterThanOrEqual(3_800);
+    await clock.advance(3_800);
+    expect(requests).toHaveLength(2);
+    await clock.advance(300);
+    expect(requests).toHaveLength(3);
+    expect(tokens.map(t => t.serial)).toEqual([2]);
+    expect(fatal).toEqual([]);
   });
 });

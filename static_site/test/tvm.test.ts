@@ -67,6 +67,9 @@ describe('classifyFailure', () => {
 
   it('maps 401, 400, 5xx and 429', () => {
     expect(classifyFailure(401, {message: 'Unauthorized'}, null).kind).toBe('unauthenticated');
+    expect(classifyFailure(401, {error: {code: 'unauthenticated', message: 'no identity'}}, null).kind).toBe(
+      'unauthenticated',
+    );
     expect(classifyFailure(400, {error: {code: 'invalid_request', message: 'ttl'}}, null).kind).toBe('invalid_request');
     const unavailable = classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'x'}}, 2000);
     expect(unavailable.kind).toBe('unavailable');
@@ -76,8 +79,29 @@ describe('classifyFailure', () => {
     expect(classifyFailure(502, 'html', null).message).toBe('HTTP 502');
   });
 
+  it("treats the gateway's own 500 (its authorizer failed: no users store) as unavailable, never as a refusal", () => {
+    const gateway500 = classifyFailure(500, {message: 'Internal Server Error'}, null);
+    expect(gateway500.kind).toBe('unavailable');
+    expect(gateway500.retryable).toBe(true);
+    expect(gateway500.status).toBe(500);
+    for (const status of [500, 502, 503, 504, 599, 408, 429]) {
+      for (const body of [null, 'Bad Gateway', {message: 'Forbidden'}, {error: {code: 'scope_denied', message: 'x'}}]) {
+        expect(classifyFailure(status, body, null).kind, `${status} ${JSON.stringify(body)}`).toBe('unavailable');
+      }
+    }
+  });
+
+  it("calls a 401/403 a wrong password or a scope refusal only when it is the gateway's or the TVM's own", () => {
+    const proxy = classifyFailure(403, '<html>blocked</html>', null);
+    expect(proxy.kind).toBe('refused');
+    expect(proxy.retryable).toBe(false);
+    expect(classifyFailure(403, null, null).kind).toBe('refused');
+    expect(classifyFailure(403, {message: 'User is not authorized'}, null).kind).toBe('refused');
+    expect(classifyFailure(401, null, null).kind).toBe('refused');
+  });
+
   it('does not retry refusals', () => {
-    for (const status of [400, 401, 403]) {
+    for (const status of [400, 401, 403, 404, 413, 418]) {
       expect(classifyFailure(status, null, null).retryable).toBe(false);
     }
   });
@@ -148,7 +172,7 @@ describe('requestToken', () => {
     }) as typeof fetch;
     await expect(
       requestToken({apiUrl: 'http://api'}, {kind: 'open', name: 'a'}, {topics: [], ttlSeconds: null}, deps(down)),
-    ).rejects.toMatchObject({kind: 'unavailable'});
+    ).rejects.toMatchObject({kind: 'unavailable', status: null, code: 'network'});
 
     const forbidden = (async () => new Response('{"message":"Forbidden"}', {status: 403})) as typeof fetch;
     await expect(
@@ -160,6 +184,17 @@ describe('requestToken', () => {
       ),
     ).rejects.toMatchObject({kind: 'bad_credentials', status: 403});
 
+    const gateway500 = (async () =>
+      new Response('{"message":"Internal Server Error"}', {status: 500})) as typeof fetch;
+    await expect(
+      requestToken(
+        {apiUrl: 'http://api'},
+        {kind: 'basic', username: 'alice', password: 'alice-password'},
+        {topics: [], ttlSeconds: null},
+        deps(gateway500),
+      ),
+    ).rejects.toMatchObject({kind: 'unavailable', status: 500});
+
     const busy = (async () =>
       new Response('{"error":{"code":"upstream_unavailable","message":"busy"}}', {
         status: 503,
@@ -168,5 +203,22 @@ describe('requestToken', () => {
     await expect(
       requestToken({apiUrl: 'http://api'}, {kind: 'open', name: 'a'}, {topics: [], ttlSeconds: null}, deps(busy)),
     ).rejects.toMatchObject({kind: 'unavailable', retryAfterMs: 2000, code: 'upstream_unavailable'});
+  });
+});
+
+describe('requestToken timeouts', () => {
+  it('gives up after the timeout and says so', async () => {
+    const hangs = ((_url: string, init?: RequestInit) =>
+      new Promise<Response>((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      })) as typeof fetch;
+    await expect(
+      requestToken(
+        {apiUrl: 'http://api'},
+        {kind: 'open', name: 'a'},
+        {topics: [], ttlSeconds: null},
+        {fetchFn: hangs, now: () => 0, timeoutMs: 20},
+      ),
+    ).rejects.toMatchObject({kind: 'unavailable', status: null, code: 'timeout'});
   });
 });

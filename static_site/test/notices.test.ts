@@ -1,0 +1,85 @@
+import {describe, expect, it} from 'vitest';
+import {
+  renewalRetryText,
+  signInErrorText,
+  signInProgressText,
+  unavailableReason,
+  unreachableRoomText,
+} from '../src/notices';
+import {classifyFailure, TvmError} from '../src/tvm';
+
+const GATEWAY_500 = classifyFailure(500, {message: 'Internal Server Error'}, null);
+
+describe('what the sign-in form says', () => {
+  it('says the service is unavailable and when it retries, for what means "cannot check now"', () => {
+    const retrying = {kind: 'retrying', attempt: 1, retryAtMs: 4_000, error: GATEWAY_500} as const;
+    expect(signInProgressText(retrying, 0, null)).toBe(
+      'The sign-in service is unavailable (HTTP 500); retrying in 4 s…',
+    );
+    expect(signInProgressText({kind: 'fetching'}, 4_000, GATEWAY_500)).toBe(
+      'The sign-in service is unavailable (HTTP 500); trying again…',
+    );
+    expect(signInProgressText({kind: 'fetching'}, 0, null)).toBeNull(); // the first attempt: "Signing in…"
+  });
+
+  it('never mentions the password for an unavailable service, whatever the answer was', () => {
+    const errors = [
+      GATEWAY_500,
+      classifyFailure(502, null, null),
+      classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'Momento'}}, 2_000),
+      classifyFailure(504, {message: 'Service Unavailable'}, null),
+      classifyFailure(429, {message: 'Too Many Requests'}, null),
+      new TvmError('unavailable', 'The token service could not be reached.', null, 'network'),
+      new TvmError('unavailable', 'The token service did not answer in time.', null, 'timeout'),
+    ];
+    for (const error of errors) {
+      expect(error.kind).toBe('unavailable');
+      const status = {kind: 'retrying', attempt: 1, retryAtMs: 1_000, error} as const;
+      for (const text of [
+        signInProgressText(status, 0, null),
+        signInErrorText(error, 'LambdaAuthorizer'),
+        signInErrorText(error, 'Open'),
+      ]) {
+        expect(text).toMatch(/unavailable/);
+        expect(text).not.toMatch(/password|wrong|refused|forbidden/i);
+      }
+    }
+  });
+
+  it('names why in a few words', () => {
+    expect(unavailableReason(GATEWAY_500)).toBe('HTTP 500');
+    expect(unavailableReason(new TvmError('unavailable', 'x', null, 'network'))).toBe('no connection');
+    expect(unavailableReason(new TvmError('unavailable', 'x', null, 'timeout'))).toBe('no answer in time');
+  });
+
+  it('keeps "wrong password" for the gateway\'s own 403, and says what other refusals are', () => {
+    expect(signInErrorText(classifyFailure(403, {message: 'Forbidden'}, null), 'LambdaAuthorizer')).toBe(
+      'Wrong username or password.',
+    );
+    expect(signInErrorText(classifyFailure(401, {message: 'Unauthorized'}, null), 'LambdaAuthorizer')).toMatch(
+      /401 Unauthorized\). Check your username and password/,
+    );
+    expect(signInErrorText(classifyFailure(403, '<html>', null), 'LambdaAuthorizer')).toBe(
+      'The token service refused the request (HTTP 403).',
+    );
+    expect(
+      signInErrorText(classifyFailure(403, {error: {code: 'scope_denied', message: 'no tier'}}, null), 'Open'),
+    ).toBe('Your account has no access to chat rooms: no tier');
+  });
+});
+
+describe('what the chat view says while a service is down', () => {
+  it('counts down to the renewal retry (Retry-After included)', () => {
+    const error = classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'x'}}, 3_000);
+    expect(renewalRetryText({kind: 'retrying', attempt: 1, retryAtMs: 3_000, error}, 0)).toBe(
+      'renewal retrying in 3 s (HTTP 503)',
+    );
+    expect(renewalRetryText({kind: 'fetching'}, 0)).toBe('renewing');
+    expect(renewalRetryText({kind: 'ok'}, 0)).toBe('');
+  });
+
+  it('says when the next attempt to reach Momento is', () => {
+    expect(unreachableRoomText(2_500, 0)).toBe('chat service unreachable, next try in 3 s');
+    expect(unreachableRoomText(null, 0)).toBe('chat service unreachable, retrying');
+  });
+});

@@ -1,0 +1,273 @@
+"""The chat site in Debian's headless chromium while parts of the `make dev` stack fail (devstack's `Stack`, on free
+ports): what the page says and that it recovers by itself.
+
+- Secrets Manager (moto) hung with SIGSTOP before the first login, in LambdaAuthorizer mode: the authorizer cannot
+  read the users store, so the gateway answers `500 {"message":"Internal Server Error"}`. The sign-in form says the
+  service is unavailable and retries; it never says the password is wrong. After SIGCONT the login completes by
+  itself and alice can send.
+- The Momento emulator killed with SIGKILL while alice and bob chat: both pages say the chat service is unreachable
+  within a few seconds, and once it is back they resubscribe, go live and deliver a new message exactly once,
+  without a reload.
+
+Each test starts its own stack: both break a part of it. The pages are driven through the UI and observed through
+`window.__chat` (the site's read-only test hook) and the DOM; the page's CSP forbids eval, so waits are functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from devstack import Stack, StackConfig
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
+WRONG_PASSWORD_WORDS = ("wrong", "password", "refused", "forbidden")
+
+# Every text the sign-in form's error and progress lines ever showed, recorded in the page as it happens (polling
+# from here could miss a text that was shown between two polls).
+RECORD_LOGIN_TEXTS = """
+(() => {
+  const seen = window.__loginTexts = [];
+  const record = () => {
+    for (const id of ['login-error', 'login-progress']) {
+      const text = document.getElementById(id)?.textContent ?? '';
+      if (text !== '' && seen.at(-1)?.text !== text) {
+        seen.push({id, text, at: Date.now()});
+      }
+    }
+  };
+  new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+"""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_executable()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_stack() -> AsyncIterator[Stack]:
+    config = StackConfig(
+        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+    )
+    async with Stack(config) as running:
+        assert running.info.site_content == "built site", "build the site first: make install-site"
+        yield running
+
+
+def child_pid(stack: Stack, module: str) -> int:
+    """The pid of the stack's child running `python -m <module>` (its command line says which one it is)."""
+    for pid in stack.child_pids():
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if module.encode() in argv:
+            return pid
+    raise AssertionError(f"no running child runs {module}: {stack.child_pids()}")
+
+
+@contextlib.asynccontextmanager
+async def refusing(ports: tuple[int, ...]) -> AsyncIterator[None]:
+    """Hold `ports` (the killed emulator's) with listeners that close every connection at once: to a client this is
+    the dead emulator, and a supervisor that restarts crashed children cannot bring it back before we say so."""
+
+    async def close_at_once(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    servers = []
+    deadline = time.monotonic() + 5
+    for port in ports:
+        while True:
+            try:  # the killed process's listening socket is gone within milliseconds
+                servers.append(await asyncio.start_server(close_at_once, "127.0.0.1", port, reuse_address=True))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.005)
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
+class Tab:
+    """One user's page."""
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page = page
+        self.name = name
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    @classmethod
+    async def open(cls, browser: Browser, stack: Stack, name: str) -> Tab:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        await page.add_init_script(RECORD_LOGIN_TEXTS)
+        await page.goto(stack.site_url)
+        return cls(page, name)
+
+    async def login(self) -> None:
+        await self.page.fill("#login-username", self.name)
+        await self.page.fill("#login-password", PASSWORDS[self.name])
+        await self.page.press("#login-password", "Enter")
+
+    async def wait(self, condition: str, timeout_s: float = 15) -> None:
+        await self.page.wait_for_function(f"() => ({condition})", timeout=timeout_s * 1000)
+
+    async def wait_room_live(self, timeout_s: float = 15) -> None:
+        await self.wait(
+            "window.__chat.state().connection === 'live' && (s => s.rooms.some(r => r.room === s.activeRoom && "
+            "r.status === 'live'))(window.__chat.state())",
+            timeout_s,
+        )
+
+    async def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.page.evaluate("() => window.__chat.state()")
+        return result
+
+    async def login_texts(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.page.evaluate("() => window.__loginTexts")
+        return result
+
+    async def send(self, text: str) -> None:
+        await self.page.fill("#composer-input", text)
+        await self.page.press("#composer-input", "Enter")
+        await self.wait(
+            "document.querySelector('#composer-input').value === '' || "
+            "document.querySelector('#composer-error').textContent !== ''",
+            10,
+        )
+        error = await self.page.text_content("#composer-error")
+        assert not error, f"{self.name} could not send: {error}"
+
+    async def wait_text(self, text: str, timeout_s: float = 15) -> None:
+        await self.wait(f"window.__chat.messages().some(m => m.text === {json.dumps(text)})", timeout_s)
+
+    async def texts(self, marker: str) -> list[str]:
+        messages: list[dict[str, Any]] = await self.page.evaluate("() => window.__chat.messages()")
+        return [m["text"] for m in messages if marker in m["text"]]
+
+    async def close(self) -> None:
+        await self.page.context.close()
+
+
+def assert_never_a_wrong_password(texts: list[dict[str, Any]]) -> None:
+    for entry in texts:
+        lowered = entry["text"].lower()
+        assert not any(word in lowered for word in WRONG_PASSWORD_WORDS), f"the form said {entry['text']!r}"
+
+
+async def test_a_secrets_manager_outage_at_first_login_is_unavailable_and_retried_never_a_wrong_password(
+    browser: Browser,
+) -> None:
+    async with fresh_stack() as stack:
+        alice = await Tab.open(browser, stack, "alice")
+        moto = child_pid(stack, "moto.server")
+        os.kill(moto, signal.SIGSTOP)  # before the first login: the authorizer has never read the users store
+        try:
+            stopped = time.monotonic()
+            await alice.login()
+            await alice.wait(
+                "(document.getElementById('login-progress')?.textContent ?? '').includes('unavailable') || "
+                "(document.getElementById('login-error')?.textContent ?? '') !== ''",
+                30,
+            )
+            shown_after = time.monotonic() - stopped
+            assert_never_a_wrong_password(await alice.login_texts())
+            progress = await alice.page.text_content("#login-progress") or ""
+            assert progress.startswith("The sign-in service is unavailable (HTTP 500); retrying in "), progress
+            # The status line is announced (role=status), the form offers to try now and to cancel.
+            assert await alice.page.get_attribute("#login-progress", "role") == "status"
+            assert await alice.page.is_visible("text=Try now")
+            # It keeps retrying by itself while Secrets Manager is down, and never calls the password wrong.
+            await alice.wait("window.__loginTexts.filter(t => t.text.includes('retrying in')).length >= 2", 30)
+            assert (await alice.state())["view"] == "login"
+            assert await alice.page.text_content("#login-error") == ""
+        finally:
+            os.kill(moto, signal.SIGCONT)
+        resumed = time.monotonic()
+        await alice.wait("window.__chat.state().view === 'chat'", 30)
+        signed_in_after = time.monotonic() - resumed
+        await alice.wait_room_live()
+        marker = uuid.uuid4().hex[:8]
+        await alice.send(f"{marker} after the outage")
+        await alice.wait_text(f"{marker} after the outage")
+        texts = await alice.login_texts()
+        assert_never_a_wrong_password(texts)
+        assert alice.errors == []
+        print(
+            f"\nunavailable shown {shown_after:.1f} s after SIGSTOP; signed in {signed_in_after:.1f} s after SIGCONT; "
+            f"form texts: {[t['text'] for t in texts]}"
+        )
+        await alice.close()
+
+
+async def test_pages_say_the_chat_service_is_unreachable_when_the_emulator_dies_and_recover_by_themselves(
+    browser: Browser,
+) -> None:
+    async with fresh_stack() as stack:
+        alice = await Tab.open(browser, stack, "alice")
+        bob = await Tab.open(browser, stack, "bob")
+        for tab in (alice, bob):
+            await tab.login()
+            await tab.wait_room_live()
+        marker = uuid.uuid4().hex[:8]
+        await alice.send(f"{marker} before")
+        await bob.wait_text(f"{marker} before")
+
+        killed = time.monotonic()
+        os.kill(child_pid(stack, "momento_emulator"), signal.SIGKILL)
+        async with refusing((stack.emulator_web_port, stack.emulator_grpc_port)):
+            for tab in (alice, bob):
+                await tab.wait("window.__chat.state().connection === 'unreachable'", 10)
+            unreachable_after = time.monotonic() - killed
+            for tab in (alice, bob):
+                label = await tab.page.text_content(".connection")
+                assert label is not None and "Chat service unreachable; retrying" in label, label
+                assert await tab.page.get_attribute(".connection", "aria-live") == "polite"
+                assert "chat service unreachable" in (await tab.page.text_content(".room__state") or "")
+            # It stays that way (not "Reconnecting…") while the service is down.
+            await alice.page.wait_for_timeout(3000)
+            for tab in (alice, bob):
+                assert (await tab.state())["connection"] == "unreachable"
+        # Back on the same ports. (Until `make dev` restarts a crashed emulator by itself, the test does it.)
+        await stack.restart_emulator()
+        back = time.monotonic()
+        for tab in (alice, bob):
+            await tab.wait_room_live(45)
+        live_after = time.monotonic() - back
+        await alice.page.wait_for_timeout(500)
+        await alice.send(f"{marker} after 1")
+        await bob.wait_text(f"{marker} after 1", 30)
+        await bob.send(f"{marker} after 2")
+        await alice.wait_text(f"{marker} after 2", 30)
+        await alice.page.wait_for_timeout(1000)  # a repeat would arrive by now
+        for tab in (alice, bob):
+            assert await tab.texts(marker) == [f"{marker} before", f"{marker} after 1", f"{marker} after 2"], tab.name
+            assert (await tab.state())["connection"] == "live"
+            assert tab.errors == []
+        print(f"\nunreachable shown {unreachable_after:.1f} s after SIGKILL; live {live_after:.1f} s after restart")
+        for tab in (alice, bob):
+            await tab.close()

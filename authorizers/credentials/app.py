@@ -13,7 +13,7 @@ Why it looks like this:
   configured; an invalid store), or on a bug, `handler` raises `AuthorizerUnavailableError`, a function error that
   API Gateway answers as 500 and never caches. A deny would tell a user with the right password that it is wrong,
   and the gateway would keep saying so for `ReauthorizeEvery` after Secrets Manager came back.
-- The secret read has its own deadline (1 s to connect, 1 s per read, 2 attempts: about 3 s at worst), well inside
+- The secret read has its own deadline (1 s to connect, 1 s per read, one attempt: about 1 s at worst), well inside
   the function's 10 s timeout, so an outage fails fast and the warm container survives.
 - When a refresh fails, the last good store is used for at most STALE_STORE_SECONDS more, for allows only: a user
   the last good store verifies is let in (a removal takes effect that much later), and anything it would deny fails
@@ -48,10 +48,11 @@ MAX_AUTH_CACHE_SECONDS: Final = 3600  # the gateway's own upper bound for Reauth
 MAX_CACHED_RESULTS: Final = 1024
 STALE_STORE_SECONDS: Final = 300  # how long past its expiry the last good store may still allow, while reads fail
 RETRY_AFTER_FAILURE_SECONDS: Final = 5.0  # while serving a stale store, how often a request tries the refresh
-# The secret read's deadline. Worst case: two attempts of 1 s each plus standard mode's backoff (under 1 s).
+# The secret read's deadline: one attempt of at most 1 s, so even a cold authorizer facing a hung Secrets Manager
+# answers (the gateway's 500) in about 1 s; the client retries, which is the retry that matters.
 SECRETS_CONNECT_TIMEOUT_SECONDS: Final = 1.0
 SECRETS_READ_TIMEOUT_SECONDS: Final = 1.0
-SECRETS_MAX_ATTEMPTS: Final = 2  # in all, the first attempt included (botocore's total_max_attempts)
+SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included (botocore's total_max_attempts)
 
 logger = logging.getLogger("tvm.authorizer")
 logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "").upper(), logging.INFO))

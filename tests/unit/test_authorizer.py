@@ -534,7 +534,7 @@ def test_a_hung_secrets_manager_fails_within_the_deadline(
     authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     """A port that accepts connections and never answers (what a stopped Secrets Manager looks like): the read's
-    own deadline (1 s per attempt, 2 attempts) ends it well inside the function's 10 s timeout."""
+    own deadline (1 s, one attempt) ends it well inside the function's 10 s timeout."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # the kernel completes the handshakes; nobody ever reads or writes
@@ -544,7 +544,7 @@ def test_a_hung_secrets_manager_fails_within_the_deadline(
         started = time.monotonic()
         fails(authorizer, load_event("valid_alice"))
         elapsed = time.monotonic() - started
-    assert elapsed < 4.5, f"the secret read took {elapsed:.1f} s to fail"
+    assert elapsed < 2.5, f"the secret read took {elapsed:.1f} s to fail"
     [line] = decision_lines(caplog)
     assert (line["reason"], line["error"]) == ("users_store_unavailable", "ReadTimeoutError")
 
@@ -552,7 +552,7 @@ def test_a_hung_secrets_manager_fails_within_the_deadline(
 def test_the_secrets_client_has_an_explicit_deadline(authorizer: ModuleType, users_secret: str) -> None:
     config = authorizer._secrets_manager().meta.config
     assert (config.connect_timeout, config.read_timeout) == (1.0, 1.0)
-    assert config.retries == {"mode": "standard", "total_max_attempts": 2}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
 
 
 def test_an_invalid_store_fails(

@@ -468,3 +468,13 @@ def test_a_stack_without_the_output_is_a_clear_error(monkeypatch: pytest.MonkeyP
 def test_a_missing_stack_is_an_aws_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
     status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "no-such-stack")
     assert status == 1 and "error: AWS call failed" in err
+
+
+def test_a_password_with_a_nul_is_refused_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    """scrypt would take "pw" and "pw\\0" for the same password; the CLI says so instead of crashing."""
+    argv = ("add-user", "alice", "--file", str(users_file), "--password-stdin")
+    status, _, err = run(monkeypatch, capsys, *argv, stdin=PASSWORD + "\0\n")
+    assert status != 0
+    assert "NUL" in err and "Traceback" not in err and PASSWORD not in err

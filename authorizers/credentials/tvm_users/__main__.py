@@ -171,6 +171,8 @@ def _read_password(username: str, from_stdin: bool) -> str:
             raise CliError("the passwords do not match")
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
         raise CliError(f"a password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
+    if "\0" in password:  # scrypt would treat "pw" and "pw\0" alike: passwords.py refuses NUL outright
+        raise CliError("a password cannot contain a NUL character")
     try:
         password.encode("utf-8")
     except UnicodeEncodeError:

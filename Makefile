@@ -19,6 +19,7 @@ help:
 	@echo "make lint      ruff, mypy"
 	@echo "make emulator  run the local Momento emulator (ports 8080 gRPC, 8081 grpc-web)"
 	@echo "make bench     run the benchmarks under bench/"
+	@echo "make soak      bounded reliability run of the whole offline stack, PASS/FAIL per phase (SOAK_ARGS=--quick)"
 	@echo "make publish   STACK=<name>: publish the built site to a deployed stack"
 
 $(STAMPS):
@@ -88,6 +89,10 @@ lint: install install-site
 bench: install
 	$(PY) bench/topic_latency.py
 	$(PY) bench/vending_latency.py
+
+# Load, fan-out, faults and a logs check against a stack of its own on free ports (127.0.0.1, under 10 minutes).
+soak: install
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 emulator: install
 	$(PY) -m momento_emulator

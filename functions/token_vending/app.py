@@ -91,6 +91,8 @@ def _get_minter() -> MomentoMinter:
             return _minter
         raise UpstreamUnavailableError("the token service is temporarily unavailable") from None
     if _minter is None or not _minter.uses(api_key):
+        if _minter is not None:
+            _minter.close()  # a rotated key: the old channel goes now, not whenever it is collected
         _minter = MomentoMinter(api_key, os.environ["MOMENTO_ENDPOINT"])
     return _minter
 

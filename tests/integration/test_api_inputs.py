@@ -7,12 +7,10 @@ The raw query string is random bytes, percent-encoded or not, so the gateway's d
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import json
 import string
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -21,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devstack.config import StackConfig
 from devstack.stack import Stack
+from tests.integration.stack_thread import StackThread
 
 FUNCTION_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "scope_denied", 404: "not_found"}
 GATEWAY_MESSAGES = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
@@ -37,32 +35,6 @@ ROUTES = (
     ]
 )
 ALICE = "Basic " + base64.b64encode(b"alice:alice-password").decode()
-
-
-class StackThread:
-    """A Stack on its own event loop in a background thread."""
-
-    def __init__(self, auth: str) -> None:
-        ports = {"api_port": 0, "site_port": 0, "momento_grpc_port": 0, "momento_web_port": 0, "moto_port": 0}
-        self.stack = Stack(StackConfig(auth=auth, **ports))
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="stack", daemon=True)
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)
-
-    def __enter__(self) -> Stack:
-        self.thread.start()
-        self.run(self.stack.start())
-        return self.stack
-
-    def __exit__(self, *_: object) -> None:
-        try:
-            self.run(self.stack.stop())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=30)
-            self.loop.close()
 
 
 @pytest.fixture(scope="module", params=["Open", "LambdaAuthorizer"])

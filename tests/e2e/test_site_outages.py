@@ -6,8 +6,8 @@ ports): what the page says and that it recovers by itself.
   service is unavailable and retries; it never says the password is wrong. After SIGCONT the login completes by
   itself and alice can send.
 - The Momento emulator killed with SIGKILL while alice and bob chat: both pages say the chat service is unreachable
-  within a few seconds, and once it is back they resubscribe, go live and deliver a new message exactly once,
-  without a reload.
+  within a few seconds; once `make dev`'s supervisor has restarted it (after a delay lengthened for the test, so the
+  outage can be seen) they resubscribe, go live and deliver a new message exactly once, without a reload.
 
 Each test starts its own stack: both break a part of it. The pages are driven through the UI and observed through
 `window.__chat` (the site's read-only test hook) and the DOM; the page's CSP forbids eval, so waits are functions.
@@ -23,7 +23,6 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +30,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from devstack import Stack, StackConfig
+from devstack.config import RestartPolicy
 from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -65,50 +65,24 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+# A crashed child comes back after this long (make dev: 0.2 s), so that the pages have time to say it is down.
+RESTART_DELAY_SECONDS = 8.0
+
+
 @contextlib.asynccontextmanager
 async def fresh_stack() -> AsyncIterator[Stack]:
     config = StackConfig(
-        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+        auth="LambdaAuthorizer",
+        api_port=0,
+        site_port=0,
+        momento_grpc_port=0,
+        momento_web_port=0,
+        moto_port=0,
+        restart=RestartPolicy(first_delay_seconds=RESTART_DELAY_SECONDS, max_delay_seconds=RESTART_DELAY_SECONDS),
     )
     async with Stack(config) as running:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         yield running
-
-
-def child_pid(stack: Stack, module: str) -> int:
-    """The pid of the stack's child running `python -m <module>` (its command line says which one it is)."""
-    for pid in stack.child_pids():
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if module.encode() in argv:
-            return pid
-    raise AssertionError(f"no running child runs {module}: {stack.child_pids()}")
-
-
-@contextlib.asynccontextmanager
-async def refusing(ports: tuple[int, ...]) -> AsyncIterator[None]:
-    """Hold `ports` (the killed emulator's) with listeners that close every connection at once: to a client this is
-    the dead emulator, and a supervisor that restarts crashed children cannot bring it back before we say so."""
-
-    async def close_at_once(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.close()
-
-    servers = []
-    deadline = time.monotonic() + 5
-    for port in ports:
-        while True:
-            try:  # the killed process's listening socket is gone within milliseconds
-                servers.append(await asyncio.start_server(close_at_once, "127.0.0.1", port, reuse_address=True))
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.005)
-    try:
-        yield
-    finally:
-        for server in servers:
-            server.close()
-            await server.wait_closed()
 
 
 class Tab:
@@ -184,7 +158,8 @@ async def test_a_secrets_manager_outage_at_first_login_is_unavailable_and_retrie
 ) -> None:
     async with fresh_stack() as stack:
         alice = await Tab.open(browser, stack, "alice")
-        moto = child_pid(stack, "moto.server")
+        moto = stack.child_pid("moto")
+        assert moto is not None
         os.kill(moto, signal.SIGSTOP)  # before the first login: the authorizer has never read the users store
         try:
             stopped = time.monotonic()
@@ -237,23 +212,25 @@ async def test_pages_say_the_chat_service_is_unreachable_when_the_emulator_dies_
         await alice.send(f"{marker} before")
         await bob.wait_text(f"{marker} before")
 
+        restarts = stack.restarts["emulator"]
+        pid = stack.child_pid("emulator")
+        assert pid is not None
         killed = time.monotonic()
-        os.kill(child_pid(stack, "momento_emulator"), signal.SIGKILL)
-        async with refusing((stack.emulator_web_port, stack.emulator_grpc_port)):
-            for tab in (alice, bob):
-                await tab.wait("window.__chat.state().connection === 'unreachable'", 10)
-            unreachable_after = time.monotonic() - killed
-            for tab in (alice, bob):
-                label = await tab.page.text_content(".connection")
-                assert label is not None and "Chat service unreachable; retrying" in label, label
-                assert await tab.page.get_attribute(".connection", "aria-live") == "polite"
-                assert "chat service unreachable" in (await tab.page.text_content(".room__state") or "")
-            # It stays that way (not "Reconnecting…") while the service is down.
-            await alice.page.wait_for_timeout(3000)
-            for tab in (alice, bob):
-                assert (await tab.state())["connection"] == "unreachable"
-        # Back on the same ports. (Until `make dev` restarts a crashed emulator by itself, the test does it.)
-        await stack.restart_emulator()
+        os.kill(pid, signal.SIGKILL)  # make dev's supervisor restarts it, after RESTART_DELAY_SECONDS
+        for tab in (alice, bob):
+            await tab.wait("window.__chat.state().connection === 'unreachable'", RESTART_DELAY_SECONDS - 3)
+        unreachable_after = time.monotonic() - killed
+        for tab in (alice, bob):
+            label = await tab.page.text_content(".connection")
+            assert label is not None and "Chat service unreachable; retrying" in label, label
+            assert await tab.page.get_attribute(".connection", "aria-live") == "polite"
+            assert "chat service unreachable" in (await tab.page.text_content(".room__state") or "")
+        # It stays that way (not "Reconnecting…") while the service is down.
+        await alice.page.wait_for_timeout(max(0, (RESTART_DELAY_SECONDS - 1 - unreachable_after) * 1000))
+        for tab in (alice, bob):
+            assert (await tab.state())["connection"] == "unreachable"
+        async with asyncio.timeout(30):
+            await stack.wait_ready("emulator", restarts + 1)
         back = time.monotonic()
         for tab in (alice, bob):
             await tab.wait_room_live(45)

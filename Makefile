@@ -11,7 +11,7 @@ SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE
 
 AUTH ?= LambdaAuthorizer
 
-.PHONY: help dev publish install install-js install-browser install-site test test-fast lint bench emulator clean
+.PHONY: help dev publish install install-js install-browser install-site test test-fast lint bench soak emulator clean
 
 help:
 	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer)"

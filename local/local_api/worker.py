@@ -22,6 +22,7 @@ import argparse
 import decimal
 import importlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -68,6 +69,35 @@ def _private_channels() -> tuple[IO[bytes], IO[bytes]]:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # one log line at a time, as Lambda ships them
     return requests, replies
+
+
+_request_id = ""  # the invocation being served, for the log lines' request-id column
+
+
+class _RuntimeFormatter(logging.Formatter):
+    """The Python runtime's text format: `[LEVEL]\t2026-11-26T15:00:00.123Z\t<request id>\tmessage`."""
+
+    converter = time.gmtime
+
+    def __init__(self) -> None:
+        super().__init__(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.aws_request_id = _request_id
+        return super().format(record)
+
+
+def _runtime_logging() -> None:
+    """What the Lambda Python runtime sets up before it imports a handler: a handler on the root logger, on stderr.
+
+    Without it, a function's `logging` lines below WARNING (the authorizer's INFO decisions) would be written in AWS
+    and silently dropped here. Powertools' Logger has its own handler and does not propagate to this one.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RuntimeFormatter())
+    logging.getLogger().addHandler(handler)
 
 
 def _send(channel: IO[bytes], message: dict[str, Any]) -> None:
@@ -119,8 +149,10 @@ def _init_error(handler: str, error: BaseException) -> dict[str, str]:
 
 def serve(requests: IO[bytes], replies: IO[bytes], handler: Handler) -> None:
     """Answer requests one at a time until EOF, as one Lambda container does."""
+    global _request_id
     for line in requests:
         request = json.loads(line)
+        _request_id = str(request["requestId"])
         context = LambdaContext(
             str(request["requestId"]), str(request["invokedFunctionArn"]), int(request["deadlineMs"])
         )
@@ -147,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     code_uri = args.code_uri.resolve()
     sys.path.insert(0, str(code_uri))
     os.chdir(code_uri)  # Lambda's working directory is the code's folder (/var/task)
+    _runtime_logging()
     try:
         handler = _load(args.handler)
     except BaseException as error:  # SystemExit or a syntax error at import is an init error too

@@ -150,7 +150,7 @@ def aws() -> Iterator[Aws]:
     server.stop()
 
 
-def local_api(mode: str, aws: Aws, emulator: EmulatorThread, **kwargs: Any) -> LocalApi:
+def local_api(mode: str, aws: Aws, emulator: EmulatorThread, log_level: str = "WARNING", **kwargs: Any) -> LocalApi:
     return LocalApi(
         template=TEMPLATE,
         auth_method=mode,
@@ -159,7 +159,7 @@ def local_api(mode: str, aws: Aws, emulator: EmulatorThread, **kwargs: Any) -> L
             "MomentoEndpoint": f"127.0.0.1:{emulator.grpc_port}",
             "CacheName": CACHE,
             "AllowedOrigins": f"{SITE_ORIGIN},http://localhost:8000",
-            "LogLevel": "WARNING",
+            "LogLevel": log_level,
         },
         resources={"UsersSecret": aws.users_arn},
         env={

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -227,6 +228,27 @@ def test_secrets_manager_down_at_a_cold_start_is_a_500_and_alice_gets_in_once_it
             assert call(api, "GET", "/token", basic("alice", "wrong")).status == 403  # a deny is still a deny
         finally:
             back.stop()
+
+
+def test_the_authorizers_decisions_are_logged_as_the_lambda_runtime_would(
+    emulator_thread: EmulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The worker gives functions the runtime's root handler, so the authorizer's INFO lines are written (and can be
+    checked for secrets), in the runtime's format; the password itself never is."""
+    with (
+        moto_process() as (_, endpoint),
+        ApiThread(local_api("LambdaAuthorizer", create_secrets(endpoint), emulator_thread, log_level="INFO")) as api,
+    ):
+        wrong = call(api, "GET", "/token", basic("alice", "not-alices-password"))
+        assert wrong.status == 403
+        assert call(api, "GET", "/token", ALICE).status == 200
+    logged = capsys.readouterr().err
+    decisions = [line for line in logged.splitlines() if "authorizer decision" in line]
+    assert len(decisions) == 2, logged
+    deny, allow = (json.loads(line.split("\t", 3)[3]) for line in decisions)
+    assert (deny["decision"], deny["reason"], allow["decision"]) == ("deny", "wrong_password", "allow")
+    assert decisions[0].split("] ", 1)[1].startswith("[INFO]\t")
+    assert "not-alices-password" not in logged and "alice-password" not in logged
 
 
 def free_port() -> int:

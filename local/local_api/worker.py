@@ -77,12 +77,11 @@ _request_id = ""  # the invocation being served, for the log lines' request-id c
 class _RuntimeFormatter(logging.Formatter):
     """The Python runtime's text format: `[LEVEL]\t2026-11-26T15:00:00.123Z\t<request id>\tmessage`."""
 
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__(
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
         )
+        self.converter = time.gmtime  # UTC, as the runtime writes it
 
     def format(self, record: logging.LogRecord) -> str:
         record.aws_request_id = _request_id

@@ -99,7 +99,11 @@ def loaded_function(moto_endpoint: str, emulator_thread: Any) -> Iterator[Module
     os.environ.update(env)
     from momento_emulator import DEFAULT_API_KEY
 
-    boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=DEFAULT_API_KEY)
+    secrets = boto3.client("secretsmanager")
+    try:
+        secrets.create_secret(Name=SECRET_NAME, SecretString=DEFAULT_API_KEY)
+    except secrets.exceptions.ResourceExistsException:  # moto's state is per process: another module made it
+        secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=DEFAULT_API_KEY)
     spec = importlib.util.spec_from_file_location("token_vending_app", FUNCTION)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import time
@@ -27,15 +26,15 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, async_playwright
 
 from devstack import Stack, StackConfig
 from devstack.config import RestartPolicy
+from tests.e2e.chat_page import Chat
 from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-PASSWORDS = {"alice": "alice-password", "bob": "bob-password"}
 WRONG_PASSWORD_WORDS = ("wrong", "password", "refused", "forbidden")
 
 # Every text the sign-in form's error and progress lines ever showed, recorded in the page as it happens (polling
@@ -85,30 +84,12 @@ async def fresh_stack() -> AsyncIterator[Stack]:
         yield running
 
 
-class Tab:
-    """One user's page."""
-
-    def __init__(self, page: Page, name: str) -> None:
-        self.page = page
-        self.name = name
-        self.errors: list[str] = []
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
+class Tab(Chat):
+    """One user's tab, recording every text its sign-in form shows."""
 
     @classmethod
-    async def open(cls, browser: Browser, stack: Stack, name: str) -> Tab:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
-        page = await context.new_page()
-        await page.add_init_script(RECORD_LOGIN_TEXTS)
-        await page.goto(stack.site_url)
-        return cls(page, name)
-
-    async def login(self) -> None:
-        await self.page.fill("#login-username", self.name)
-        await self.page.fill("#login-password", PASSWORDS[self.name])
-        await self.page.press("#login-password", "Enter")
-
-    async def wait(self, condition: str, timeout_s: float = 15) -> None:
-        await self.page.wait_for_function(f"() => ({condition})", timeout=timeout_s * 1000)
+    async def open_recording(cls, browser: Browser, stack: Stack, name: str) -> Tab:
+        return await cls.open(browser, stack, name, init_scripts=(RECORD_LOGIN_TEXTS,))
 
     async def wait_room_live(self, timeout_s: float = 15) -> None:
         await self.wait(
@@ -117,34 +98,9 @@ class Tab:
             timeout_s,
         )
 
-    async def state(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.page.evaluate("() => window.__chat.state()")
-        return result
-
     async def login_texts(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.page.evaluate("() => window.__loginTexts")
         return result
-
-    async def send(self, text: str) -> None:
-        await self.page.fill("#composer-input", text)
-        await self.page.press("#composer-input", "Enter")
-        await self.wait(
-            "document.querySelector('#composer-input').value === '' || "
-            "document.querySelector('#composer-error').textContent !== ''",
-            10,
-        )
-        error = await self.page.text_content("#composer-error")
-        assert not error, f"{self.name} could not send: {error}"
-
-    async def wait_text(self, text: str, timeout_s: float = 15) -> None:
-        await self.wait(f"window.__chat.messages().some(m => m.text === {json.dumps(text)})", timeout_s)
-
-    async def texts(self, marker: str) -> list[str]:
-        messages: list[dict[str, Any]] = await self.page.evaluate("() => window.__chat.messages()")
-        return [m["text"] for m in messages if marker in m["text"]]
-
-    async def close(self) -> None:
-        await self.page.context.close()
 
 
 def assert_never_a_wrong_password(texts: list[dict[str, Any]]) -> None:
@@ -157,7 +113,7 @@ async def test_a_secrets_manager_outage_at_first_login_is_unavailable_and_retrie
     browser: Browser,
 ) -> None:
     async with fresh_stack() as stack:
-        alice = await Tab.open(browser, stack, "alice")
+        alice = await Tab.open_recording(browser, stack, "alice")
         moto = stack.child_pid("moto")
         assert moto is not None
         os.kill(moto, signal.SIGSTOP)  # before the first login: the authorizer has never read the users store
@@ -203,8 +159,8 @@ async def test_pages_say_the_chat_service_is_unreachable_when_the_emulator_dies_
     browser: Browser,
 ) -> None:
     async with fresh_stack() as stack:
-        alice = await Tab.open(browser, stack, "alice")
-        bob = await Tab.open(browser, stack, "bob")
+        alice = await Tab.open_recording(browser, stack, "alice")
+        bob = await Tab.open_recording(browser, stack, "bob")
         for tab in (alice, bob):
             await tab.login()
             await tab.wait_room_live()

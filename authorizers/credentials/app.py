@@ -162,6 +162,16 @@ def _parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
+def secrets_manager_endpoint() -> dict[str, str]:
+    """`endpoint_url` for the Secrets Manager client, only when SECRETS_MANAGER_ENDPOINT names one.
+
+    The template declares the variable for local runs (a moto server under `sam local`, whose --env-vars can only
+    override declared variables); deployed it is empty, and the client is exactly boto3's default for the region.
+    """
+    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT", "").strip()
+    return {"endpoint_url": endpoint} if endpoint else {}
+
+
 def _secrets_manager() -> Any:
     """The Secrets Manager client, made once per container with the read's deadline. boto3 is imported here."""
     global _secrets_client
@@ -176,7 +186,7 @@ def _secrets_manager() -> Any:
         # botocore logs whole response bodies at DEBUG, and this body is the users store.
         for noisy in ("botocore", "boto3", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        _secrets_client = boto3.client("secretsmanager", config=config)
+        _secrets_client = boto3.client("secretsmanager", config=config, **secrets_manager_endpoint())
     return _secrets_client
 
 

@@ -52,6 +52,16 @@ _minter: MomentoMinter | None = None
 _secret_retry_at = 0.0
 
 
+def secrets_manager_endpoint() -> dict[str, str]:
+    """`endpoint_url` for the Secrets Manager client, only when SECRETS_MANAGER_ENDPOINT names one.
+
+    The template declares the variable for local runs (a moto server under `sam local`, whose --env-vars can only
+    override declared variables); deployed it is empty, and the client is exactly boto3's default for the region.
+    """
+    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT", "").strip()
+    return {"endpoint_url": endpoint} if endpoint else {}
+
+
 def _read_api_key() -> str:
     """The Momento API key, through Powertools' cache (max_age), with a one-attempt deadline on a cache miss.
 
@@ -62,12 +72,14 @@ def _read_api_key() -> str:
 
     provider = DEFAULT_PROVIDERS.get("secrets")
     if provider is None:
+        import boto3
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
         from botocore.config import Config
 
         timeout = SECRET_READ_TIMEOUT_SECONDS
         config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-        provider = DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto_config=config)
+        client = boto3.session.Session().client("secretsmanager", config=config, **secrets_manager_endpoint())
+        provider = DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
     return str(provider.get(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)).strip()
 
 

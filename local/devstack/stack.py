@@ -509,10 +509,11 @@ class Stack:
                 "MomentoEndpoint": f"{HOST}:{grpc_port}",
                 "CacheName": config.cache_name,
                 "AllowedOrigins": ",".join(self._site.origins),
+                # The template's local-only parameter: the functions pass it to their Secrets Manager clients.
+                "SecretsManagerEndpoint": self._moto_url,
             },
             resources={"UsersSecret": secret_arn(USERS_SECRET_NAME)} if config.auth == "LambdaAuthorizer" else {},
             env={
-                "AWS_ENDPOINT_URL_SECRETS_MANAGER": self._moto_url,
                 "AWS_ENDPOINT_URL": self._moto_url,  # anything else a function calls goes to moto, never to AWS
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,

@@ -1,5 +1,6 @@
 """CloudFormation's side of a deployment, for one set of parameter values: parameters checked against their
-constraints, Conditions and Rules evaluated, intrinsic functions resolved.
+constraints, the AWS::LanguageExtensions transform applied before SAM's, Conditions and Rules evaluated, intrinsic
+functions resolved.
 
 Values that exist only in AWS (a CloudFront domain name, an import) cannot be known locally. They resolve to a
 marker, not an error: a private-use code point brackets the reference's name inside the resolved string, so that
@@ -18,8 +19,10 @@ from typing import Any, Final
 from .errors import TemplateError
 
 __all__ = [
+    "LANGUAGE_EXTENSIONS",
     "MARKED",
     "NO_VALUE",
+    "PSEUDO_PARAMETERS",
     "Conditions",
     "Resolver",
     "as_text",
@@ -28,6 +31,7 @@ __all__ = [
     "marked",
     "no_if",
     "parameter_values",
+    "resolve_language_extensions",
     "strings",
     "typed_parameters",
     "unresolved",
@@ -39,6 +43,21 @@ MARK: Final = "\ue000"
 MARKED: Final = re.compile(f"{MARK}([^{MARK}]*){MARK}")
 NO_VALUE: Final = object()  # AWS::NoValue: the key or item disappears
 _SUB_VARIABLE: Final = re.compile(r"\$\{([^}]*)\}")
+LANGUAGE_EXTENSIONS: Final = "AWS::LanguageExtensions"
+PSEUDO_PARAMETERS: Final = frozenset(
+    {
+        "AWS::AccountId",
+        "AWS::NotificationARNs",
+        "AWS::NoValue",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::StackId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    }
+)
+# Language extensions this module does not implement: a template using one is refused rather than served wrongly.
+_UNSUPPORTED_EXTENSIONS: Final = ("Fn::ForEach", "Fn::Length", "Fn::ToJsonString")
 
 
 # ---------------------------------------------------------------------------------------------------- parameters
@@ -286,3 +305,146 @@ def check_rules(rules: Mapping[str, Any], conditions: Conditions) -> None:
             continue
         if failed:
             raise TemplateError(f"rule {name}: {failed[0].get('AssertDescription', 'an assertion fails')}")
+
+
+# ------------------------------------------------------------------------------------------ language extensions
+def resolve_language_extensions(template: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The template AWS::LanguageExtensions hands SAM's transform, for `parameters` (typed, pseudo ones included).
+
+    Why: SAM rejects an intrinsic where an authorizer is chosen, so the template picks the HttpApi's Auth with Fn::If
+    and relies on this transform, listed first, to resolve it before SAM sees it. CloudFormation's transform (and
+    SAM CLI's copy of it) does, in Resources and Outputs only (Globals, Conditions and the rest are left alone):
+    - Fn::If picks its branch (conditions name parameters only); AWS::NoValue removes the key or list item;
+    - Ref to a parameter or a known pseudo parameter becomes its value; Ref to a resource is kept;
+    - Fn::Sub substitutes parameters and pseudo parameters, and becomes a plain string once nothing is left;
+    - an entry whose Condition is false is rewritten too, with every plain Ref to a non-pseudo name becoming
+      AWS::NoValue: such a resource is not created, but SAM's transform still has to accept what is left of it.
+    Other functions keep their (resolved) arguments: CloudFormation evaluates them after SAM, to the same values.
+    Fn::ForEach, Fn::Length and Fn::ToJsonString are not implemented and are refused. A template that does not
+    list the transform is returned unchanged.
+    """
+    transforms = template.get("Transform")
+    listed = [transforms] if isinstance(transforms, str) else list(transforms or [])
+    if LANGUAGE_EXTENSIONS not in listed:
+        return dict(template)
+    for section in ("Resources", "Outputs", "Conditions"):
+        used = _extension_in(template.get(section))
+        if used:
+            raise TemplateError(f"{used} (AWS::LanguageExtensions) in {section} is not resolved locally")
+    conditions = Conditions(
+        template.get("Conditions") or {}, Resolver(parameters, {}, {}, template.get("Mappings") or {}, no_if)
+    )
+    result = dict(template)
+    rest = [name for name in listed if name != LANGUAGE_EXTENSIONS]
+    if rest:
+        result["Transform"] = rest if len(rest) > 1 else rest[0]
+    else:
+        result.pop("Transform", None)
+    for section, drop in (("Resources", True), ("Outputs", False)):
+        entries = template.get(section)
+        if not isinstance(entries, dict):
+            continue
+        extensions = _Extensions(parameters, conditions.holds, drop_no_value=drop)
+        result[section] = {
+            name: extensions.false_entry(entry)
+            if isinstance(entry, dict) and "Condition" in entry and not conditions.holds(str(entry["Condition"]))
+            else extensions(entry)
+            for name, entry in entries.items()
+        }
+    return result
+
+
+def _extension_in(node: Any) -> str | None:
+    if isinstance(node, list):
+        return next((found for item in node if (found := _extension_in(item))), None)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and key.startswith(_UNSUPPORTED_EXTENSIONS):
+                return next(name for name in _UNSUPPORTED_EXTENSIONS if key.startswith(name))
+            found = _extension_in(value)
+            if found:
+                return found
+    return None
+
+
+class _Extensions:
+    """One pass of AWS::LanguageExtensions over a section (see `resolve_language_extensions`)."""
+
+    def __init__(self, parameters: Mapping[str, Any], holds: Callable[[str], bool], drop_no_value: bool) -> None:
+        self.parameters = parameters
+        self.holds = holds
+        # In Resources a NoValue removes its key; in Outputs the transform leaves it for CloudFormation.
+        self.drop_no_value = drop_no_value
+
+    def __call__(self, node: Any) -> Any:
+        return self._settle(self._resolve(node))
+
+    def false_entry(self, node: Any) -> Any:
+        """An entry whose Condition is false: plain Refs to non-pseudo names become AWS::NoValue."""
+        return self._settle(self._partial(node))
+
+    def _partial(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self._partial(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if _is_intrinsic(node) or set(node) == {"Condition"}:
+            ((function, argument),) = node.items()
+            if function == "Ref" and str(argument) not in PSEUDO_PARAMETERS:
+                return NO_VALUE
+            return self._resolve(node)
+        return {key: self._partial(value) for key, value in node.items()}
+
+    def _resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self._resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if not _is_intrinsic(node):
+            return {key: self._resolve(value) for key, value in node.items()}
+        ((function, argument),) = node.items()
+        if function == "Ref":
+            name = str(argument)
+            if name == "AWS::NoValue":
+                return NO_VALUE
+            return self.parameters.get(name, node)
+        if function == "Fn::If":
+            if not (isinstance(argument, list) and len(argument) == 3 and isinstance(argument[0], str)):
+                raise TemplateError(f"Fn::If layout is incorrect: {argument!r}")
+            condition, if_true, if_false = argument
+            return self._resolve(if_true if self.holds(condition) else if_false)
+        if function == "Fn::Sub":
+            return self._sub(argument)
+        return {function: self._resolve(argument)}
+
+    def _sub(self, argument: Any) -> Any:
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        if not isinstance(text, str):
+            return {"Fn::Sub": self._resolve(argument)}
+        variables = self._resolve(variables)
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = self.parameters.get(name)
+            if name.startswith("!") or name in variables or not isinstance(value, str):
+                return match.group(0)
+            return value
+
+        substituted = _SUB_VARIABLE.sub(replace, text)
+        if not variables and all(name.startswith("!") for name in _SUB_VARIABLE.findall(substituted)):
+            return _SUB_VARIABLE.sub(lambda match: "${" + match.group(1)[1:] + "}", substituted)
+        return {"Fn::Sub": [substituted, variables] if variables else substituted}
+
+    def _settle(self, node: Any) -> Any:
+        """NO_VALUE markers removed (Resources) or written back as CloudFormation's own Ref (Outputs)."""
+        if node is NO_VALUE:
+            return {"Ref": "AWS::NoValue"}
+        if isinstance(node, list):
+            if self.drop_no_value:
+                return [self._settle(item) for item in node if item is not NO_VALUE]
+            return [self._settle(item) for item in node]
+        if isinstance(node, dict):
+            if self.drop_no_value:
+                return {key: self._settle(value) for key, value in node.items() if value is not NO_VALUE}
+            return {key: self._settle(value) for key, value in node.items()}
+        return node

@@ -5,6 +5,8 @@ Why each step:
   API's OpenAPI body and plain Lambda functions, with Globals merged and IgnoreGlobals honoured. Re-implementing
   SAM would be the second source of truth we promised not to write. The transform insists on S3 CodeUris and an AWS
   region: local CodeUris are swapped for S3 ones (and remembered) and the region is set around the call.
+- A template that lists AWS::LanguageExtensions first (this project's does: the HttpApi's Auth is an Fn::If) is
+  resolved by that transform before SAM's, as CloudFormation does, here with `intrinsics.resolve_language_extensions`.
 - SAM leaves Conditions to CloudFormation, so every mode's API survives the transform. Conditions are evaluated here
   for the parameters, and only the resources whose Condition holds are kept.
 - Intrinsics are resolved as CloudFormation would at deploy time (see `intrinsics`). A reference to something that
@@ -39,6 +41,7 @@ from .intrinsics import (
     concrete,
     no_if,
     parameter_values,
+    resolve_language_extensions,
     strings,
     typed_parameters,
     unresolved,
@@ -252,13 +255,9 @@ def load_api(
     `resources` maps a logical id (for `Ref`) or `LogicalId.Attribute` (for `Fn::GetAtt`) to its physical value,
     for resources that exist only in AWS (a secret's ARN, say).
     """
-    source = _read(template)
-    specs = source.get("Parameters") or {}
+    original = _read(template)
+    specs = original.get("Parameters") or {}
     values = parameter_values(specs, parameters)
-    local_code = _swap_local_code(source, template.parent)
-    given = {name: value for name, value in values.items() if name in parameters}
-    transformed = _transform(copy.deepcopy(source), given, region)
-
     pseudo = {
         "AWS::Region": region,
         "AWS::AccountId": ACCOUNT_ID,
@@ -269,9 +268,14 @@ def load_api(
         "AWS::NotificationARNs": [],
     }
     typed = {**typed_parameters(specs, values), **pseudo}
+    source = resolve_language_extensions(original, typed)
+    local_code = _swap_local_code(source, template.parent)
+    given = {name: value for name, value in values.items() if name in parameters}
+    transformed = _transform(copy.deepcopy(source), given, region)
+
     mappings = transformed.get("Mappings") or {}
     conditions = Conditions(transformed.get("Conditions") or {}, Resolver(typed, {}, {}, mappings, no_if))
-    check_rules(source.get("Rules") or {}, conditions)
+    check_rules(original.get("Rules") or {}, conditions)
 
     all_resources: dict[str, dict[str, Any]] = transformed["Resources"]
     deployed = {
@@ -311,12 +315,7 @@ def load_api(
         logical: _function(logical, deployed[logical], resolve, local_code.get(logical), functions_by_name)
         for logical in sorted(wanted)
     }
-    declared = frozenset(
-        variable
-        for resource in all_resources.values()
-        if resource["Type"] == "AWS::Lambda::Function"
-        for variable in (((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {})
-    )
+    declared = _declared_variables(original, all_resources)
     return ApiSpec(
         logical_id=api_name,
         api_id=API_ID,
@@ -329,6 +328,29 @@ def load_api(
         functions=functions,
         declared_environment=declared,
     )
+
+
+def _variables(function: Any) -> Iterator[str]:
+    environment = (function.get("Environment") or {}) if isinstance(function, dict) else {}
+    variables = environment.get("Variables") if isinstance(environment, dict) else None
+    yield from (str(name) for name in (variables if isinstance(variables, dict) else {}))
+
+
+def _declared_variables(original: Mapping[str, Any], transformed: Mapping[str, dict[str, Any]]) -> frozenset[str]:
+    """Every variable name a function declares, in any mode: read before the language extensions too, because
+    they empty the environment of a function whose Condition is false."""
+    written = [
+        (resource.get("Properties") or {})
+        for resource in (original.get("Resources") or {}).values()
+        if isinstance(resource, dict) and resource.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    ]
+    written.append((original.get("Globals") or {}).get("Function") or {})
+    deployed = [
+        (resource.get("Properties") or {})
+        for resource in transformed.values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    ]
+    return frozenset(name for function in [*written, *deployed] for name in _variables(function))
 
 
 def _served_identities(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
 from local_api import LocalApi, RouteSpec, TemplateError, load_api
@@ -21,6 +22,7 @@ from local_api.authorizers import Decision, DecisionCache, decide, identity_valu
 from local_api.cors import Cors
 from local_api.events import HttpRequest, InvalidProxyResultError, RequestEvents, parse_proxy_result
 from local_api.gateway import Gateway
+from local_api.intrinsics import resolve_language_extensions
 from local_api.routing import Router
 from local_api.template import ApiSpec, CorsSpec, LambdaAuthorizerSpec
 from local_api.workers import InvocationError, function_environment
@@ -37,7 +39,7 @@ PARAMETERS = {
     "AllowedOrigins": ",".join(LOCAL_ORIGINS),
 }
 TOKEN_ROUTES = {("GET", "/token"), ("POST", "/token"), ("GET", "/token/explain")}
-VENDING = {"Open": "OpenVendingFunction", "LambdaAuthorizer": "LambdaAuthorizerVendingFunction"}
+VENDING = {"Open": "TokenVendingFunction", "LambdaAuthorizer": "TokenVendingFunction"}  # one function, every mode
 AUTHORIZER = "CredentialsAuthorizer"
 AUTHORIZER_FUNCTION = "CredentialsAuthorizerFunction"
 
@@ -93,6 +95,7 @@ def test_vending_function_environment_is_resolved_from_parameters(mode: str) -> 
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "SECRETS_MANAGER_ENDPOINT": "",
     }
     assert function.code_uri == ROOT / "functions" / "token_vending"
     assert function.handler == "app.handler"
@@ -101,7 +104,12 @@ def test_vending_function_environment_is_resolved_from_parameters(mode: str) -> 
 
 def test_authorizer_environment_ignores_globals_and_takes_the_users_secret_from_resources() -> None:
     function = local_api("LambdaAuthorizer").functions[AUTHORIZER_FUNCTION]
-    assert function.environment == {"USERS_SECRET_ARN": USERS_ARN, "AUTH_CACHE_TTL_SECONDS": "300", "LOG_LEVEL": "INFO"}
+    assert function.environment == {
+        "USERS_SECRET_ARN": USERS_ARN,
+        "AUTH_CACHE_TTL_SECONDS": "300",
+        "LOG_LEVEL": "INFO",
+        "SECRETS_MANAGER_ENDPOINT": "",
+    }
     assert function.code_uri == ROOT / "authorizers" / "credentials"
     assert function.memory_mb == 512
 
@@ -133,6 +141,33 @@ def test_a_cloudfront_domain_given_in_resources_is_an_allowed_origin() -> None:
     )
     assert spec.cors is not None
     assert spec.cors.allow_origins == ("https://d111111abcdef8.cloudfront.net", *LOCAL_ORIGINS)
+
+
+@pytest.mark.parametrize("mode", ["Open", "LambdaAuthorizer"])
+def test_the_secrets_manager_endpoint_parameter_reaches_both_functions(mode: str) -> None:
+    functions = local_api(mode, SecretsManagerEndpoint="http://127.0.0.1:5000").functions
+    assert {name: f.environment["SECRETS_MANAGER_ENDPOINT"] for name, f in functions.items()} == dict.fromkeys(
+        functions, "http://127.0.0.1:5000"
+    )
+
+
+def test_every_variable_any_mode_declares_is_known_in_open_mode_too() -> None:
+    """The extensions empty a false-condition function's environment; its names still never leak from the shell."""
+    declared = local_api("Open").spec.declared_environment
+    assert {
+        "USERS_SECRET_ARN",
+        "AUTH_CACHE_TTL_SECONDS",
+        "LOG_LEVEL",
+        "AUTH_MODE",
+        "SECRETS_MANAGER_ENDPOINT",
+    } <= declared
+
+
+def test_cognito_mode_reads_the_jwt_authorizer_the_extensions_chose() -> None:
+    spec = load_api(TEMPLATE, {**PARAMETERS, "AuthenticationMethod": "AmazonCognito"})
+    assert {route.authorizer_name for route in spec.routes} == {"CognitoAuthorizer"}
+    assert set(spec.authorizers) == {"CognitoAuthorizer"}
+    assert set(spec.functions) == {"TokenVendingFunction"}
 
 
 def test_amazon_cognito_is_not_served_yet() -> None:
@@ -200,6 +235,144 @@ def test_a_route_to_a_function_the_template_lacks_is_an_error(tmp_path: Path) ->
         TemplateError, match=r"route GET /items/\{id\}.* invokes Missing, which is not a Lambda function"
     ):
         load_api(template, {})
+
+
+# ------------------------------------------------------------------------------------- AWS::LanguageExtensions
+EXTENDED_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Parameters:
+  Mode: {Type: String, Default: Open, AllowedValues: [Open, Guarded]}
+  Origins: {Type: CommaDelimitedList, Default: "http://a.test,http://b.test"}
+Conditions:
+  IsGuarded: !Equals [!Ref Mode, Guarded]
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth: !If
+        - IsGuarded
+        - DefaultAuthorizer: Check
+          Authorizers:
+            Check:
+              FunctionArn: !GetAtt Checker.Arn
+              AuthorizerPayloadFormatVersion: "2.0"
+              EnableSimpleResponses: true
+              Identity: {Headers: [X-Key], ReauthorizeEvery: 0}
+        - !Ref AWS::NoValue
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code/
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables:
+          MODE: !Ref Mode
+          WHERE: !Sub "${Mode} in ${AWS::Region}, api ${Api}"
+          ONLY_GUARDED: !If [IsGuarded, "yes", !Ref AWS::NoValue]
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /echo}}
+  Checker:
+    Type: AWS::Serverless::Function
+    Condition: IsGuarded
+    Properties:
+      CodeUri: code/
+      Handler: app.handler
+      Runtime: python3.13
+      Environment:
+        Variables: {MODE: !Ref Mode, REGION: !Ref AWS::Region, API: !Ref Api, JOINED: !Join [",", !Ref Origins]}
+Outputs:
+  Url: {Value: !Sub "https://${Api}.execute-api.${AWS::Region}.amazonaws.com"}
+  CheckerArn: {Condition: IsGuarded, Value: !GetAtt Checker.Arn}
+  Guard: {Value: !If [IsGuarded, "on", !Ref AWS::NoValue]}
+"""
+PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012"}
+
+
+def _extended(mode: str) -> dict[str, Any]:
+    source = _yaml_template(EXTENDED_TEMPLATE)
+    return resolve_language_extensions(source, {"Mode": mode, "Origins": ["http://a.test"], **PSEUDO})
+
+
+def _yaml_template(text: str) -> dict[str, Any]:
+    from local_api.template import _CfnLoader
+
+    document: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return document
+
+
+def test_language_extensions_choose_the_branch_and_resolve_parameters_before_sam() -> None:
+    guarded, open_ = _extended("Guarded"), _extended("Open")
+    assert guarded["Transform"] == "AWS::Serverless-2016-10-31"
+    assert guarded["Resources"]["Api"]["Properties"]["Auth"]["DefaultAuthorizer"] == "Check"
+    assert guarded["Resources"]["Api"]["Properties"]["Auth"]["Authorizers"]["Check"]["FunctionArn"] == {
+        "Fn::GetAtt": ["Checker", "Arn"]
+    }
+    assert open_["Resources"]["Api"]["Properties"] == {}  # AWS::NoValue: the key is gone
+    variables = guarded["Resources"]["Echo"]["Properties"]["Environment"]["Variables"]
+    assert variables == {
+        "MODE": "Guarded",
+        "WHERE": {"Fn::Sub": "Guarded in eu-west-1, api ${Api}"},  # a resource is left to CloudFormation
+        "ONLY_GUARDED": "yes",
+    }
+    assert "ONLY_GUARDED" not in open_["Resources"]["Echo"]["Properties"]["Environment"]["Variables"]
+    assert guarded["Conditions"] == _yaml_template(EXTENDED_TEMPLATE)["Conditions"]  # other sections untouched
+    assert guarded["Outputs"]["Guard"] == {"Value": "on"}
+    assert open_["Outputs"]["Guard"] == {"Value": {"Ref": "AWS::NoValue"}}  # Outputs keep it for CloudFormation
+
+
+def test_a_false_condition_resource_loses_its_plain_refs_as_the_transform_does() -> None:
+    checker = _extended("Open")["Resources"]["Checker"]
+    assert checker["Condition"] == "IsGuarded"
+    assert checker["Properties"]["Environment"]["Variables"] == {
+        "REGION": "eu-west-1",  # pseudo parameters survive
+        "JOINED": {"Fn::Join": [",", ["http://a.test"]]},  # an intrinsic is resolved, not dropped
+    }
+    assert _extended("Open")["Outputs"]["CheckerArn"] == {
+        "Condition": "IsGuarded",
+        "Value": {"Fn::GetAtt": ["Checker", "Arn"]},
+    }
+    kept = _extended("Guarded")["Resources"]["Checker"]["Properties"]["Environment"]["Variables"]
+    assert kept == {"MODE": "Guarded", "REGION": "eu-west-1", "API": {"Ref": "Api"}, "JOINED": kept["JOINED"]}
+
+
+def test_a_template_without_the_transform_is_left_alone() -> None:
+    source = _yaml_template(
+        EXTENDED_TEMPLATE.replace("[AWS::LanguageExtensions, AWS::Serverless-2016-10-31]", "AWS::Serverless-2016-10-31")
+    )
+    assert resolve_language_extensions(source, {"Mode": "Guarded", **PSEUDO}) == source
+
+
+@pytest.mark.parametrize("function", ["Fn::Length", "Fn::ToJsonString", "Fn::ForEach::Things"])
+def test_extensions_not_implemented_here_are_refused(function: str) -> None:
+    source = _yaml_template(EXTENDED_TEMPLATE)
+    source["Resources"]["Echo"]["Properties"]["Environment"]["Variables"]["X"] = {function: ["a", ["b"], {}]}
+    with pytest.raises(TemplateError, match=function.split("::Things")[0] + r" \(AWS::LanguageExtensions\)"):
+        resolve_language_extensions(source, {"Mode": "Open", **PSEUDO})
+
+
+@pytest.mark.parametrize(("mode", "authorizer"), [("Open", None), ("Guarded", "Check")])
+def test_the_local_api_serves_what_the_extensions_resolve(tmp_path: Path, mode: str, authorizer: str | None) -> None:
+    (tmp_path / "code").mkdir()
+    template = tmp_path / "template.yaml"
+    template.write_text(EXTENDED_TEMPLATE)
+    spec = load_api(template, {"Mode": mode})
+    assert spec.routes == (RouteSpec("GET", "/echo", "Echo", authorizer),)
+    assert set(spec.functions) == ({"Echo", "Checker"} if authorizer else {"Echo"})
+    assert spec.functions["Echo"].environment["MODE"] == mode
+
+
+def test_without_the_extensions_sam_rejects_the_auth_if() -> None:
+    """What the extensions are for: SAM's transform alone refuses an intrinsic where the authorizer is chosen."""
+    from local_api.template import _transform
+
+    source = _yaml_template(EXTENDED_TEMPLATE)
+    source["Transform"] = "AWS::Serverless-2016-10-31"
+    for function in ("Echo", "Checker"):
+        source["Resources"][function]["Properties"]["CodeUri"] = "s3://bucket/code"
+    with pytest.raises(TemplateError, match="SAM's transform rejects the template"):
+        _transform(source, {"Mode": "Guarded"}, "eu-west-1")
 
 
 # ----------------------------------------------------------------------------------------------------- events

@@ -62,11 +62,12 @@ def secrets_manager_endpoint() -> dict[str, str]:
     return {"endpoint_url": endpoint} if endpoint else {}
 
 
-def _read_api_key() -> str:
-    """The Momento API key, through Powertools' cache (max_age), with a one-attempt deadline on a cache miss.
+def secrets_provider() -> Any:
+    """The container's Secrets Manager provider: Powertools' SecretsProvider over our own client, built once.
 
     Powertools' default secrets provider has botocore's defaults (60 s reads, retries); ours, registered as the
-    default (so `parameters.clear_caches()` still resets it), answers or fails within SECRET_READ_TIMEOUT_SECONDS.
+    default (so `parameters.clear_caches()` still resets it), answers or fails within SECRET_READ_TIMEOUT_SECONDS,
+    and reaches SECRETS_MANAGER_ENDPOINT when one is set.
     """
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
@@ -80,7 +81,12 @@ def _read_api_key() -> str:
         config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
         client = boto3.session.Session().client("secretsmanager", config=config, **secrets_manager_endpoint())
         provider = DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
-    return str(provider.get(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)).strip()
+    return provider
+
+
+def _read_api_key() -> str:
+    """The Momento API key, through Powertools' cache (max_age), with a one-attempt deadline on a cache miss."""
+    return str(secrets_provider().get(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)).strip()
 
 
 def _get_minter() -> MomentoMinter:

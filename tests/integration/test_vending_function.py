@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -302,6 +303,56 @@ def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
         secrets.delete_secret(SecretId="tvm/rotated", ForceDeleteWithoutRecovery=True)
         parameters.clear_caches()
         monkeypatch.setattr(function, "_minter", None)
+
+
+@pytest.fixture
+def fresh_secrets_provider(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No provider, no cached key, no minter: the next mint builds its Secrets Manager client from the environment."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    saved = DEFAULT_PROVIDERS.pop("secrets", None)
+    parameters.clear_caches()
+    monkeypatch.setattr(function, "_minter", None)
+    monkeypatch.setattr(function, "_secret_retry_at", 0.0)
+    yield
+    DEFAULT_PROVIDERS.pop("secrets", None)
+    if saved is not None:
+        DEFAULT_PROVIDERS["secrets"] = saved
+    parameters.clear_caches()
+
+
+@pytest.mark.usefixtures("fresh_secrets_provider")
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
+    function: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    """Deployed, SECRETS_MANAGER_ENDPOINT is "": the client is exactly the one boto3 makes for the region."""
+    for name in ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if value is None:
+        monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
+    else:
+        monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", value)
+    assert function.secrets_manager_endpoint() == {}
+    endpoint = function.secrets_provider().client.meta.endpoint_url
+    assert (
+        endpoint == boto3.client("secretsmanager").meta.endpoint_url == "https://secretsmanager.us-east-1.amazonaws.com"
+    )
+
+
+@pytest.mark.usefixtures("fresh_secrets_provider")
+def test_a_set_secrets_manager_endpoint_is_the_one_the_key_is_read_from(
+    function: ModuleType, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `sam local` the template's SecretsManagerEndpoint is moto's URL: the key is read there, whatever
+    botocore's own variables say (here they name the discard port, where nothing answers)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_endpoint)
+    assert function.secrets_provider().client.meta.endpoint_url == moto_endpoint
+    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    assert status == 200, body
+    assert body["authToken"]
 
 
 def test_unknown_route_is_a_typed_404(function: ModuleType) -> None:

@@ -102,7 +102,13 @@ def load_authorizer() -> ModuleType:
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region; no endpoint override, so moto's in-process mock answers."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "USERS_SECRET_ARN"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        "SECRETS_MANAGER_ENDPOINT",
+        "USERS_SECRET_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -553,6 +559,53 @@ def test_the_secrets_client_has_an_explicit_deadline(authorizer: ModuleType, use
     config = authorizer._secrets_manager().meta.config
     assert (config.connect_timeout, config.read_timeout) == (1.0, 1.0)
     assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
+    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    """Deployed, SECRETS_MANAGER_ENDPOINT is "": the client is exactly the one boto3 makes for the region."""
+    if value is None:
+        monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
+    else:
+        monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", value)
+    assert authorizer.secrets_manager_endpoint() == {}
+    endpoint = authorizer._secrets_manager().meta.endpoint_url
+    assert (
+        endpoint == boto3.client("secretsmanager").meta.endpoint_url == "https://secretsmanager.us-east-1.amazonaws.com"
+    )
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    """A real moto server (not the in-process mock, which would answer whatever the endpoint)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_a_set_secrets_manager_endpoint_is_the_one_the_store_is_read_from(
+    authorizer: ModuleType, moto_server: str, demo_store_json: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `sam local` the template's SecretsManagerEndpoint is moto's URL: the users store is read there, whatever
+    botocore's own variables say (here they name a closed port)."""
+    store = boto3.client("secretsmanager", endpoint_url=moto_server)
+    arn = store.create_secret(Name="tvm-users-endpoint", SecretString=demo_store_json)["ARN"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_server)
+    monkeypatch.setenv("USERS_SECRET_ARN", arn)
+    assert authorizer._secrets_manager().meta.endpoint_url == moto_server
+    decision = authorizer.handler(load_event("valid_alice"), None)
+    assert decision["isAuthorized"] is True
+    assert decision["context"]["username"] == "alice"
 
 
 def test_an_invalid_store_fails(

@@ -1,16 +1,21 @@
-"""template.yaml as SAM really deploys it, per AuthenticationMethod: what cfn-lint cannot see.
+"""template.yaml as CloudFormation really deploys it, per AuthenticationMethod: what cfn-lint cannot see.
 
-Each test transforms the template with aws-sam-translator (the code CloudFormation's `AWS::Serverless` transform
-runs), then keeps only the resources and outputs whose `Condition` holds for the parameter values, resolving
-`Fn::If`, `AWS::NoValue` and parameter `Ref`s the way CloudFormation would. SAM leaves conditions to CloudFormation,
-so without this step every mode's API would appear in every transform.
+Each test takes the template through CloudFormation's two transforms, in the template's order: first
+AWS::LanguageExtensions, resolved with the project's own code (`local_api.intrinsics.resolve_language_extensions`,
+which `make dev` uses too; it chooses the HttpApi's Auth with Fn::If), then SAM's (aws-sam-translator, the code
+CloudFormation's `AWS::Serverless` transform runs). It then keeps only the resources and outputs whose `Condition`
+holds for the parameter values, resolving what is left of `Fn::If`, `AWS::NoValue` and parameter `Ref`s the way
+CloudFormation would. SAM leaves conditions to CloudFormation, so without this step the other modes' resources
+(the authorizer function, the Cognito pool) would appear in every transform.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,21 +27,32 @@ from unittest import mock
 
 import pytest
 import yaml
+from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import intrinsics_multi_constructor
+
+from local_api.intrinsics import parameter_values, resolve_language_extensions, typed_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAMCONFIG = ROOT / "samconfig.toml"
 
 MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
-API = {"Open": "OpenApi", "LambdaAuthorizer": "LambdaAuthorizerApi", "AmazonCognito": "CognitoApi"}
-VENDING = {
-    "Open": "OpenVendingFunction",
-    "LambdaAuthorizer": "LambdaAuthorizerVendingFunction",
-    "AmazonCognito": "CognitoVendingFunction",
-}
+# One API and one vending function serve every mode (the Auth is chosen inside the API).
+API = "TokenApi"
+VENDING = "TokenVendingFunction"
 AUTHORIZER_FUNCTION = "CredentialsAuthorizerFunction"
+# What each mode creates besides the API, the vending function and the site; each of these keeps its Condition.
+MODE_RESOURCES = {
+    "Open": {},
+    "LambdaAuthorizer": {"CredentialsAuthorizerFunction": "IsLambdaAuthorizer", "UsersSecret": "IsLambdaAuthorizer"},
+    "AmazonCognito": {
+        "UserPool": "IsCognito",
+        "UserPoolClient": "IsCognito",
+        "ReadWriteGroup": "IsCognito",
+        "ReadOnlyGroup": "IsCognito",
+    },
+}
 ROUTES = {"GET /token", "POST /token", "GET /token/explain"}
 CODE_URI = {"vending": "functions/token_vending/", "authorizer": "authorizers/credentials/"}
 
@@ -44,9 +60,22 @@ CODE_URI = {"vending": "functions/token_vending/", "authorizer": "authorizers/cr
 REQUIRED = {"MomentoEndpoint": "cell-4-us-west-2-1.prod.a.momentohq.com", "MomentoApiKey": "test-key"}
 EXISTING_SECRET_ARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:momento/api-key-AbCdEf"
 CLOUDFRONT_ORIGIN = "https://${SiteDistribution.DomainName}"
-DISTRIBUTION_ARN = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${SiteDistribution}"
 CODE_BUCKET = "sam-artifacts"
 REGION = "us-west-2"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "momento-tvm"
+# What CloudFormation knows when it runs the transforms; AWS::LanguageExtensions substitutes them.
+PSEUDO_VALUES = {
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": STACK_NAME,
+    "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/guid",
+    "AWS::NotificationARNs": [],
+}
+DISTRIBUTION_ARN = f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/${{SiteDistribution}}"
+LOCAL_MOTO = "http://172.17.0.1:5000"
 
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 XRAY_WRITE = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
@@ -61,6 +90,7 @@ VENDING_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_TRACE_DISABLED",
+    "SECRETS_MANAGER_ENDPOINT",
 }
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
@@ -118,10 +148,22 @@ def _parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> 
     return values
 
 
+def _extended(given: Mapping[str, str]) -> dict[str, Any]:
+    """The template as AWS::LanguageExtensions hands it to SAM's transform for these parameters."""
+    source = _source()
+    specs = source["Parameters"]
+    typed = {**typed_parameters(specs, parameter_values(specs, dict(given))), **PSEUDO_VALUES}
+    return resolve_language_extensions(source, typed)
+
+
+def _sam(template: dict[str, Any], given: Mapping[str, str]) -> dict[str, Any]:
+    with mock.patch.dict("os.environ", {"AWS_DEFAULT_REGION": REGION}):
+        return transform(_package(template), dict(given), _StubManagedPolicyLoader())
+
+
 @functools.cache
 def _transformed(given: frozenset[tuple[str, str]]) -> dict[str, Any]:
-    with mock.patch.dict("os.environ", {"AWS_DEFAULT_REGION": REGION}):
-        return transform(_package(_source()), dict(given), _StubManagedPolicyLoader())
+    return _sam(_extended(dict(given)), dict(given))
 
 
 # ----------------------------------------------------------------------------------------------- conditions, If, Ref
@@ -324,18 +366,70 @@ def _allowed(spec: Mapping[str, Any], value: str) -> bool:
 
 # --------------------------------------------------------------------------------------------------------- the tests
 @pytest.mark.parametrize("mode", MODES)
-def test_each_mode_deploys_exactly_its_own_api_and_vending_function(mode: str) -> None:
+def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -> None:
     deployed = deploy(mode)
-    assert set(deployed.of_type("AWS::ApiGatewayV2::Api")) == {API[mode]}
+    assert set(deployed.of_type("AWS::ApiGatewayV2::Api")) == {API}
+    assert set(deployed.of_type("AWS::ApiGatewayV2::Stage")) == {f"{API}ApiGatewayDefaultStage"}
     functions = set(deployed.of_type("AWS::Lambda::Function"))
-    expected = {VENDING[mode], AUTHORIZER_FUNCTION} if mode == "LambdaAuthorizer" else {VENDING[mode]}
+    expected = {VENDING, AUTHORIZER_FUNCTION} if mode == "LambdaAuthorizer" else {VENDING}
     assert functions == expected
-    assert deployed.properties(VENDING[mode])["Environment"]["Variables"]["AUTH_MODE"] == mode
+    assert deployed.properties(VENDING)["Environment"]["Variables"]["AUTH_MODE"] == mode
+    for other, resources in MODE_RESOURCES.items():
+        assert (set(resources) <= set(deployed.resources)) == (other == mode or not resources), other
+        if other != mode:
+            assert not set(resources) & set(deployed.resources), f"{mode} deploys {other}'s resources"
+
+
+def test_the_shared_resources_are_unconditional_and_the_mode_resources_keep_their_conditions() -> None:
+    resources = _source()["Resources"]
+    assert "Condition" not in resources[API] and "Condition" not in resources[VENDING]
+    for mode, own in MODE_RESOURCES.items():
+        for name, condition in own.items():
+            assert resources[name].get("Condition") == condition, (mode, name)
+    serverless = {n for n, r in resources.items() if r["Type"].startswith("AWS::Serverless::")}
+    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION}
+
+
+def test_sam_alone_rejects_the_template_so_these_tests_resolve_the_language_extensions_first() -> None:
+    """A plain SAM transform is not what CloudFormation runs: the Auth's Fn::If reaches SAM unresolved and fails."""
+    source = _source()
+    assert source["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]
+    assert set(source["Resources"][API]["Properties"]["Auth"]) == {"Fn::If"}
+    given = {**REQUIRED, "AuthenticationMethod": "LambdaAuthorizer"}
+    with pytest.raises(InvalidDocumentException) as raised:
+        _sam(source, given)
+    assert "Invalid value for 'Auth' property" in str(raised.value.causes[0].message)
+    extended = _extended(given)
+    assert extended["Transform"] == "AWS::Serverless-2016-10-31"
+    assert extended["Resources"][API]["Properties"]["Auth"]["DefaultAuthorizer"] == "CredentialsAuthorizer"
+    assert "Auth" not in _extended({**given, "AuthenticationMethod": "Open"})["Resources"][API].get("Properties", {})
+
+
+@pytest.mark.parametrize("mode", ["Open", "AmazonCognito"])
+def test_the_authorizer_survives_the_extensions_rewrite_where_it_is_not_created(mode: str) -> None:
+    """In the other modes AWS::LanguageExtensions turns every plain Ref of the (not created) authorizer function
+    into AWS::NoValue; SAM still translates it, and a SAM policy template missing its SecretArn would fail the whole
+    deployment. The template's plain statement keeps it translatable (this would fail with the policy template)."""
+    given = {**REQUIRED, "AuthenticationMethod": mode}
+    authorizer = _extended(given)["Resources"][AUTHORIZER_FUNCTION]
+    assert authorizer["Condition"] == "IsLambdaAuthorizer"
+    assert "USERS_SECRET_ARN" not in authorizer["Properties"].get("Environment", {}).get("Variables", {})
+    assert AUTHORIZER_FUNCTION in _transformed(frozenset(given.items()))["Resources"]
+
+    with_template = _source()
+    with_template["Resources"][AUTHORIZER_FUNCTION]["Properties"]["Policies"] = [
+        {"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "UsersSecret"}}}
+    ]
+    specs = with_template["Parameters"]
+    typed = {**typed_parameters(specs, parameter_values(specs, given)), **PSEUDO_VALUES}
+    with pytest.raises(InvalidDocumentException) as raised:
+        _sam(resolve_language_extensions(with_template, typed), given)
+    assert "don't have values: ['SecretArn']" in raised.value.causes[0].message
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_nothing_deployed_refers_to_a_resource_that_does_not_exist(mode: str) -> None:
-    """The failure SAM's per-mode switching invites: a permission or URL pointing at another mode's API."""
+    """What conditional resources invite: a permission, policy or URL naming a resource this mode does not create."""
     deployed = deploy(mode)
     known = set(deployed.resources) | set(deployed.raw["Parameters"]) | PSEUDO_PARAMETERS
     for section in (deployed.resources, deployed.outputs):
@@ -349,28 +443,28 @@ def test_nothing_deployed_refers_to_a_resource_that_does_not_exist(mode: str) ->
 @pytest.mark.parametrize("mode", MODES)
 def test_routes_are_exactly_the_three_token_routes_on_the_modes_vending_function(mode: str) -> None:
     deployed = deploy(mode)
-    routes = _routes(deployed, API[mode])
+    routes = _routes(deployed, API)
     assert set(routes) == ROUTES
     for key, operation in routes.items():
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", key
         assert integration["payloadFormatVersion"] == "2.0", key
-        assert _integrated_function(operation) == VENDING[mode], key
+        assert _integrated_function(operation) == VENDING, key
     permissions = [
         p["Properties"]
         for p in deployed.of_type("AWS::Lambda::Permission").values()
-        if p["Properties"]["FunctionName"] == {"Ref": VENDING[mode]}
+        if p["Properties"]["FunctionName"] == {"Ref": VENDING}
     ]
     invoked = {re.sub(r"^.*\$\{__Stage__\}/", "", p["SourceArn"]["Fn::Sub"][0]) for p in permissions}
     assert invoked == {"GET/token", "POST/token", "GET/token/explain"}
     for permission in permissions:
         assert permission["Principal"] == "apigateway.amazonaws.com"
-        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": API[mode]}
+        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": API}
 
 
 def test_lambda_authorizer_mode_guards_every_route_with_the_credentials_authorizer() -> None:
     deployed = deploy("LambdaAuthorizer", AuthorizerCacheTtlSeconds="120")
-    api = API["LambdaAuthorizer"]
+    api = API
     schemes = _security_schemes(deployed, api)
     assert set(schemes) == {"CredentialsAuthorizer"}
     authorizer = schemes["CredentialsAuthorizer"]["x-amazon-apigateway-authorizer"]
@@ -396,25 +490,26 @@ def test_lambda_authorizer_mode_guards_every_route_with_the_credentials_authoriz
         "USERS_SECRET_ARN": {"Ref": "UsersSecret"},
         "AUTH_CACHE_TTL_SECONDS": "120",
         "LOG_LEVEL": "INFO",
+        "SECRETS_MANAGER_ENDPOINT": "",
     }
     assert deployed.properties("UsersSecret")["SecretString"] == '{"users": {}}'
 
 
 def test_default_authorizer_cache_time_is_explicit() -> None:
-    authorizer = _security_schemes(deploy("LambdaAuthorizer"), API["LambdaAuthorizer"])["CredentialsAuthorizer"]
+    authorizer = _security_schemes(deploy("LambdaAuthorizer"), API)["CredentialsAuthorizer"]
     assert authorizer["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == "300"
 
 
 def test_cognito_mode_guards_every_route_with_a_jwt_authorizer_for_the_pool_and_its_client() -> None:
     deployed = deploy("AmazonCognito")
-    api = API["AmazonCognito"]
+    api = API
     schemes = _security_schemes(deployed, api)
     assert set(schemes) == {"CognitoAuthorizer"}
     authorizer = schemes["CognitoAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "jwt"
     assert authorizer["identitySource"] == "$request.header.Authorization"
     assert authorizer["jwtConfiguration"] == {
-        "issuer": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"},
+        "issuer": {"Fn::Sub": f"https://cognito-idp.{REGION}.amazonaws.com/${{UserPool}}"},
         "audience": [{"Ref": "UserPoolClient"}],
     }
     for key, operation in _routes(deployed, api).items():
@@ -433,20 +528,25 @@ def test_cognito_mode_guards_every_route_with_a_jwt_authorizer_for_the_pool_and_
 
 def test_open_mode_has_no_authorizer_at_all() -> None:
     deployed = deploy("Open")
-    assert _security_schemes(deployed, API["Open"]) == {}
-    assert all("security" not in operation for operation in _routes(deployed, API["Open"]).values())
+    assert _security_schemes(deployed, API) == {}
+    assert all("security" not in operation for operation in _routes(deployed, API).values())
     assert not deployed.of_type("AWS::ApiGatewayV2::Authorizer")
     for absent in (AUTHORIZER_FUNCTION, "UsersSecret", "UserPool", "UserPoolClient"):
         assert absent not in deployed.resources
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_every_function_is_python313_on_arm64_with_its_own_code(mode: str) -> None:
-    deployed = deploy(mode)
-    for name, function in deployed.of_type("AWS::Lambda::Function").items():
+@pytest.mark.parametrize("architecture", [None, "arm64", "x86_64"])
+def test_every_function_is_python313_on_the_chosen_architecture_with_its_own_code(
+    mode: str, architecture: str | None
+) -> None:
+    deployed = deploy(mode, **({"LambdaArchitecture": architecture} if architecture else {}))
+    functions = deployed.of_type("AWS::Lambda::Function")
+    assert VENDING in functions
+    for name, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.13", name
-        assert properties["Architectures"] == ["arm64"], name
+        assert properties["Architectures"] == [architecture or "arm64"], name  # arm64 by default
         assert properties["Handler"] == "app.handler", name
         kind = "authorizer" if name == AUTHORIZER_FUNCTION else "vending"
         assert properties["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": CODE_URI[kind]}, name
@@ -466,7 +566,7 @@ def test_vending_function_environment_is_the_handler_contract(
     mode: str, key_source: dict[str, str], secret: Any
 ) -> None:
     deployed = deploy(mode, **key_source)
-    environment = deployed.properties(VENDING[mode])["Environment"]["Variables"]
+    environment = deployed.properties(VENDING)["Environment"]["Variables"]
     assert set(environment) == VENDING_ENVIRONMENT
     assert environment == {
         "AUTH_MODE": mode,
@@ -479,6 +579,7 @@ def test_vending_function_environment_is_the_handler_contract(
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "SECRETS_MANAGER_ENDPOINT": "",  # empty: the functions use AWS's own endpoint
     }
     assert ("MomentoApiKeySecret" in deployed.resources) == (secret != EXISTING_SECRET_ARN)
     if "MomentoApiKeySecret" in deployed.resources:
@@ -498,7 +599,7 @@ def test_vending_function_may_only_read_the_momento_key_secret(
     mode: str, key_source: dict[str, str], secret: Any
 ) -> None:
     deployed = deploy(mode, **key_source)
-    role = _role_of(deployed, VENDING[mode])
+    role = _role_of(deployed, VENDING)
     assert role["ManagedPolicyArns"] == [BASIC_EXECUTION]  # CloudWatch Logs only
     statements = _statements(role)
     assert statements, "the vending function must be able to read its key"
@@ -507,6 +608,28 @@ def test_vending_function_may_only_read_the_momento_key_secret(
         assert statement["Action"] in (["secretsmanager:GetSecretValue"], "secretsmanager:GetSecretValue")
         assert _policy_resource(statement) == secret
         assert "NotAction" not in statement and "NotResource" not in statement
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_local_secrets_manager_endpoint_reaches_every_function(mode: str) -> None:
+    """SecretsManagerEndpoint is for `sam local` only: given, both functions get it; by default it is empty."""
+    deployed = deploy(mode, SecretsManagerEndpoint=LOCAL_MOTO)
+    for name, function in deployed.of_type("AWS::Lambda::Function").items():
+        assert function["Properties"]["Environment"]["Variables"]["SECRETS_MANAGER_ENDPOINT"] == LOCAL_MOTO, name
+    spec = _source()["Parameters"]["SecretsManagerEndpoint"]
+    assert spec["Default"] == ""
+    assert "Local development only; empty = AWS's own endpoint" in spec["Description"]
+    for value, allowed in (("", True), (LOCAL_MOTO, True), ("https://sm.example.com", True), ("sm", False)):
+        assert _allowed(spec, value) is allowed, value
+    assert not _allowed(spec, "http://x/path")
+
+
+def test_the_console_groups_every_parameter_once() -> None:
+    source = _source()
+    groups = source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(source["Parameters"])
+    assert len(grouped) == len(set(grouped))
 
 
 def test_authorizer_may_only_read_the_users_secret() -> None:
@@ -543,7 +666,7 @@ def test_tracing_on_adds_tracing_and_only_xray_write(mode: str) -> None:
     for name, function in deployed.of_type("AWS::Lambda::Function").items():
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, name
         assert _role_of(deployed, name)["ManagedPolicyArns"] == [BASIC_EXECUTION, XRAY_WRITE], name
-    environment = deployed.properties(VENDING[mode])["Environment"]["Variables"]
+    environment = deployed.properties(VENDING)["Environment"]["Variables"]
     assert environment["POWERTOOLS_TRACE_DISABLED"] == "false"
 
 
@@ -551,7 +674,7 @@ def test_tracing_on_adds_tracing_and_only_xray_write(mode: str) -> None:
 @pytest.mark.parametrize("extra", ["", "https://chat.example.com,http://localhost:5173"])
 def test_cors_allows_the_site_and_configured_origins_never_a_wildcard(mode: str, extra: str) -> None:
     deployed = deploy(mode, AllowedOrigins=extra)
-    cors = deployed.properties(API[mode])["Body"]["x-amazon-apigateway-cors"]
+    cors = deployed.properties(API)["Body"]["x-amazon-apigateway-cors"]
     origins = _origins(cors)
     assert origins == [CLOUDFRONT_ORIGIN, *filter(None, extra.split(","))]
     assert not any("*" in origin for origin in origins)
@@ -581,11 +704,11 @@ def test_allowed_origins_parameter_rejects_wildcards_and_malformed_origins(value
 
 @pytest.mark.parametrize("mode", MODES)
 def test_stage_throttling_comes_from_the_parameters(mode: str) -> None:
-    stage = _stage(deploy(mode, ThrottlingBurstLimit="7", ThrottlingRateLimit="3"), API[mode])
+    stage = _stage(deploy(mode, ThrottlingBurstLimit="7", ThrottlingRateLimit="3"), API)
     assert stage["StageName"] == "$default"
     assert stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": "7", "ThrottlingRateLimit": "3"}
-    defaults = _stage(deploy(mode), API[mode])["DefaultRouteSettings"]
+    defaults = _stage(deploy(mode), API)["DefaultRouteSettings"]
     assert defaults == {"ThrottlingBurstLimit": "50", "ThrottlingRateLimit": "25"}
 
 
@@ -604,9 +727,7 @@ def test_outputs_per_mode(mode: str) -> None:
     }
     extra = {"Open": set(), "LambdaAuthorizer": {"UsersSecretArn"}, "AmazonCognito": {"UserPoolId", "UserPoolClientId"}}
     assert set(deployed.outputs) == common | extra[mode]
-    assert deployed.outputs["ApiUrl"]["Value"] == {
-        "Fn::Sub": f"https://${{{API[mode]}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"
-    }
+    assert deployed.outputs["ApiUrl"]["Value"] == {"Fn::Sub": f"https://${{{API}}}.execute-api.{REGION}.amazonaws.com"}
     assert deployed.outputs["AuthenticationMethod"]["Value"] == mode
     assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}
     assert deployed.outputs["SiteBucketName"]["Value"] == {"Ref": "SiteBucket"}
@@ -616,7 +737,7 @@ def test_outputs_per_mode(mode: str) -> None:
 def test_the_site_publisher_finds_every_output_it_needs() -> None:
     from site_tools.publish import REQUIRED_OUTPUTS
 
-    for mode in API:
+    for mode in MODES:
         assert set(REQUIRED_OUTPUTS) | {"MomentoEndpoint", "SiteUrl"} <= set(deploy(mode).outputs)
 
 
@@ -681,14 +802,31 @@ def _paths_referring_to(node: Any, name: str, path: str = "") -> Iterator[str]:
             yield from _paths_referring_to(item, name, f"{path}[{index}]")
 
 
+def _paths_holding(node: Any, text: str, path: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths_holding(value, text, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _paths_holding(item, text, f"{path}[{index}]")
+    elif isinstance(node, str) and text in node:
+        yield path
+
+
 def test_momento_key_goes_only_into_its_secret() -> None:
-    raw = deploy().raw
-    assert raw["Parameters"]["MomentoApiKey"]["NoEcho"] is True
-    used = [
-        *_paths_referring_to(raw["Resources"], "MomentoApiKey"),
-        *_paths_referring_to(raw["Outputs"], "MomentoApiKey"),
+    source = _source()
+    assert source["Parameters"]["MomentoApiKey"]["NoEcho"] is True
+    written = [
+        *_paths_referring_to(source["Resources"], "MomentoApiKey"),
+        *_paths_referring_to(source["Outputs"], "MomentoApiKey"),
     ]
-    assert used == [".MomentoApiKeySecret.Properties.SecretString"]
+    assert written == [".MomentoApiKeySecret.Properties.SecretString"]
+    # AWS::LanguageExtensions substitutes parameter values, so follow the value itself through both transforms.
+    key = "momento-key-7f3a9c"
+    for mode in MODES:
+        raw = deploy(mode, MomentoApiKey=key).raw
+        used = [*_paths_holding(raw["Resources"], key), *_paths_holding(raw["Outputs"], key)]
+        assert used == [".MomentoApiKeySecret.Properties.SecretString"], mode
 
 
 # ------------------------------------------------------------------------------------------------------ samconfig
@@ -716,7 +854,7 @@ def test_samconfig_environment_overrides_are_valid_template_parameters(environme
 
 def test_samconfig_build_and_prod_settings() -> None:
     config = _samconfig()
-    assert config["default"]["build"]["parameters"] == {"cached": True, "parallel": True}
+    assert config["default"]["build"]["parameters"] == {"cached": True, "parallel": True, "language_extensions": True}
     assert config["default"]["deploy"]["parameters"]["confirm_changeset"] is True
     prod = config["prod"]["deploy"]["parameters"]
     assert prod["confirm_changeset"] is True
@@ -725,6 +863,94 @@ def test_samconfig_build_and_prod_settings() -> None:
     assert prod_overrides["LogLevel"] == "WARNING"
     for limit in ("ThrottlingBurstLimit", "ThrottlingRateLimit"):
         assert int(prod_overrides[limit]) < int(specs[limit]["Default"]), limit
+
+
+def _sections_with_overrides(config: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(environment, command, parameter_overrides) for every section of samconfig.toml that sets overrides."""
+    for environment, commands in config.items():
+        if not isinstance(commands, dict):
+            continue
+        for command, sections in commands.items():
+            overrides = sections.get("parameters", {}).get("parameter_overrides")
+            if overrides is not None:
+                yield environment, command, overrides
+
+
+def test_every_samconfig_override_names_a_template_parameter_with_an_allowed_value() -> None:
+    specs = _source()["Parameters"]
+    found = list(_sections_with_overrides(_samconfig()))
+    assert {(environment, command) for environment, command, _ in found} >= {
+        ("default", "deploy"),
+        ("offline", "local_start_api"),
+        ("offline", "local_invoke"),
+        ("offline", "build"),
+    }
+    for environment, command, text in found:
+        where = f"[{environment}.{command}]"
+        for name, value in _overrides(text).items():
+            assert name in specs, f"{where}: {name} is not a template parameter"
+            assert not specs[name].get("NoEcho"), f"{where}: {name} is a secret and must not be in samconfig"
+            assert _allowed(specs[name], value), f"{where}: {name}={value!r} breaks the parameter's constraints"
+
+
+@pytest.mark.parametrize(
+    ("environment", "command"),
+    [
+        ("default", "local_start_api"),
+        ("default", "local_start_lambda"),
+        ("default", "local_invoke"),
+        ("default", "build"),
+        ("default", "validate"),
+        ("offline", "local_start_api"),
+        ("offline", "local_invoke"),
+        ("offline", "build"),
+    ],
+)
+def test_sam_cli_applies_the_language_extensions_in_local_commands(environment: str, command: str) -> None:
+    """Without them `sam local start-api` leaves the Auth's Fn::If unresolved and serves /token unauthenticated."""
+    assert _samconfig()[environment][command]["parameters"]["language_extensions"] is True
+
+
+def test_the_offline_environment_runs_x86_64_functions_against_local_services_and_never_deploys() -> None:
+    offline = _samconfig()["offline"]
+    assert "deploy" not in offline
+    assert _overrides(offline["build"]["parameters"]["parameter_overrides"]) == {"LambdaArchitecture": "x86_64"}
+    for command in ("local_start_api", "local_invoke"):
+        parameters = offline[command]["parameters"]
+        assert parameters["skip_pull_image"] is True, command  # nothing is ever pulled
+        overrides = _overrides(parameters["parameter_overrides"])
+        assert overrides["LambdaArchitecture"] == "x86_64"
+        assert overrides["SecretsManagerEndpoint"].startswith("http://172.17.0.1:")  # moto over the Docker bridge
+        mode = overrides.pop("AuthenticationMethod")
+        deployed = deploy(mode, MomentoApiKey="", **overrides)
+        assert {f["Properties"]["Architectures"][0] for f in deployed.of_type("AWS::Lambda::Function").values()} == {
+            "x86_64"
+        }
+
+
+# ---------------------------------------------------------------------------------------------- SAM CLI, cfn-lint
+def _sam_cli() -> str | None:
+    """aws-sam-cli lives in its own venv (requirements/sam.txt), installed only where the SAM tests run."""
+    configured = os.environ.get("SAM_CLI")
+    candidates = [configured] if configured else [str(ROOT / ".venv" / "sam" / "bin" / "sam"), shutil.which("sam")]
+    return next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
+
+
+def test_sam_validate_lint_passes() -> None:
+    sam = _sam_cli()
+    if sam is None:
+        pytest.skip("aws-sam-cli is not installed here (requirements/sam.txt, .venv/sam); make test installs it")
+    result = subprocess.run(
+        [sam, "validate", "--lint", "--template-file", str(TEMPLATE)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------------------------------------------- cfn-lint

@@ -85,7 +85,7 @@ def main() -> None:
             resources={"UsersSecret": users_arn},
             env=aws,
         )
-        vending = api.functions["LambdaAuthorizerVendingFunction"]
+        vending = api.functions["TokenVendingFunction"]
         os.environ.update({**vending.environment, **aws})
         spec = importlib.util.spec_from_file_location("bench_app", vending.code_uri / "app.py")
         assert spec is not None and spec.loader is not None

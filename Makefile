@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# SAM CLI's own venv, inside .venv/ (so git and ruff ignore it and `make clean` removes it): its pins clash with dev.txt's.
+SAM_VENV := $(VENV)/sam
+SAM := $(SAM_VENV)/bin/sam
 STAMPS := .stamps
 JS_TESTS := tests/js
 SITE := static_site
@@ -11,10 +14,12 @@ SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE
 
 AUTH ?= LambdaAuthorizer
 
-.PHONY: help dev publish install install-js install-browser install-site test test-fast lint bench soak emulator clean
+.PHONY: help dev sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
+	soak emulator clean
 
 help:
 	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer)"
+	@echo "make sam-api   the template under SAM CLI's sam local start-api, in Docker, offline (AUTH=Open|LambdaAuthorizer)"
 	@echo "make test      install everything needed, then run the whole test suite"
 	@echo "make lint      ruff, mypy"
 	@echo "make emulator  run the local Momento emulator (ports 8080 gRPC, 8081 grpc-web)"
@@ -58,6 +63,23 @@ $(STAMPS)/browser: | $(STAMPS)
 dev: install install-site
 	$(PY) -m devstack --auth $(AUTH)
 
+# aws-sam-cli, every package pinned (requirements/sam.txt), in its own venv.
+$(SAM): requirements/sam.txt | $(STAMPS)/python
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $@
+
+# What `sam local` needs, offline and idempotently (root: apt-get, dockerd, debootstrap): docker.io, and the Lambda
+# Python 3.13 x86_64 image built here if docker lacks it (images cannot be pulled). A dockerd started for the build is
+# stopped again. Not root and something missing: it says what to run, and fails.
+install-sam: install $(SAM)
+	$(PY) -m sam_local setup
+
+# The template under `sam local start-api` (x86_64 build, emulator and moto reachable over the Docker bridge; ports:
+# API_PORT, MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT, MOTO_PORT). Ctrl-C stops everything it started. No Cognito locally.
+sam-api: install-sam
+	$(PY) -m sam_local api --auth $(AUTH)
+
 # After `sam deploy`: build the site, write its config.js from the stack outputs, sync it to S3, invalidate CloudFront.
 publish: install install-site
 	@test -n "$(STACK)" || { echo "usage: make publish STACK=<stack name> [REGION=<region>]"; exit 2; }
@@ -68,7 +90,8 @@ install-js: $(STAMPS)/js
 install-browser: $(STAMPS)/browser
 install-site: $(STAMPS)/site
 
-test: install install-js install-browser install-site
+# tests/sam/ (sam local start-api and invoke, in Docker) run here too: install-sam fails loudly where they cannot.
+test: install install-js install-browser install-site install-sam
 	$(PY) -m pytest
 	cd $(SITE) && npm test --silent
 
@@ -98,4 +121,4 @@ emulator: install
 	$(PY) -m momento_emulator
 
 clean:
-	rm -rf $(VENV) $(STAMPS) $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist
+	rm -rf $(VENV) $(STAMPS) .aws-sam/sam-local $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist

@@ -1,0 +1,178 @@
+"""`python -m sam_local setup` (make install-sam) and `python -m sam_local api` (make sam-api).
+
+setup: docker.io installed, the Lambda Python 3.13 x86_64 image built if missing (root only); a dockerd it had to
+    start for that is stopped again. Idempotent: a second run checks and returns in about a second.
+build: `sam build` for x86_64 (pyenv's Python 3.13) into .aws-sam/sam-local/build, never .aws-sam/build (which
+    `sam deploy` would upload); `api --no-build` serves it as it is.
+api:   the same as setup, then `sam build` and `sam local start-api` with the emulator and moto, until Ctrl-C or
+    SIGTERM; then everything it started is stopped, dockerd too if it was not running before.
+
+Exit status: 0 after Ctrl-C / SIGTERM (or a finished setup), 1 when something failed, 2 for a setting to fix
+(AUTH=AmazonCognito, a taken port). The ready report goes to stdout (`--ready-json`: one JSON line); logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+from typing import Any
+
+from devstack.errors import DevstackError
+
+from .engine import DockerDaemon, ensure_docker_installed
+from .errors import SamLocalError
+from .image import IMAGE, ensure_image
+from .stack import SamApi, SamApiConfig, SamApiInfo, repo_root, sam_build
+
+log = logging.getLogger("sam_local")
+_RULE = "-" * 78
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sam_local", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("setup", help="install docker.io and build the Lambda runtime image if missing (root)")
+    commands.add_parser("build", help="sam build for x86_64 into .aws-sam/sam-local/build (what `api` serves)")
+    api = commands.add_parser(
+        "api",
+        help="sam local start-api with the emulator and moto, until Ctrl-C",
+        epilog="Ports: API_PORT (3000), MOMENTO_GRPC_PORT (8080), MOMENTO_WEB_PORT (8081), MOTO_PORT (5000); "
+        "0 picks a free port.",
+    )
+    api.add_argument("--auth", default="LambdaAuthorizer", help="Open or LambdaAuthorizer (default)")
+    api.add_argument("--ready-json", action="store_true", help="when ready, print one JSON line instead of the block")
+    api.add_argument("--no-build", action="store_true", help="reuse the last `sam build` (.aws-sam/sam-local/)")
+    return parser.parse_args(argv)
+
+
+def setup() -> float | None:
+    """What `make install-sam` runs: the seconds the image build took, None when it was there already."""
+    ensure_docker_installed()
+    with DockerDaemon():
+        return ensure_image(IMAGE)
+
+
+def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
+    lines = [
+        _RULE,
+        f" Momento token vending machine under SAM CLI's `sam local start-api` (ready in {info.startup_seconds:.1f} s)",
+        "",
+        f"   API    {info.api_url}   (SAM CLI's gateway; each function runs in a Docker container)",
+    ]
+    lines += [f"          {mount}" for mount in info.mounts]
+    if info.auth_method == "LambdaAuthorizer":
+        lines += ["   Auth   LambdaAuthorizer: HTTP Basic, checked by CredentialsAuthorizerFunction", ""]
+        lines.append("   Demo logins (local/demo_users.json, local only):")
+        width = max([4, *(len(user.username) for user in info.users)]) + 3
+        pwidth = max([8, *(len(user.password) for user in info.users)]) + 3
+        lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
+        lines += [f"     {u.username:<{width}}{u.password:<{pwidth}}{u.tier or '(refused)'}" for u in info.users]
+        if info.users:
+            first = info.users[0]
+            lines += ["", f"   Try    curl -u {shlex.quote(f'{first.username}:{first.password}')} {info.api_url}/token"]
+    else:
+        tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
+        lines += [f"   Auth   Open: no login; anyone, as a guest{tier}", ""]
+        lines.append(f"   Try    curl '{info.api_url}/token?name=Ann&topics=room-1'")
+    invoke = info.invoke_command("TokenVendingFunction", "events/token/get_token_lambda_authorizer.json")
+    lines += [
+        "          " + " ".join(shlex.quote(part) for part in invoke),
+        "",
+        f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
+        f"(functions: {info.function_momento_endpoint})",
+        f"   moto (AWS)         {info.moto_url}   Secrets Manager   (functions: {info.function_secrets_endpoint})",
+        f"   Lambda image       {IMAGE}"
+        + (f" (built here in {image_seconds:.0f} s)" if image_seconds is not None else " (built here before)"),
+        "",
+        "   Ports (environment variables; 0 picks a free port):",
+    ]
+    for variable, port in info.ports.items():
+        origin = (
+            f"a free port ({variable}=0)"
+            if port["requested"] == 0
+            else f"set by {variable}"
+            if port["source"] == "environment"
+            else "default"
+        )
+        lines.append(f"     {variable:<20}{port['port']:<7}{port['what']:<34}{origin}")
+    lines += ["   To change one: e.g. `API_PORT=3001 make sam-api`.", "", " Press Ctrl-C to stop.", _RULE]
+    return "\n".join(lines)
+
+
+async def run_api(api: SamApi, *, as_json: bool, image_seconds: float | None) -> int:
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    signals = 0
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.info("sam_local: %s received, stopping everything (again to kill at once)", sig.name)
+            stop_requested.set()
+        else:
+            api.kill()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, on_signal, sig)
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop_requested.wait())
+    try:
+        starting: asyncio.Future[SamApiInfo] = asyncio.ensure_future(api.start())
+        await asyncio.wait((starting, stopper), return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SamLocalError, DevstackError):
+                await starting
+            return 0
+        info = starting.result()
+        ready = {"event": "ready", "image_build_seconds": image_seconds, **info.to_json()}
+        with contextlib.suppress(BrokenPipeError):
+            print(json.dumps(ready, separators=(",", ":")) if as_json else ready_block(info, image_seconds), flush=True)
+        watching = asyncio.ensure_future(api.wait())
+        await asyncio.wait((watching, stopper), return_when=asyncio.FIRST_COMPLETED)
+        if watching.done():
+            print(f"sam_local: {watching.result()}; stopping the rest", file=sys.stderr, flush=True)
+            return 1
+        watching.cancel()
+        return 0
+    finally:
+        stopper.cancel()
+        await api.stop()
+        log.info("sam_local: stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    os.chdir(repo_root())  # sam build keeps its dependency cache in ./.aws-sam
+    daemon = DockerDaemon()
+    try:
+        if args.command == "build":
+            print(f"sam_local: built in {asyncio.run(sam_build(SamApiConfig())):.1f} s")
+            status = 0
+        elif args.command == "setup":
+            seconds = setup()
+            print(f"sam_local: ready: {IMAGE} " + (f"built in {seconds:.0f} s" if seconds else "present"))
+            status = 0
+        else:
+            config = SamApiConfig.from_env(args.auth, build=not args.no_build)
+            daemon.ensure_running()
+            image_seconds = ensure_image(IMAGE)
+            status = asyncio.run(run_api(SamApi(config), as_json=args.ready_json, image_seconds=image_seconds))
+    except (SamLocalError, DevstackError) as error:
+        print(f"sam_local: {str(error).replace('make dev', 'make sam-api')}", file=sys.stderr, flush=True)
+        status = error.exit_code
+    finally:
+        daemon.stop()
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,621 @@
+"""`sam local start-api` with everything it needs, offline: what `make sam-api` runs, and what tests/sam/ start.
+
+Start (dockerd and the image are made sure of before, by the caller: __main__.py, the tests' fixtures):
+
+    ports checked ─┬─ sam build (x86_64, cached) ────────────────────────────────────────┐
+                   ├─ emulator on 127.0.0.1 ─ its ports ─ relay on the bridge ────────────┼─ sam local start-api ─ ready
+                   └─ moto on 127.0.0.1 ─ seeded (devstack's list) ─ relay on the bridge ─┘
+
+The functions run in containers on Docker's default bridge and reach the emulator and moto at the bridge gateway
+(forward.py relays BRIDGE:PORT to 127.0.0.1:PORT). Parameters: MomentoEndpoint and SecretsManagerEndpoint point
+there, MomentoApiKeySecretArn is the seeded secret, LambdaArchitecture is x86_64 (the only image there is);
+the authorizer's USERS_SECRET_ARN (a `!Ref UsersSecret`, which SAM CLI cannot resolve without a stack) is set to
+the seeded users secret with `--env-vars`.
+
+Stop: `sam` (SIGTERM: it stops its warm containers), then any container it left (label sam.cli.container.type,
+only those that were not there before), the relays, the emulator and moto.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp
+
+from devstack.children import ChildProcess, moto_line_filter
+from devstack.config import HOST, PORT_VARIABLES, PortSetting
+from devstack.errors import DevstackError
+from devstack.ports import check_ports, free_port
+from devstack.seed import (
+    ACCOUNT_ID,
+    MOMENTO_KEY_SECRET_NAME,
+    REGION,
+    USERS_SECRET_NAME,
+    MotoClients,
+    secret_arn,
+    seed,
+    what_moto_must_hold,
+)
+
+from .engine import bridge_gateway, docker_api
+from .errors import SamLocalError, UnsupportedModeError
+from .forward import TcpForwarder
+from .image import find_python313
+
+__all__ = [
+    "SAM_AUTH_METHODS",
+    "SAM_PORT_VARIABLES",
+    "DemoLogin",
+    "SamApi",
+    "SamApiConfig",
+    "SamApiInfo",
+    "local_invoke_argv",
+    "repo_root",
+    "sam_build",
+    "sam_environment",
+    "sam_executable",
+]
+
+log = logging.getLogger("sam_local")
+
+SAM_AUTH_METHODS: Final = ("Open", "LambdaAuthorizer")
+SAM_PORT_VARIABLES: Final = ("API_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
+_WHAT: Final = {**{name: what for name, (_, what) in PORT_VARIABLES.items()}, "API_PORT": "SAM CLI's local API"}
+CONTAINER_LABEL: Final = "sam.cli.container.type=lambda"
+_MOUNT_LINE: Final = re.compile(r"Mounting (\S+) at (\S+) \[([A-Z, ]+)\]")
+_ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
+# Werkzeug's access line, after SAM's timestamp: `127.0.0.1 - - [date] "GET /token?query HTTP/1.1" 200 -`.
+_ACCESS_LINE: Final = re.compile(r'\S+ - - \[[^\]]*\] "([A-Z]+) [^"]*" (\d{3}) ')
+_NOISE: Final = re.compile(
+    r"This is a development server|Press CTRL\+C|^\s*\* Running on|You can now browse|SAM CLI now collects"
+)
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def sam_executable(root: Path | None = None) -> Path:
+    """The pinned SAM CLI (requirements/sam.txt) in its own venv, made by `make install-sam`."""
+    sam = (root or repo_root()) / ".venv" / "sam" / "bin" / "sam"
+    if not sam.is_file():
+        raise SamLocalError(f"SAM CLI is not installed at {sam}: run `make install-sam`")
+    return sam
+
+
+@dataclass(frozen=True)
+class SamApiConfig:
+    """What to run. Ports as for `make dev` (0 = a free port); `build=False` reuses the last build (tests)."""
+
+    auth: str = "LambdaAuthorizer"
+    api_port: int = 3000
+    momento_grpc_port: int = 8080
+    momento_web_port: int = 8081
+    moto_port: int = 5000
+    port_sources: Mapping[str, str] = field(default_factory=dict)
+    root: Path = field(default_factory=repo_root)
+    cache_name: str = "default-cache"
+    api_key: str | None = None
+    build: bool = True
+    site_port: int = 8000  # only for AllowedOrigins: the origins of a `make dev` site
+    warm_containers: str = "LAZY"
+    start_timeout_seconds: float = 600.0  # sam build downloads the x86_64 wheels from PyPI the first time
+    stop_grace_seconds: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.auth == "AmazonCognito":
+            raise UnsupportedModeError(
+                "AUTH=AmazonCognito cannot run under sam local: SAM CLI has no local JWT authorizer (it logs "
+                "\"Authorizer 'CognitoAuthorizer' ... not found, skipping\" and would serve /token with no "
+                "authentication at all). Use AUTH=LambdaAuthorizer (the default) or AUTH=Open."
+            )
+        if self.auth not in SAM_AUTH_METHODS:
+            raise SamLocalError(f"unknown AUTH={self.auth!r}: choose Open or LambdaAuthorizer")
+
+    def ports(self) -> tuple[PortSetting, ...]:
+        values = {
+            "API_PORT": self.api_port,
+            "MOMENTO_GRPC_PORT": self.momento_grpc_port,
+            "MOMENTO_WEB_PORT": self.momento_web_port,
+            "MOTO_PORT": self.moto_port,
+        }
+        return tuple(
+            PortSetting(name, values[name], self.port_sources.get(name, "argument"))  # type: ignore[arg-type]
+            for name in SAM_PORT_VARIABLES
+        )
+
+    @property
+    def build_dir(self) -> Path:
+        """Not .aws-sam/build: an x86_64 build there would be what a later `sam deploy` uploads."""
+        return self.root / ".aws-sam" / "sam-local" / "build"
+
+    @property
+    def built_template(self) -> Path:
+        return self.build_dir / "template.yaml"
+
+    def resolved_api_key(self) -> str:
+        if self.api_key:
+            return self.api_key
+        from momento_emulator import DEFAULT_API_KEY
+
+        return os.environ.get("MOMENTO_EMULATOR_API_KEY") or DEFAULT_API_KEY
+
+    @classmethod
+    def from_env(cls, auth: str, environ: Mapping[str, str] | None = None, **overrides: Any) -> SamApiConfig:
+        """`make sam-api`'s configuration: each port from its variable (as `make dev` reads them), else its default."""
+        environ = os.environ if environ is None else environ
+        ports: dict[str, int] = {}
+        sources: dict[str, str] = {}
+        for name in SAM_PORT_VARIABLES:
+            raw = environ.get(name, "").strip()
+            default = PORT_VARIABLES[name][0]
+            try:
+                port = int(raw, 10) if raw else default
+            except ValueError:
+                port = -1
+            if not 0 <= port <= 65535:
+                raise SamLocalError(f"{name}={raw!r} is not a port number (0 to 65535; 0 picks a free port)")
+            ports[name], sources[name] = port, "environment" if raw else "default"
+        site = environ.get("SITE_PORT", "").strip()
+        return cls(
+            auth=auth,
+            site_port=int(site) if site.isdigit() and 0 < int(site) < 65536 else PORT_VARIABLES["SITE_PORT"][0],
+            api_port=ports["API_PORT"],
+            momento_grpc_port=ports["MOMENTO_GRPC_PORT"],
+            momento_web_port=ports["MOMENTO_WEB_PORT"],
+            moto_port=ports["MOTO_PORT"],
+            port_sources=sources,
+            **overrides,
+        )
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    tier: str | None
+
+
+@dataclass(frozen=True)
+class SamApiInfo:
+    """A running `sam local start-api`: the facts of the ready block (and of `--ready-json`)."""
+
+    auth_method: str
+    api_url: str
+    mounts: tuple[str, ...]  # SAM CLI's own "Mounting X at URL [METHODS]", as it printed them
+    momento_endpoint: str  # for clients on this machine
+    momento_grpc_port: int
+    momento_web_url: str
+    moto_url: str
+    bridge: str
+    function_momento_endpoint: str  # what the functions are given
+    function_secrets_endpoint: str
+    parameter_overrides: tuple[str, ...]
+    env_vars_file: str
+    built_template: str
+    sam: str
+    users: tuple[DemoLogin, ...]
+    guest_tier: str | None
+    ports: dict[str, dict[str, Any]]
+    build_seconds: float
+    startup_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def invoke_command(self, function: str, event: str) -> list[str]:
+        """`sam local invoke` of `function` with this stack's parameters (the emulator and moto must run)."""
+        return local_invoke_argv(
+            self.sam, self.built_template, self.parameter_overrides, self.env_vars_file, function, event
+        )
+
+
+class SamApi:
+    """`await start()` -> SamApiInfo; `await wait()` returns when a child exits; `await stop()` is idempotent."""
+
+    def __init__(self, config: SamApiConfig) -> None:
+        self.config = config
+        self._emulator: ChildProcess | None = None
+        self._moto: ChildProcess | None = None
+        self._sam: ChildProcess | None = None
+        self._relays: list[TcpForwarder] = []
+        self._containers_before: set[str] = set()
+        self._env_file: Path | None = None
+        self._mounts: list[str] = []
+        self._info: SamApiInfo | None = None
+        self._stopped = False
+
+    @property
+    def info(self) -> SamApiInfo:
+        if self._info is None:
+            raise RuntimeError("sam local start-api is not started")
+        return self._info
+
+    # ------------------------------------------------------------------ start
+    async def start(self) -> SamApiInfo:
+        check_ports(self.config.ports())
+        try:
+            async with asyncio.timeout(self.config.start_timeout_seconds):
+                return await self._start()
+        except TimeoutError:
+            await self.stop()
+            raise SamLocalError(
+                f"sam local start-api was not up within {self.config.start_timeout_seconds:.0f} s"
+            ) from None
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> SamApiInfo:
+        started = time.perf_counter()
+        config = self.config
+        sam = sam_executable(config.root)
+        bridge = await asyncio.to_thread(bridge_gateway)
+        self._containers_before = await asyncio.to_thread(_sam_containers)
+        moto_port = config.moto_port or free_port()
+        api_port = config.api_port or free_port()
+
+        build = asyncio.ensure_future(sam_build(config)) if config.build else None
+        env = {**os.environ, "MOMENTO_EMULATOR_API_KEY": config.resolved_api_key()}
+        self._emulator = ChildProcess(
+            "emulator",
+            [
+                sys.executable,
+                "-m",
+                "momento_emulator",
+                "--host",
+                HOST,
+                "--grpc-port",
+                str(config.momento_grpc_port),
+                "--web-port",
+                str(config.momento_web_port),
+                "--cache",
+                config.cache_name,
+            ],
+            label="the Momento emulator",
+            env=env,
+            logger=logging.getLogger("sam_local.emulator"),
+        )
+        self._moto = ChildProcess(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)],
+            label="moto",
+            env={**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT_ID},
+            line_filter=moto_line_filter,
+            logger=logging.getLogger("sam_local.moto"),
+        )
+        try:
+            await asyncio.gather(self._emulator.start(), self._moto.start())
+            users_task = asyncio.ensure_future(asyncio.to_thread(_demo_users, config))
+            ready = json.loads(await self._emulator.first_line(60))
+            grpc_port, web_port = int(ready["grpc_port"]), int(ready["web_port"])
+            await _wait_until_answers(self._moto, f"http://{HOST}:{moto_port}/moto-api/")
+            users, guest_tier, users_store = await users_task
+            moto = await asyncio.to_thread(MotoClients.warmed, f"http://{HOST}:{moto_port}", "secretsmanager")
+            holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store)
+            await asyncio.to_thread(seed, moto, holds)
+            for name, port in (("emulator", grpc_port), ("moto", moto_port)):
+                relay = TcpForwarder(name, bridge, port, HOST, port)
+                await relay.start()
+                self._relays.append(relay)
+            build_seconds = await build if build is not None else 0.0
+        finally:
+            if build is not None and not build.done():
+                build.cancel()
+                with contextlib.suppress(BaseException):
+                    await build
+        if not config.built_template.is_file():
+            raise SamLocalError(f"no build at {config.built_template}: run with build=True first")
+
+        overrides = (
+            f"AuthenticationMethod={config.auth}",
+            "LambdaArchitecture=x86_64",
+            f"MomentoEndpoint={bridge}:{grpc_port}",
+            f"MomentoApiKeySecretArn={secret_arn(MOMENTO_KEY_SECRET_NAME)}",
+            f"SecretsManagerEndpoint=http://{bridge}:{moto_port}",
+            f"CacheName={config.cache_name}",
+            # make dev's site (SITE_PORT, default 8000) may call this API instead of its own.
+            f"AllowedOrigins=http://127.0.0.1:{config.site_port},http://localhost:{config.site_port}",
+            "LogLevel=INFO",
+        )
+        self._env_file = env_file = _write_env_vars_file()
+        argv = [
+            str(sam),
+            "local",
+            "start-api",
+            "--host",
+            HOST,
+            "--port",
+            str(api_port),
+            "--warm-containers",
+            config.warm_containers,
+            *_common_local_args(config.built_template, overrides, str(env_file)),
+        ]
+        self._sam = ChildProcess(
+            "sam",
+            argv,
+            label="sam local start-api",
+            env=sam_environment(),
+            line_filter=self._sam_line,
+            logger=logging.getLogger("sam_local.sam"),
+        )
+        await self._sam.start()
+        self._sam.forward_stdout()
+        await _wait_until_listening(self._sam, HOST, api_port)
+
+        actual = {
+            "API_PORT": api_port,
+            "MOMENTO_GRPC_PORT": grpc_port,
+            "MOMENTO_WEB_PORT": web_port,
+            "MOTO_PORT": moto_port,
+        }
+        self._info = SamApiInfo(
+            auth_method=config.auth,
+            api_url=f"http://{HOST}:{api_port}",
+            mounts=tuple(self._mounts),
+            momento_endpoint=f"{HOST}:{grpc_port}",
+            momento_grpc_port=grpc_port,
+            momento_web_url=f"http://{HOST}:{web_port}",
+            moto_url=f"http://{HOST}:{moto_port}",
+            bridge=bridge,
+            function_momento_endpoint=f"{bridge}:{grpc_port}",
+            function_secrets_endpoint=f"http://{bridge}:{moto_port}",
+            parameter_overrides=overrides,
+            env_vars_file=str(env_file),
+            built_template=str(config.built_template),
+            sam=str(sam),
+            users=users if config.auth == "LambdaAuthorizer" else (),
+            guest_tier=guest_tier if config.auth == "Open" else None,
+            ports={
+                s.variable: {
+                    "requested": s.port,
+                    "port": actual[s.variable],
+                    "source": s.source,
+                    "what": _WHAT[s.variable],
+                }
+                for s in config.ports()
+            },
+            build_seconds=round(build_seconds, 1),
+            startup_seconds=round(time.perf_counter() - started, 1),
+        )
+        return self._info
+
+    def _sam_line(self, line: str) -> str | None:
+        """SAM CLI's output minus its banner; its access lines without the path or query (a caller's values)."""
+        line = _ANSI.sub("", line)
+        match = _MOUNT_LINE.search(line)
+        if match:
+            self._mounts.append(f"{match.group(1)} {match.group(2)} [{match.group(3)}]")
+        access = _ACCESS_LINE.search(line)
+        if access:
+            return f"{access.group(1)} (path and query not logged) -> {access.group(2)}"
+        if _NOISE.search(line):
+            return None
+        return line
+
+    async def wait(self) -> str:
+        """Return (with a sentence) once sam, the emulator or moto exits on its own."""
+        children = [child for child in (self._sam, self._emulator, self._moto) if child is not None]
+        waits = {asyncio.ensure_future(child.wait()): child for child in children}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        child = waits[next(iter(done))]
+        await child.drained()
+        return f"{child.label} exited ({child.returncode}): {child.tail()}"
+
+    # ------------------------------------------------------------------ stop
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        grace = self.config.stop_grace_seconds
+        if self._sam is not None:
+            await self._sam.stop(grace)
+        with contextlib.suppress(SamLocalError, OSError):
+            left = await asyncio.to_thread(_sam_containers)
+            for container in sorted(left - self._containers_before):
+                log.info("sam_local: removing container %s that sam left", container[:12])
+                with contextlib.suppress(SamLocalError, OSError):
+                    await asyncio.to_thread(docker_api, "DELETE", f"/containers/{container}?force=true", timeout=30)
+        for relay in self._relays:
+            await relay.stop()
+        children = [child for child in (self._emulator, self._moto) if child is not None]
+        await asyncio.gather(*(child.stop(5.0) for child in children))
+        if self._env_file is not None:
+            self._env_file.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        for child in (self._sam, self._emulator, self._moto):
+            if child is not None:
+                child.kill()
+
+
+async def sam_build(config: SamApiConfig) -> float:
+    """`sam build` for x86_64 into its own directory, with Python 3.13 first on PATH (SAM's pip must be 3.13)."""
+    started = time.perf_counter()
+    sam = sam_executable(config.root)
+    python = find_python313()
+    env = sam_environment()
+    env["PATH"] = f"{python / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    argv = [
+        str(sam),
+        "build",
+        "--template-file",
+        str(config.root / "template.yaml"),
+        "--build-dir",
+        str(config.build_dir),
+        "--cache-dir",
+        str(config.build_dir.parent / "cache"),
+        "--cached",
+        "--parallel",
+        "--language-extensions",
+        "--skip-pull-image",
+        "--parameter-overrides",
+        f"LambdaArchitecture=x86_64 AuthenticationMethod={config.auth}",
+    ]
+    log.info("sam_local: sam build (x86_64, Python %s) into %s", python.name, config.build_dir.relative_to(config.root))
+    child = ChildProcess(
+        "sam-build",
+        argv,
+        label="sam build",
+        env=env,
+        logger=logging.getLogger("sam_local.build"),
+        line_filter=_build_line,
+    )
+    await child.start()
+    child.forward_stdout()
+    returncode = await child.wait()
+    await child.drained()
+    if returncode != 0:
+        raise SamLocalError(f"sam build failed ({returncode}): {child.tail()}")
+    seconds = time.perf_counter() - started
+    log.info("sam_local: sam build done in %.1f s", seconds)
+    return seconds
+
+
+def local_invoke_argv(
+    sam: str, template: str, overrides: Sequence[str], env_file: str, function: str, event: str
+) -> list[str]:
+    """`sam local invoke FUNCTION --event EVENT` with a running stack's parameters (its emulator and moto)."""
+    return [sam, "local", "invoke", function, "--event", event, *_common_local_args(template, overrides, env_file)]
+
+
+def _common_local_args(template: str | Path, overrides: Sequence[str], env_file: str) -> list[str]:
+    """What every `sam local` command here is given: nothing pulled, the extensions applied, the mode's values."""
+    return [
+        "--template",
+        str(template),
+        "--skip-pull-image",
+        "--language-extensions",
+        "--region",
+        REGION,
+        "--parameter-overrides",
+        " ".join(overrides),
+        "--env-vars",
+        env_file,
+    ]
+
+
+def _write_env_vars_file() -> Path:
+    """SAM's --env-vars file: the authorizer's USERS_SECRET_ARN is the seeded secret (an ARN; no secret is written).
+
+    The template gives it `!Ref UsersSecret`, which CloudFormation resolves to the secret's ARN and SAM CLI, having
+    no stack, cannot resolve to the seeded secret.
+    """
+    fd, name = tempfile.mkstemp(prefix="sam-local-env-", suffix=".json")
+    with os.fdopen(fd, "w") as file:
+        json.dump({"CredentialsAuthorizerFunction": {"USERS_SECRET_ARN": secret_arn(USERS_SECRET_NAME)}}, file)
+    return Path(name)
+
+
+def sam_environment() -> dict[str, str]:
+    """SAM CLI's environment: no telemetry, and no AWS credentials at all.
+
+    With credentials SAM CLI asks STS for the account id first (about 10 s to time out here, and a call to AWS);
+    with none it uses its defaults, and hands the containers the dummy keys "defaultkey"/"defaultsecret", which moto
+    accepts. No credentials file either: a developer's real keys never reach a container.
+    """
+    env = dict(os.environ)
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+    ):
+        env.pop(name, None)
+    env.update(
+        {
+            "SAM_CLI_TELEMETRY": "0",
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return env
+
+
+_BUILD_NOISE: Final = re.compile(r"SAM CLI now collects|Commands you can use next|^=+$|^\[\*\] ")
+
+
+def _build_line(line: str) -> str | None:
+    """sam build's output minus its telemetry notice and its "what to run next" list (sam deploy: not this build)."""
+    return None if _BUILD_NOISE.search(line.strip()) or not line.strip() else line
+
+
+def _sam_containers() -> set[str]:
+    containers = docker_api("GET", f"/containers/json?all=1&filters={_label_filter()}")
+    return {str(container["Id"]) for container in containers}
+
+
+def _label_filter() -> str:
+    from urllib.parse import quote
+
+    return quote(json.dumps({"label": [CONTAINER_LABEL]}))
+
+
+def _demo_users(config: SamApiConfig) -> tuple[tuple[DemoLogin, ...], str | None, str | None]:
+    """(demo logins with their tiers, the policy's guest tier, the hashed users store), as `make dev` has them."""
+    from momento_tvm import load_policy
+    from tvm_users.demo import hashed_store_from_demo_file, load_demo_users
+
+    policy = load_policy(config.root / "functions" / "token_vending" / "policy.yaml")
+    demo_file = config.root / "local" / "demo_users.json"
+    users = []
+    for name, (password, groups) in load_demo_users(demo_file).items():
+        rule = next((rule for rule in policy.groups if rule.group in groups), None)
+        users.append(DemoLogin(name, password, rule.tier if rule else policy.default_tier))
+    store = hashed_store_from_demo_file(demo_file) if config.auth == "LambdaAuthorizer" else None
+    return tuple(users), policy.anonymous_tier, store
+
+
+async def _wait_until_answers(child: ChildProcess, url: str) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            _raise_if_exited(child)
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url) as response:
+                    await response.read()
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def _wait_until_listening(child: ChildProcess, host: str, port: int) -> None:
+    """SAM's gateway accepts connections (a bare connect: no request, so nothing is logged or invoked)."""
+    while True:
+        if not child.running:
+            await child.wait()
+            await child.drained()
+            raise SamLocalError(f"sam local start-api exited ({child.returncode}): {child.tail()}")
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(host, port)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        await asyncio.sleep(0.2)
+
+
+def _raise_if_exited(child: ChildProcess) -> None:
+    if not child.running:
+        raise DevstackError(f"{child.label} exited while starting: {child.tail()}")
+
+
+def shell_line(argv: Sequence[str]) -> str:
+    return " ".join(shlex.quote(part) for part in argv)

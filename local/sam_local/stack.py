@@ -26,7 +26,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,7 +42,6 @@ from devstack.seed import (
     ACCOUNT_ID,
     MOMENTO_KEY_SECRET_NAME,
     REGION,
-    USERS_SECRET_NAME,
     MotoClients,
     secret_arn,
     seed,
@@ -56,6 +54,7 @@ from .forward import TcpForwarder
 from .image import find_python313
 
 __all__ = [
+    "ENV_VARS_FILE",
     "SAM_AUTH_METHODS",
     "SAM_PORT_VARIABLES",
     "DemoLogin",
@@ -75,6 +74,10 @@ SAM_AUTH_METHODS: Final = ("Open", "LambdaAuthorizer")
 SAM_PORT_VARIABLES: Final = ("API_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
 _WHAT: Final = {**{name: what for name, (_, what) in PORT_VARIABLES.items()}, "API_PORT": "SAM CLI's local API"}
 CONTAINER_LABEL: Final = "sam.cli.container.type=lambda"
+# SAM's --env-vars: the authorizer's USERS_SECRET_ARN is the seeded users secret (a fixed ARN, seed.py; no secret).
+# The template gives it `!Ref UsersSecret`, which CloudFormation resolves to the secret's ARN and SAM CLI, having no
+# stack, cannot. Committed, so a plain `sam local start-api --config-env offline --env-vars ...` can use it too.
+ENV_VARS_FILE: Final = Path(__file__).with_name("env-vars.json")
 _MOUNT_LINE: Final = re.compile(r"Mounting (\S+) at (\S+) \[([A-Z, ]+)\]")
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
 # Werkzeug's access line, after SAM's timestamp: `127.0.0.1 - - [date] "GET /token?query HTTP/1.1" 200 -`.
@@ -233,7 +236,6 @@ class SamApi:
         self._sam: ChildProcess | None = None
         self._relays: list[TcpForwarder] = []
         self._containers_before: set[str] = set()
-        self._env_file: Path | None = None
         self._mounts: list[str] = []
         self._info: SamApiInfo | None = None
         self._stopped = False
@@ -331,7 +333,7 @@ class SamApi:
             f"AllowedOrigins=http://127.0.0.1:{config.site_port},http://localhost:{config.site_port}",
             "LogLevel=INFO",
         )
-        self._env_file = env_file = _write_env_vars_file()
+        env_file = ENV_VARS_FILE
         argv = [
             str(sam),
             "local",
@@ -374,9 +376,9 @@ class SamApi:
             function_momento_endpoint=f"{bridge}:{grpc_port}",
             function_secrets_endpoint=f"http://{bridge}:{moto_port}",
             parameter_overrides=overrides,
-            env_vars_file=str(env_file),
-            built_template=str(config.built_template),
-            sam=str(sam),
+            env_vars_file=_shown(env_file, config.root),
+            built_template=_shown(config.built_template, config.root),
+            sam=_shown(sam, config.root),
             users=users if config.auth == "LambdaAuthorizer" else (),
             guest_tier=guest_tier if config.auth == "Open" else None,
             ports={
@@ -435,8 +437,6 @@ class SamApi:
             await relay.stop()
         children = [child for child in (self._emulator, self._moto) if child is not None]
         await asyncio.gather(*(child.stop(5.0) for child in children))
-        if self._env_file is not None:
-            self._env_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
         for child in (self._sam, self._emulator, self._moto):
@@ -487,6 +487,11 @@ async def sam_build(config: SamApiConfig) -> float:
     return seconds
 
 
+def _shown(path: Path, root: Path) -> str:
+    """A path as a person in the repository types it (the commands run from the repository root)."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def local_invoke_argv(
     sam: str, template: str, overrides: Sequence[str], env_file: str, function: str, event: str
 ) -> list[str]:
@@ -508,18 +513,6 @@ def _common_local_args(template: str | Path, overrides: Sequence[str], env_file:
         "--env-vars",
         env_file,
     ]
-
-
-def _write_env_vars_file() -> Path:
-    """SAM's --env-vars file: the authorizer's USERS_SECRET_ARN is the seeded secret (an ARN; no secret is written).
-
-    The template gives it `!Ref UsersSecret`, which CloudFormation resolves to the secret's ARN and SAM CLI, having
-    no stack, cannot resolve to the seeded secret.
-    """
-    fd, name = tempfile.mkstemp(prefix="sam-local-env-", suffix=".json")
-    with os.fdopen(fd, "w") as file:
-        json.dump({"CredentialsAuthorizerFunction": {"USERS_SECRET_ARN": secret_arn(USERS_SECRET_NAME)}}, file)
-    return Path(name)
 
 
 def sam_environment() -> dict[str, str]:

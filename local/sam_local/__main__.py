@@ -81,7 +81,8 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
         tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
         lines += [f"   Auth   Open: no login; anyone, as a guest{tier}", ""]
         lines.append(f"   Try    curl '{info.api_url}/token?name=Ann&topics=room-1'")
-    invoke = info.invoke_command("TokenVendingFunction", "events/token/get_token_lambda_authorizer.json")
+    event = "get_token_open" if info.auth_method == "Open" else "get_token_lambda_authorizer"
+    invoke = info.invoke_command("TokenVendingFunction", f"events/token/{event}.json")
     lines += [
         "          " + " ".join(shlex.quote(part) for part in invoke),
         "",

@@ -15,6 +15,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -187,6 +188,9 @@ def _sam_api(auth: str, sam_build: float, tmp_path_factory: pytest.TempPathFacto
     assert returncode == 0, api.log()[-3000:]
     left = sam_containers() - api.containers_before
     assert not left, f"make sam-api ({auth}) left containers behind: {left}"
+    for variable, port in api.info["ports"].items():  # sam, the emulator, moto and the relays are gone
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port["port"])) != 0, f"{variable} {port['port']} still answers"
 
 
 @pytest.fixture(scope="session")

@@ -52,18 +52,14 @@ def test_sam_mounts_the_one_vending_function_behind_the_authorizer(lambda_api: S
     assert "CognitoVendingFunction" not in log and "OpenVendingFunction" not in log
 
 
-def test_first_and_warm_request_latency(lambda_api: SamApiProcess) -> None:
-    """Measured (and bounded loosely): the first request creates both containers; later ones reuse them."""
-    first = request(f"{lambda_api.url}/token", authorization=basic("bob", "bob-password"))
-    assert first.status == 200, first.body
+def test_warm_request_latency(lambda_api: SamApiProcess) -> None:
+    """Measured (and bounded loosely): the fixture's first request started the containers; these reuse them."""
     warm = []
     for _ in range(10):
         answer = request(f"{lambda_api.url}/token", authorization=basic("bob", "bob-password"))
         assert answer.status == 200, answer.body
         warm.append(answer.seconds)
-    figure("first request through sam local (authorizer + function containers started)", f"{first.seconds:.2f} s")
     figure("warm request through sam local (median of 10)", f"{statistics.median(warm) * 1000:.0f} ms")
-    assert first.seconds < 60
     assert statistics.median(warm) < 5
 
 

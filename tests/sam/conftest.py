@@ -187,16 +187,18 @@ def sam_containers() -> set[str]:
 
 def _sam_api(auth: str, sam_build: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamApiProcess]:
     api = SamApiProcess(auth, tmp_path_factory.mktemp(f"sam-{auth}") / "sam-api.log")
-    figure(f"make sam-api start-up ({auth}, no build)", f"{api.startup_seconds:.1f} s")
-    # The very first request of this sam process: its containers start now (LAZY warm containers).
-    if auth == "Open":
-        first = request(f"{api.url}/token?topics=room-1")
-    else:
-        first = request(f"{api.url}/token", authorization=basic("bob", "bob-password"))
-    assert first.status == 200, first.body
-    figure(f"first request through sam local ({auth}: containers start)", f"{first.seconds:.2f} s")
-    yield api
-    returncode = api.stop()
+    try:  # stopped even when the first request below fails: no stack outlives the session
+        figure(f"make sam-api start-up ({auth}, no build)", f"{api.startup_seconds:.1f} s")
+        # The very first request of this sam process: its containers start now (LAZY warm containers).
+        if auth == "Open":
+            first = request(f"{api.url}/token?topics=room-1")
+        else:
+            first = request(f"{api.url}/token", authorization=basic("bob", "bob-password"))
+        assert first.status == 200, first.body
+        figure(f"first request through sam local ({auth}: containers start)", f"{first.seconds:.2f} s")
+        yield api
+    finally:
+        returncode = api.stop()
     assert returncode == 0, api.log()[-3000:]
     left = sam_containers() - api.containers_before
     assert not left, f"make sam-api ({auth}) left containers behind: {left}"

@@ -838,7 +838,7 @@ def test_samconfig_environment_overrides_are_valid_template_parameters(environme
     assert config["version"] == 0.1
     deploy_parameters = config[environment]["deploy"]["parameters"]
     assert config[environment]["global"]["parameters"]["stack_name"]
-    assert "CAPABILITY_IAM" in deploy_parameters["capabilities"]
+    assert set(deploy_parameters["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     assert deploy_parameters["resolve_s3"] is True
     overrides = _overrides(deploy_parameters["parameter_overrides"])
     specs = _source()["Parameters"]

@@ -1,5 +1,7 @@
-"""Manage the credentials authorizer's users: ``python -m tvm_users add-user|remove-user|list-users``.
+"""Manage the TVM's users: ``python -m tvm_users add-user|remove-user|list-users`` and ``... cognito COMMAND``.
 
+``add-user``, ``remove-user`` and ``list-users`` manage the credentials authorizer's users store (LambdaAuthorizer
+mode); ``cognito`` manages the users and groups of an AmazonCognito deployment's user pool (see `tvm_users.cognito`).
 The store is a local JSON file (``--file``), a Secrets Manager secret (``--secret-arn``), or the users secret of a
 deployed stack (``--stack``, via its ``UsersSecretArn`` output). Passwords are read from stdin or prompted for,
 never taken as arguments (they would land in shell history and in ``ps``). Exit status: 0 done, 2 a usage or input
@@ -9,14 +11,14 @@ error (unknown user, bad name, missing option), 1 an AWS or file failure.
 from __future__ import annotations
 
 import argparse
-import getpass
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from tvm_users import cognito
+from tvm_users.cli import CliError, aws_errors, aws_errors_if_loaded, error_code, import_boto3, read_password
 from tvm_users.passwords import DEFAULT_N, MAX_PASSWORD_CHARS, PasswordHashError, ScryptParams, hash_password
 from tvm_users.store import (
     UsersStore,
@@ -37,28 +39,9 @@ MIN_PASSWORD_CHARS: Final = 8
 SCRYPT_N_ENV: Final = "TVM_SCRYPT_N"
 
 
-class CliError(Exception):
-    """A failure with a message for the user and an exit status (2: their input, 1: the environment)."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _aws_client(service: str, region: str | None) -> Any:
-    """A boto3 client, imported on first use: `--file` mode never pays for boto3 (it ships untyped, hence Any)."""
-    boto3 = importlib.import_module("boto3")
-    return boto3.client(service, region_name=region)
-
-
-def _aws_errors() -> tuple[type[BaseException], ...]:
-    exceptions = importlib.import_module("botocore.exceptions")
-    return (exceptions.BotoCoreError, exceptions.ClientError)
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+    """A boto3 client, imported on first use: `--file` mode never pays for boto3."""
+    return import_boto3().client(service, region_name=region)
 
 
 def users_secret_arn_from_stack(cloudformation: Any, stack_name: str) -> str:
@@ -113,11 +96,11 @@ class SecretTarget:
         self.description = description or arn
 
     def read(self, *, missing_ok: bool) -> UsersStore:
-        errors = _aws_errors()
+        errors = aws_errors()
         try:
             text = self.client.get_secret_value(SecretId=self.arn).get("SecretString")
         except errors as exc:
-            if _error_code(exc) != "ResourceNotFoundException" or not self._exists():
+            if error_code(exc) != "ResourceNotFoundException" or not self._exists():
                 raise
             text = None  # the secret exists but has no value yet
         if text is None:
@@ -132,7 +115,7 @@ class SecretTarget:
     def _exists(self) -> bool:
         try:
             self.client.describe_secret(SecretId=self.arn)
-        except _aws_errors():
+        except aws_errors():
             return False
         return True
 
@@ -163,21 +146,9 @@ def _scrypt_params(stderr: Any) -> ScryptParams:
 
 
 def _read_password(username: str, from_stdin: bool) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"Password for {username}: ")
-        if getpass.getpass("Repeat the password: ") != password:
-            raise CliError("the passwords do not match")
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise CliError(f"a password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters")
-    if "\0" in password:  # scrypt would treat "pw" and "pw\0" alike: passwords.py refuses NUL outright
-        raise CliError("a password cannot contain a NUL character")
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        raise CliError("the password is not valid UTF-8") from None
-    return password
+    return read_password(
+        f"Password for {username}", from_stdin, min_chars=MIN_PASSWORD_CHARS, max_chars=MAX_PASSWORD_CHARS
+    )
 
 
 def _check_username(username: str) -> None:
@@ -223,7 +194,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tvm_users",
         allow_abbrev=False,
-        description="Manage the users of the TVM's credentials authorizer (Basic auth, scrypt-hashed passwords).",
+        description=(
+            "Manage the TVM's users: the credentials authorizer's users store (add-user, remove-user, list-users; "
+            "Basic auth, scrypt-hashed passwords) or a Cognito user pool (cognito COMMAND)."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -252,6 +226,8 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("list-users", allow_abbrev=False, help="list users and their groups (never hashes)")
     )
     listing.set_defaults(run=_list_users)
+
+    cognito.add_commands(commands)
     return parser
 
 
@@ -267,16 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc.__class__.__name__}: {exc.filename or ''}", file=sys.stderr)
         return 1
     except Exception as exc:
-        if not isinstance(exc, _aws_errors_if_loaded()):
+        if not isinstance(exc, aws_errors_if_loaded()):
             raise
         print(f"error: AWS call failed: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _aws_errors_if_loaded() -> tuple[type[BaseException], ...]:
-    """botocore's error classes if boto3 was used (never imports it just to check)."""
-    return _aws_errors() if "botocore.exceptions" in sys.modules else ()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,217 @@
+"""`python -m tvm_users cognito ...` without a server: usage, the region, passwords, and failures before or instead
+of an AWS call. AWS calls here go to moto's in-process mock (tests/integration/test_cognito_users.py runs the same
+commands against a moto server, with the template's pool)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from moto import mock_aws
+
+from tvm_users.__main__ import main
+from tvm_users.cli import CliError
+from tvm_users.cognito import _one_line_errors, resolve_region
+
+STRONG = "Corr3ct-Horse-Battery"
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers, so any AWS call fails at once
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
+
+
+def run(monkeypatch: pytest.MonkeyPatch, capsys: Any, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        status = main(["cognito", *argv])
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def pool_id() -> Iterator[str]:
+    """A pool with the two tier groups in moto's in-process mock, and the template's password policy."""
+    with mock_aws():
+        client = boto3.client("cognito-idp", region_name="us-east-1")
+        policy = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True}
+        created = client.create_user_pool(
+            PoolName="p", Policies={"PasswordPolicy": {**policy, "RequireSymbols": False}}
+        )
+        identifier = str(created["UserPool"]["Id"])
+        for group in ("readwrite", "readonly"):
+            client.create_group(UserPoolId=identifier, GroupName=group)
+        yield identifier
+
+
+def users(pool_id: str) -> list[str]:
+    client = boto3.client("cognito-idp", region_name="us-east-1")
+    return [user["Username"] for user in client.list_users(UserPoolId=pool_id)["Users"]]
+
+
+# --- the region ---------------------------------------------------------------------------------------------------
+
+
+def test_the_region_comes_from_the_flag_then_the_pool_id_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_region("eu-west-1", None) == "eu-west-1"
+    assert resolve_region("eu-west-1", "eu-west-1_AbC123") == "eu-west-1"
+    assert resolve_region(None, "ap-southeast-2_AbC123") == "ap-southeast-2"
+    with pytest.raises(CliError, match="no AWS region: set --region or AWS_REGION"):
+        resolve_region(None, None)
+    with pytest.raises(CliError, match="no AWS region"):
+        resolve_region(None, "local_AbC123")  # not a region: the id says nothing
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")  # what botocore reads
+    assert resolve_region(None, None) == "us-west-2"
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")  # what Lambda and the AWS CLI v2 set: read first
+    assert resolve_region(None, None) == "eu-central-1"
+    assert resolve_region(None, "us-east-1_AbC123") == "us-east-1"  # the pool's own region wins over the default
+    with pytest.raises(CliError, match="user pool us-east-1_AbC123 is in us-east-1, not in --region eu-west-1"):
+        resolve_region("eu-west-1", "us-east-1_AbC123")
+
+
+def test_a_stack_without_a_region_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    status, out, err = run(monkeypatch, capsys, "list-users", "--stack", "tvm", "--endpoint-url", UNREACHABLE)
+    assert (status, out, err) == (2, "", "error: no AWS region: set --region or AWS_REGION\n")
+
+
+# --- usage --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["add-user", "alice"],  # no pool
+        ["list-users", "--user-pool-id", "us-east-1_x", "--stack", "tvm"],
+        ["add-user", "alice", "--user-pool-id", "us-east-1_x", "--password", STRONG],  # never a password in argv
+        ["set-groups", "alice", "--user-pool-id", "us-east-1_x"],  # a move names its groups, or --no-groups
+        ["set-groups", "alice", "--user-pool-id", "us-east-1_x", "--group", "readonly", "--no-groups"],
+        ["add-to-group", "alice", "--user-pool-id", "us-east-1_x"],
+        ["remove-from-group", "alice", "--user-pool-id", "us-east-1_x"],
+        ["remove-user", "--user-pool-id", "us-east-1_x"],
+        ["list-users", "--user-pool", "us-east-1_x"],  # no abbreviations
+    ],
+)
+def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: Any, argv: list[str]) -> None:
+    status, _, err = run(monkeypatch, capsys, *argv)
+    assert status == 2 and "usage:" in err
+
+
+def test_an_unusable_username_is_refused_before_any_aws_call(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    """The TVM mints the username into every token and refuses others (identity.py): so does the CLI."""
+    where = ("--user-pool-id", "us-east-1_x", "--endpoint-url", UNREACHABLE, "--password-stdin")
+    for name in ("guest:x", "a" * 65, "ann lee"):
+        status, _, err = run(monkeypatch, capsys, "add-user", name, *where, stdin=STRONG)
+        assert (status, err) == (2, f"error: invalid username {name!r}: use 1-64 characters of A-Z a-z 0-9 _ . @ + -\n")
+
+
+# --- passwords ----------------------------------------------------------------------------------------------------
+
+
+def test_a_password_is_prompted_for_twice(monkeypatch: pytest.MonkeyPatch, capsys: Any, pool_id: str) -> None:
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return STRONG
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert run(monkeypatch, capsys, "add-user", "alice", "--user-pool-id", pool_id)[0] == 0
+    assert run(monkeypatch, capsys, "set-password", "alice", "--temporary", "--user-pool-id", pool_id)[0] == 0
+    assert prompts == [
+        "Password for alice: ",
+        "Repeat the password: ",
+        "Temporary password for alice: ",
+        "Repeat the password: ",
+    ]
+
+
+def test_mismatched_prompts_create_nobody(monkeypatch: pytest.MonkeyPatch, capsys: Any, pool_id: str) -> None:
+    answers = iter([STRONG, STRONG + "x"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    status, _, err = run(monkeypatch, capsys, "add-user", "alice", "--user-pool-id", pool_id)
+    assert (status, err) == (2, "error: the passwords do not match\n")
+    assert users(pool_id) == []
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (STRONG[:6] + "\0" + STRONG[6:] + "\n", "a password cannot contain a NUL character"),
+        ("\n", "a password must be 6 to 256 characters"),
+        ("A1" + "x" * 255, "a password must be 6 to 256 characters"),
+    ],
+)
+def test_a_bad_password_is_refused_and_creates_nobody(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, pool_id: str, stdin: str, message: str
+) -> None:
+    status, out, err = run(
+        monkeypatch, capsys, "add-user", "alice", "--user-pool-id", pool_id, "--password-stdin", stdin=stdin
+    )
+    assert (status, out, err) == (2, "", f"error: {message}\n")
+    assert users(pool_id) == []
+
+
+def test_only_the_first_line_of_stdin_is_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, pool_id: str
+) -> None:
+    argv = ("add-user", "alice", "--user-pool-id", pool_id, "--password-stdin")
+    assert run(monkeypatch, capsys, *argv, stdin=STRONG + "\r\nsomething else\n")[0] == 0
+    client = boto3.client("cognito-idp", region_name="us-east-1")
+    app = client.create_user_pool_client(UserPoolId=pool_id, ClientName="c", ExplicitAuthFlows=["USER_PASSWORD_AUTH"])
+    result = client.initiate_auth(
+        ClientId=app["UserPoolClient"]["ClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "alice", "PASSWORD": STRONG},
+    )
+    assert "AuthenticationResult" in result
+
+
+# --- the environment ----------------------------------------------------------------------------------------------
+
+
+def test_an_unreachable_endpoint_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    status, out, err = run(
+        monkeypatch, capsys, "list-users", "--user-pool-id", "us-east-1_x", "--endpoint-url", UNREACHABLE
+    )
+    assert (status, out) == (1, "")
+    assert err == f"error: cannot reach AWS at {UNREACHABLE}/\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "status"),
+    [
+        (
+            botocore.exceptions.NoCredentialsError(),
+            "no AWS credentials: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID",
+            1,
+        ),
+        (botocore.exceptions.NoRegionError(), "no AWS region: set --region or AWS_REGION", 2),
+        (
+            botocore.exceptions.ProfileNotFound(profile="nope"),
+            "AWS call failed: The config profile (nope) could not be found",
+            1,
+        ),
+    ],
+)
+def test_botocore_failures_become_one_line_errors(error: Exception, message: str, status: int) -> None:
+    with pytest.raises(CliError) as info, _one_line_errors("user pool us-east-1_x"):
+        raise error
+    assert (str(info.value), info.value.status) == (message, status)

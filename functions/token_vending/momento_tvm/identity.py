@@ -79,9 +79,13 @@ def _split_groups(value: object) -> tuple[str, ...]:
 
 
 def _cognito_groups(value: object) -> tuple[str, ...]:
-    """`cognito:groups` as API Gateway sends it ("[a b]"), as a JSON list string, or as a list."""
+    """`cognito:groups` as API Gateway sends it ("[a b]"), as a JSON list string, or as a list.
+
+    Groups are separated by whitespace only: a Cognito group name may contain a comma ("team,red" is one group, and
+    its members are not in "red"), never a space. Anything but a non-empty string names no group.
+    """
     if isinstance(value, list):
-        return tuple(str(g) for g in value if str(g))
+        return _group_names(value)
     if not isinstance(value, str):
         return ()
     text = value.strip()
@@ -89,7 +93,11 @@ def _cognito_groups(value: object) -> tuple[str, ...]:
         try:
             parsed = json.loads(text)
         except ValueError:
-            return tuple(g for g in text[1:-1].replace(",", " ").split() if g)
+            return tuple(text[1:-1].split())
         if isinstance(parsed, list):
-            return tuple(str(g) for g in parsed if str(g))
-    return tuple(g for g in text.replace(",", " ").split() if g)
+            return _group_names(parsed)
+    return tuple(text.split())
+
+
+def _group_names(values: list[object]) -> tuple[str, ...]:
+    return tuple(value for value in values if isinstance(value, str) and value)

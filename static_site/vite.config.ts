@@ -32,7 +32,8 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
     sourcemap: false,
-    // One entry chunk and no dynamic imports: the preload polyfill would be dead weight.
+    // One entry chunk; the only dynamic import is the AWS SDK's Cognito client (src/main.ts), fetched in AmazonCognito
+    // mode only. Every browser the site supports has modulepreload: the polyfill would be dead weight.
     modulePreload: {polyfill: false},
     // The bundle is mostly sdk-web's dependencies (google-protobuf, sdk-core); the app itself is small.
     chunkSizeWarningLimit: 800,

@@ -1,6 +1,7 @@
 // The controller: login, the session's tokens, the rooms' subscriptions and the views, wired together.
 
-import type {AppConfig} from './config';
+import {CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
+import {cognitoEndpoint, type AppConfig} from './config';
 import {deriveConnectionState, type ConnectionState} from './connection';
 import {
   decodeChatMessage,
@@ -12,7 +13,8 @@ import {
   type SenderKind,
 } from './messages';
 import {createTopicClient, topicsPort} from './momento';
-import {renewalRetryText, signInErrorText, signInProgressText, unreachableRoomText} from './notices';
+import {renewalRetryText, signedOutText, signInErrorText, signInProgressText, unreachableRoomText} from './notices';
+import {RetryingCall} from './retry';
 import {
   DEFAULT_ROOM,
   forgetRecent,
@@ -23,9 +25,17 @@ import {
   touchRecent,
 } from './roomList';
 import {AUTHENTICATION_ERROR, PERMISSION_ERROR, RoomHub, TRANSPORT_ERRORS, type ReceivedItem, type RoomStatus} from './rooms';
-import {Session, type ActiveToken, type SessionStatus} from './session';
-import {canPublish, canSubscribe, type Credentials, type TvmError} from './tvm';
-import {ChatView, LoginView, type LoginInput, type RoomEntry, type ShownMessage} from './ui';
+import {Session, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
+import {canPublish, canSubscribe} from './tvm';
+import {
+  ChatView,
+  LoginView,
+  NewPasswordView,
+  type LoginInput,
+  type RoomEntry,
+  type ShownMessage,
+  type SignInForm,
+} from './ui';
 
 const RECENT_ROOMS_KEY = 'momento-chat.recent-rooms';
 /** Messages kept per room in memory (the page only shows what arrived while it was open). */
@@ -41,6 +51,8 @@ export interface AppDeps {
   readonly random: () => number;
   /** localStorage, for recent room NAMES only (never credentials or tokens); null when unavailable. */
   readonly storage: Storage | null;
+  /** Amazon Cognito (cognitoClient.ts), in AmazonCognito mode; null otherwise. */
+  readonly cognito: CognitoPort | null;
 }
 
 interface StoredMessage extends ShownMessage {
@@ -61,6 +73,8 @@ export interface ChatTestState {
   readonly activeRoom: string | null;
   readonly rooms: readonly {room: string; status: RoomStatus | 'idle'; subscriptions: number; unread: number}[];
   readonly refreshCount: number;
+  /** AmazonCognito: how many times the Cognito session was refreshed (REFRESH_TOKEN_AUTH) since sign-in; else 0. */
+  readonly identityRefreshCount: number;
   readonly tokenStatus: SessionStatus['kind'] | null;
   readonly received: number;
   readonly duplicatesDropped: number;
@@ -83,14 +97,18 @@ export interface ChatTestMessage {
 }
 
 export class ChatApp {
-  private login: LoginView | null = null;
+  private login: SignInForm | null = null;
   private chat: ChatView | null = null;
   private session: Session | null = null;
+  /** AmazonCognito: the sign-in step under way (InitiateAuth or RespondToAuthChallenge, retried while unavailable). */
+  private signInCall: RetryingCall<CognitoAuthStep> | null = null;
+  /** AmazonCognito: the signed-in user's tokens (in memory only), from sign-in to sign-out. */
+  private identity: CognitoIdentity | null = null;
   private hub: RoomHub | null = null;
   private token: ActiveToken | null = null;
   private tokenStatus: SessionStatus | null = null;
   /** The last failure while signing in, for the progress line of the attempt that follows it. */
-  private signInError: TvmError | null = null;
+  private signInError: SessionError | null = null;
   private recent: string[];
   private active: string | null = null;
   private messages = new Map<string, StoredMessage[]>();
@@ -118,6 +136,11 @@ export class ChatApp {
 
   // --- login ----------------------------------------------------------------------------------------------------
 
+  /** Amazon Cognito's host, named on the sign-in forms in AmazonCognito mode. */
+  private get cognitoHost(): string | null {
+    return this.config.cognito === null ? null : new URL(cognitoEndpoint(this.config.cognito)).host;
+  }
+
   private showLogin(notice: string | null): void {
     this.chat = null;
     this.login = new LoginView(
@@ -127,10 +150,16 @@ export class ChatApp {
       {
         onSubmit: input => this.submitLogin(input),
         onCancel: () => this.cancelLogin(),
-        onRetryNow: () => this.session?.retryNow(),
+        onRetryNow: () => this.retrySignInNow(),
       },
       notice,
+      this.cognitoHost,
     );
+  }
+
+  private retrySignInNow(): void {
+    this.signInCall?.retryNow();
+    this.session?.retryNow();
   }
 
   private submitLogin(input: LoginInput): void {
@@ -138,7 +167,7 @@ export class ChatApp {
     if (login === null) {
       return;
     }
-    let credentials: Credentials;
+    let credentials: SessionCredentials;
     if (input.kind === 'open') {
       const name = validateDisplayName(input.name);
       if (!name.ok) {
@@ -151,9 +180,111 @@ export class ChatApp {
         login.showError(input.username === '' ? 'Enter your username.' : 'Enter your password.', input.username === '' ? 'first' : 'password');
         return;
       }
+      if (this.config.authMethod === 'AmazonCognito') {
+        this.cognitoSignIn(input.username, (port, signal) => port.signIn(input.username, input.password, signal));
+        return;
+      }
       credentials = {kind: 'basic', username: input.username, password: input.password};
     }
+    this.startSession(credentials);
+  }
 
+  /**
+   * A Cognito sign-in step (the password, or a new password), retried with backoff while Cognito is unavailable and
+   * shown on the form as the TVM's retries are. Tokens start the session; a temporary password asks for a new one.
+   */
+  private cognitoSignIn(username: string, step: (port: CognitoPort, signal: AbortSignal) => Promise<CognitoAuthStep>): void {
+    const port = this.deps.cognito;
+    const form = this.login;
+    if (form === null) {
+      return;
+    }
+    if (port === null) {
+      form.showError('This site is not configured for Amazon Cognito (config.js has no cognito settings).');
+      return;
+    }
+    const serial = ++this.loginSerial;
+    this.signInError = null;
+    const call = new RetryingCall<CognitoAuthStep>(
+      signal => step(port, signal),
+      status => this.onSessionStatus(status),
+      this.timerDeps(),
+    );
+    this.signInCall = call;
+    form.setBusy(true, 'Signing in…');
+    call.run().then(
+      result => {
+        if (serial !== this.loginSerial || this.signInCall !== call) {
+          return;
+        }
+        this.signInCall = null;
+        this.tokenStatus = null;
+        if (result.kind === 'tokens') {
+          this.identity = new CognitoIdentity(username, result.tokens, port, {now: this.deps.now});
+          this.startSession({kind: 'identity', source: this.identity});
+        } else if (result.kind === 'new_password') {
+          this.showNewPassword(result.username, result.session);
+        } else {
+          this.login?.showError(`This account needs a sign-in step this site does not support (${result.challenge}).`);
+        }
+      },
+      (error: SessionError) => {
+        if (serial !== this.loginSerial || this.signInCall !== call) {
+          return;
+        }
+        this.signInCall = null;
+        this.tokenStatus = null;
+        if (error.name === 'CognitoError' && error.kind === 'session_expired' && this.login instanceof NewPasswordView) {
+          this.showLogin('The password change took too long. Sign in again with your temporary password.');
+          return;
+        }
+        const field = error.kind === 'bad_credentials' || error.kind === 'password_rejected' ? 'password' : 'first';
+        this.login?.showError(signInErrorText(error, this.config.authMethod), field);
+      },
+    );
+  }
+
+  /** NEW_PASSWORD_REQUIRED: the form for the new password; the pool's policy error is shown if Cognito refuses it. */
+  private showNewPassword(username: string, session: string): void {
+    this.login = new NewPasswordView(this.root, username, this.cognitoHost ?? '', {
+      onSubmit: (password, confirmation) => {
+        if (password === '') {
+          this.login?.showError('Enter a new password.');
+        } else if (password !== confirmation) {
+          this.login?.showError('The two passwords differ.', 'password');
+        } else {
+          this.cognitoSignIn(username, (port, signal) => port.completeNewPassword(username, password, session, signal));
+        }
+      },
+      onCancel: () => this.cancelLogin(),
+      onRetryNow: () => this.retrySignInNow(),
+      onBack: () => {
+        this.cancelLogin();
+        this.showLogin(null);
+      },
+    });
+  }
+
+  private timerDeps(): {
+    now: () => number;
+    random: () => number;
+    setTimer: (fn: () => void, ms: number) => number;
+    clearTimer: (id: number) => void;
+  } {
+    return {
+      now: this.deps.now,
+      random: this.deps.random,
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: id => window.clearTimeout(id),
+    };
+  }
+
+  /** Gets the first token for these credentials, then enters the chat (or says why not, on the form). */
+  private startSession(credentials: SessionCredentials): void {
+    const login = this.login;
+    if (login === null) {
+      return;
+    }
     const serial = ++this.loginSerial;
     this.active = this.recent[0] ?? DEFAULT_ROOM;
     const session = new Session(
@@ -165,13 +296,7 @@ export class ChatApp {
         onStatus: status => this.onSessionStatus(status),
         onFatal: error => this.onFatal(error),
       },
-      {
-        fetchFn: this.deps.fetchFn,
-        now: this.deps.now,
-        random: this.deps.random,
-        setTimer: (fn, ms) => window.setTimeout(fn, ms),
-        clearTimer: id => window.clearTimeout(id),
-      },
+      {fetchFn: this.deps.fetchFn, ...this.timerDeps()},
     );
     this.session = session;
     this.signInError = null;
@@ -182,9 +307,10 @@ export class ChatApp {
           this.enterChat(active);
         }
       },
-      (error: TvmError) => {
+      (error: SessionError) => {
         if (serial === this.loginSerial && this.session === session) {
           this.session = null;
+          this.endIdentity();
           const field = error.kind === 'bad_credentials' || error.kind === 'unauthenticated' ? 'password' : 'first';
           this.login?.showError(signInErrorText(error, this.config.authMethod), field);
         }
@@ -192,10 +318,19 @@ export class ChatApp {
     );
   }
 
+  /** AmazonCognito: forget the tokens and revoke the refresh token (best effort). */
+  private endIdentity(): void {
+    this.identity?.signOut();
+    this.identity = null;
+  }
+
   private cancelLogin(): void {
     this.loginSerial += 1;
+    this.signInCall?.cancel();
+    this.signInCall = null;
     this.session?.stop();
     this.session = null;
+    this.endIdentity();
     this.tokenStatus = null;
     this.login?.setBusy(false);
   }
@@ -238,12 +373,7 @@ export class ChatApp {
         onRoomStatus: (room, status, detail) => this.onRoomStatus(room, status, detail),
         onAuthError: () => this.session?.refreshNow('auth'),
       },
-      {
-        now: this.deps.now,
-        random: this.deps.random,
-        setTimer: (fn, ms) => window.setTimeout(fn, ms),
-        clearTimer: id => window.clearTimeout(id),
-      },
+      this.timerDeps(),
     );
     this.installClient(active);
     const room = this.active ?? DEFAULT_ROOM;
@@ -293,18 +423,15 @@ export class ChatApp {
     }
   }
 
-  private onFatal(error: TvmError): void {
-    const reason =
-      error.kind === 'bad_credentials' || error.kind === 'unauthenticated'
-        ? 'the token service no longer accepts your credentials'
-        : error.message;
-    this.logout(`You were signed out: ${reason} (HTTP ${error.status ?? '?'}).`);
+  private onFatal(error: SessionError): void {
+    this.logout(signedOutText(error));
   }
 
   private logout(notice: string): void {
     this.loginSerial += 1;
     this.session?.stop();
     this.session = null;
+    this.endIdentity();
     this.hub?.close();
     this.hub = null;
     this.token = null;
@@ -651,6 +778,7 @@ export class ChatApp {
               unread: this.unread.get(room) ?? 0,
             })),
       refreshCount: this.refreshCount,
+      identityRefreshCount: this.identity?.refreshCount ?? 0,
       tokenStatus: this.tokenStatus?.kind ?? null,
       received: this.hub?.received ?? 0,
       duplicatesDropped: this.hub?.duplicates ?? 0,

@@ -2,7 +2,8 @@
 
 import './style.css';
 import {ChatApp, type ChatTestMessage, type ChatTestState} from './app';
-import {parseConfig} from './config';
+import {lazyCognitoPort, type CognitoPort} from './cognito';
+import {parseConfig, type CognitoConfig} from './config';
 import {renderConfigError} from './ui';
 
 /**
@@ -30,6 +31,13 @@ function storage(): Storage | null {
   }
 }
 
+/** AmazonCognito mode: the AWS SDK's chunk, fetched now (while the person types), used at sign-in. */
+function cognito(config: CognitoConfig): CognitoPort {
+  const port = lazyCognitoPort(() => import('./cognitoClient').then(m => m.cognitoPort(config)));
+  port.preload();
+  return port;
+}
+
 function boot(): void {
   const root = document.getElementById('app');
   if (root === null) {
@@ -50,6 +58,7 @@ function boot(): void {
         activeRoom: null,
         rooms: [],
         refreshCount: 0,
+        identityRefreshCount: 0,
         tokenStatus: null,
         received: 0,
         duplicatesDropped: 0,
@@ -65,6 +74,7 @@ function boot(): void {
     now: () => Date.now(),
     random: Math.random,
     storage: storage(),
+    cognito: parsed.config.cognito === null ? null : cognito(parsed.config.cognito),
   });
   window.__chat = Object.freeze({
     state: () => app.testState(),

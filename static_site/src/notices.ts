@@ -5,12 +5,12 @@
 // network, timeout, 408, 429, any 5xx, the gateway's own 500 when its authorizer fails) is never shown as a
 // refusal, and never mentions the password.
 
+import type {CognitoError} from './cognito';
 import type {AuthMethod} from './config';
-import type {SessionStatus} from './session';
-import type {TvmError} from './tvm';
+import type {SessionError, SessionStatus} from './session';
 
 /** Why the service is unavailable, in a few words: "HTTP 500", "no connection", "no answer in time". */
-export function unavailableReason(error: TvmError): string {
+export function unavailableReason(error: Pick<SessionError, 'status' | 'code'>): string {
   if (error.status !== null) {
     return `HTTP ${error.status}`;
   }
@@ -18,7 +18,7 @@ export function unavailableReason(error: TvmError): string {
 }
 
 /** The login form's progress line while the first token is being fetched, or null for the plain "Signing in…". */
-export function signInProgressText(status: SessionStatus, nowMs: number, lastError: TvmError | null): string | null {
+export function signInProgressText(status: SessionStatus, nowMs: number, lastError: SessionError | null): string | null {
   if (status.kind === 'retrying') {
     const seconds = Math.max(1, Math.round((status.retryAtMs - nowMs) / 1000));
     return `The sign-in service is unavailable (${unavailableReason(status.error)}); retrying in ${seconds} s…`;
@@ -29,15 +29,21 @@ export function signInProgressText(status: SessionStatus, nowMs: number, lastErr
   return null;
 }
 
-/** The login form's error for a sign-in the TVM refused for good (never called for 'unavailable': that retries). */
-export function signInErrorText(error: TvmError, method: AuthMethod): string {
+/** The one message for a wrong password and, in Cognito mode, an unknown user (never told apart). */
+export const WRONG_CREDENTIALS_TEXT = 'Wrong username or password.';
+
+/** The login form's error for a sign-in refused for good (never called for 'unavailable': that retries). */
+export function signInErrorText(error: SessionError, method: AuthMethod): string {
+  if (error.name === 'CognitoError') {
+    return cognitoErrorText(error);
+  }
   switch (error.kind) {
     case 'bad_credentials':
-      return method === 'LambdaAuthorizer'
-        ? 'Wrong username or password.'
-        : 'The token service refused the request (403 Forbidden).';
+      return method === 'LambdaAuthorizer' ? WRONG_CREDENTIALS_TEXT : 'The token service refused the request (403 Forbidden).';
     case 'unauthenticated':
-      return 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
+      return method === 'AmazonCognito'
+        ? 'The token service did not accept your Cognito sign-in (401 Unauthorized).'
+        : 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
     case 'scope_denied':
       return `Your account has no access to chat rooms: ${error.message}`;
     case 'refused':
@@ -49,6 +55,45 @@ export function signInErrorText(error: TvmError, method: AuthMethod): string {
     case 'bad_response':
       return `Sign-in failed: ${error.message}`;
   }
+}
+
+/**
+ * What the form says when Amazon Cognito refused a sign-in step. A wrong password and an unknown user are one kind
+ * (cognito.ts) and get one text; the password policy's own words are shown for a rejected new password.
+ */
+export function cognitoErrorText(error: CognitoError): string {
+  switch (error.kind) {
+    case 'bad_credentials':
+      return WRONG_CREDENTIALS_TEXT;
+    case 'session_expired':
+      return 'Your sign-in session expired. Sign in again.';
+    case 'password_rejected':
+      return `The new password was not accepted: ${error.message}`;
+    case 'not_confirmed':
+      return 'This account is not confirmed yet. Ask the operator to confirm it.';
+    case 'reset_required':
+      return 'This account needs a password reset. Ask the operator for a new temporary password.';
+    case 'refused':
+      return `Amazon Cognito refused the sign-in (${error.code ?? `HTTP ${error.status ?? '?'}`}).`;
+    case 'unavailable':
+      return `The sign-in service is unavailable (${unavailableReason(error)}). Try again in a moment.`;
+    case 'bad_response':
+      return `Sign-in failed: ${error.message}`;
+  }
+}
+
+/** Why a session ended on its own (a renewal refused for good), for the notice on the sign-in form. */
+export function signedOutText(error: SessionError): string {
+  if (error.name === 'CognitoError') {
+    return error.kind === 'session_expired'
+      ? 'You were signed out: your Cognito session ended (expired or revoked). Sign in again.'
+      : `You were signed out: ${cognitoErrorText(error)}`;
+  }
+  const reason =
+    error.kind === 'bad_credentials' || error.kind === 'unauthenticated'
+      ? 'the token service no longer accepts your credentials'
+      : error.message;
+  return `You were signed out: ${reason} (HTTP ${error.status ?? '?'}).`;
 }
 
 /** The token timer's note on a renewal: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), or "renewing". */

@@ -5,10 +5,29 @@
 // it is no longer valid. TVM failures that may pass (network, timeout, 429, 5xx: tvm.ts's 'unavailable') are
 // retried with exponential backoff and jitter, honouring Retry-After, at login as at renewal; refusals (credentials
 // not or no longer accepted) end the attempt or the session. Nothing is ever written to storage.
+//
+// In AmazonCognito mode the credentials are a signed-in Cognito identity (cognito.ts): every scheduled renewal first
+// refreshes the Cognito session (REFRESH_TOKEN_AUTH), so a group change shows on the next Momento token, and the
+// fresh ID token goes to the TVM as `Bearer`. Cognito failures follow the same rules: unavailable ones back off,
+// a refresh token no longer accepted ends the session.
 
 import type {AppConfig} from './config';
 import {backoffDelayMs, DEFAULT_BACKOFF, localExpiryMs, refreshAtMs, type BackoffOptions} from './backoff';
+import {CognitoError} from './cognito';
 import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
+
+/** A signed-in identity that hands out a bearer token for each TVM request (cognito.ts's CognitoIdentity). */
+export interface BearerSource {
+  readonly username: string;
+  /** `renew`: this is a scheduled renewal, refresh the identity first. Rejects with a CognitoError only. */
+  bearer(renew: boolean, signal?: AbortSignal): Promise<string>;
+}
+
+/** What a session signs in with: the TVM's own credentials, or a Cognito identity (sent as its ID token). */
+export type SessionCredentials = Credentials | {readonly kind: 'identity'; readonly source: BearerSource};
+
+/** A failure of the TVM or, in Cognito mode, of Cognito. Both say whether to retry (`retryable`). */
+export type SessionError = TvmError | CognitoError;
 
 export interface ActiveToken {
   readonly token: VendedToken;
@@ -25,13 +44,13 @@ export interface ActiveToken {
 export type SessionStatus =
   | {readonly kind: 'fetching'}
   | {readonly kind: 'ok'}
-  | {readonly kind: 'retrying'; readonly attempt: number; readonly retryAtMs: number; readonly error: TvmError};
+  | {readonly kind: 'retrying'; readonly attempt: number; readonly retryAtMs: number; readonly error: SessionError};
 
 export interface SessionEvents {
   onToken(active: ActiveToken): void;
   onStatus(status: SessionStatus): void;
-  /** The TVM refused a renewal for good (e.g. the password changed): the page should sign out. */
-  onFatal(error: TvmError): void;
+  /** The TVM (or Cognito) refused a renewal for good (e.g. the password changed): the page should sign out. */
+  onFatal(error: SessionError): void;
 }
 
 export interface SessionDeps {
@@ -52,7 +71,7 @@ export const SIGN_IN_BACKOFF: BackoffOptions = {baseMs: 500, capMs: 10_000};
 const AUTH_REFRESH_GRACE_MS = 5_000;
 
 export class Session {
-  private credentials: Credentials | null;
+  private credentials: SessionCredentials | null;
   private topics: string[];
   private active: ActiveToken | null = null;
   private inFlight: AbortController | null = null;
@@ -61,11 +80,15 @@ export class Session {
   private failures = 0;
   private authStreak = 0;
   private stopped = false;
-  private firstToken: {resolve: (t: ActiveToken) => void; reject: (e: TvmError) => void} | null = null;
+  /** The next fetch is a renewal: a bearer identity refreshes itself first (set by the renewal timer). */
+  private renewIdentity = false;
+  /** The last bearer came from a refresh made for this very request (a 401 then is not a stale ID token). */
+  private bearerFresh = false;
+  private firstToken: {resolve: (t: ActiveToken) => void; reject: (e: SessionError) => void} | null = null;
 
   constructor(
     private readonly config: AppConfig,
-    credentials: Credentials,
+    credentials: SessionCredentials,
     topics: readonly string[],
     private readonly events: SessionEvents,
     private readonly deps: SessionDeps,
@@ -77,7 +100,19 @@ export class Session {
   /** Who is signed in, as typed (the verified name is the token's tokenId). */
   get who(): string | null {
     const c = this.credentials;
-    return c === null ? null : c.kind === 'basic' ? c.username : c.name;
+    if (c === null) {
+      return null;
+    }
+    switch (c.kind) {
+      case 'basic':
+        return c.username;
+      case 'identity':
+        return c.source.username;
+      case 'open':
+        return c.name;
+      case 'bearer':
+        return null;
+    }
   }
 
   get current(): ActiveToken | null {
@@ -85,11 +120,11 @@ export class Session {
   }
 
   /**
-   * Fetches the first token. Resolves with it, or rejects with the TvmError when the TVM refuses for good
+   * Fetches the first token. Resolves with it, or rejects with the SessionError when the TVM refuses for good
    * (wrong password, no tier). Failures that may pass are retried with backoff (see onStatus) until stop().
    */
   start(): Promise<ActiveToken> {
-    return new Promise<ActiveToken>((resolve, reject) => {
+    return new Promise<ActiveToken>((resolve, reject: (e: SessionError) => void) => {
       this.firstToken = {resolve, reject};
       void this.fetchNow();
     });
@@ -114,6 +149,9 @@ export class Session {
     const timerPending = this.timer !== null && this.deps.now() < this.timerDueAt + 1000;
     if (timerPending && (reason === 'overdue' || this.failures > 0)) {
       return; // the renewal (or the retry after a TVM failure) will run on time
+    }
+    if (reason === 'overdue') {
+      this.renewIdentity = true; // the renewal itself, late (a throttled or sleeping tab)
     }
     if (reason === 'auth' && this.active !== null) {
       const age = this.deps.now() - this.active.receivedAtMs;
@@ -148,12 +186,16 @@ export class Session {
     this.firstToken = null;
   }
 
-  private schedule(delayMs: number): void {
+  /** `renewal`: the timer is the token's scheduled renewal (not a retry after a failure). */
+  private schedule(delayMs: number, renewal = false): void {
     this.cancelTimer();
     this.timerDueAt = this.deps.now() + Math.max(0, delayMs);
     this.timer = this.deps.setTimer(
       () => {
         this.timer = null;
+        if (renewal) {
+          this.renewIdentity = true;
+        }
         void this.fetchNow();
       },
       Math.max(0, delayMs),
@@ -179,9 +221,18 @@ export class Session {
     const requested = [...this.topics];
     let token: VendedToken;
     try {
+      let tvmCredentials: Credentials;
+      if (credentials.kind === 'identity') {
+        const renew = this.renewIdentity;
+        tvmCredentials = {kind: 'bearer', token: await credentials.source.bearer(renew, controller.signal)};
+        this.renewIdentity = false; // refreshed (or fresh enough): a retry after a TVM failure needs no new one
+        this.bearerFresh = renew;
+      } else {
+        tvmCredentials = credentials;
+      }
       token = await requestToken(
         this.config,
-        credentials,
+        tvmCredentials,
         {topics: requested, ttlSeconds: this.config.tokenTtlSeconds},
         {fetchFn: this.deps.fetchFn, now: this.deps.now, timeoutMs: TVM_TIMEOUT_MS},
         controller.signal,
@@ -191,7 +242,9 @@ export class Session {
       if (this.stopped) {
         return;
       }
-      this.onFailure(error instanceof TvmError ? error : new TvmError('unavailable', String(error)));
+      this.onFailure(
+        error instanceof TvmError || error instanceof CognitoError ? error : new TvmError('unavailable', String(error)),
+      );
       return;
     }
     this.inFlight = null;
@@ -209,7 +262,7 @@ export class Session {
       serial: (this.active?.serial ?? 0) + 1,
     };
     this.active = active;
-    this.schedule(active.refreshAtMs - now);
+    this.schedule(active.refreshAtMs - now, true);
     this.events.onStatus({kind: 'ok'});
     const first = this.firstToken;
     this.firstToken = null;
@@ -226,7 +279,20 @@ export class Session {
     }
   }
 
-  private onFailure(error: TvmError): void {
+  private onFailure(error: SessionError): void {
+    if (
+      error instanceof TvmError &&
+      error.kind === 'unauthenticated' &&
+      this.credentials?.kind === 'identity' &&
+      !this.bearerFresh &&
+      this.active !== null
+    ) {
+      // The TVM no longer accepts this ID token (expired while the tab slept, say): refresh it and ask once more.
+      this.renewIdentity = true;
+      this.bearerFresh = true;
+      void this.fetchNow();
+      return;
+    }
     if (!error.retryable) {
       const first = this.firstToken;
       if (first !== null) {

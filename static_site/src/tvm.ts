@@ -32,9 +32,13 @@ export interface TokenRequest {
   readonly ttlSeconds: number | null;
 }
 
-/** Who is asking: a username and password (LambdaAuthorizer, sent as HTTP Basic) or a display name (Open). */
+/**
+ * Who is asking: a username and password (LambdaAuthorizer, sent as HTTP Basic), a Cognito ID token (AmazonCognito,
+ * sent as `Bearer`) or a display name (Open).
+ */
 export type Credentials =
   | {readonly kind: 'basic'; readonly username: string; readonly password: string}
+  | {readonly kind: 'bearer'; readonly token: string}
   | {readonly kind: 'open'; readonly name: string};
 
 /**
@@ -263,6 +267,8 @@ export async function requestToken(
   const headers: Record<string, string> = {Accept: 'application/json'};
   if (credentials.kind === 'basic') {
     headers['Authorization'] = basicAuthorization(credentials.username, credentials.password);
+  } else if (credentials.kind === 'bearer') {
+    headers['Authorization'] = `Bearer ${credentials.token}`;
   }
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deps.timeoutMs);

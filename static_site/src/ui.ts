@@ -47,133 +47,80 @@ export interface LoginCallbacks {
   onRetryNow(): void;
 }
 
-export class LoginView {
-  private readonly form: HTMLFormElement | null = null;
-  private readonly submit: HTMLButtonElement | null = null;
+/** What the app tells a sign-in form (the login form, or the new-password form of a Cognito sign-in). */
+export interface SignInForm {
+  setBusy(busy: boolean, progress?: string, canRetryNow?: boolean): void;
+  showError(message: string, field?: 'first' | 'password'): void;
+}
+
+function card(root: HTMLElement, notice: string | null, fineprint: readonly string[], ...body: HTMLElement[]): void {
+  replaceChildren(
+    root,
+    el(
+      'main',
+      {class: 'card-page'},
+      el(
+        'section',
+        {class: 'card', attrs: {'aria-labelledby': 'login-title'}},
+        brand(),
+        notice === null ? null : el('p', {class: 'notice', attrs: {role: 'status'}, text: notice}),
+        ...body,
+        ...fineprint.map(text => el('p', {class: 'fineprint', text})),
+      ),
+    ),
+  );
+}
+
+const DESCRIBED_BY = 'login-error login-progress login-help';
+
+function textInput(id: string, name: string, type: string, autocomplete: string, extra: Record<string, string | number> = {}): HTMLInputElement {
+  return el('input', {
+    attrs: {id, name, type, autocomplete, required: true, 'aria-describedby': DESCRIBED_BY, ...extra},
+  });
+}
+
+/**
+ * A sign-in form's shared parts and behaviour: labelled fields, the inline error (role=alert), the progress line
+ * (role=status: "Signing in…", or why it is retrying and when), and Submit / Try now / Cancel.
+ */
+class FormState implements SignInForm {
+  readonly form: HTMLFormElement;
+  private readonly submit: HTMLButtonElement;
   private readonly cancel: HTMLButtonElement;
   private readonly retryNow: HTMLButtonElement;
   private readonly error: HTMLElement;
   private readonly progress: HTMLElement;
-  private readonly fields: HTMLInputElement[] = [];
 
-  constructor(root: HTMLElement, method: AuthMethod, apiHost: string, callbacks: LoginCallbacks, notice: string | null) {
+  constructor(
+    readonly fields: readonly HTMLInputElement[],
+    labels: readonly string[],
+    submitText: string,
+    callbacks: {onSubmit(): void; onCancel(): void; onRetryNow(): void},
+    /** Buttons shown only while the form is idle (e.g. "Back to sign-in"). */
+    private readonly whileIdle: readonly HTMLButtonElement[] = [],
+  ) {
     this.error = el('p', {class: 'form-error', attrs: {id: 'login-error', role: 'alert'}});
     this.progress = el('p', {class: 'form-progress', attrs: {id: 'login-progress', role: 'status'}});
-    this.cancel = el('button', {class: 'button button--quiet', attrs: {type: 'button', hidden: true}, text: 'Cancel'});
-    this.cancel.addEventListener('click', () => callbacks.onCancel());
     const quiet = {class: 'button button--quiet', attrs: {type: 'button', hidden: true}};
+    this.cancel = el('button', {...quiet, text: 'Cancel'});
+    this.cancel.addEventListener('click', () => callbacks.onCancel());
     this.retryNow = el('button', {...quiet, text: 'Try now'});
     this.retryNow.addEventListener('click', () => callbacks.onRetryNow());
-
-    let body: HTMLElement[];
-    if (method === 'AmazonCognito') {
-      body = [
-        el('h1', {attrs: {id: 'login-title'}, text: 'Sign-in is not available yet'}),
-        el('p', {
-          text:
-            'This deployment signs users in with Amazon Cognito, which this site does not support yet. ' +
-            'Ask the operator for a deployment with the LambdaAuthorizer or Open method.',
-        }),
-      ];
-    } else {
-      const isOpen = method === 'Open';
-      const describedBy = 'login-error login-progress login-help';
-      if (isOpen) {
-        this.fields.push(
-          el('input', {
-            attrs: {
-              id: 'login-name',
-              name: 'name',
-              type: 'text',
-              autocomplete: 'nickname',
-              maxlength: 32,
-              required: true,
-              'aria-describedby': describedBy,
-            },
-          }),
-        );
-      } else {
-        this.fields.push(
-          el('input', {
-            attrs: {
-              id: 'login-username',
-              name: 'username',
-              type: 'text',
-              autocomplete: 'username',
-              autocapitalize: 'none',
-              spellcheck: 'false',
-              required: true,
-              'aria-describedby': describedBy,
-            },
-          }),
-          el('input', {
-            attrs: {
-              id: 'login-password',
-              name: 'password',
-              type: 'password',
-              autocomplete: 'current-password',
-              required: true,
-              'aria-describedby': describedBy,
-            },
-          }),
-        );
-      }
-      const labels = isOpen ? ['Display name'] : ['Username', 'Password'];
-      const submit = el('button', {
-        class: 'button button--primary',
-        attrs: {type: 'submit'},
-        text: isOpen ? 'Join the chat' : 'Sign in',
-      });
-      const form = el(
-        'form',
-        {class: 'login-form', attrs: {novalidate: true, 'aria-labelledby': 'login-title'}},
-        ...this.fields.map((input, i) =>
-          el('div', {class: 'field'}, el('label', {attrs: {for: input.id}, text: labels[i] ?? ''}), input),
-        ),
-        this.error,
-        this.progress,
-        el('div', {class: 'form-actions'}, submit, this.retryNow, this.cancel),
-      );
-      form.addEventListener('submit', event => {
-        event.preventDefault();
-        const [first, second] = this.fields;
-        if (isOpen) {
-          callbacks.onSubmit({kind: 'open', name: first?.value ?? ''});
-        } else {
-          callbacks.onSubmit({kind: 'basic', username: (first?.value ?? '').trim(), password: second?.value ?? ''});
-        }
-      });
-      this.form = form;
-      this.submit = submit;
-      body = [
-        el('h1', {attrs: {id: 'login-title'}, text: isOpen ? 'Join as a guest' : 'Sign in'}),
-        form,
-        el('p', {
-          class: 'help',
-          attrs: {id: 'login-help'},
-          text: isOpen
-            ? 'Anyone can pick any display name here, so your messages are marked as from a guest.'
-            : 'Your password stays in this tab’s memory only, to renew your access; reloading the page signs you out.',
-        }),
-      ];
-    }
-
-    replaceChildren(
-      root,
-      el(
-        'main',
-        {class: 'card-page'},
-        el(
-          'section',
-          {class: 'card', attrs: {'aria-labelledby': 'login-title'}},
-          brand(),
-          notice === null ? null : el('p', {class: 'notice', attrs: {role: 'status'}, text: notice}),
-          ...body,
-          el('p', {class: 'fineprint', text: `Tokens from ${apiHost}`}),
-        ),
+    this.submit = el('button', {class: 'button button--primary', attrs: {type: 'submit'}, text: submitText});
+    this.form = el(
+      'form',
+      {class: 'login-form', attrs: {novalidate: true, 'aria-labelledby': 'login-title'}},
+      ...fields.map((input, i) =>
+        el('div', {class: 'field'}, el('label', {attrs: {for: input.id}, text: labels[i] ?? ''}), input),
       ),
+      this.error,
+      this.progress,
+      el('div', {class: 'form-actions'}, this.submit, this.retryNow, this.cancel, ...whileIdle),
     );
-    this.fields[0]?.focus();
+    this.form.addEventListener('submit', event => {
+      event.preventDefault();
+      callbacks.onSubmit();
+    });
   }
 
   /** Disables the form while signing in; `canRetryNow` shows "Try now" (a retry is waiting for its time). */
@@ -181,8 +128,9 @@ export class LoginView {
     for (const input of this.fields) {
       input.disabled = busy;
     }
-    if (this.submit !== null) {
-      this.submit.disabled = busy;
+    this.submit.disabled = busy;
+    for (const button of this.whileIdle) {
+      button.hidden = busy;
     }
     this.cancel.hidden = !busy;
     const hideRetry = !(busy && canRetryNow);
@@ -207,9 +155,122 @@ export class LoginView {
     target?.focus();
     target?.select();
   }
+}
 
-  get formElement(): HTMLFormElement | null {
-    return this.form;
+export class LoginView implements SignInForm {
+  private readonly state: FormState;
+
+  /** `signInHost`: Amazon Cognito's host in AmazonCognito mode (named on the form), else null. */
+  constructor(
+    root: HTMLElement,
+    method: AuthMethod,
+    apiHost: string,
+    callbacks: LoginCallbacks,
+    notice: string | null,
+    signInHost: string | null = null,
+  ) {
+    const isOpen = method === 'Open';
+    const fields = isOpen
+      ? [textInput('login-name', 'name', 'text', 'nickname', {maxlength: 32})]
+      : [
+          textInput('login-username', 'username', 'text', 'username', {autocapitalize: 'none', spellcheck: 'false'}),
+          textInput('login-password', 'password', 'password', 'current-password'),
+        ];
+    this.state = new FormState(fields, isOpen ? ['Display name'] : ['Username', 'Password'], isOpen ? 'Join the chat' : 'Sign in', {
+      onSubmit: () => {
+        const [first, second] = fields;
+        if (isOpen) {
+          callbacks.onSubmit({kind: 'open', name: first?.value ?? ''});
+        } else {
+          callbacks.onSubmit({kind: 'basic', username: (first?.value ?? '').trim(), password: second?.value ?? ''});
+        }
+      },
+      onCancel: () => callbacks.onCancel(),
+      onRetryNow: () => callbacks.onRetryNow(),
+    });
+    const help = isOpen
+      ? 'Anyone can pick any display name here, so your messages are marked as from a guest.'
+      : method === 'AmazonCognito'
+        ? 'Your password goes to Amazon Cognito only and is not kept; your session stays in this tab’s memory only, ' +
+          'to renew your access; reloading the page signs you out.'
+        : 'Your password stays in this tab’s memory only, to renew your access; reloading the page signs you out.';
+    card(
+      root,
+      notice,
+      signInHost === null ? [`Tokens from ${apiHost}`] : [`Sign-in by Amazon Cognito (${signInHost})`, `Tokens from ${apiHost}`],
+      el('h1', {attrs: {id: 'login-title'}, text: isOpen ? 'Join as a guest' : 'Sign in'}),
+      this.state.form,
+      el('p', {class: 'help', attrs: {id: 'login-help'}, text: help}),
+    );
+    fields[0]?.focus();
+  }
+
+  setBusy(busy: boolean, progress = '', canRetryNow = false): void {
+    this.state.setBusy(busy, progress, canRetryNow);
+  }
+
+  showError(message: string, field: 'first' | 'password' = 'first'): void {
+    this.state.showError(message, field);
+  }
+
+  get formElement(): HTMLFormElement {
+    return this.state.form;
+  }
+}
+
+export interface NewPasswordCallbacks {
+  /** Both fields as typed (the app checks they match). */
+  onSubmit(newPassword: string, confirmation: string): void;
+  onCancel(): void;
+  onRetryNow(): void;
+  /** Give up on this sign-in and show the login form again. */
+  onBack(): void;
+}
+
+/** A Cognito user signed in with a temporary password: choose a new one (NEW_PASSWORD_REQUIRED). */
+export class NewPasswordView implements SignInForm {
+  private readonly state: FormState;
+
+  constructor(root: HTMLElement, username: string, signInHost: string, callbacks: NewPasswordCallbacks) {
+    const fields = [
+      textInput('new-password', 'new-password', 'password', 'new-password'),
+      textInput('new-password-confirm', 'new-password-confirm', 'password', 'new-password'),
+    ];
+    const back = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Back to sign-in'});
+    back.addEventListener('click', () => callbacks.onBack());
+    this.state = new FormState(
+      fields,
+      ['New password', 'New password again'],
+      'Set password and sign in',
+      {
+        onSubmit: () => callbacks.onSubmit(fields[0]?.value ?? '', fields[1]?.value ?? ''),
+        onCancel: () => callbacks.onCancel(),
+        onRetryNow: () => callbacks.onRetryNow(),
+      },
+      [back],
+    );
+    card(
+      root,
+      null,
+      [`Sign-in by Amazon Cognito (${signInHost})`],
+      el('h1', {attrs: {id: 'login-title'}, text: 'Choose a new password'}),
+      el('p', {text: `${username}, you signed in with a temporary password. Choose your own to continue.`}),
+      this.state.form,
+      el('p', {
+        class: 'help',
+        attrs: {id: 'login-help'},
+        text: 'The user pool’s password policy applies; if the new password does not meet it, this form says why.',
+      }),
+    );
+    fields[0]?.focus();
+  }
+
+  setBusy(busy: boolean, progress = '', canRetryNow = false): void {
+    this.state.setBusy(busy, progress, canRetryNow);
+  }
+
+  showError(message: string, field: 'first' | 'password' = 'first'): void {
+    this.state.showError(message, field);
   }
 }
 

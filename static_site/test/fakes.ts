@@ -1,5 +1,12 @@
-// Test doubles: a manual clock with timers, and a fake Momento topics service.
+// Test doubles: a manual clock with timers, a fake Momento topics service, and a fake Cognito user pool.
 
+import {
+  BAD_CREDENTIALS_MESSAGE,
+  CognitoError,
+  type CognitoAuthStep,
+  type CognitoPort,
+  type CognitoTokens,
+} from '../src/cognito';
 import type {PortHandlers, PortResult, SubscribeResult, SubscriptionLike, TopicsPort} from '../src/rooms';
 
 export class FakeClock {
@@ -118,5 +125,116 @@ export function deliver(
     for (const stream of port.open(topic)) {
       stream.handlers.onItem({value: `m${sequenceNumber}`, sequenceNumber, page, tokenId});
     }
+  }
+}
+
+/** An unsigned JWT-shaped token with these claims (the site reads `exp`/`iat` only for timing; the TVM verifies). */
+export function fakeJwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown): string => {
+    const bytes = new TextEncoder().encode(JSON.stringify(value));
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  };
+  return `${part({alg: 'RS256', kid: 'test'})}.${part(claims)}.sig`;
+}
+
+/** One call the fake Cognito got, and what it answers: a step, tokens, or a CognitoError (thrown). */
+export type FakeCognitoAnswer = CognitoAuthStep | CognitoTokens | CognitoError;
+
+/**
+ * A fake Cognito user pool behind the CognitoPort seam: users with passwords (some temporary), refresh tokens it
+ * issued, and scripted answers (`answers`, first in first out) that override it, e.g. an unavailable service.
+ */
+export class FakeCognito implements CognitoPort {
+  readonly calls: {op: 'signIn' | 'completeNewPassword' | 'refresh' | 'revoke'; args: string[]}[] = [];
+  readonly answers: FakeCognitoAnswer[] = [];
+  readonly users = new Map<string, {password: string; temporary: boolean}>();
+  readonly refreshTokens = new Set<string>();
+  readonly revoked: string[] = [];
+  /** Lifetime of the ID tokens it issues, in seconds. */
+  lifetimeSeconds = 3600;
+  private serial = 0;
+
+  constructor(private readonly now: () => number = () => Date.now()) {}
+
+  tokens(username: string, withRefresh: boolean): CognitoTokens {
+    this.serial += 1;
+    const iat = Math.floor(this.now() / 1000);
+    const idToken = fakeJwt({'cognito:username': username, iat, exp: iat + this.lifetimeSeconds, n: this.serial});
+    const refreshToken = withRefresh ? `refresh-${username}-${this.serial}` : null;
+    if (refreshToken !== null) {
+      this.refreshTokens.add(refreshToken);
+    }
+    return {idToken, accessToken: `access-${this.serial}`, refreshToken, lifetimeSeconds: this.lifetimeSeconds};
+  }
+
+  private scripted(): FakeCognitoAnswer | null {
+    const answer = this.answers.shift();
+    if (answer instanceof CognitoError) {
+      throw answer;
+    }
+    return answer ?? null;
+  }
+
+  async signIn(username: string, password: string, _signal?: AbortSignal): Promise<CognitoAuthStep> {
+    this.calls.push({op: 'signIn', args: [username]});
+    const scripted = this.scripted();
+    if (scripted !== null) {
+      return scripted as CognitoAuthStep;
+    }
+    const user = this.users.get(username);
+    if (user === undefined) {
+      throw new CognitoError('bad_credentials', BAD_CREDENTIALS_MESSAGE, 400, 'NotAuthorizedException');
+    }
+    if (user.password !== password) {
+      throw new CognitoError('bad_credentials', BAD_CREDENTIALS_MESSAGE, 400, 'NotAuthorizedException');
+    }
+    if (user.temporary) {
+      return {kind: 'new_password', username, session: `session-${username}`};
+    }
+    return {kind: 'tokens', tokens: this.tokens(username, true)};
+  }
+
+  async completeNewPassword(
+    username: string,
+    newPassword: string,
+    session: string,
+    _signal?: AbortSignal,
+  ): Promise<CognitoAuthStep> {
+    this.calls.push({op: 'completeNewPassword', args: [username, session]});
+    const scripted = this.scripted();
+    if (scripted !== null) {
+      return scripted as CognitoAuthStep;
+    }
+    if (session !== `session-${username}`) {
+      throw new CognitoError('session_expired', 'The Cognito session is no longer valid.', 400, 'NotAuthorizedException');
+    }
+    if (newPassword.length < 8) {
+      throw new CognitoError('password_rejected', 'Password did not conform with policy: Password not long enough', 400, 'InvalidPasswordException');
+    }
+    this.users.set(username, {password: newPassword, temporary: false});
+    return {kind: 'tokens', tokens: this.tokens(username, true)};
+  }
+
+  async refresh(refreshToken: string, _signal?: AbortSignal): Promise<CognitoTokens> {
+    this.calls.push({op: 'refresh', args: [refreshToken]});
+    const scripted = this.scripted();
+    if (scripted !== null) {
+      return scripted as CognitoTokens;
+    }
+    if (!this.refreshTokens.has(refreshToken)) {
+      throw new CognitoError('session_expired', 'The Cognito session is no longer valid.', 400, 'NotAuthorizedException');
+    }
+    const username = refreshToken.split('-')[1] ?? '?';
+    return this.tokens(username, false);
+  }
+
+  async revoke(refreshToken: string): Promise<void> {
+    this.calls.push({op: 'revoke', args: [refreshToken]});
+    this.refreshTokens.delete(refreshToken);
+    this.revoked.push(refreshToken);
+  }
+
+  count(op: 'signIn' | 'completeNewPassword' | 'refresh' | 'revoke'): number {
+    return this.calls.filter(c => c.op === op).length;
   }
 }

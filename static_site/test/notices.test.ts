@@ -1,10 +1,14 @@
 import {describe, expect, it} from 'vitest';
+import {classifyCognitoError, CognitoError} from '../src/cognito';
 import {
+  cognitoErrorText,
   renewalRetryText,
+  signedOutText,
   signInErrorText,
   signInProgressText,
   unavailableReason,
   unreachableRoomText,
+  WRONG_CREDENTIALS_TEXT,
 } from '../src/notices';
 import {classifyFailure, TvmError} from '../src/tvm';
 
@@ -65,6 +69,35 @@ describe('what the sign-in form says', () => {
     expect(
       signInErrorText(classifyFailure(403, {error: {code: 'scope_denied', message: 'no tier'}}, null), 'Open'),
     ).toBe('Your account has no access to chat rooms: no tier');
+  });
+});
+
+describe('what the sign-in form says in AmazonCognito mode', () => {
+  it('gives a wrong password and an unknown user the one text, the same as LambdaAuthorizer mode', () => {
+    const wrong = classifyCognitoError(Object.assign(new Error('Incorrect username or password.'), {name: 'NotAuthorizedException', $fault: 'client'}), 'sign_in');
+    const unknown = classifyCognitoError(Object.assign(new Error('User does not exist.'), {name: 'UserNotFoundException', $fault: 'client'}), 'sign_in');
+    expect(signInErrorText(wrong, 'AmazonCognito')).toBe(WRONG_CREDENTIALS_TEXT);
+    expect(signInErrorText(unknown, 'AmazonCognito')).toBe(WRONG_CREDENTIALS_TEXT);
+    expect(signInErrorText(classifyFailure(403, {message: 'Forbidden'}, null), 'LambdaAuthorizer')).toBe(WRONG_CREDENTIALS_TEXT);
+  });
+
+  it('says Cognito is unavailable (and retrying) without a word about the password', () => {
+    const error = new CognitoError('unavailable', 'x', 500, 'InternalErrorException');
+    expect(signInProgressText({kind: 'retrying', attempt: 1, retryAtMs: 4_000, error}, 0, null)).toBe(
+      'The sign-in service is unavailable (HTTP 500); retrying in 4 s…',
+    );
+    expect(signInErrorText(error, 'AmazonCognito')).not.toMatch(/password|wrong/i);
+  });
+
+  it('names the TVM refusing a Cognito sign-in, and accounts the operator must fix', () => {
+    expect(signInErrorText(classifyFailure(401, {message: 'Unauthorized'}, null), 'AmazonCognito')).toBe(
+      'The token service did not accept your Cognito sign-in (401 Unauthorized).',
+    );
+    expect(cognitoErrorText(new CognitoError('not_confirmed', 'x'))).toMatch(/not confirmed/);
+    expect(cognitoErrorText(new CognitoError('reset_required', 'x'))).toMatch(/password reset/);
+    expect(signedOutText(classifyFailure(403, {message: 'Forbidden'}, null))).toBe(
+      'You were signed out: the token service no longer accepts your credentials (HTTP 403).',
+    );
   });
 });
 

@@ -1,15 +1,16 @@
 import {beforeEach, describe, expect, it} from 'vitest';
 import type {AppConfig} from '../src/config';
-import {signInProgressText} from '../src/notices';
-import {Session, SIGN_IN_BACKOFF, type ActiveToken, type SessionStatus} from '../src/session';
-import type {TvmError} from '../src/tvm';
-import {FakeClock, flush} from './fakes';
+import {CognitoError, CognitoIdentity, jwtClaims} from '../src/cognito';
+import {renewalRetryText, signedOutText, signInProgressText} from '../src/notices';
+import {Session, SIGN_IN_BACKOFF, type ActiveToken, type SessionError, type SessionStatus} from '../src/session';
+import {FakeClock, FakeCognito, flush} from './fakes';
 
 const CONFIG: AppConfig = {
   apiUrl: 'http://api',
   authMethod: 'LambdaAuthorizer',
   momentoEndpointOverride: null,
   tokenTtlSeconds: 20,
+  cognito: null,
 };
 
 function tokenResponse(nowMs: number, topics: string[]): Response {
@@ -36,7 +37,7 @@ describe('Session', () => {
   let answers: ((url: string) => Response)[];
   let tokens: ActiveToken[];
   let statuses: SessionStatus[];
-  let fatal: TvmError[];
+  let fatal: SessionError[];
 
   const fetchFn = (async (url: string) => {
     requests.push(url);
@@ -185,7 +186,7 @@ describe('Session', () => {
       );
       await flush();
       const shown: string[] = [];
-      let lastError: TvmError | null = null;
+      let lastError: SessionError | null = null;
       for (let i = 0; i < 30 && done === null; i++) {
         const status = statuses.at(-1)!;
         shown.push(signInProgressText(status, clock.now, lastError) ?? 'Signing in…');
@@ -287,5 +288,139 @@ describe('Session', () => {
     expect(requests).toHaveLength(3);
     expect(tokens.map(t => t.serial)).toEqual([2]);
     expect(fatal).toEqual([]);
+  });
+});
+
+describe('Session with a Cognito identity', () => {
+  const COGNITO_CONFIG: AppConfig = {
+    ...CONFIG,
+    authMethod: 'AmazonCognito',
+    cognito: {region: 'us-east-1', userPoolId: 'us-east-1_Pool', clientId: 'client', endpoint: null},
+  };
+  let clock: FakeClock;
+  let pool: FakeCognito;
+  let identity: CognitoIdentity;
+  let authorizations: string[];
+  let answers: (() => Response)[];
+  let tokens: ActiveToken[];
+  let statuses: SessionStatus[];
+  let fatal: SessionError[];
+
+  const fetchFn = (async (url: string, init?: RequestInit) => {
+    authorizations.push(new Headers(init?.headers).get('Authorization') ?? '');
+    const answer = answers.shift();
+    if (answer !== undefined) {
+      return answer();
+    }
+    return tokenResponse(clock.now, new URL(url).searchParams.get('topics')?.split(',') ?? []);
+  }) as typeof fetch;
+
+  const make = (): Session =>
+    new Session(
+      COGNITO_CONFIG,
+      {kind: 'identity', source: identity},
+      ['room-a'],
+      {onToken: t => tokens.push(t), onStatus: s => statuses.push(s), onFatal: e => fatal.push(e)},
+      {fetchFn, now: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+    );
+
+  /** The ID token each TVM request carried, by its serial claim `n` (1 = the one from sign-in). */
+  const idSerials = (): unknown[] => authorizations.map(a => jwtClaims(a.replace(/^Bearer /, ''))?.['n']);
+
+  beforeEach(() => {
+    clock = new FakeClock();
+    clock.now = 1_700_000_000_000;
+    pool = new FakeCognito(() => clock.now);
+    identity = new CognitoIdentity('alice', pool.tokens('alice', true), pool, {now: () => clock.now});
+    authorizations = [];
+    answers = [];
+    tokens = [];
+    statuses = [];
+    fatal = [];
+  });
+
+  it('sends the ID token as Bearer, and refreshes the Cognito session before every scheduled renewal', async () => {
+    const session = make();
+    await session.start();
+    expect(authorizations[0]).toMatch(/^Bearer [\w-]+\.[\w-]+\.sig$/);
+    expect(pool.count('refresh')).toBe(0); // the sign-in's ID token is fresh
+    await clock.advance(15_000);
+    await clock.advance(15_000);
+    expect(tokens.map(t => t.serial)).toEqual([2, 3]);
+    expect(pool.count('refresh')).toBe(2);
+    expect(idSerials()).toEqual([1, 2, 3]); // each renewal carried the newly refreshed ID token
+    expect(identity.refreshCount).toBe(2);
+    session.stop();
+  });
+
+  it('does not refresh Cognito for a room join (the ID token is fresh), only for the renewal', async () => {
+    const session = make();
+    await session.start();
+    session.setTopics(['room-a', 'room-b']);
+    await flush();
+    expect(authorizations).toHaveLength(2);
+    expect(pool.count('refresh')).toBe(0);
+    expect(idSerials()).toEqual([1, 1]);
+    session.stop();
+  });
+
+  it('retries a renewal whose Cognito refresh found Cognito unavailable, refreshing again', async () => {
+    const session = make();
+    await session.start();
+    pool.answers.push(new CognitoError('unavailable', 'Amazon Cognito could not be reached.', null, 'network'));
+    await clock.advance(14_600);
+    const status = statuses.at(-1)!;
+    expect(status).toMatchObject({kind: 'retrying', attempt: 1});
+    expect(status.kind === 'retrying' && renewalRetryText(status, clock.now)).toMatch(/^renewal retrying in \d s \(no connection\)$/);
+    expect(authorizations).toHaveLength(1); // the TVM was not asked with a stale token
+    await clock.advance(1_000);
+    expect(pool.count('refresh')).toBe(2);
+    expect(tokens.map(t => t.serial)).toEqual([2]);
+    expect(fatal).toEqual([]);
+    session.stop();
+  });
+
+  it('a TVM retry after a successful refresh does not refresh again', async () => {
+    const session = make();
+    await session.start();
+    answers.push(() => new Response('{"message":"Internal Server Error"}', {status: 500}));
+    await clock.advance(14_600);
+    expect(pool.count('refresh')).toBe(1);
+    await clock.advance(1_000);
+    expect(tokens.map(t => t.serial)).toEqual([2]);
+    expect(pool.count('refresh')).toBe(1);
+    expect(idSerials()).toEqual([1, 2, 2]);
+    session.stop();
+  });
+
+  it('ends the session when Cognito no longer accepts the refresh token', async () => {
+    const session = make();
+    await session.start();
+    pool.refreshTokens.clear(); // revoked: signed out everywhere by an admin, or the user was deleted
+    await clock.advance(15_000);
+    expect(fatal.map(e => [e.name, e.kind])).toEqual([['CognitoError', 'session_expired']]);
+    expect(signedOutText(fatal[0]!)).toBe('You were signed out: your Cognito session ended (expired or revoked). Sign in again.');
+    session.stop();
+  });
+
+  it('a 401 for a stale ID token (the tab slept) refreshes it and asks once more; a second 401 ends the session', async () => {
+    const session = make();
+    await session.start();
+    answers.push(() => new Response('{"message":"Unauthorized"}', {status: 401}));
+    session.setTopics(['room-a', 'room-b']); // a join: sent with the current ID token, which the TVM refuses
+    await flush();
+    expect(pool.count('refresh')).toBe(1);
+    expect(tokens.map(t => t.serial)).toEqual([2]);
+    expect(fatal).toEqual([]);
+
+    answers.push(
+      () => new Response('{"message":"Unauthorized"}', {status: 401}),
+      () => new Response('{"message":"Unauthorized"}', {status: 401}),
+    );
+    session.setTopics(['room-a', 'room-b', 'room-c']);
+    await flush();
+    expect(pool.count('refresh')).toBe(2);
+    expect(fatal.map(e => e.kind)).toEqual(['unauthenticated']);
+    session.stop();
   });
 });

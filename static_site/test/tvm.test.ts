@@ -166,6 +166,18 @@ describe('requestToken', () => {
     expect(seen!.init?.credentials).toBe('omit');
   });
 
+  it('sends a Cognito ID token as Bearer (AmazonCognito), and no name', async () => {
+    let seen: {url: string; init: RequestInit | undefined} | null = null;
+    const fetchFn = (async (url: string, init?: RequestInit) => {
+      seen = {url, init};
+      return new Response(JSON.stringify(TOKEN_BODY), {status: 200});
+    }) as typeof fetch;
+    await requestToken({apiUrl: 'http://api'}, {kind: 'bearer', token: 'eyJ.id.token'}, {topics: ['room-a'], ttlSeconds: 20}, deps(fetchFn));
+    expect(seen!.url).toBe('http://api/token?topics=room-a&ttlSeconds=20');
+    expect((seen!.init?.headers as Record<string, string>)['Authorization']).toBe('Bearer eyJ.id.token');
+    expect(seen!.init?.credentials).toBe('omit');
+  });
+
   it('turns network failures and refusals into TvmErrors', async () => {
     const down = (async () => {
       throw new TypeError('Failed to fetch');

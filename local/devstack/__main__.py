@@ -4,6 +4,11 @@ Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part failed to start (or supervi
 setting to fix (a taken port, an auth method not available locally). Once ready, a part that exits is restarted on
 its ports (supervisor.py), so a crash does not end the command. The ready report goes to stdout (`--ready-json`: one
 JSON line); logs to stderr.
+
+`python -m devstack token USER` (AmazonCognito mode, while `make dev AUTH=AmazonCognito` runs): signs USER in to the
+local pool in moto (MOTO_PORT, default 5000) with USER_PASSWORD_AUTH and prints the ID token, for
+`curl -H "Authorization: Bearer $TOKEN"`. A demo user's password comes from local/demo_users.json; anyone else's
+from a prompt, or stdin with --password-stdin (never argv). Local only: moto's tokens prove nothing elsewhere.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--auth",
         choices=AUTH_METHODS,
         default="LambdaAuthorizer",
-        help="the template's AuthenticationMethod (default: LambdaAuthorizer; AmazonCognito is a later issue)",
+        help="the template's AuthenticationMethod (default: LambdaAuthorizer)",
     )
     parser.add_argument(
         "--ready-json", action="store_true", help="when ready, print one JSON line on stdout instead of the block"
@@ -98,7 +103,48 @@ async def _run_until_stopped(stack: Stack, stopper: asyncio.Future[Any], *, as_j
     return 0
 
 
+def token_main(argv: list[str]) -> int:
+    """`python -m devstack token USER`: an ID token from the running stack's local Cognito pool, on stdout."""
+    import getpass
+    import os
+
+    from .cognito import local_client_id, sign_in
+    from .config import HOST, StackConfig
+
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack token",
+        description="Sign a user in to the local Cognito pool (make dev AUTH=AmazonCognito) and print the ID token.",
+    )
+    parser.add_argument("username")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    args = parser.parse_args(argv)
+    from tvm_users.demo import load_demo_users
+
+    demo = load_demo_users(StackConfig().demo_users_file)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.username in demo:
+        password = demo[args.username][0]
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+    endpoint = f"http://{HOST}:{os.environ.get('MOTO_PORT', '').strip() or '5000'}"
+    try:
+        result = sign_in(endpoint, local_client_id(endpoint), args.username, password)
+    except DevstackError as error:
+        print(f"devstack token: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # botocore: a wrong password, an unknown user, moto not running
+        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+        print(f"devstack token: sign-in failed ({code}); is make dev AUTH=AmazonCognito running?", file=sys.stderr)
+        return 1
+    print(result["IdToken"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["token"]:
+        sys.exit(token_main(given[1:]))
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     try:

@@ -2,7 +2,7 @@
 
 DevstackError
  +-- ConfigError          a setting that cannot be used (port variable, auth method)
- +-- UnsupportedAuthError the auth method exists in the template but not locally yet (AmazonCognito)
+ +-- UnsupportedAuthError the auth method exists in the template but cannot run locally
  +-- PortInUseError       a port is taken; names the variable and how to choose another
  +-- ChildExitedError     the emulator or moto exited on its own while starting (after ready: restarted)
  +-- StartTimeoutError    a part did not answer in time

@@ -29,20 +29,30 @@ def ready_block(info: StackInfo) -> str:
         f"   API    {info.api_url}   {', '.join(info.routes)}",
     ]
     if info.auth_method == "LambdaAuthorizer":
-        lines += [
-            "   Auth   LambdaAuthorizer: HTTP Basic with a demo login",
-            "",
-            "   Demo logins (local/demo_users.json, local only):",
-        ]
-        width = max([len("user"), *(len(u.username) for u in info.users)]) + 3
-        pwidth = max([len("password"), *(len(u.password) for u in info.users)]) + 3
-        lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
-        for user in info.users:
-            lines.append(f"     {user.username:<{width}}{user.password:<{pwidth}}{user.tier or '(refused)'}")
+        lines += ["   Auth   LambdaAuthorizer: HTTP Basic with a demo login", "", *_logins(info)]
         if info.users:
             first = info.users[0]
             credentials = shlex.quote(f"{first.username}:{first.password}")
             lines += ["", f"   Try    curl -u {credentials} {info.api_url}/token"]
+    elif info.auth_method == "AmazonCognito" and info.cognito is not None:
+        cognito = info.cognito
+        lines += [
+            "   Auth   AmazonCognito: a Cognito ID token (Authorization: Bearer), checked like API Gateway's JWT",
+            "          authorizer against moto's user pool. LOCAL ONLY: moto's signing key is public, and the",
+            "          local pool's password policy is relaxed (8 characters) for the demo passwords.",
+            "",
+            f"   Cognito   pool {cognito.user_pool_id}",
+            f"             client {cognito.client_id}   region {cognito.region}   endpoint {cognito.endpoint} (moto)",
+            "",
+            *_logins(info),
+        ]
+        if info.users:
+            prefix = "" if info.moto_url.endswith(":5000") else f"MOTO_PORT={info.moto_url.rsplit(':', 1)[1]} "
+            lines += [
+                "",
+                f"   Try    TOKEN=$({prefix}.venv/bin/python -m devstack token {shlex.quote(info.users[0].username)})",
+                f'          curl -H "Authorization: Bearer $TOKEN" {info.api_url}/token',
+            ]
     else:
         tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
         lines += [
@@ -54,7 +64,7 @@ def ready_block(info: StackInfo) -> str:
         "",
         f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
         f"cache {info.cache_name}",
-        f"   moto (AWS)         {info.moto_url}   Secrets Manager",
+        f"   moto (AWS)         {info.moto_url}   Secrets Manager{', Cognito user pools' if info.cognito else ''}",
         "",
         "   Ports (environment variables; 0 picks a free port):",
     ]
@@ -77,3 +87,14 @@ def ready_block(info: StackInfo) -> str:
         _RULE,
     ]
     return "\n".join(lines)
+
+
+def _logins(info: StackInfo) -> list[str]:
+    """The demo users' table: user, password, tier (from the policy's group rules)."""
+    lines = ["   Demo logins (local/demo_users.json, local only):"]
+    width = max([len("user"), *(len(u.username) for u in info.users)]) + 3
+    pwidth = max([len("password"), *(len(u.password) for u in info.users)]) + 3
+    lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
+    for user in info.users:
+        lines.append(f"     {user.username:<{width}}{user.password:<{pwidth}}{user.tier or '(refused)'}")
+    return lines

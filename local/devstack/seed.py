@@ -3,7 +3,8 @@
 moto keeps its state in memory, so a moto that crashed and was started again is empty. Everything the stack put into
 it is therefore described once, as a `MotoState` in `what_moto_must_hold`, and `seed` applies the whole list, at start
 and after every restart, under the same names and ARNs (the functions were given those ARNs when the stack started).
-A later mode adds its own entries there (e.g. a Cognito user pool and its users) and is re-seeded the same way.
+AmazonCognito mode adds its user pool, app client, groups and demo users (cognito.py's `CognitoPool`, under the same
+ids thanks to moto's HASH id strategies); a later mode adds its own entries the same way.
 """
 
 from __future__ import annotations
@@ -113,8 +114,14 @@ class SeededSecret:
             raise DevstackError(f"moto named the secret {arn}, not {self.arn}: has moto changed?")
 
 
-def what_moto_must_hold(auth: str, api_key: str, users_store: str | None) -> list[MotoState]:
-    """Everything the functions of `auth` mode read from moto. A mode that needs more adds it here."""
+def what_moto_must_hold(
+    auth: str, api_key: str, users_store: str | None, cognito: MotoState | None = None
+) -> list[MotoState]:
+    """Everything `auth` mode reads from moto. A mode that needs more adds it here.
+
+    `cognito` (AmazonCognito mode): the template's user pool with its client, groups and the demo users
+    (`cognito.cognito_pool_from_template`).
+    """
     holds: list[MotoState] = [
         SeededSecret(MOMENTO_KEY_SECRET_NAME, "the Momento API key (the emulator's root key)", api_key)
     ]
@@ -122,6 +129,10 @@ def what_moto_must_hold(auth: str, api_key: str, users_store: str | None) -> lis
         if users_store is None:
             raise ValueError("LambdaAuthorizer mode needs the hashed users store")
         holds.append(SeededSecret(USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store))
+    if auth == "AmazonCognito":
+        if cognito is None:
+            raise ValueError("AmazonCognito mode needs the user pool read from the template")
+        holds.append(cognito)
     return holds
 
 

@@ -12,6 +12,8 @@ Start order (what waits for what), about 1.2 s on two cores:
                                                    (after the emulator reports, if its gRPC port was 0)
 
 The secrets get fixed ARNs (moto's `_custom_id_` tag), so the API's parameters are known before moto is up.
+In AmazonCognito mode the API also needs the user pool's and app client's ids (its JWT authorizer's issuer and
+audience): it starts once the pool, client, groups and demo users are in moto (cognito.py), about 0.3 s later.
 
 Once ready, the emulator and moto are supervised (supervisor.py): one that exits, however, is started again on the
 same ports with the same environment, after a short backoff, and moto is re-seeded with everything in
@@ -37,11 +39,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import aiohttp
 from yarl import URL
 
-from site_tools import SiteConfig
+from site_tools import SiteCognito, SiteConfig
 
 from .children import ChildProcess, moto_line_filter
+from .cognito import HASH_ID_STRATEGIES, CognitoInfo, CognitoPool, cognito_pool_from_template
 from .config import HOST, PORT_VARIABLES, StackConfig
-from .errors import ChildExitedError, DevstackError, PortInUseError, StartTimeoutError, UnsupportedAuthError
+from .errors import ChildExitedError, DevstackError, PortInUseError, StartTimeoutError
 from .ports import check_ports, free_port
 from .seed import (
     ACCOUNT_ID,
@@ -64,6 +67,7 @@ __all__ = [
     "MOMENTO_KEY_SECRET_NAME",
     "USERS_SECRET_NAME",
     "ChildName",
+    "CognitoInfo",
     "DemoUser",
     "ResolvedPort",
     "Stack",
@@ -112,10 +116,11 @@ class StackInfo:
     momento_web_port: int
     cache_name: str
     moto_url: str
-    users: tuple[DemoUser, ...]  # LambdaAuthorizer mode; empty otherwise
+    users: tuple[DemoUser, ...]  # LambdaAuthorizer and AmazonCognito modes; empty in Open mode
     guest_tier: str | None  # Open mode: the policy's anonymous tier
     ports: tuple[ResolvedPort, ...]
     startup_seconds: float
+    cognito: CognitoInfo | None = None  # AmazonCognito mode: the local pool (moto)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -147,6 +152,7 @@ class Stack:
         self._stop_task: asyncio.Task[None] | None = None
         self._moto_port = 0
         self._moto_clients: MotoClients | None = None
+        self._cognito: CognitoPool | None = None
         # What moto must hold (seed.py): seeded at start, and again after every restart of moto.
         self.moto_holds: list[MotoState] = []
 
@@ -238,11 +244,6 @@ class Stack:
         """Start everything and return once every part answers. On any failure, what started is stopped again."""
         started = time.perf_counter()
         config = self.config
-        if config.auth == "AmazonCognito":
-            raise UnsupportedAuthError(
-                "AuthenticationMethod=AmazonCognito is not available locally yet (a later issue): "
-                "use AUTH=LambdaAuthorizer (the default) or AUTH=Open"
-            )
         check_ports(config.ports())
         try:
             async with asyncio.timeout(config.start_timeout_seconds):
@@ -300,12 +301,14 @@ class Stack:
             "moto",
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self._moto_port)],
             label="moto",
-            env={**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT_ID},
+            # HASH: the Cognito pool and client get the same ids again after a restart (cognito.py).
+            env={**os.environ, "MOTO_ACCOUNT_ID": ACCOUNT_ID, **HASH_ID_STRATEGIES},
             line_filter=moto_line_filter,
         )
         await asyncio.gather(self._emulator.start(), self._moto.start())
         users_task = asyncio.ensure_future(asyncio.to_thread(_read_users, config))
-        client_task = asyncio.ensure_future(asyncio.to_thread(MotoClients.warmed, self._moto_url, "secretsmanager"))
+        services = ("secretsmanager", "cognito-idp") if config.auth == "AmazonCognito" else ("secretsmanager",)
+        client_task = asyncio.ensure_future(asyncio.to_thread(MotoClients.warmed, self._moto_url, *services))
         site_directory_path, site_content = site_directory(config.root)
         if site_content == "site sources":
             log.warning(
@@ -319,10 +322,10 @@ class Stack:
             # The API's workers take longest (they import their handlers), so they start as soon as their
             # settings are known: now when the emulator's gRPC port is fixed, else once the emulator reports it.
             # The secrets' ARNs are fixed in advance, and the functions read them on first use, not at import.
-            (grpc_port, web_port), _, api = await _all(
-                emulator_ready,
-                self._moto_ready_and_seeded(users_task, client_task),
-                self._start_api(emulator_ready),
+            # In AmazonCognito mode the API waits for the pool's ids (moto_seeded's result).
+            moto_seeded = asyncio.ensure_future(self._moto_ready_and_seeded(users_task, client_task, emulator_ready))
+            (grpc_port, web_port), cognito, api = await _all(
+                emulator_ready, moto_seeded, self._start_api(emulator_ready, moto_seeded)
             )
         finally:
             for task in (users_task, client_task):
@@ -331,7 +334,14 @@ class Stack:
 
         api_url = str(api.url).rstrip("/")
         web_url = f"http://{HOST}:{web_port}"
-        self._site.config = SiteConfig(api_url=api_url, auth_method=config.auth, momento_endpoint_override=web_url)
+        self._site.config = SiteConfig(
+            api_url=api_url,
+            auth_method=config.auth,
+            momento_endpoint_override=web_url,
+            cognito=None
+            if cognito is None
+            else SiteCognito(cognito.region, cognito.user_pool_id, cognito.client_id, cognito.endpoint),
+        )
         await self._probe(api_url)
 
         actual = {
@@ -354,8 +364,9 @@ class Stack:
             momento_web_port=web_port,
             cache_name=config.cache_name,
             moto_url=self._moto_url,
-            users=users if config.auth == "LambdaAuthorizer" else (),
+            users=users if config.auth in ("LambdaAuthorizer", "AmazonCognito") else (),
             guest_tier=guest_tier if config.auth == "Open" else None,
+            cognito=cognito,
             ports=tuple(
                 ResolvedPort(s.variable, s.port, actual[s.variable], s.source, PORT_VARIABLES[s.variable][1])
                 for s in config.ports()
@@ -436,8 +447,13 @@ class Stack:
         self,
         users_task: Awaitable[tuple[tuple[DemoUser, ...], str | None, str | None]],
         client_task: Awaitable[MotoClients],
-    ) -> None:
-        """moto answers and holds everything in `moto_holds`; from then on it is supervised (and re-seeded)."""
+        emulator_ready: Awaitable[tuple[int, int]],
+    ) -> CognitoInfo | None:
+        """moto answers and holds everything in `moto_holds`; from then on it is supervised (and re-seeded).
+
+        AmazonCognito mode: the pool, client and groups are read from the template with the parameters the API gets
+        (so once the emulator's port is known), and the pool's facts are returned for the API and the site.
+        """
         config = self.config
         assert self._moto is not None
         try:
@@ -449,9 +465,13 @@ class Stack:
                 f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
             ) from None
         _, _, users_store = await users_task
+        if config.auth == "AmazonCognito":
+            parameters = self._api_parameters((await emulator_ready)[0])
+            self._cognito = await asyncio.to_thread(_cognito_pool, config, parameters)
         self._moto_clients = await client_task
-        self.moto_holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store)
+        self.moto_holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store, self._cognito)
         await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
+        cognito = None if self._cognito is None else await asyncio.to_thread(self._cognito.info, self._moto_url)
         first = self._moto
 
         async def back(child: ChildProcess) -> str:
@@ -470,6 +490,7 @@ class Stack:
             grace_seconds=config.stop_grace_seconds,
         )
         self._supervise(supervisor, first)
+        return cognito
 
     async def _moto_answers(self, child: ChildProcess) -> None:
         try:
@@ -493,26 +514,48 @@ class Stack:
                         return
                 await asyncio.sleep(_POLL_SECONDS)
 
-    async def _start_api(self, emulator_ready: Awaitable[tuple[int, int]]) -> LocalApi:
+    def _api_parameters(self, grpc_port: int) -> dict[str, str]:
+        """The template parameters of this stack (the API's, and what the Cognito pool is read with)."""
+        config = self.config
+        assert self._site is not None
+        return {
+            "AuthenticationMethod": config.auth,
+            "MomentoApiKeySecretArn": secret_arn(MOMENTO_KEY_SECRET_NAME),
+            "MomentoEndpoint": f"{HOST}:{grpc_port}",
+            "CacheName": config.cache_name,
+            "AllowedOrigins": ",".join(self._site.origins),
+            # The template's local-only parameter: the functions pass it to their Secrets Manager clients.
+            "SecretsManagerEndpoint": self._moto_url,
+        }
+
+    async def _start_api(
+        self, emulator_ready: Awaitable[tuple[int, int]], moto_seeded: Awaitable[CognitoInfo | None]
+    ) -> LocalApi:
         from local_api import LocalApi
         from local_api import PortInUseError as ApiPortInUseError
 
         grpc_port = self.config.momento_grpc_port or (await emulator_ready)[0]
         config = self.config
-        assert self._site is not None
+        resources: dict[str, str] = {}
+        jwks_urls: dict[str, str] = {}
+        if config.auth == "LambdaAuthorizer":
+            resources = {"UsersSecret": secret_arn(USERS_SECRET_NAME)}
+        elif config.auth == "AmazonCognito":
+            cognito = await moto_seeded
+            assert cognito is not None and self._cognito is not None
+            # The template's `!Ref UserPool` and `!Ref UserPoolClient`, as CloudFormation would resolve them.
+            resources = {
+                self._cognito.pool_logical_id: cognito.user_pool_id,
+                self._cognito.client_logical_id: cognito.client_id,
+            }
+            # Local use only: moto's signing key is public (local_api/jwt_authorizer.py).
+            jwks_urls = {cognito.issuer: cognito.jwks_url}
         api = LocalApi(
             template=config.template,
             auth_method=config.auth,
-            parameters={
-                "AuthenticationMethod": config.auth,
-                "MomentoApiKeySecretArn": secret_arn(MOMENTO_KEY_SECRET_NAME),
-                "MomentoEndpoint": f"{HOST}:{grpc_port}",
-                "CacheName": config.cache_name,
-                "AllowedOrigins": ",".join(self._site.origins),
-                # The template's local-only parameter: the functions pass it to their Secrets Manager clients.
-                "SecretsManagerEndpoint": self._moto_url,
-            },
-            resources={"UsersSecret": secret_arn(USERS_SECRET_NAME)} if config.auth == "LambdaAuthorizer" else {},
+            parameters=self._api_parameters(grpc_port),
+            resources=resources,
+            jwks_urls=jwks_urls,
             env={
                 "AWS_ENDPOINT_URL": self._moto_url,  # anything else a function calls goes to moto, never to AWS
                 "AWS_DEFAULT_REGION": REGION,
@@ -574,6 +617,13 @@ class Stack:
 
 
 # ---------------------------------------------------------------------- helpers (run in threads)
+def _cognito_pool(config: StackConfig, parameters: Mapping[str, str]) -> CognitoPool:
+    """The template's pool, client and groups for these parameters, with the demo users (local/demo_users.json)."""
+    from tvm_users.demo import load_demo_users
+
+    return cognito_pool_from_template(config.template, parameters, load_demo_users(config.demo_users_file))
+
+
 def _read_users(config: StackConfig) -> tuple[tuple[DemoUser, ...], str | None, str | None]:
     """(demo users with their tiers, the policy's guest tier, the hashed users store for the users secret)."""
     from momento_tvm import load_policy

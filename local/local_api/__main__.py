@@ -42,6 +42,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--resource", action="append", default=[], metavar="ID=VALUE", help="a physical id: LogicalId or Id.Attribute"
     )
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="added to every function")
+    parser.add_argument(
+        "--jwks",
+        action="append",
+        default=[],
+        metavar="ISSUER=URL",
+        help="where a JWT authorizer's issuer's key set is served (local use only; moto's key is public)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="default: 3000; 0 picks a free port")
     parser.add_argument("--root", type=Path, default=None, help="where a relative --template is (default: cwd)")
@@ -83,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             parameters=_pairs(args.param, "--param"),
             resources=_pairs(args.resource, "--resource"),
             env=_pairs(args.env, "--env"),
+            jwks_urls=_pairs(args.jwks, "--jwks"),
             host=args.host,
             port=args.port,
             root=args.root,
         )
-    except (LocalApiError, NotImplementedError, ValueError) as error:
+    except (LocalApiError, ValueError) as error:
         print(f"local_api: {error}", file=sys.stderr)
         return 2
     return asyncio.run(_serve(api))

@@ -19,7 +19,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from .events import HttpRequest
-from .template import LambdaAuthorizerSpec
+from .template import AuthorizerSpec, LambdaAuthorizerSpec
 
 __all__ = ["Decision", "DecisionCache", "InvalidAuthorizerResponseError", "decide", "identity_values"]
 
@@ -36,7 +36,7 @@ class Decision:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def identity_values(spec: LambdaAuthorizerSpec, request: HttpRequest) -> list[str] | None:
+def identity_values(spec: AuthorizerSpec, request: HttpRequest) -> list[str] | None:
     """The identity-source values in declared order; None when one is missing or empty (the gateway's 401)."""
     values: list[str] = []
     query: dict[str, str] | None = None

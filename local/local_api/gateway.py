@@ -2,8 +2,9 @@
 
 In order, per request: a CORS preflight is answered from the template (no authorizer, no function); the route is
 matched (404 `{"message":"Not Found"}`); the route's authorizer decides (401 when an identity source is missing,
-403 `{"message":"Forbidden"}` on a deny, cached per identity for its TTL, 500 if it fails); the function gets the
-payload-2.0 event with the authorizer's context at `requestContext.authorizer.lambda`, and its result becomes the
+403 `{"message":"Forbidden"}` on a deny, cached per identity for its TTL, 500 if it fails; a JWT authorizer answers
+401 for any token it refuses, see jwt_authorizer.py); the function gets the payload-2.0 event with the authorizer's
+context at `requestContext.authorizer.lambda` (a JWT's claims at `.jwt`), and its result becomes the
 response (500 `{"message":"Internal Server Error"}` if it raises, crashes, times out or returns nonsense). CORS
 headers are then set for an allowed origin, on the gateway's own answers too, and a function's are ignored.
 
@@ -39,8 +40,9 @@ from multidict import CIMultiDict
 from .authorizers import DecisionCache, InvalidAuthorizerResponseError, decide, identity_values
 from .cors import Cors
 from .events import HttpRequest, InvalidProxyResultError, RequestEvents, from_aiohttp, parse_proxy_result
+from .jwt_authorizer import JwksUnavailableError, JwtAuthorizers, UnauthorizedError
 from .routing import Router
-from .template import ApiSpec, LambdaAuthorizerSpec, RouteSpec
+from .template import ApiSpec, JwtAuthorizerSpec, RouteSpec
 from .workers import InvocationError
 
 __all__ = ["Gateway", "Invoke"]
@@ -72,12 +74,18 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 class Gateway:
-    def __init__(self, spec: ApiSpec, invoke: Invoke) -> None:
+    def __init__(self, spec: ApiSpec, invoke: Invoke, jwks_urls: Mapping[str, str] | None = None) -> None:
+        """`jwks_urls`: issuer -> local JWKS URL, for the JWT authorizers (see jwt_authorizer.py)."""
         self.spec = spec
         self._invoke = invoke
         self._router = Router(spec.routes, spec.stage)
         self._cors = Cors(spec.cors) if spec.cors is not None else None
         self._decisions = DecisionCache()
+        self._jwt = JwtAuthorizers(jwks_urls or {})
+
+    async def close(self) -> None:
+        """Release what the gateway holds besides the server (the JWKS client)."""
+        await self._jwt.close()
 
     def server(self) -> web.Server:
         """What LocalApi serves: `handle` for every request, and the gateway's own 400 for unparsable ones."""
@@ -161,9 +169,8 @@ class Gateway:
     async def _authorize(self, name: str, events: RequestEvents) -> tuple[Answer | None, dict[str, Any] | None]:
         """(a refusal, None) or (None, the `requestContext.authorizer` value for the integration)."""
         spec = self.spec.authorizers[name]
-        if not isinstance(spec, LambdaAuthorizerSpec):
-            log.error("authorizer %s: JWT authorizers are not served locally", name)
-            return INTERNAL_ERROR, None
+        if isinstance(spec, JwtAuthorizerSpec):
+            return await self._authorize_jwt(spec, events)
         identity = identity_values(spec, events.request)
         if identity is None and spec.identity_sources:
             return UNAUTHORIZED, None
@@ -181,6 +188,27 @@ class Gateway:
         if not decision.authorized:
             return FORBIDDEN, None
         return None, {"lambda": dict(decision.context)}
+
+    async def _authorize_jwt(
+        self, spec: JwtAuthorizerSpec, events: RequestEvents
+    ) -> tuple[Answer | None, dict[str, Any] | None]:
+        """A JWT authorizer invokes nothing: the token is checked here (401 when refused), the claims passed on."""
+        if spec.identity_sources:
+            identity = identity_values(spec, events.request)
+            value = identity[0] if identity else None
+        else:
+            value = events.request.header("Authorization")  # the gateway's default identity source for a JWT
+        if not value:
+            return UNAUTHORIZED, None
+        try:
+            context = await self._jwt.authorize(spec, value)
+        except UnauthorizedError as refused:
+            log.info("authorizer %s %s: 401 (%s)", spec.name, events.request_id, refused.reason)
+            return UNAUTHORIZED, None
+        except JwksUnavailableError as error:
+            log.error("authorizer %s %s: %s", spec.name, events.request_id, error)
+            return INTERNAL_ERROR, None
+        return None, context
 
 
 def _method(method: str) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "marked",
     "no_if",
     "parameter_values",
+    "physical",
     "resolve_language_extensions",
     "strings",
     "typed_parameters",
@@ -250,6 +251,20 @@ def concrete(value: Any, where: str) -> str | None:
         log.info("%s %s dropped: %s exists only in AWS (give it in resources to keep it)", where, _shown(text), names)
         return None
     return text
+
+
+def physical(value: Any, ids: Mapping[str, str]) -> Any:
+    """`value` with each marker naming a key of `ids` (a logical id, or `Id.Attribute`) replaced by its value.
+
+    What CloudFormation does once a resource exists: `!Ref UserPool` becomes the pool's id. Other markers stay.
+    """
+    if isinstance(value, str):
+        return MARKED.sub(lambda match: ids.get(match.group(1), match.group(0)), value)
+    if isinstance(value, list):
+        return [physical(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: physical(item, ids) for key, item in value.items()}
+    return value
 
 
 def strings(value: Any, where: str) -> tuple[str, ...]:

@@ -7,6 +7,11 @@
 
 Everything it serves comes from the template (routes, authorizers, CORS, handlers, environment): a change to
 template.yaml needs no change here. See sam-local.md for what the real gateway does and SAM CLI's emulator does not.
+
+A JWT authorizer (AmazonCognito mode) needs two things the template cannot give locally: the pool's id, for its
+issuer (`resources={"UserPool": id, "UserPoolClient": client id}`), and where the issuer's key set is served
+(`jwks_urls={issuer: "http://127.0.0.1:5000/<poolId>/.well-known/jwks.json"}` for moto). Its check is for local use
+only: moto's signing key is public (see jwt_authorizer.py).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .errors import PortInUseError
+from .errors import PortInUseError, TemplateError
 from .gateway import Gateway
 from .template import ApiSpec, FunctionSpec, JwtAuthorizerSpec, RouteSpec, load_api
 from .workers import Worker, function_environment
@@ -47,6 +52,7 @@ class LocalApi:
         port: int = 0,
         root: Path | str | None = None,
         *,
+        jwks_urls: Mapping[str, str] | None = None,
         grace_seconds: float = 2.0,
     ) -> None:
         """Read the template now (errors surface before anything starts); `start` spawns and binds.
@@ -55,7 +61,8 @@ class LocalApi:
         a template without one, or to keep its default). `resources`
         gives physical ids for `Ref`/`Fn::GetAtt` of resources that exist only in AWS (`"UsersSecret"`,
         `"SiteDistribution.DomainName"`); `env` is added to every function's environment, over the template's.
-        A relative `template` is read from `root` (default: the current directory).
+        A relative `template` is read from `root` (default: the current directory). `jwks_urls` maps a JWT
+        authorizer's issuer to the URL its JSON Web Key Set is fetched from (local use only: see jwt_authorizer.py).
         """
         self.root = Path(root) if root is not None else Path.cwd()
         path = Path(template)
@@ -69,12 +76,11 @@ class LocalApi:
         region = self._env.get("AWS_REGION") or self._env.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.auth_method = auth_method
         self.spec: ApiSpec = load_api(path, given, resources or {}, region)
-        jwt = [a.name for a in self.spec.authorizers.values() if isinstance(a, JwtAuthorizerSpec)]
-        if jwt:
-            raise NotImplementedError(
-                f"{AUTH_METHOD_PARAMETER}={auth_method or 'default'} puts the API behind the JWT authorizer {jwt[0]}: "
-                "serving JWT authorizers locally (checking Cognito tokens from moto) is a later issue"
-            )
+        self.jwks_urls = dict(jwks_urls or {})
+        for authorizer in self.spec.authorizers.values():
+            if isinstance(authorizer, JwtAuthorizerSpec):
+                _check_jwt_authorizer(authorizer, self.jwks_urls)
+        self._gateway: Gateway | None = None
         self.routes: list[RouteSpec] = list(self.spec.routes)
         self.host = host
         self._requested_port = port
@@ -127,7 +133,8 @@ class LocalApi:
         if failures:
             await self._stop_workers()
             raise failures[0]
-        runner = web.ServerRunner(Gateway(self.spec, self._invoke).server(), handle_signals=False, shutdown_timeout=2.0)
+        self._gateway = Gateway(self.spec, self._invoke, self.jwks_urls)
+        runner = web.ServerRunner(self._gateway.server(), handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -147,6 +154,9 @@ class LocalApi:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        gateway, self._gateway = self._gateway, None
+        if gateway is not None:
+            await gateway.close()
         await self._stop_workers()
 
     async def __aenter__(self) -> LocalApi:
@@ -163,3 +173,22 @@ class LocalApi:
 
     async def _invoke(self, function_id: str, event: Mapping[str, Any], request_id: str) -> Any:
         return await self._workers[function_id].invoke(event, request_id)
+
+
+def _check_jwt_authorizer(authorizer: JwtAuthorizerSpec, jwks_urls: Mapping[str, str]) -> None:
+    """A JWT authorizer is served only with a concrete issuer, an audience and a JWKS URL for that issuer."""
+    if authorizer.issuer is None:
+        raise TemplateError(
+            f"authorizer {authorizer.name}: its issuer names a resource that exists only once deployed (the user "
+            "pool): give its id in resources, e.g. UserPool=<pool id> (the local stack creates the pool in moto)"
+        )
+    if not authorizer.audience:
+        raise TemplateError(
+            f"authorizer {authorizer.name}: no audience (the app client's id): give it in resources, "
+            "e.g. UserPoolClient=<client id>"
+        )
+    if authorizer.issuer not in jwks_urls:
+        raise TemplateError(
+            f"authorizer {authorizer.name}: no JWKS URL for its issuer {authorizer.issuer}: pass jwks_urls "
+            "(--jwks ISSUER=URL); for moto: http://127.0.0.1:<port>/<poolId>/.well-known/jwks.json"
+        )

@@ -51,10 +51,12 @@ __all__ = [
     "ApiSpec",
     "AuthorizerSpec",
     "CorsSpec",
+    "DeployedResource",
     "FunctionSpec",
     "JwtAuthorizerSpec",
     "LambdaAuthorizerSpec",
     "RouteSpec",
+    "deployed_resources",
     "load_api",
 ]
 
@@ -122,7 +124,10 @@ class LambdaAuthorizerSpec:
 
 @dataclass(frozen=True)
 class JwtAuthorizerSpec:
-    """A JWT authorizer (AmazonCognito mode), read for a later issue: not served yet."""
+    """A JWT authorizer (AmazonCognito mode). `issuer` is None while it needs an AWS-only value (the pool's id).
+
+    Served by `jwt_authorizer` (local use only: see there), given a JWKS URL for the issuer.
+    """
 
     name: str
     identity_sources: tuple[str, ...]
@@ -161,6 +166,19 @@ class ApiSpec:
     # Every environment variable name any function of the template declares, in any mode: workers never inherit
     # these from the parent process, so a value can only come from the template or an explicit override.
     declared_environment: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class DeployedResource:
+    """A plain CloudFormation resource one set of parameters deploys, with its intrinsics resolved.
+
+    A value that only exists once deployed (a `Ref` to another resource, an attribute) stays a marker naming it
+    (`intrinsics.marked("UserPool")`); `intrinsics.physical` puts the physical id in its place.
+    """
+
+    logical_id: str
+    type: str
+    properties: Mapping[str, Any]
 
 
 # ------------------------------------------------------------------------------------------------------- loading
@@ -243,6 +261,46 @@ def _transform(source: dict[str, Any], given: Mapping[str, str], region: str) ->
     return result
 
 
+# ------------------------------------------------------------------------------------------------- resources
+def deployed_resources(
+    template: Path, parameters: Mapping[str, str], region: str = "us-east-1"
+) -> dict[str, DeployedResource]:
+    """Every resource `parameters` deploy from `template` (Conditions evaluated), without SAM's transform.
+
+    For the plain resources a local stand-in must create the way CloudFormation would (the Cognito user pool, its
+    client and groups in moto): the AWS::LanguageExtensions are applied, Conditions and Rules evaluated, parameters and
+    pseudo parameters resolved. `AWS::Serverless::*` resources are returned as written (use `load_api` for those).
+    """
+    original = _read(template)
+    specs = original.get("Parameters") or {}
+    values = parameter_values(specs, parameters)
+    typed = {**typed_parameters(specs, values), **_pseudo_parameters(region)}
+    source = resolve_language_extensions(original, typed)
+    mappings = source.get("Mappings") or {}
+    conditions = Conditions(source.get("Conditions") or {}, Resolver(typed, {}, {}, mappings, no_if))
+    check_rules(original.get("Rules") or {}, conditions)
+    resolve = Resolver(typed, {}, {}, mappings, conditions.holds)
+    found: dict[str, DeployedResource] = {}
+    for name, resource in (source.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or ("Condition" in resource and not conditions.holds(resource["Condition"])):
+            continue
+        properties = resolve(resource.get("Properties") or {})
+        found[name] = DeployedResource(name, str(resource.get("Type")), properties)
+    return found
+
+
+def _pseudo_parameters(region: str) -> dict[str, Any]:
+    return {
+        "AWS::Region": region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": STACK_NAME,
+        "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
+        "AWS::NotificationARNs": [],
+    }
+
+
 # ------------------------------------------------------------------------------------------------------- the API
 def load_api(
     template: Path,
@@ -258,16 +316,7 @@ def load_api(
     original = _read(template)
     specs = original.get("Parameters") or {}
     values = parameter_values(specs, parameters)
-    pseudo = {
-        "AWS::Region": region,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackName": STACK_NAME,
-        "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
-        "AWS::NotificationARNs": [],
-    }
-    typed = {**typed_parameters(specs, values), **pseudo}
+    typed = {**typed_parameters(specs, values), **_pseudo_parameters(region)}
     source = resolve_language_extensions(original, typed)
     local_code = _swap_local_code(source, template.parent)
     given = {name: value for name, value in values.items() if name in parameters}

@@ -11,14 +11,28 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from site_tools import SiteConfig, content_security_policy, inject_csp, render_config_js
+from site_tools import SiteCognito, SiteConfig, content_security_policy, inject_csp, render_config_js
 from site_tools.__main__ import main as cli
-from site_tools.publish import PublishError, publish
+from site_tools.publish import PublishError, publish, site_config_from_outputs
 
 LOCAL = SiteConfig("http://127.0.0.1:3000/", "LambdaAuthorizer", None, "http://127.0.0.1:8081")
 DEPLOYED = SiteConfig(
     "https://abc123.execute-api.eu-west-1.amazonaws.com", "Open", "cell-4-eu-west-1-1.prod.a.momentohq.com"
 )
+LOCAL_COGNITO = SiteConfig(
+    "http://127.0.0.1:3000",
+    "AmazonCognito",
+    None,
+    "http://127.0.0.1:8081",
+    SiteCognito("us-east-1", "us-east-1_abc", "client123", "http://127.0.0.1:5000/"),
+)
+DEPLOYED_COGNITO = SiteConfig(
+    DEPLOYED.api_url, "AmazonCognito", DEPLOYED.momento_endpoint, None, SiteCognito("eu-west-1", "eu-west-1_x", "c")
+)
+
+
+def config_js_payload(text: str) -> Any:
+    return json.loads(text.split("window.TVM_CONFIG = ", 1)[1].rstrip().rstrip(";"))
 
 
 def test_config_js_sets_exactly_the_site_settings() -> None:
@@ -29,6 +43,47 @@ def test_config_js_sets_exactly_the_site_settings() -> None:
         "authMethod": "LambdaAuthorizer",
         "momentoEndpointOverride": "http://127.0.0.1:8081",
     }
+
+
+def test_config_js_in_cognito_mode_has_the_pool_and_only_locally_an_endpoint() -> None:
+    assert config_js_payload(render_config_js(LOCAL_COGNITO))["cognito"] == {
+        "region": "us-east-1",
+        "userPoolId": "us-east-1_abc",
+        "clientId": "client123",
+        "endpoint": "http://127.0.0.1:5000",
+    }
+    assert config_js_payload(render_config_js(DEPLOYED_COGNITO))["cognito"] == {
+        "region": "eu-west-1",
+        "userPoolId": "eu-west-1_x",
+        "clientId": "c",
+    }
+    assert "cognito" not in config_js_payload(render_config_js(LOCAL))
+
+
+def test_csp_in_cognito_mode_allows_the_cognito_api_and_nothing_more() -> None:
+    local = content_security_policy(LOCAL_COGNITO)
+    assert "connect-src http://127.0.0.1:3000 http://127.0.0.1:8081 http://127.0.0.1:5000;" in local
+    deployed = content_security_policy(DEPLOYED_COGNITO)
+    connect = deployed.split("connect-src ", 1)[1].split(";", 1)[0].split()
+    assert connect == [
+        "https://abc123.execute-api.eu-west-1.amazonaws.com",
+        "https://*.cell-4-eu-west-1-1.prod.a.momentohq.com",
+        "https://cognito-idp.eu-west-1.amazonaws.com",
+    ]
+    assert "cognito" not in content_security_policy(DEPLOYED)
+
+
+def test_the_publisher_reads_the_pool_from_the_cognito_outputs() -> None:
+    outputs = {
+        "ApiUrl": DEPLOYED.api_url,
+        "AuthenticationMethod": "AmazonCognito",
+        "MomentoEndpoint": "cell-4-eu-west-1-1.prod.a.momentohq.com",
+        "Region": "eu-west-1",
+        "UserPoolId": "eu-west-1_x",
+        "UserPoolClientId": "c",
+    }
+    assert site_config_from_outputs(outputs) == DEPLOYED_COGNITO
+    assert site_config_from_outputs({**outputs, "AuthenticationMethod": "Open"}).cognito is None
 
 
 def test_config_js_cannot_break_out_of_its_script() -> None:
@@ -163,6 +218,39 @@ def test_publish_refuses_a_missing_build_or_a_foreign_stack(aws: dict[str, Any],
     )
     with pytest.raises(PublishError, match="no output"):
         publish("other", dist, **clients)
+
+
+def test_publish_in_cognito_mode_writes_the_pool_and_refuses_a_stack_without_it(
+    aws: dict[str, Any], dist: Path
+) -> None:
+    clients = {k: aws[k] for k in ("cloudformation", "s3", "cloudfront")}
+    outputs = {
+        "ApiUrl": {"Value": DEPLOYED.api_url},
+        "AuthenticationMethod": {"Value": "AmazonCognito"},
+        "MomentoEndpoint": {"Value": DEPLOYED.momento_endpoint},
+        "Region": {"Value": "us-east-1"},
+        "SiteBucketName": {"Value": aws["bucket"]},
+        "SiteDistributionId": {"Value": aws["distribution"]},
+        "UserPoolId": {"Value": "us-east-1_pool"},
+        "UserPoolClientId": {"Value": "siteclient"},
+    }
+    template = {"Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}}, "Outputs": outputs}
+    aws["cloudformation"].create_stack(StackName="cognito", TemplateBody=json.dumps(template))
+    publish("cognito", dist, **clients)
+    config = aws["s3"].get_object(Bucket=aws["bucket"], Key="config.js")["Body"].read().decode()
+    assert config_js_payload(config)["cognito"] == {
+        "region": "us-east-1",
+        "userPoolId": "us-east-1_pool",
+        "clientId": "siteclient",
+    }
+    index = aws["s3"].get_object(Bucket=aws["bucket"], Key="index.html")["Body"].read().decode()
+    assert "https://cognito-idp.us-east-1.amazonaws.com" in index
+
+    without = {key: value for key, value in outputs.items() if key != "UserPoolClientId"}
+    template = {"Resources": {"Nothing": {"Type": "AWS::SNS::Topic"}}, "Outputs": without}
+    aws["cloudformation"].create_stack(StackName="half", TemplateBody=json.dumps(template))
+    with pytest.raises(PublishError, match=r"no output.*UserPoolClientId"):
+        publish("half", dist, **clients)
 
 
 def test_the_cli_reports_errors_without_a_traceback(

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import SiteConfig, inject_csp, render_config_js
+from .config import SiteCognito, SiteConfig, inject_csp, render_config_js
 
 __all__ = ["PublishError", "PublishReport", "publish", "site_config_from_outputs", "stack_outputs"]
 
 REQUIRED_OUTPUTS = ("ApiUrl", "AuthenticationMethod", "SiteBucketName", "SiteDistributionId")
+COGNITO_OUTPUTS = ("UserPoolId", "UserPoolClientId", "Region")  # AmazonCognito mode: the site signs in there
 NO_CACHE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"  # Vite's hashed assets never change under the same name
 SHORT = "public, max-age=300"
@@ -44,16 +45,25 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
         raise PublishError(f"cannot read stack '{stack_name}': {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
+    if not missing and outputs["AuthenticationMethod"] == "AmazonCognito":
+        missing = [key for key in COGNITO_OUTPUTS if not outputs.get(key)]
     if missing:
         raise PublishError(f"stack '{stack_name}' has no output(s) {', '.join(missing)}: is it this project's stack?")
     return outputs
 
 
 def site_config_from_outputs(outputs: Mapping[str, str]) -> SiteConfig:
+    """config.js's settings. AmazonCognito mode: the pool and client from the outputs, AWS's own Cognito endpoint."""
+    cognito = None
+    if outputs["AuthenticationMethod"] == "AmazonCognito":
+        cognito = SiteCognito(
+            region=outputs["Region"], user_pool_id=outputs["UserPoolId"], client_id=outputs["UserPoolClientId"]
+        )
     return SiteConfig(
         api_url=outputs["ApiUrl"],
         auth_method=outputs["AuthenticationMethod"],
         momento_endpoint=outputs.get("MomentoEndpoint"),
+        cognito=cognito,
     )
 
 

@@ -18,7 +18,7 @@ AUTH ?= LambdaAuthorizer
 	soak emulator clean
 
 help:
-	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer)"
+	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer|AmazonCognito)"
 	@echo "make sam-api   the template under SAM CLI's sam local start-api, in Docker, offline (AUTH=Open|LambdaAuthorizer)"
 	@echo "make test      install everything needed, then run the whole test suite"
 	@echo "make lint      ruff, mypy"

@@ -1,5 +1,5 @@
 """`make dev`'s entry point as a real process: ready report, Ctrl-C / SIGTERM leave no process and no port behind,
-and the failures a newcomer meets first (a taken port, Cognito mode) are clear and fast.
+and the failures a newcomer meets first (a taken port, an unknown mode) are clear and fast.
 """
 
 from __future__ import annotations
@@ -278,16 +278,6 @@ def test_a_taken_port_names_its_variable_and_starts_nothing() -> None:
     assert "make dev" in message  # how to choose another
     assert "Traceback" not in message
     assert all(port_is_free(port) for port in ports[1:])
-
-
-def test_cognito_mode_says_it_is_a_later_issue() -> None:
-    with devstack("--auth", "AmazonCognito", env=dict.fromkeys(PORT_VARIABLES, "0")) as dev:
-        returncode = dev.process.wait(timeout=30)
-        message = dev.log()
-    assert returncode != 0
-    assert "AmazonCognito" in message
-    assert "later" in message
-    assert "Traceback" not in message
 
 
 def test_an_unknown_auth_method_is_a_usage_error() -> None:

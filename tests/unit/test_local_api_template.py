@@ -170,11 +170,6 @@ def test_cognito_mode_reads_the_jwt_authorizer_the_extensions_chose() -> None:
     assert set(spec.functions) == {"TokenVendingFunction"}
 
 
-def test_amazon_cognito_is_not_served_yet() -> None:
-    with pytest.raises(NotImplementedError, match=r"AmazonCognito.*JWT authorizer CognitoAuthorizer.*later issue"):
-        local_api("AmazonCognito")
-
-
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [

@@ -412,6 +412,7 @@ export class ChatApp {
     }
     this.token = active;
     this.refreshCount += 1;
+    this.chat.setTier(active.token.scope.tier);
     this.installClient(active);
     this.syncRooms();
     this.updateComposer();

@@ -191,7 +191,7 @@ export class LoginView implements SignInForm {
     const help = isOpen
       ? 'Anyone can pick any display name here, so your messages are marked as from a guest.'
       : method === 'AmazonCognito'
-        ? 'Your password goes to Amazon Cognito only and is not kept; your session stays in this tab’s memory only, ' +
+        ? 'Your password goes to Amazon Cognito only and is not kept. Your session stays in this tab’s memory, ' +
           'to renew your access; reloading the page signs you out.'
         : 'Your password stays in this tab’s memory only, to renew your access; reloading the page signs you out.';
     card(
@@ -335,6 +335,7 @@ export class ChatView {
   private readonly composerNote: HTMLElement;
   private readonly composerError: HTMLElement;
   private readonly composerLabel: HTMLLabelElement;
+  private readonly tierBadge: HTMLElement;
   private activeRoom: string | null = null;
   private composerAllowed = false;
   private sending = false;
@@ -346,6 +347,10 @@ export class ChatView {
     this.tokenTimer = el('span', {class: 'token-timer', attrs: {id: 'token-timer'}, text: ''});
     const logout = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Log out'});
     logout.addEventListener('click', () => callbacks.onLogout());
+    this.tierBadge = el('span', {
+      class: ['badge', who.kind === 'guest' ? 'badge--guest' : 'badge--tier'],
+      text: who.kind === 'guest' ? 'guest' : who.tier,
+    });
     const header = el(
       'header',
       {class: 'topbar'},
@@ -361,10 +366,7 @@ export class ChatView {
         {class: 'whoami'},
         el('span', {class: 'sr-only', text: 'Signed in as '}),
         el('span', {class: 'whoami__name', text: who.label}),
-        el('span', {
-          class: ['badge', who.kind === 'guest' ? 'badge--guest' : 'badge--tier'],
-          text: who.kind === 'guest' ? 'guest' : who.tier,
-        }),
+        this.tierBadge,
         logout,
       ),
     );
@@ -503,6 +505,13 @@ export class ChatView {
     // Grows with its content up to a limit (CSSOM, allowed under a strict CSP; no style attribute in markup).
     this.composerInput.style.height = 'auto';
     this.composerInput.style.height = `${Math.min(this.composerInput.scrollHeight, 160)}px`;
+  }
+
+  /** A renewed token may carry another tier (a Cognito group change): the badge follows it. */
+  setTier(tier: string): void {
+    if (!this.tierBadge.classList.contains('badge--guest')) {
+      setText(this.tierBadge, tier);
+    }
   }
 
   setConnection(state: ConnectionState): void {

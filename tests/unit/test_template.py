@@ -723,8 +723,16 @@ def test_outputs_per_mode(mode: str) -> None:
         "MomentoApiKeySecretArn",
         "MomentoEndpoint",
     }
-    extra = {"Open": set(), "LambdaAuthorizer": {"UsersSecretArn"}, "AmazonCognito": {"UserPoolId", "UserPoolClientId"}}
+    extra = {
+        "Open": set(),
+        "LambdaAuthorizer": {"UsersSecretArn"},
+        "AmazonCognito": {"UserPoolId", "UserPoolClientId", "CognitoEndpoint"},
+    }
     assert set(deployed.outputs) == common | extra[mode]
+    if mode == "AmazonCognito":
+        assert deployed.outputs["CognitoEndpoint"]["Value"] == {
+            "Fn::Sub": f"https://cognito-idp.{REGION}.amazonaws.com"
+        }
     assert deployed.outputs["ApiUrl"]["Value"] == {"Fn::Sub": f"https://${{{API}}}.execute-api.{REGION}.amazonaws.com"}
     assert deployed.outputs["AuthenticationMethod"]["Value"] == mode
     assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}

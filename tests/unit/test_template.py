@@ -730,9 +730,7 @@ def test_outputs_per_mode(mode: str) -> None:
     }
     assert set(deployed.outputs) == common | extra[mode]
     if mode == "AmazonCognito":
-        assert deployed.outputs["CognitoEndpoint"]["Value"] == {
-            "Fn::Sub": f"https://cognito-idp.{REGION}.amazonaws.com"
-        }
+        assert deployed.outputs["CognitoEndpoint"]["Value"] == f"https://cognito-idp.{REGION}.amazonaws.com"
     assert deployed.outputs["ApiUrl"]["Value"] == {"Fn::Sub": f"https://${{{API}}}.execute-api.{REGION}.amazonaws.com"}
     assert deployed.outputs["AuthenticationMethod"]["Value"] == mode
     assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}

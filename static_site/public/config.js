@@ -7,6 +7,9 @@
 //   momentoEndpointOverride  optional: a grpc-web URL used as is for every Momento call (the local emulator);
 //                            omit it in production, where the SDK derives the endpoint from the token
 //   tokenTtlSeconds          optional: ask the TVM for tokens of this lifetime (10 .. the tier's maximum)
+//   cognito                  AmazonCognito only: {region, userPoolId, clientId, endpoint?} (the stack's outputs);
+//                            endpoint is the Cognito IdP API's URL for the local moto only, e.g.
+//                            {region: "us-east-1", userPoolId: "us-east-1_...", clientId: "...", endpoint: "http://127.0.0.1:5000"}
 window.TVM_CONFIG = {
   apiUrl: "http://127.0.0.1:3000",
   authMethod: "LambdaAuthorizer",

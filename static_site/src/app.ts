@@ -311,8 +311,13 @@ export class ChatApp {
         if (serial === this.loginSerial && this.session === session) {
           this.session = null;
           this.endIdentity();
+          const text = signInErrorText(error, this.config.authMethod);
+          if (this.login instanceof NewPasswordView) {
+            this.showLogin(text); // the new password is set; what failed is the token: sign in with it again
+            return;
+          }
           const field = error.kind === 'bad_credentials' || error.kind === 'unauthenticated' ? 'password' : 'first';
-          this.login?.showError(signInErrorText(error, this.config.authMethod), field);
+          this.login?.showError(text, field);
         }
       },
     );

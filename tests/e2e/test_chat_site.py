@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from devstack import Stack, StackConfig
 from tests.e2e.chat_page import Chat
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -31,15 +30,6 @@ async def stack() -> AsyncIterator[Stack]:
     async with Stack(config) as running:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 async def test_alice_and_bob_exchange_messages_shown_with_their_verified_names(stack: Stack, browser: Browser) -> None:

@@ -18,11 +18,10 @@ from typing import Any
 import boto3
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Request, async_playwright
+from playwright.async_api import Browser, Request
 
 from devstack import Stack, StackConfig
 from tests.e2e.chat_page import Chat
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -38,15 +37,6 @@ async def stack() -> AsyncIterator[Stack]:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         assert running.info.cognito is not None
         yield running
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 def cognito_admin(stack: Stack) -> Any:

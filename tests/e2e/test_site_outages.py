@@ -25,13 +25,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from devstack import Stack, StackConfig
 from devstack.config import RestartPolicy
 from tests.e2e.chat_page import Chat
-from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -53,15 +51,6 @@ RECORD_LOGIN_TEXTS = """
   new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
 })();
 """
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_executable()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
 
 
 # A crashed child comes back after this long (make dev: 0.2 s), so that the pages have time to say it is down.

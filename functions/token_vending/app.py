@@ -2,7 +2,7 @@
 
 Routes (declared in template.yaml, the one source of truth): `GET /token`, `POST /token`, `GET /token/explain`.
 Identity comes only from `requestContext.authorizer` (see momento_tvm.identity). Everything costly is built once per
-container: the policy at import, the Momento client and the key (via Powertools parameters, cached) on first mint.
+container: the policy at import, the Momento client and the key (cached SECRET_MAX_AGE_SECONDS) on first mint.
 Every upstream call has a deadline well inside the function's timeout (the secret read: SECRET_READ_TIMEOUT_SECONDS,
 one attempt; the mint: the minter's own deadline), so an outage is a quick `503 upstream_unavailable` with
 Retry-After, never a Lambda timeout.
@@ -30,6 +30,7 @@ from momento_tvm import (
     TokenVendor,
     TvmError,
     UpstreamUnavailableError,
+    aws_secrets,
     identity_from_event,
     load_policy,
     parse_event_body,
@@ -50,49 +51,41 @@ app = APIGatewayHttpResolver()
 _policy = load_policy(HERE / os.environ.get("POLICY_FILE", "policy.yaml"))
 _minter: MomentoMinter | None = None
 _secret_retry_at = 0.0
+_secret_cache: tuple[str, str, float] | None = None  # (secret id, key, monotonic expiry)
 
 
-def secrets_manager_endpoint() -> dict[str, str]:
-    """`endpoint_url` for the Secrets Manager client, only when SECRETS_MANAGER_ENDPOINT names one.
-
-    The template declares the variable for local runs (a moto server under `sam local`, whose --env-vars can only
-    override declared variables); deployed it is empty, and the client is exactly boto3's default for the region.
-    """
-    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT", "").strip()
-    return {"endpoint_url": endpoint} if endpoint else {}
+def secrets_manager_url() -> str:
+    """Where the key is read: SECRETS_MANAGER_ENDPOINT when set (local runs), else what boto3 would use."""
+    return aws_secrets.endpoint_url()
 
 
-def secrets_provider() -> Any:
-    """The container's Secrets Manager provider: Powertools' SecretsProvider over our own client, built once.
-
-    Powertools' default secrets provider has botocore's defaults (60 s reads, retries); ours, registered as the
-    default (so `parameters.clear_caches()` still resets it), answers or fails within SECRET_READ_TIMEOUT_SECONDS,
-    and reaches SECRETS_MANAGER_ENDPOINT when one is set.
-    """
-    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-    provider = DEFAULT_PROVIDERS.get("secrets")
-    if provider is None:
-        import boto3
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
-        from botocore.config import Config
-
-        timeout = SECRET_READ_TIMEOUT_SECONDS
-        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-        client = boto3.session.Session().client("secretsmanager", config=config, **secrets_manager_endpoint())
-        provider = DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
-    return provider
+def clear_secret_cache() -> None:
+    """Forget the cached key, so the next mint reads Secrets Manager (tests; a restored snapshot)."""
+    global _secret_cache
+    _secret_cache = None
 
 
 def _read_api_key() -> str:
-    """The Momento API key, through Powertools' cache (max_age), with a one-attempt deadline on a cache miss."""
-    return str(secrets_provider().get(os.environ["MOMENTO_API_KEY_SECRET"], max_age=SECRET_MAX_AGE_SECONDS)).strip()
+    """The Momento API key, cached for SECRET_MAX_AGE_SECONDS per secret id; one attempt with a deadline on a miss.
+
+    A standard-library SigV4 call (momento_tvm.aws_secrets), not boto3: importing boto3 was about 150 ms of every
+    cold start for this one request.
+    """
+    global _secret_cache
+    secret_id = os.environ["MOMENTO_API_KEY_SECRET"]
+    now = time.monotonic()
+    cached = _secret_cache
+    if cached is not None and cached[0] == secret_id and now < cached[2]:
+        return cached[1]
+    api_key = aws_secrets.get_secret_string(secret_id, timeout=SECRET_READ_TIMEOUT_SECONDS).strip()
+    _secret_cache = (secret_id, api_key, now + SECRET_MAX_AGE_SECONDS)
+    return api_key
 
 
 def _get_minter() -> MomentoMinter:
     """The Momento client for this container, rebuilt only when the key changes (a rotation).
 
-    Powertools caches the secret for SECRET_MAX_AGE_SECONDS, so most calls are a dictionary lookup. If Secrets
+    The key is cached for SECRET_MAX_AGE_SECONDS, so most calls are a dictionary lookup. If Secrets
     Manager fails after that, the client built from the last key read keeps serving (and Secrets Manager is not
     asked again for SECRET_RETRY_SECONDS); with no key yet, it is a 503.
     """
@@ -103,7 +96,8 @@ def _get_minter() -> MomentoMinter:
         api_key = _read_api_key()
     except Exception as error:  # Secrets Manager down, slow, throttled, or the secret missing
         metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
-        logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__})
+        code = error.code if isinstance(error, aws_secrets.SecretsManagerError) else None
+        logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__, "error_code": code})
         _secret_retry_at = time.monotonic() + SECRET_RETRY_SECONDS
         if _minter is not None:
             return _minter

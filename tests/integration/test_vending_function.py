@@ -260,11 +260,9 @@ def test_issuance_is_logged_once_without_the_token(function: ModuleType, logs: i
 
 
 def test_upstream_failures_are_503_with_retry_after(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    from aws_lambda_powertools.utilities import parameters
-
     monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")
     monkeypatch.setattr(function, "_minter", None)
-    parameters.clear_caches()
+    function.clear_secret_cache()
     status, headers, body = invoke(function, as_user("alice", "readwrite"))
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
     assert int(headers["Retry-After"]) > 0
@@ -281,14 +279,12 @@ def test_upstream_failures_are_503_with_retry_after(function: ModuleType, monkey
 def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
     function: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aws_lambda_powertools.utilities import parameters
-
     monkeypatch.setattr(function, "_minter", None)
-    parameters.clear_caches()
+    function.clear_secret_cache()
     assert invoke(function, as_user("alice", "readwrite"))[0] == 200
 
     monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")  # Secrets Manager fails from now on
-    parameters.clear_caches()
+    function.clear_secret_cache()
     assert invoke(function, as_user("alice", "readwrite"))[0] == 200  # the key read before keeps serving
     monkeypatch.setattr(function, "_secret_retry_at", 0.0)  # as if SECRET_RETRY_SECONDS had passed
 
@@ -296,30 +292,23 @@ def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
     secrets.create_secret(Name="tvm/rotated", SecretString="a-key-the-emulator-does-not-know")
     try:
         monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/rotated")
-        parameters.clear_caches()
+        function.clear_secret_cache()
         status, _, body = invoke(function, as_user("alice", "readwrite"))
         assert (status, body["error"]["code"]) == (503, "upstream_unavailable")  # the new key is the one used
     finally:
         secrets.delete_secret(SecretId="tvm/rotated", ForceDeleteWithoutRecovery=True)
-        parameters.clear_caches()
+        function.clear_secret_cache()
         monkeypatch.setattr(function, "_minter", None)
 
 
 @pytest.fixture
 def fresh_secrets_provider(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No provider, no cached key, no minter: the next mint builds its Secrets Manager client from the environment."""
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-    saved = DEFAULT_PROVIDERS.pop("secrets", None)
-    parameters.clear_caches()
+    """No cached key, no minter: the next mint reads the key from the endpoint the environment names."""
+    function.clear_secret_cache()
     monkeypatch.setattr(function, "_minter", None)
     monkeypatch.setattr(function, "_secret_retry_at", 0.0)
     yield
-    DEFAULT_PROVIDERS.pop("secrets", None)
-    if saved is not None:
-        DEFAULT_PROVIDERS["secrets"] = saved
-    parameters.clear_caches()
+    function.clear_secret_cache()
 
 
 @pytest.mark.usefixtures("fresh_secrets_provider")
@@ -334,8 +323,7 @@ def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
         monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
     else:
         monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", value)
-    assert function.secrets_manager_endpoint() == {}
-    endpoint = function.secrets_provider().client.meta.endpoint_url
+    endpoint = function.secrets_manager_url()
     assert (
         endpoint == boto3.client("secretsmanager").meta.endpoint_url == "https://secretsmanager.us-east-1.amazonaws.com"
     )
@@ -349,7 +337,7 @@ def test_a_set_secrets_manager_endpoint_is_the_one_the_key_is_read_from(
     botocore's own variables say (here they name the discard port, where nothing answers)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
     monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_endpoint)
-    assert function.secrets_provider().client.meta.endpoint_url == moto_endpoint
+    assert function.secrets_manager_url() == moto_endpoint
     status, _, body = invoke(function, as_user("alice", "readwrite"))
     assert status == 200, body
     assert body["authToken"]

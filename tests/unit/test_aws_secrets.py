@@ -1,0 +1,156 @@
+"""The standard-library Secrets Manager read: its SigV4 signature is botocore's; it reads from a real moto server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "functions" / "token_vending"))
+
+from momento_tvm import aws_secrets  # noqa: E402
+
+FIXED_TIME = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+
+def botocore_authorization(url: str, body: bytes, region: str, token: str | None) -> str:
+    """The Authorization header botocore's own SigV4Auth computes for this POST at FIXED_TIME."""
+    import datetime
+    from unittest import mock
+
+    request = AWSRequest(
+        method="POST",
+        url=url,
+        data=body,
+        headers={"Content-Type": aws_secrets.CONTENT_TYPE, "X-Amz-Target": aws_secrets.TARGET},
+    )
+    fixed = datetime.datetime.fromtimestamp(FIXED_TIME, datetime.UTC).replace(tzinfo=None)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=fixed):  # botocore's clock
+        SigV4Auth(
+            Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), "secretsmanager", region
+        ).add_auth(request)
+    return str(request.headers["Authorization"])
+
+
+@pytest.mark.parametrize(
+    ("url", "region", "token"),
+    [
+        ("https://secretsmanager.us-east-1.amazonaws.com", "us-east-1", None),
+        ("https://secretsmanager.eu-west-3.amazonaws.com/", "eu-west-3", "IQoJb3JpZ2luX2VjE//session+token=="),
+        ("http://127.0.0.1:4566", "ap-southeast-2", "token"),
+    ],
+)
+@pytest.mark.parametrize(
+    "secret_id", ["tvm/momento-api-key", "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf", "é ü"]
+)
+def test_the_signature_is_botocores(url: str, region: str, token: str | None, secret_id: str) -> None:
+    import json
+
+    body = json.dumps({"SecretId": secret_id}).encode("utf-8")
+    ours = aws_secrets.signed_headers(
+        url,
+        body,
+        {"Content-Type": aws_secrets.CONTENT_TYPE, "X-Amz-Target": aws_secrets.TARGET},
+        access_key="AKIDEXAMPLE",
+        secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        session_token=token,
+        region_name=region,
+        now=FIXED_TIME,
+    )
+    assert ours["Authorization"] == botocore_authorization(url, body, region, token)
+    assert ours["X-Amz-Date"] == "20260528T202640Z"
+    assert ("X-Amz-Security-Token" in ours) == (token is not None)
+
+
+def test_the_endpoint_follows_the_environment() -> None:
+    assert aws_secrets.endpoint_url({"AWS_REGION": "eu-west-1"}) == "https://secretsmanager.eu-west-1.amazonaws.com"
+    assert aws_secrets.endpoint_url({"AWS_DEFAULT_REGION": "us-west-2"}).endswith("us-west-2.amazonaws.com")
+    local = {"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": " http://127.0.0.1:5000 "}
+    assert aws_secrets.endpoint_url(local | {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://x"}) == "http://127.0.0.1:5000"
+    assert aws_secrets.endpoint_url({"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": ""}).startswith("https://")
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.endpoint_url({})
+    assert raised.value.code == "NoRegion"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def env(url: str) -> dict[str, str]:
+    return {
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "session",
+        "SECRETS_MANAGER_ENDPOINT": url,
+    }
+
+
+def test_a_real_read_from_moto(moto_url: str) -> None:
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_secret(Name="tvm/stdlib-read", SecretString="the-key\u00e9")
+    assert aws_secrets.get_secret_string("tvm/stdlib-read", timeout=1.0, environ=env(moto_url)) == "the-key\u00e9"
+
+
+def test_a_missing_secret_is_its_aws_code_only(moto_url: str) -> None:
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.get_secret_string("tvm/none-such", timeout=1.0, environ=env(moto_url))
+    assert raised.value.code == "ResourceNotFoundException"
+    assert str(raised.value) == "ResourceNotFoundException"
+    assert raised.value.__cause__ is None
+
+
+def test_a_closed_port_is_a_connection_error_without_text() -> None:
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.get_secret_string("x", timeout=1.0, environ=env("http://127.0.0.1:9"))
+    assert raised.value.code == "ConnectionError"
+    assert raised.value.__suppress_context__
+
+
+def test_a_hung_endpoint_fails_within_the_deadline() -> None:
+    import socket
+    import time
+
+    with socket.socket() as listener:  # accepts (the backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+            aws_secrets.get_secret_string("x", timeout=0.3, environ=env(url))
+        assert time.monotonic() - started < 1.0
+    assert raised.value.code == "ConnectionError"
+
+
+def test_no_credentials_is_a_typed_error() -> None:
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.get_secret_string("x", timeout=1.0, environ={"AWS_REGION": "us-east-1"})
+    assert raised.value.code == "NoCredentials"
+
+
+@pytest.mark.skip(reason="moto checks no signature or credentials: a wrong secret key is accepted there")
+def test_wrong_credentials_are_refused() -> None:
+    """Against AWS, a wrong secret key is SignatureDoesNotMatch / UnrecognizedClientException; moto cannot tell."""

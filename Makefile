@@ -23,7 +23,7 @@ help:
 	@echo "make test      install everything needed, then run the whole test suite"
 	@echo "make lint      ruff, mypy"
 	@echo "make emulator  run the local Momento emulator (ports 8080 gRPC, 8081 grpc-web)"
-	@echo "make bench     run the benchmarks under bench/"
+	@echo "make bench     one table of every benchmark against its floor (BENCH_ARGS='--quick --rows cold,warm')"
 	@echo "make soak      bounded reliability run of the whole offline stack, PASS/FAIL per phase (SOAK_ARGS=--quick)"
 	@echo "make publish   STACK=<name>: publish the built site to a deployed stack"
 
@@ -109,9 +109,9 @@ lint: install install-site
 	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
-bench: install
-	$(PY) bench/topic_latency.py
-	$(PY) bench/vending_latency.py
+# One table, each row beside its floor from the same run (127.0.0.1 only, under 5 minutes; BENCH_ARGS=--quick).
+bench: install install-browser install-site
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 # Load, fan-out, faults and a logs check against a stack of its own on free ports (127.0.0.1, under 10 minutes).
 soak: install

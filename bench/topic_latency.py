@@ -580,6 +580,7 @@ async def run_all(args: argparse.Namespace, servers: ChildServers, auth_token: s
     results: list[Result] = []
     for subscribers, messages, warmup in (
         (1, args.messages_1, args.warmup_1),
+        (10, args.messages_10, args.warmup_10),
         (100, args.messages_100, args.warmup_100),
     ):
         if messages <= 0:
@@ -623,6 +624,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--messages-1", type=int, default=2000, help="measured messages, 1 subscriber (0 skips)")
     parser.add_argument("--warmup-1", type=int, default=100, help="warm-up messages per round, 1 subscriber")
+    parser.add_argument("--messages-10", type=int, default=0, help="measured messages, 10 subscribers (0 skips)")
+    parser.add_argument("--warmup-10", type=int, default=50, help="warm-up messages per round, 10 subscribers")
     parser.add_argument("--messages-100", type=int, default=300, help="measured messages, 100 subscribers (0 skips)")
     parser.add_argument("--warmup-100", type=int, default=20, help="warm-up messages per round, 100 subscribers")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds the measured messages are split into")

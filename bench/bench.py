@@ -518,11 +518,11 @@ def main() -> int:
             if rows & {"cold", "authcold"}:
                 attempt("cold starts", lambda: cold_rows(env, runs, rows))
             if "warm" in rows:
-                attempt("warm handler", lambda: warm_rows(env, 300 if args.quick else 1000))
+                attempt("warm handler", lambda: warm_rows(env, 300 if args.quick else 2000))
     if "topics" in rows:
         attempt("topics", lambda: topic_rows(args.quick))
     if rows & {"api", "page"}:
-        requests = 200 if args.quick else 600
+        requests = 200 if args.quick else 1500
         attempt("stack", lambda: asyncio.run(stack_rows(rows, requests, args.quick)))
     if "cost" in rows:
         table.extend(cost_rows(table))

@@ -59,7 +59,9 @@ logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "
 
 # Monotonic: cache lifetimes must not jump with the wall clock. Tests replace it.
 _clock: Callable[[], float] = time.monotonic
-_CACHE_KEY: Final = os.urandom(32)  # what secrets.token_bytes does, without importing random
+# Random per container (what secrets.token_bytes does, without importing random). Under SnapStart every restored
+# container would share the snapshot's key, so `_after_restore` makes a new one.
+_CACHE_KEY = os.urandom(32)
 
 
 class AuthorizerUnavailableError(RuntimeError):
@@ -91,6 +93,22 @@ class _Snapshot:
 _snapshot: _Snapshot | None = None
 _retry_at = 0.0  # while a stale store is served: no refresh before this time
 _secrets_client: Any = None
+
+
+def _after_restore() -> None:
+    """SnapStart's restore hook: a fresh HMAC key and no state from before the snapshot (there should be none: the
+    store and the client are made on the first request, never at import)."""
+    global _CACHE_KEY, _snapshot, _retry_at, _secrets_client
+    _CACHE_KEY = os.urandom(32)
+    _snapshot, _retry_at, _secrets_client = None, 0.0, None
+
+
+try:  # the Lambda Python runtime's restore hooks (python3.12+); absent locally, where there is no snapshot
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - local runs
+    pass
+else:  # pragma: no cover - only inside Lambda
+    register_after_restore(_after_restore)
 
 
 class _Deny(Exception):

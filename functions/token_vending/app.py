@@ -82,6 +82,24 @@ def _read_api_key() -> str:
     return api_key
 
 
+def _after_restore() -> None:
+    """SnapStart's restore hook. The snapshot is taken after import, before any request, so it holds no key, no
+    channel and no credentials (the minter and the key are made on the first mint); this makes sure of it."""
+    global _minter, _secret_retry_at
+    if _minter is not None:
+        _minter.close()
+    _minter, _secret_retry_at = None, 0.0
+    clear_secret_cache()
+
+
+try:  # the Lambda Python runtime's restore hooks (python3.12+); absent locally, where there is no snapshot
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - local runs
+    pass
+else:  # pragma: no cover - only inside Lambda
+    register_after_restore(_after_restore)
+
+
 def _get_minter() -> MomentoMinter:
     """The Momento client for this container, rebuilt only when the key changes (a rotation).
 

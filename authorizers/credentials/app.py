@@ -1,8 +1,9 @@
 """HTTP API (payload 2.0, simple responses) Lambda authorizer: Basic credentials against a hashed users store.
 
 Why it looks like this:
-- Cold start is on the caller's path, so only the standard library is imported here; boto3 (in the Lambda runtime,
-  but slow to import) is imported the first time the users secret must be fetched.
+- Cold start is on the caller's path, so only the standard library is imported here, even for the users secret:
+  a SigV4-signed GetSecretValue of our own (tvm_users/aws_secrets.py, a copy of momento_tvm/aws_secrets.py that a
+  test keeps identical; the two functions are packaged from separate folders), not boto3 (150 ms to import).
 - The users store (a Secrets Manager secret, see `tvm_users.store`) is cached in the warm container for
   min(AUTH_CACHE_TTL_SECONDS, 300) s, and verified results for no longer than that and AUTH_CACHE_TTL_SECONDS, so a
   removed user or a changed password takes effect within about two gateway cache periods.
@@ -29,7 +30,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import importlib
 import json
 import logging
 import os
@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
+from tvm_users import aws_secrets
 from tvm_users.store import UsersStore, UsersStoreError, authenticate, is_valid_username, loads_store
 
 __all__ = ["AuthorizerUnavailableError", "handler"]
@@ -52,7 +53,7 @@ RETRY_AFTER_FAILURE_SECONDS: Final = 5.0  # while serving a stale store, how oft
 # answers (the gateway's 500) in about 1 s; the client retries, which is the retry that matters.
 SECRETS_CONNECT_TIMEOUT_SECONDS: Final = 1.0
 SECRETS_READ_TIMEOUT_SECONDS: Final = 1.0
-SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included (botocore's total_max_attempts)
+SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included: aws_secrets never retries
 
 logger = logging.getLogger("tvm.authorizer")
 logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "").upper(), logging.INFO))
@@ -92,15 +93,14 @@ class _Snapshot:
 
 _snapshot: _Snapshot | None = None
 _retry_at = 0.0  # while a stale store is served: no refresh before this time
-_secrets_client: Any = None
 
 
 def _after_restore() -> None:
     """SnapStart's restore hook: a fresh HMAC key and no state from before the snapshot (there should be none: the
-    store and the client are made on the first request, never at import)."""
-    global _CACHE_KEY, _snapshot, _retry_at, _secrets_client
+    store is read on the first request, never at import)."""
+    global _CACHE_KEY, _snapshot, _retry_at
     _CACHE_KEY = os.urandom(32)
-    _snapshot, _retry_at, _secrets_client = None, 0.0, None
+    _snapshot, _retry_at = None, 0.0
 
 
 try:  # the Lambda Python runtime's restore hooks (python3.12+); absent locally, where there is no snapshot
@@ -180,55 +180,29 @@ def _parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
-def secrets_manager_endpoint() -> dict[str, str]:
-    """`endpoint_url` for the Secrets Manager client, only when SECRETS_MANAGER_ENDPOINT names one.
-
-    The template declares the variable for local runs (a moto server under `sam local`, whose --env-vars can only
-    override declared variables); deployed it is empty, and the client is exactly boto3's default for the region.
-    """
-    endpoint = os.environ.get("SECRETS_MANAGER_ENDPOINT", "").strip()
-    return {"endpoint_url": endpoint} if endpoint else {}
-
-
-def _secrets_manager() -> Any:
-    """The Secrets Manager client, made once per container with the read's deadline. boto3 is imported here."""
-    global _secrets_client
-    if _secrets_client is None:
-        # Imported here, not at the top: boto3 costs most of a cold start. (Untyped, hence importlib and Any.)
-        boto3 = importlib.import_module("boto3")
-        config = importlib.import_module("botocore.config").Config(
-            connect_timeout=SECRETS_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=SECRETS_READ_TIMEOUT_SECONDS,
-            retries={"mode": "standard", "total_max_attempts": SECRETS_MAX_ATTEMPTS},
-        )
-        # botocore logs whole response bodies at DEBUG, and this body is the users store.
-        for noisy in ("botocore", "boto3", "urllib3"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-        _secrets_client = boto3.client("secretsmanager", config=config, **secrets_manager_endpoint())
-    return _secrets_client
+def secrets_manager_url() -> str:
+    """Where the store is read: SECRETS_MANAGER_ENDPOINT when set (local runs), else what boto3 would use."""
+    return aws_secrets.endpoint_url()
 
 
 def _fetch_store() -> UsersStore:
-    """Read and validate the users secret; raises _Unavailable, saying only what kind of failure it was."""
+    """Read and validate the users secret; raises _Unavailable, saying only what kind of failure it was.
+
+    A standard-library SigV4 GetSecretValue (aws_secrets), one attempt with the read's deadline: boto3 is never
+    imported, which was most of a cold start.
+    """
     arn = os.environ.get("USERS_SECRET_ARN")
     if not arn:
         raise _Unavailable("not_configured")
     try:
-        text = _secrets_manager().get_secret_value(SecretId=arn)["SecretString"]
-    except Exception as exc:  # down, slow, throttled, forbidden, missing...: the class and AWS code, no message
-        raise _Unavailable("users_store_unavailable", error=type(exc).__name__, **_aws_error_code(exc)) from None
+        text = aws_secrets.get_secret_string(arn, timeout=SECRETS_READ_TIMEOUT_SECONDS)
+    except aws_secrets.SecretsManagerError as exc:  # down, slow, throttled, forbidden, missing: its code, no message
+        extra = {"error": exc.code, "error_code": exc.code} if exc.from_aws else {"error": exc.code}
+        raise _Unavailable("users_store_unavailable", **extra) from None
     try:
         return loads_store(text)
     except UsersStoreError:  # its message may name records: not logged
         raise _Unavailable("users_store_invalid") from None
-
-
-def _aws_error_code(exc: Exception) -> dict[str, str]:
-    """botocore's error code (a fixed AWS name such as AccessDeniedException), never the message."""
-    response = getattr(exc, "response", None)
-    error = response.get("Error") if isinstance(response, dict) else None
-    code = error.get("Code") if isinstance(error, dict) else None
-    return {"error_code": code} if isinstance(code, str) and code.isascii() and code.isalnum() else {}
 
 
 def _current_snapshot(now: float, ttl: int) -> tuple[_Snapshot, bool]:

@@ -118,7 +118,7 @@ def test_a_real_read_from_moto(moto_url: str) -> None:
 def test_a_missing_secret_is_its_aws_code_only(moto_url: str) -> None:
     with pytest.raises(aws_secrets.SecretsManagerError) as raised:
         aws_secrets.get_secret_string("tvm/none-such", timeout=1.0, environ=env(moto_url))
-    assert raised.value.code == "ResourceNotFoundException"
+    assert (raised.value.code, raised.value.from_aws) == ("ResourceNotFoundException", True)
     assert str(raised.value) == "ResourceNotFoundException"
     assert raised.value.__cause__ is None
 
@@ -142,7 +142,7 @@ def test_a_hung_endpoint_fails_within_the_deadline() -> None:
         with pytest.raises(aws_secrets.SecretsManagerError) as raised:
             aws_secrets.get_secret_string("x", timeout=0.3, environ=env(url))
         assert time.monotonic() - started < 1.0
-    assert raised.value.code == "ConnectionError"
+    assert (raised.value.code, raised.value.from_aws) == ("Timeout", False)
 
 
 def test_no_credentials_is_a_typed_error() -> None:
@@ -154,3 +154,10 @@ def test_no_credentials_is_a_typed_error() -> None:
 @pytest.mark.skip(reason="moto checks no signature or credentials: a wrong secret key is accepted there")
 def test_wrong_credentials_are_refused() -> None:
     """Against AWS, a wrong secret key is SignatureDoesNotMatch / UnrecognizedClientException; moto cannot tell."""
+
+
+def test_the_authorizers_copy_is_identical() -> None:
+    """One source of truth: SAM packages each function from its own folder, so the authorizer carries a copy."""
+    source = ROOT / "functions" / "token_vending" / "momento_tvm" / "aws_secrets.py"
+    copy = ROOT / "authorizers" / "credentials" / "tvm_users" / "aws_secrets.py"
+    assert copy.read_bytes() == source.read_bytes(), f"cp {source.relative_to(ROOT)} {copy.relative_to(ROOT)}"

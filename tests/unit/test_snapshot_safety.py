@@ -46,7 +46,6 @@ import app
 before = app._CACHE_KEY
 state = {
     "hooks": [f.__module__ + "." + f.__name__ for f in snapshot_restore_py.hooks],
-    "client": app._secrets_client is not None,
     "store": app._snapshot is not None,
     "boto": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore")),
 }
@@ -82,7 +81,7 @@ def test_the_vending_function_imports_no_channel_key_or_aws_sdk_and_registers_it
 def test_the_authorizer_makes_a_new_cache_key_after_a_restore(tmp_path: Path) -> None:
     state = _probe(ROOT / "authorizers" / "credentials", AUTHORIZER_PROBE, tmp_path)
     assert state["hooks"] == ["app._after_restore"]
-    assert state == {**state, "client": False, "store": False, "boto": [], "new_key": True}
+    assert state == {**state, "store": False, "boto": [], "new_key": True}
 
 
 def test_without_the_runtime_module_both_import_as_before(tmp_path: Path) -> None:

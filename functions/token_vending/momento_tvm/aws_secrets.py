@@ -29,9 +29,10 @@ CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 class SecretsManagerError(Exception):
     """The read failed. `code` is a fixed AWS error name (or a local one such as "ConnectionError"), nothing else."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, *, from_aws: bool = False) -> None:
         super().__init__(code)
         self.code = code
+        self.from_aws = from_aws  # True: `code` is Secrets Manager's own error name (its JSON `__type`)
 
 
 def region(environ: Mapping[str, str] = os.environ) -> str:
@@ -109,7 +110,7 @@ def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, s
     """The secret's SecretString, in one attempt of at most `timeout` s to connect and `timeout` s per read.
 
     Raises SecretsManagerError with the AWS error code (e.g. ResourceNotFoundException, AccessDeniedException), or
-    a local code: NoCredentials, ConnectionError, InvalidResponse, NoSecretString.
+    a local code: NoCredentials, NoRegion, Timeout, ConnectionError, HTTP<status>, NoSecretString.
     """
     access_key = environ.get("AWS_ACCESS_KEY_ID", "")
     secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "")
@@ -134,7 +135,9 @@ def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, s
         connection.request("POST", parts.path or "/", body=body, headers=headers)
         response = connection.getresponse()
         status, payload = response.status, response.read()
-    except (OSError, http.client.HTTPException):  # refused, reset, timed out, TLS: never the exception's text
+    except TimeoutError:  # connect or read past the deadline
+        raise SecretsManagerError("Timeout") from None
+    except (OSError, http.client.HTTPException):  # refused, reset, TLS: never the exception's text
         raise SecretsManagerError("ConnectionError") from None
     finally:
         connection.close()
@@ -143,18 +146,19 @@ def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, s
     except ValueError:
         document = None
     if status != 200:
-        raise SecretsManagerError(_error_code(document, status))
+        code = _error_code(document)
+        raise SecretsManagerError(code or f"HTTP{status}", from_aws=code is not None)
     value = document.get("SecretString") if isinstance(document, dict) else None
     if not isinstance(value, str):
         raise SecretsManagerError("NoSecretString")
     return value
 
 
-def _error_code(document: object, status: int) -> str:
-    """The AWS error name from `__type` ("ns#Name" or "Name"), if it is a plain name; else the HTTP status."""
+def _error_code(document: object) -> str | None:
+    """The AWS error name from `__type` ("ns#Name" or "Name"), if it is a plain name."""
     kind = document.get("__type") if isinstance(document, dict) else None
     if isinstance(kind, str):
         name = kind.rpartition("#")[2].partition(":")[0]
         if name.isascii() and name.isalnum():
             return name
-    return f"HTTP{status}"
+    return None

@@ -239,9 +239,10 @@ def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
     from momento.auth.access_control.disposable_token_scope import DisposableTokenProps
     from momento.config.auth_configurations import AuthConfigurations
     from momento.utilities import ExpiresIn
-    from sdk_scope import to_sdk_scope
 
+    sys.path.insert(0, str(ROOT))
     from momento_tvm import Identity, TokenRequest
+    from tests.sdk_scope import to_sdk_scope
 
     fenv, folder = _function_env(env, "TokenVendingFunction")
     saved = dict(os.environ)

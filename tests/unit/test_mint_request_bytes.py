@@ -25,25 +25,7 @@ from hypothesis import strategies as st
 from momento import AuthClient, CredentialProvider, TopicClient, TopicConfigurations
 from momento.auth import momento_endpoint_resolver
 from momento.auth.access_control.disposable_token_scope import (
-    AllCacheItems,
-    CacheItemKey,
-    CacheItemKeyPrefix,
-    CacheItemSelector,
-    DisposableTokenCachePermission,
-    DisposableTokenCachePermissions,
     DisposableTokenProps,
-    DisposableTokenScope,
-)
-from momento.auth.access_control.permission_scope import (
-    AllTopics,
-    CachePermission,
-    CacheRole,
-    CacheSelector,
-    Permissions,
-    TopicName,
-    TopicPermission,
-    TopicRole,
-    TopicSelector,
 )
 from momento.config.auth_configurations import AuthConfigurations
 from momento.errors import MomentoErrorCode
@@ -56,6 +38,7 @@ from momento_tvm import CacheGrant, Grant, TopicGrant, UpstreamUnavailableError
 from momento_tvm.minting import MomentoMinter, channel_target
 from momento_tvm.wire import METHOD, permissions
 from tests.conftest import RunningEmulator
+from tests.sdk_scope import to_sdk_scope
 
 KEY = DEFAULT_API_KEY  # shaped like a v2 key; the recording server does not check it
 ANSWER = token_pb2._GenerateDisposableTokenResponse(
@@ -63,40 +46,6 @@ ANSWER = token_pb2._GenerateDisposableTokenResponse(
 )
 TOPIC_ROLES = ("publish_subscribe", "subscribe_only", "publish_only")
 CACHE_ROLES = ("read_write", "read_only", "write_only")
-
-
-def to_sdk_scope(grant: Grant) -> DisposableTokenScope:
-    """The grant as the SDK's scope objects, as the SDK-based minter built them (moved here from minting.py)."""
-    permissions: list[Any] = []
-    if grant.topics is not None:
-        assert not grant.topics.prefixes, "the SDK cannot express topic-name prefixes"
-        role = TopicRole(grant.topics.role)
-        cache = CacheSelector(grant.topics.cache)
-        topics: list[Any] = [AllTopics()] if grant.topics.all_topics else [TopicName(n) for n in grant.topics.names]
-        permissions += [TopicPermission(role, cache, TopicSelector(t)) for t in topics]
-    items = grant.cache
-    if items is not None:
-        cache = CacheSelector(items.cache)
-    if items is not None and not items.all_items:
-        if permissions:
-            raise ValueError("topics and key-scoped cache items cannot be minted in one token")
-        selectors: list[Any] = [CacheItemKey(k) for k in items.keys]
-        selectors += [CacheItemKeyPrefix(p) for p in items.key_prefixes]
-        cache_role = CacheRole(items.role)
-        return DisposableTokenScope(
-            DisposableTokenCachePermissions(
-                [DisposableTokenCachePermission(cache, cache_role, CacheItemSelector(s)) for s in selectors]
-            )
-        )
-    if items is not None:
-        if not permissions:
-            return DisposableTokenScope(
-                DisposableTokenCachePermissions(
-                    [DisposableTokenCachePermission(cache, CacheRole(items.role), CacheItemSelector(AllCacheItems()))]
-                )
-            )
-        permissions.append(CachePermission(cache, CacheRole(items.role)))
-    return DisposableTokenScope(Permissions(permissions))
 
 
 @dataclass

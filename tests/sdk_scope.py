@@ -1,7 +1,7 @@
-"""The project's grant as the momento SDK's scope objects, for the raw SDK mint the warm row compares against.
+"""The project's grant as the momento SDK's scope objects (the SDK-based minter's old code).
 
-A copy of tests/unit/test_mint_request_bytes.py's `to_sdk_scope` (the SDK-based minter's old code): the vending path
-no longer imports the SDK, so the benchmark carries its own.
+The vending path no longer imports the SDK: tests/unit/test_mint_request_bytes.py mints the same grant with the SDK
+and with our minter and compares the request bytes, and bench/bench.py's warm row times the raw SDK mint.
 """
 
 from __future__ import annotations

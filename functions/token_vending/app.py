@@ -6,6 +6,10 @@ container: the policy at import, the Momento client and the key (cached SECRET_M
 Every upstream call has a deadline well inside the function's timeout (the secret read: SECRET_READ_TIMEOUT_SECONDS,
 one attempt; the mint: the minter's own deadline), so an outage is a quick `503 upstream_unavailable` with
 Retry-After, never a Lambda timeout.
+SnapStart (template parameter SnapStart=PublishedVersions): the snapshot is taken after this import, so it holds
+the policy and Powertools' objects but no key, no gRPC channel and no credentials (all made on the first mint);
+`_after_restore` clears them anyway. Priced per GB-hour of snapshot cache while a version is active and per GB
+restored (see Lambda pricing); restores cannot be run or measured outside Lambda, so its gain is not measured here.
 Powertools Tracer is not used: it drags aws-xray-sdk and botocore into the package and about 100 ms into every cold
 start; the template's `Tracing=Active` still gives Lambda's own X-Ray segments.
 """

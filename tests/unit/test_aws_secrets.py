@@ -161,3 +161,52 @@ def test_the_authorizers_copy_is_identical() -> None:
     source = ROOT / "functions" / "token_vending" / "momento_tvm" / "aws_secrets.py"
     copy = ROOT / "authorizers" / "credentials" / "tvm_users" / "aws_secrets.py"
     assert copy.read_bytes() == source.read_bytes(), f"cp {source.relative_to(ROOT)} {copy.relative_to(ROOT)}"
+
+
+def test_snapstart_container_credentials_are_used_when_the_environment_has_none(moto_url: str) -> None:
+    """SnapStart functions get AWS_CONTAINER_CREDENTIALS_FULL_URI instead of key variables: a local endpoint here,
+    answering as Lambda's does (only with the authorization token)."""
+    import http.server
+    import json
+    import threading
+
+    seen: list[str | None] = []
+
+    class Credentials(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            ok = self.headers.get("Authorization") == "container-token"
+            body = json.dumps({"AccessKeyId": "AKID", "SecretAccessKey": "secret", "Token": "session"}).encode()
+            self.send_response(200 if ok else 403)
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Credentials)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        client.create_secret(Name="tvm/snapstart", SecretString="k")
+        environ = {
+            "AWS_REGION": "us-east-1",
+            "SECRETS_MANAGER_ENDPOINT": moto_url,
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{server.server_port}/2021-04-23/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-token",
+        }
+        assert aws_secrets.credentials(environ, timeout=1.0) == ("AKID", "secret", "session")
+        assert aws_secrets.get_secret_string("tvm/snapstart", timeout=1.0, environ=environ) == "k"
+        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+            aws_secrets.credentials(environ | {"AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"}, timeout=1.0)
+        assert raised.value.code == "NoCredentials"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[:2] == ["container-token", "container-token"]

@@ -106,16 +106,58 @@ def signed_headers(
     return out
 
 
+def credentials(environ: Mapping[str, str], *, timeout: float) -> tuple[str, str, str | None]:
+    """(access key, secret key, session token): the environment's, else the container credentials endpoint's.
+
+    Lambda sets AWS_ACCESS_KEY_ID and friends, except for SnapStart functions, which get
+    AWS_CONTAINER_CREDENTIALS_FULL_URI (with AWS_CONTAINER_AUTHORIZATION_TOKEN) so that no credentials are frozen
+    into a snapshot; those are asked on every cache miss of the caller (a local HTTP call), never kept here.
+    """
+    access_key = environ.get("AWS_ACCESS_KEY_ID", "")
+    secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "")
+    if access_key and secret_key:
+        return access_key, secret_key, environ.get("AWS_SESSION_TOKEN") or None
+    uri = environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
+    if not uri:
+        raise SecretsManagerError("NoCredentials")
+    token = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
+    token_file = environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "")
+    if token_file:
+        try:
+            with open(token_file, encoding="utf-8") as file:
+                token = file.read().strip()
+        except OSError:
+            raise SecretsManagerError("NoCredentials") from None
+    parts = urlsplit(uri)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        connection.request("GET", parts.path or "/", headers={"Authorization": token} if token else {})
+        response = connection.getresponse()
+        status, payload = response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        raise SecretsManagerError("NoCredentials") from None
+    finally:
+        connection.close()
+    try:
+        document = json.loads(payload) if status == 200 else None
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise SecretsManagerError("NoCredentials")
+    key, secret, session = document.get("AccessKeyId"), document.get("SecretAccessKey"), document.get("Token")
+    if not isinstance(key, str) or not isinstance(secret, str) or not key or not secret:
+        raise SecretsManagerError("NoCredentials")
+    return key, secret, session if isinstance(session, str) and session else None
+
+
 def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, str] = os.environ) -> str:
     """The secret's SecretString, in one attempt of at most `timeout` s to connect and `timeout` s per read.
 
     Raises SecretsManagerError with the AWS error code (e.g. ResourceNotFoundException, AccessDeniedException), or
     a local code: NoCredentials, NoRegion, Timeout, ConnectionError, HTTP<status>, NoSecretString.
     """
-    access_key = environ.get("AWS_ACCESS_KEY_ID", "")
-    secret_key = environ.get("AWS_SECRET_ACCESS_KEY", "")
-    if not access_key or not secret_key:
-        raise SecretsManagerError("NoCredentials")
+    access_key, secret_key, session_token = credentials(environ, timeout=timeout)
     url = endpoint_url(environ)
     body = json.dumps({"SecretId": secret_id}).encode("utf-8")
     headers = signed_headers(
@@ -124,7 +166,7 @@ def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, s
         {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET},
         access_key=access_key,
         secret_key=secret_key,
-        session_token=environ.get("AWS_SESSION_TOKEN") or None,
+        session_token=session_token,
         region_name=region(environ),
         now=time.time(),
     )

@@ -151,9 +151,36 @@ def test_no_credentials_is_a_typed_error() -> None:
     assert raised.value.code == "NoCredentials"
 
 
-@pytest.mark.skip(reason="moto checks no signature or credentials: a wrong secret key is accepted there")
-def test_wrong_credentials_are_refused() -> None:
-    """Against AWS, a wrong secret key is SignatureDoesNotMatch / UnrecognizedClientException; moto cannot tell."""
+def test_refused_credentials_are_their_aws_code_without_the_message() -> None:
+    """moto checks no signature, so AWS's answer to a wrong key is played by a local server: 400 with `__type`
+    UnrecognizedClientException and a message, which must not travel with the error."""
+    import http.server
+    import threading
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = b'{"__type":"UnrecognizedClientException","message":"The security token is invalid: AKIA-SEEN"}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+            aws_secrets.get_secret_string("x", timeout=1.0, environ=env(f"http://127.0.0.1:{server.server_port}"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (raised.value.code, raised.value.from_aws) == ("UnrecognizedClientException", True)
+    assert "AKIA-SEEN" not in str(raised.value) and "AKIA-SEEN" not in repr(raised.value)
 
 
 def test_the_authorizers_copy_is_identical() -> None:

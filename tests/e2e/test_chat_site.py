@@ -46,6 +46,9 @@ async def test_alice_and_bob_exchange_messages_shown_with_their_verified_names(s
     print(f"\nbob: page load to first received message {time.monotonic() - loaded:.2f} s")
     await bob.send(f"hi alice {marker}")
     await alice.wait_text(f"hi alice {marker}")
+    # Each page shows its own message when Momento echoes it back: wait for the echoes too, not only the others'.
+    await alice.wait_text(f"hello bob {marker}")
+    await bob.wait_text(f"hi alice {marker}")
 
     seen_by_alice = [(m["sender"], m["senderKind"], m["own"]) for m in await alice.messages() if marker in m["text"]]
     seen_by_bob = [(m["sender"], m["senderKind"], m["own"]) for m in await bob.messages() if marker in m["text"]]

@@ -113,6 +113,7 @@ async def test_alice_signs_in_with_cognito_and_chats_with_bob(stack: Stack, brow
     await bob.wait_text(f"hello bob {marker}")
     await bob.send(f"hi alice {marker}")
     await alice.wait_text(f"hi alice {marker}")
+    await alice.wait_text(f"hello bob {marker}")  # her own, as Momento echoed it
     seen = [(m["sender"], m["senderKind"], m["own"]) for m in await alice.messages() if marker in m["text"]]
     assert seen == [("alice", "user", True), ("bob", "user", False)]
 

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -42,7 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from timing import measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
+from timing import load_vending_handler, measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
 
 ROWS = ("cold", "authcold", "warm", "api", "topics", "page", "cost")
 CACHE = "default-cache"
@@ -247,26 +246,8 @@ def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
     fenv, folder = _function_env(env, "TokenVendingFunction")
     saved = dict(os.environ)
     os.environ.update(fenv)
-    sys.path.insert(0, str(folder))
     try:
-        spec = importlib.util.spec_from_file_location("bench_vending_app", folder / "app.py")
-        assert spec is not None and spec.loader is not None
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
-        event = json.loads((ROOT / "events/token/get_token_lambda_authorizer.json").read_text())
-
-        class Context:
-            function_name, memory_limit_in_mb, aws_request_id = "bench", "256", "bench"
-            invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-
-            @staticmethod
-            def get_remaining_time_in_millis() -> int:
-                return 10_000
-
-        def via_handler() -> None:
-            with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics lines
-                response = app.handler(event, Context())
-            assert response["statusCode"] == 200, response
+        app, via_handler = load_vending_handler(folder, ROOT / "events/token/get_token_lambda_authorizer.json")
 
         grant = app.vendor.decide(Identity("alice", ("readwrite",)), TokenRequest())
         scope = to_sdk_scope(grant)

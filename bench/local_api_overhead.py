@@ -20,7 +20,6 @@ import asyncio
 import base64
 import contextlib
 import http.client
-import importlib.util
 import io
 import json
 import logging
@@ -35,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from timing import measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
+from timing import load_vending_handler, measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
 
 CACHE = "default-cache"
 ALICE = "Basic " + base64.b64encode(b"alice:alice-password").decode()
@@ -87,25 +86,9 @@ def main() -> None:
         )
         vending = api.functions["TokenVendingFunction"]
         os.environ.update({**vending.environment, **aws})
-        spec = importlib.util.spec_from_file_location("bench_app", vending.code_uri / "app.py")
-        assert spec is not None and spec.loader is not None
-        sys.path.insert(0, str(vending.code_uri))
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)
-        event = json.loads((ROOT / "events/token/get_token_lambda_authorizer.json").read_text())
-
-        class Context:
-            function_name, memory_limit_in_mb, aws_request_id = "bench", "256", "bench"
-            invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-
-            @staticmethod
-            def get_remaining_time_in_millis() -> int:
-                return 10_000
-
-        def via_handler() -> None:
-            with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics lines
-                response = app.handler(event, Context())
-            assert response["statusCode"] == 200, response
+        _, via_handler = load_vending_handler(
+            vending.code_uri, ROOT / "events/token/get_token_lambda_authorizer.json", "bench_app"
+        )
 
         # ---- the local API, on its own loop (as make dev runs it), requests on one keep-alive connection
         loop = asyncio.new_event_loop()

@@ -9,7 +9,6 @@ the module; the last test SIGKILLs its moto (a restart re-creates everything wit
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -19,7 +18,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +27,17 @@ import jwt
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
-from momento import CredentialProvider, TopicClientAsync, TopicConfigurations
-from momento.errors import MomentoErrorCode
-from momento.responses import TopicPublish, TopicSubscribe, TopicSubscriptionItem
 
 from devstack import Stack, StackConfig
 from devstack.cognito import LOCAL_PASSWORD_POLICY
 from devstack.ready import ready_block, ready_json
 from local_api.template import deployed_resources
+from tests.integration.test_devstack import topic_rights as devstack_topic_rights
 from tvm_users.demo import load_demo_users
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 CACHE = "default-cache"
 REGION = "us-east-1"
 DEMO_USERS = load_demo_users(ROOT / "local" / "demo_users.json")
@@ -119,36 +114,8 @@ async def vend(http: aiohttp.ClientSession, stack: Stack, id_token: str | None) 
 
 
 async def topic_rights(stack: Stack, auth_token: str) -> tuple[bool, bool]:
-    """(may publish, may subscribe) on a new topic, with the real SDK; what it may both do must round-trip."""
-    credentials = dataclasses.replace(
-        CredentialProvider.from_disposable_token(auth_token),
-        control_endpoint=HOST,
-        cache_endpoint=HOST,
-        token_endpoint=HOST,
-        port=stack.emulator_grpc_port,
-    )
-    config = TopicConfigurations.Default.v1().with_client_timeout(timedelta(minutes=5))
-    topic = f"room-{uuid.uuid4().hex[:8]}"
-    async with TopicClientAsync(config, credentials) as client:
-        subscription = await client.subscribe(CACHE, topic)
-        text = f"hello {uuid.uuid4()}"
-        published = await client.publish(CACHE, topic, text)
-        try:
-            if isinstance(subscription, TopicSubscribe.SubscriptionAsync) and isinstance(
-                published, TopicPublish.Success
-            ):
-                async with asyncio.timeout(10):
-                    async for item in subscription:
-                        if isinstance(item, TopicSubscriptionItem.Text):
-                            assert item.value == text
-                            break
-        finally:
-            if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
-                subscription.unsubscribe()
-    for response in (published, subscription):
-        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
+    """(may publish, may subscribe) on a new topic, with the real SDK (test_devstack's check)."""
+    return await devstack_topic_rights(stack, auth_token, f"room-{uuid.uuid4().hex[:8]}")
 
 
 RIGHTS = {"readwrite": (True, True), "readonly": (False, True)}

@@ -17,13 +17,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from typing import Any
 
 from .config import AUTH_METHODS, PORT_VARIABLES, config_from_env
 from .errors import DevstackError
 from .ready import ready_block, ready_json
+from .signals import stop_on_signals
 from .stack import Stack
 
 log = logging.getLogger("devstack")
@@ -50,23 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(stack: Stack, *, as_json: bool) -> int:
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    signals = 0
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("devstack: %s received, stopping everything (again to kill at once)", sig.name)
-            stop_requested.set()
-        else:
-            log.warning("devstack: killing the children now")
-            stack.kill()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal was closed
-        loop.add_signal_handler(sig, on_signal, sig)
-
+    stop_requested = stop_on_signals("devstack", stack.kill)
     stopper: asyncio.Future[Any] = asyncio.ensure_future(stop_requested.wait())
     try:
         return await _run_until_stopped(stack, stopper, as_json=as_json)

@@ -20,11 +20,11 @@ import json
 import logging
 import os
 import shlex
-import signal
 import sys
 from typing import Any
 
 from devstack.errors import DevstackError
+from devstack.signals import stop_on_signals
 
 from .engine import DockerDaemon, ensure_docker_installed
 from .errors import SamLocalError
@@ -108,21 +108,7 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
 
 
 async def run_api(api: SamApi, *, as_json: bool, image_seconds: float | None) -> int:
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    signals = 0
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("sam_local: %s received, stopping everything (again to kill at once)", sig.name)
-            stop_requested.set()
-        else:
-            api.kill()
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(sig, on_signal, sig)
+    stop_requested = stop_on_signals("sam_local", api.kill)
     stopper: asyncio.Future[Any] = asyncio.ensure_future(stop_requested.wait())
     try:
         starting: asyncio.Future[SamApiInfo] = asyncio.ensure_future(api.start())

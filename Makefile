@@ -30,11 +30,15 @@ help:
 $(STAMPS):
 	mkdir -p $(STAMPS)
 
-# Python: a venv with every pinned package, and this project installed (editable) into it.
+# Python: a venv with every pinned package; the library (momento_tvm, the one thing pyproject.toml packages)
+# installed editable; and the project's own tools, which are never packaged, on the venv's path by a .pth file.
+DEV_TOOL_DIRS := local authorizers/credentials tools
 $(STAMPS)/python: requirements/dev.txt pyproject.toml | $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "momento_tvm_dev_tools.pth")\
+		.write_text("".join(str(pathlib.Path(d).resolve()) + "\n" for d in sys.argv[1:]))' $(DEV_TOOL_DIRS)
 	touch $@
 
 # JavaScript test dependencies (the real Momento SDKs and a bundler), pinned by their lock file.

@@ -16,7 +16,6 @@ start; the template's `Tracing=Active` still gives Lambda's own X-Ray segments.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -31,15 +30,16 @@ from momento_tvm import (
     Identity,
     MomentoMinter,
     ParsedRequest,
-    TokenVendor,
     TvmError,
     UpstreamUnavailableError,
+    VendingMachine,
     aws_secrets,
     identity_from_event,
     load_policy,
     parse_event_body,
     parse_query,
 )
+from momento_tvm.http import INTERNAL_ERROR, HttpAnswer, error_answer, json_answer
 
 HERE = Path(__file__).parent
 SECRET_MAX_AGE_SECONDS = 300
@@ -131,7 +131,7 @@ def _get_minter() -> MomentoMinter:
     return _minter
 
 
-vendor = TokenVendor(
+vendor = VendingMachine(
     _policy,
     _get_minter,
     cache_name=os.environ.get("CACHE_NAME", "default-cache"),
@@ -144,18 +144,20 @@ def _identity(parsed: ParsedRequest) -> Identity:
     return identity_from_event(app.current_event.raw_event, auth_mode, parsed.display_name)
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+def _response(answer: HttpAnswer) -> Response[str]:
+    """The shared HTTP contract (momento_tvm.http): the embedded integrations answer the same way."""
     return Response(
-        status_code=status,
+        status_code=answer.status,
         content_type="application/json",
-        body=json.dumps(body, separators=(",", ":")),
-        headers={"Cache-Control": "no-store", **(headers or {})},
+        body=answer.body_text(),
+        headers=answer.headers,
     )
 
 
 def _vend(parsed: ParsedRequest) -> Response[str]:
     identity = _identity(parsed)
-    body, grant = vendor.vend(identity, parsed.request)
+    token = vendor.vend(identity, parsed.request)
+    grant = token.grant
     metrics.add_metric(name="TokensVended", unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="tier", value=grant.tier)
     logger.info(
@@ -166,10 +168,10 @@ def _vend(parsed: ParsedRequest) -> Response[str]:
             "tier": grant.tier,
             "rule": grant.rule,
             "scope_digest": grant.digest(),
-            "expires_at": body["expiresAt"],
+            "expires_at": token.expires_at,
         },
     )
-    return _json(200, body)
+    return _response(json_answer(200, token.to_json()))
 
 
 @app.get("/token")
@@ -188,7 +190,7 @@ def explain_token() -> Response[str]:
     parsed = parse_query(app.current_event.query_string_parameters)
     explained = vendor.explain(_identity(parsed), parsed.request)
     metrics.add_metric(name="Explained", unit=MetricUnit.Count, value=1)
-    return _json(200, explained)
+    return _response(json_answer(200, explained.to_json()))
 
 
 @app.exception_handler(TvmError)  # type: ignore[untyped-decorator]
@@ -196,11 +198,11 @@ def handle_tvm_error(error: TvmError) -> Response[str]:
     if isinstance(error, UpstreamUnavailableError):
         metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
         logger.warning("upstream unavailable", extra={"reason": error.log_message})
-        return _json(error.status, error.to_json(), {"Retry-After": str(error.retry_after)})
+        return _response(error_answer(error))
     metrics.add_metric(name="Denials", unit=MetricUnit.Count, value=1)
     metrics.add_dimension(name="reason", value=error.code)
     logger.info("request refused", extra={"code": error.code, "reason": error.log_message})
-    return _json(error.status, error.to_json())
+    return _response(error_answer(error))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
@@ -208,13 +210,13 @@ def handle_unexpected(error: Exception) -> Response[str]:
     """A bug of ours: log the class (no values, they may hold secrets) and answer without a stack trace."""
     metrics.add_metric(name="InternalErrors", unit=MetricUnit.Count, value=1)
     logger.error("unexpected error", extra={"error_type": type(error).__name__})
-    return _json(500, {"error": {"code": "internal_error", "message": "internal error"}})
+    return _response(json_answer(500, INTERNAL_ERROR))
 
 
 @app.not_found
 def not_found(_: Exception) -> Response[str]:
     metrics.add_metric(name="NotFound", unit=MetricUnit.Count, value=1)
-    return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+    return _response(json_answer(404, {"error": {"code": "not_found", "message": "no such route"}}))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

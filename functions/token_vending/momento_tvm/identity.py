@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequestError, UnauthenticatedError
 
-__all__ = ["AUTH_MODES", "TOKEN_ID_CHARS", "Identity", "guest_identity", "identity_from_event"]
+__all__ = ["AUTH_MODES", "TOKEN_ID_CHARS", "Identity", "guest_identity", "identity_from_event", "verified_identity"]
 
 AUTH_MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
 USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
@@ -62,6 +62,15 @@ def guest_identity(display_name: str | None) -> Identity:
         raise InvalidRequestError("name must be a string")
     cleaned = " ".join(_DISPLAY_UNSAFE.sub("", display_name or "").split())[:MAX_DISPLAY_NAME].strip()
     return Identity(GUEST_PREFIX + (cleaned or secrets.token_hex(4)), (), verified=False)
+
+
+def verified_identity(username: object, groups: Iterable[object] = ()) -> Identity:
+    """A user the host app verified (embedded use): the same checks as a gateway's identity, so the token id is a
+    username no guest and no other user can have. `groups`: group names (anything but a non-empty string is
+    ignored; a lone string is refused, since it would be read as its letters)."""
+    if isinstance(groups, str | bytes):
+        raise TypeError("groups must be a list of group names, not one string")
+    return _verified(username, _group_names(list(groups)))
 
 
 def _verified(username: object, groups: tuple[str, ...]) -> Identity:

@@ -1,51 +1,175 @@
-"""The vending core the Lambda handler, embedded apps and tests share: decide, mint, answer (parsing: parsing.py).
+"""The vending machine: decide with the policy, mint with Momento, answer with typed results.
 
-No AWS here: the handler passes in the event's identity parts and a `Minter`.
+One class serves the Lambda handler (which passes a minter built from its Secrets Manager key), embedded apps (which
+pass `MomentoSettings`) and tests. No AWS and no web framework here; parsing is in parsing.py, the HTTP contract in
+http.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .errors import PolicyError
 from .grant import Grant, TokenRequest, decide
 from .identity import Identity
-from .minting import Minter
-from .policy import Policy
+from .minting import DEFAULT_DEADLINE_SECONDS, Minter, MomentoMinter
+from .policy import MIN_TTL_SECONDS, Policy, load_policy, parse_policy
+from .settings import MomentoSettings
 
-__all__ = ["TokenVendor"]
+__all__ = ["Explanation", "VendedToken", "VendingMachine"]
+
+DEFAULT_MAX_TTL_SECONDS = 3600
 
 
-class TokenVendor:
-    """Decides with the policy and mints with the minter. One per process; thread-safe."""
+@dataclass(frozen=True)
+class VendedToken:
+    """A minted token and the grant it carries. `auth_token` is a credential: it is left out of `repr`, so logging
+    this object never leaks it; `to_json()` is the API's documented answer (docs/api.md)."""
 
-    def __init__(self, policy: Policy, minter: Callable[[], Minter], *, cache_name: str, max_ttl_seconds: int) -> None:
-        self.policy = policy
-        self._minter = minter
+    auth_token: str = field(repr=False)
+    expires_at: int
+    endpoint: str
+    grant: Grant
+
+    @property
+    def token_id(self) -> str:
+        return self.grant.token_id
+
+    @property
+    def tier(self) -> str:
+        return self.grant.tier
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "authToken": self.auth_token,
+            "expiresAt": self.expires_at,
+            "tokenId": self.grant.token_id,
+            "endpoint": self.endpoint,
+            "scope": self.grant.scope_json(),
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What `vend` would mint for the same caller and request, and the policy rule that decided it."""
+
+    grant: Grant
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokenId": self.grant.token_id,
+            "rule": self.grant.rule,
+            "ttlSeconds": self.grant.ttl_seconds,
+            "scope": self.grant.scope_json(),
+        }
+
+
+PolicySource = Policy | str | os.PathLike[str] | Mapping[str, Any]
+
+
+class VendingMachine:
+    """Mints Momento disposable tokens scoped by a tier policy. One per process; thread-safe.
+
+    - `policy`: a `Policy`, a policy file's path, or the same document as a mapping (validated the same way).
+    - `momento`: `MomentoSettings`, or a callable returning the `Minter` to use for each mint (the Lambda's, which
+      follows a rotating key).
+    - `cache_name`: the cache tokens are scoped to, unless a tier names its own.
+    - `max_ttl_seconds`: the deployment's cap on every tier's lifetimes.
+
+    `vend`/`explain` raise the typed errors of `momento_tvm.errors` (`status` and `code` say what to answer);
+    `avend`/`aexplain` are the same for asyncio code: the mint runs in a worker thread, never on the event loop.
+    """
+
+    def __init__(
+        self,
+        policy: PolicySource,
+        momento: MomentoSettings | Callable[[], Minter],
+        *,
+        cache_name: str,
+        max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
+        mint_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    ) -> None:
+        if not isinstance(cache_name, str) or not cache_name.strip():
+            raise ValueError("cache_name must name a Momento cache")
+        if type(max_ttl_seconds) is not int or max_ttl_seconds < MIN_TTL_SECONDS:
+            raise ValueError(f"max_ttl_seconds must be an integer of at least {MIN_TTL_SECONDS}")
+        self.policy = _policy(policy)
         self.cache_name = cache_name
         self.max_ttl_seconds = max_ttl_seconds
+        self._own_minter: MomentoMinter | None = None
+        self._lock = threading.Lock()
+        if isinstance(momento, MomentoSettings):
+            settings = momento
+            self._minter: Callable[[], Minter] = lambda: self._settings_minter(settings, mint_deadline_seconds)
+        elif callable(momento):
+            self._minter = momento
+        else:
+            raise TypeError("momento must be MomentoSettings or a callable returning a Minter")
 
-    def decide(self, identity: Identity, request: TokenRequest) -> Grant:
-        return decide(self.policy, identity, request, cache_name=self.cache_name, max_ttl_seconds=self.max_ttl_seconds)
+    def decide(self, identity: Identity, request: TokenRequest | None = None) -> Grant:
+        """The grant for this caller and request (pure: mints nothing)."""
+        return decide(
+            self.policy,
+            identity,
+            request or TokenRequest(),
+            cache_name=self.cache_name,
+            max_ttl_seconds=self.max_ttl_seconds,
+        )
 
-    def explain(self, identity: Identity, request: TokenRequest) -> dict[str, Any]:
-        """What `vend` would mint for the same caller and request, and the rule that decided it. Mints nothing."""
-        grant = self.decide(identity, request)
-        return {
-            "tokenId": grant.token_id,
-            "rule": grant.rule,
-            "ttlSeconds": grant.ttl_seconds,
-            "scope": grant.scope_json(),
-        }
+    def explain(self, identity: Identity, request: TokenRequest | None = None) -> Explanation:
+        return Explanation(self.decide(identity, request))
 
-    def vend(self, identity: Identity, request: TokenRequest) -> tuple[dict[str, Any], Grant]:
+    def vend(self, identity: Identity, request: TokenRequest | None = None) -> VendedToken:
+        """Decide, then mint within the minter's deadline (`UpstreamUnavailableError` past it)."""
         grant = self.decide(identity, request)
         minted = self._minter().mint(grant)
-        body = {
-            "authToken": minted.auth_token,
-            "expiresAt": minted.expires_at,
-            "tokenId": grant.token_id,
-            "endpoint": minted.endpoint,
-            "scope": grant.scope_json(),
-        }
-        return body, grant
+        return VendedToken(minted.auth_token, minted.expires_at, minted.endpoint, grant)
+
+    async def avend(self, identity: Identity, request: TokenRequest | None = None) -> VendedToken:
+        """`vend` for asyncio: the gRPC call blocks a worker thread (asyncio's default executor), not the loop."""
+        return await asyncio.to_thread(self.vend, identity, request)
+
+    async def aexplain(self, identity: Identity, request: TokenRequest | None = None) -> Explanation:
+        """`explain` for symmetry: it is pure computation, well under a millisecond, so it runs inline."""
+        return self.explain(identity, request)
+
+    def close(self) -> None:
+        """Close the gRPC channel this machine opened (none when the caller passed its own minter)."""
+        with self._lock:
+            minter, self._own_minter = self._own_minter, None
+        if minter is not None:
+            minter.close()
+
+    def __enter__(self) -> VendingMachine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _settings_minter(self, settings: MomentoSettings, deadline: float) -> Minter:
+        with self._lock:
+            if self._own_minter is None:
+                self._own_minter = MomentoMinter(settings.api_key, settings.endpoint, deadline_seconds=deadline)
+            return self._own_minter
+
+
+def _policy(source: PolicySource) -> Policy:
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, str | os.PathLike):
+        return load_policy(Path(source))
+    if isinstance(source, Mapping):
+        # JSON is YAML: the mapping goes through the file's own parser and schema, so both are checked alike.
+        try:
+            text = json.dumps(source)
+        except (TypeError, ValueError) as error:
+            raise PolicyError(f"<policy mapping>: not a policy document ({error})") from None
+        return parse_policy(text, source="<policy mapping>")
+    raise TypeError("policy must be a Policy, a policy file's path, or a mapping")

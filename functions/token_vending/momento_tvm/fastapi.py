@@ -1,0 +1,62 @@
+"""FastAPI integration: `GET`/`POST {path}` and `GET {path}/explain` behind the host app's own login.
+
+    from momento_tvm.fastapi import token_router
+    app.include_router(token_router(machine, current_user))
+
+`current_user` is a FastAPI dependency (sync or async, with any parameters FastAPI can inject: the `Request`, a
+cookie, the host's session or database dependencies) returning the signed-in user as an `Identity`
+(`verified_identity(name, groups)`), or None when nobody is signed in (401). The answers are the vending Lambda's,
+status for status and byte for byte in their JSON (`momento_tvm.http`).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the route signatures at runtime, and `User` is local.
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from .http import HttpAnswer, TokenRoutes, joined_query, read_bounded
+from .identity import Identity
+from .parsing import MAX_BODY_BYTES
+from .vending import VendingMachine
+
+__all__ = ["DEFAULT_PATH", "token_router"]
+
+DEFAULT_PATH = "/api/momento/token"
+
+
+def token_router(
+    machine: VendingMachine,
+    current_user: Callable[..., Any],
+    *,
+    path: str = DEFAULT_PATH,
+    logger: logging.Logger | None = None,
+) -> APIRouter:
+    """An `APIRouter` with the token routes at `path` (include it with `app.include_router`)."""
+    routes = TokenRoutes(machine, logger)
+    router = APIRouter(tags=["momento"])
+    User = Annotated[Identity | None, Depends(current_user)]
+
+    @router.get(path, summary="Vend a Momento token for the signed-in user")
+    async def get_token(request: Request, user: User) -> Response:
+        return _response(await routes.aget(user, joined_query(request.query_params.multi_items())))
+
+    @router.post(path, summary="Vend a Momento token for the signed-in user (JSON body)")
+    async def post_token(request: Request, user: User) -> Response:
+        body = bytearray()
+        async for chunk in request.stream():  # bounded: a huge body is refused without being held in memory
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                break
+        return _response(await routes.apost(user, read_bounded([bytes(body)])))
+
+    @router.get(f"{path}/explain", summary="What a token request would grant, and the rule that decides it")
+    async def explain_token(request: Request, user: User) -> Response:
+        return _response(routes.explain(user, joined_query(request.query_params.multi_items())))
+
+    return router
+
+
+def _response(answer: HttpAnswer) -> Response:
+    return Response(answer.body_text(), answer.status, headers=answer.headers, media_type="application/json")

@@ -1,0 +1,57 @@
+"""Flask integration: `GET`/`POST {url_prefix}` and `GET {url_prefix}/explain` behind the host app's own login.
+
+    from momento_tvm.flask import token_blueprint
+    app.register_blueprint(token_blueprint(machine, current_user))
+
+`current_user()` is called inside the request (use `flask.session`, `flask_login.current_user`, ...) and returns the
+signed-in user as an `Identity` (`verified_identity(name, groups)`), or None when nobody is signed in (401). The
+answers are the vending Lambda's, status for status (`momento_tvm.http`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Blueprint, Response, request
+
+from .http import HttpAnswer, TokenRoutes, joined_query, read_bounded
+from .identity import Identity
+from .vending import VendingMachine
+
+__all__ = ["DEFAULT_PATH", "token_blueprint"]
+
+DEFAULT_PATH = "/api/momento/token"
+
+
+def token_blueprint(
+    machine: VendingMachine,
+    current_user: Callable[[], Identity | None],
+    *,
+    url_prefix: str = DEFAULT_PATH,
+    name: str = "momento_token",
+    logger: logging.Logger | None = None,
+) -> Blueprint:
+    """A `Blueprint` with the token routes under `url_prefix` (register it with `app.register_blueprint`)."""
+    routes = TokenRoutes(machine, logger)
+    blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
+
+    @blueprint.get("")
+    def get_token() -> Response:
+        return _response(routes.get(current_user(), joined_query(request.args.items(multi=True))))
+
+    @blueprint.post("")
+    def post_token() -> Response:
+        # Bounded: a huge body is refused without being held in memory.
+        stream = request.stream
+        return _response(routes.post(current_user(), read_bounded(iter(lambda: stream.read(65536), b""))))
+
+    @blueprint.get("/explain")
+    def explain_token() -> Response:
+        return _response(routes.explain(current_user(), joined_query(request.args.items(multi=True))))
+
+    return blueprint
+
+
+def _response(answer: HttpAnswer) -> Response:
+    return Response(answer.body_text(), answer.status, headers=answer.headers, mimetype="application/json")

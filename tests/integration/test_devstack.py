@@ -6,29 +6,26 @@ emulator and moto are real subprocesses; the local HTTP API runs the real handle
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import dataclasses
 import json
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from momento import CacheClientAsync, Configurations, CredentialProvider, TopicClientAsync, TopicConfigurations
-from momento.errors import MomentoErrorCode
-from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe, TopicSubscriptionItem
+from momento import CredentialProvider
 from yarl import URL
 
 from devstack import Stack, StackConfig
 from devstack.site import PLACEHOLDER_DIR, SiteServer, site_directory
 from site_tools import SiteConfig
+from tests import sdk_rights
+from tests.sdk_rights import emulator_provider
 from tvm_users.demo import load_demo_users
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -82,55 +79,15 @@ async def get_json(
 
 # ---------------------------------------------------------------------- the SDK against the stack's emulator
 def provider(stack: Stack, auth_token: str) -> CredentialProvider:
-    return dataclasses.replace(
-        CredentialProvider.from_disposable_token(auth_token),
-        control_endpoint=HOST,
-        cache_endpoint=HOST,
-        token_endpoint=HOST,
-        port=stack.emulator_grpc_port,
-    )
-
-
-def topic_config() -> TopicConfigurations.Default:
-    # Always a long client timeout: the default 5 s is a whole-stream deadline and the SDK then busy-spins.
-    return TopicConfigurations.Default.v1().with_client_timeout(timedelta(minutes=5))
+    return emulator_provider(auth_token, stack.emulator_grpc_port, HOST)
 
 
 async def topic_rights(stack: Stack, auth_token: str, topic: str) -> tuple[bool, bool]:
-    """(may publish, may subscribe) on `topic`; a message it may both publish and read must arrive once, intact."""
-    async with TopicClientAsync(topic_config(), provider(stack, auth_token)) as client:
-        subscription = await client.subscribe(CACHE, topic)
-        text = f"hello {uuid.uuid4()}"
-        published = await client.publish(CACHE, topic, text)
-        try:
-            if isinstance(subscription, TopicSubscribe.SubscriptionAsync) and isinstance(
-                published, TopicPublish.Success
-            ):
-                async with asyncio.timeout(10):
-                    async for item in subscription:
-                        if isinstance(item, TopicSubscriptionItem.Text):
-                            assert item.value == text
-                            break
-        finally:
-            if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
-                subscription.unsubscribe()
-    for response in (published, subscription):
-        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
+    return await sdk_rights.topic_rights(provider(stack, auth_token), CACHE, topic)
 
 
 async def cache_rights(stack: Stack, auth_token: str, key: str) -> tuple[bool, bool]:
-    """(may read, may write) `key` in the stack's cache; what it writes it must read back."""
-    async with CacheClientAsync(Configurations.Laptop.v1(), provider(stack, auth_token), timedelta(minutes=1)) as c:
-        written = await c.set(CACHE, key, "value")
-        read = await c.get(CACHE, key)
-    for response in (written, read):
-        if isinstance(response, CacheSet.Error | CacheGet.Error):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    if isinstance(written, CacheSet.Success):
-        assert isinstance(read, CacheGet.Hit) and read.value_string == "value", read
-    return not isinstance(read, CacheGet.Error), isinstance(written, CacheSet.Success)
+    return await sdk_rights.cache_rights(provider(stack, auth_token), CACHE, key)
 
 
 # ---------------------------------------------------------------------- tokens for the demo users

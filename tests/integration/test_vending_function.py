@@ -8,17 +8,14 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from momento import CacheClient, Configurations, TopicClientAsync, TopicConfigurations
-from momento.errors import MomentoErrorCode
-from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe
 
-from tests.conftest import RunningEmulator, client_timeout
+from tests import sdk_rights
+from tests.conftest import RunningEmulator
 from tests.integration.vending import (
     SECRET_NAME,
     as_user,
@@ -32,27 +29,12 @@ from tests.integration.vending import (
 
 async def topic_rights(emulator: RunningEmulator, token: str, topic: str) -> tuple[bool, bool]:
     """(may publish, may subscribe) on `topic` of the test cache, as the SDK reports it."""
-    config = TopicConfigurations.Default.v1().with_client_timeout(client_timeout())
-    async with TopicClientAsync(config, emulator.token_provider(token)) as client:
-        published = await client.publish(emulator.cache_name, topic, "probe")
-        subscription = await client.subscribe(emulator.cache_name, topic)
-        if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
-            subscription.unsubscribe()
-    for response in (published, subscription):
-        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
+    return await sdk_rights.topic_rights(emulator.token_provider(token), emulator.cache_name, topic)
 
 
-def cache_rights(emulator: RunningEmulator, token: str, key: str) -> tuple[bool, bool]:
+async def cache_rights(emulator: RunningEmulator, token: str, key: str) -> tuple[bool, bool]:
     """(may read, may write) `key` in the test cache."""
-    with CacheClient(Configurations.Laptop.v1(), emulator.token_provider(token), timedelta(seconds=60)) as client:
-        written = client.set(emulator.cache_name, key, "v")
-        read = client.get(emulator.cache_name, key)
-    for response in (written, read):
-        if isinstance(response, CacheSet.Error | CacheGet.Error):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    return not isinstance(read, CacheGet.Error), isinstance(written, CacheSet.Success)
+    return await sdk_rights.cache_rights(emulator.token_provider(token), emulator.cache_name, key)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +104,7 @@ async def test_each_tier_token_can_and_cannot(
     assert body["expiresAt"] > time.time()
     assert body["endpoint"] == f"127.0.0.1:{emulator.grpc_port}"
     assert await topic_rights(emulator, body["authToken"], topic) == topic_rights_expected
-    assert cache_rights(emulator, body["authToken"], "item-1") == cache_expected
+    assert await cache_rights(emulator, body["authToken"], "item-1") == cache_expected
 
 
 async def test_a_narrowed_token_opens_only_the_requested_topics(

@@ -4,15 +4,10 @@ and tokens the real `momento` SDK then uses on the emulator.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import uuid
 
-from momento import TopicClientAsync, TopicConfigurations
-from momento.errors import MomentoErrorCode
-from momento.responses import TopicPublish, TopicSubscribe, TopicSubscriptionItem
-
-from tests.conftest import client_timeout
+from tests import sdk_rights
 from tests.sam.conftest import SamApiProcess, basic, figure, request
 
 CACHE = "default-cache"
@@ -20,25 +15,7 @@ CACHE = "default-cache"
 
 async def topic_rights(api: SamApiProcess, token: str, topic: str) -> tuple[bool, bool]:
     """(may publish, may subscribe) on `topic`, by the SDK; a subscriber that may also receives what it published."""
-    config = TopicConfigurations.Default.v1().with_client_timeout(client_timeout())
-    async with TopicClientAsync(config, api.token_provider(token)) as client:
-        subscription = await client.subscribe(CACHE, topic)
-        subscribed = isinstance(subscription, TopicSubscribe.SubscriptionAsync)
-        published = await client.publish(CACHE, topic, "hello")
-        if subscribed and isinstance(published, TopicPublish.Success):
-            assert isinstance(subscription, TopicSubscribe.SubscriptionAsync)
-            async with asyncio.timeout(10):
-                async for item in subscription:
-                    if isinstance(item, TopicSubscriptionItem.Text):
-                        assert item.value == "hello"
-                        break
-        if subscribed:
-            assert isinstance(subscription, TopicSubscribe.SubscriptionAsync)
-            subscription.unsubscribe()
-    for response in (published, subscription):
-        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
-            assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
-    return isinstance(published, TopicPublish.Success), subscribed
+    return await sdk_rights.topic_rights(api.token_provider(token), CACHE, topic)
 
 
 # ---------------------------------------------------------------------- LambdaAuthorizer mode

@@ -184,7 +184,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         _validate(data)
     except fastjsonschema.JsonSchemaValueException as error:
         path = tuple(error.path[1:])  # error.path starts with "data"
-        raise fail(path, error.message.removeprefix("data").lstrip(".") or error.message) from None
+        raise fail(path, error.message.removeprefix("data").lstrip(". ") or error.message) from None
 
     tiers: dict[str, Tier] = {}
     for name, spec in data["tiers"].items():

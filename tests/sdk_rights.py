@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from momento import CacheClientAsync, Configurations, CredentialProvider, TopicClientAsync, TopicConfigurations
+from momento.config import TopicConfiguration
 from momento.errors import MomentoErrorCode
 from momento.responses import CacheGet, CacheSet, TopicPublish, TopicSubscribe, TopicSubscriptionItem
 
@@ -25,7 +26,7 @@ def emulator_provider(auth_token: str, port: int, host: str = "127.0.0.1") -> Cr
     )
 
 
-def topic_config() -> TopicConfigurations.Default:
+def topic_config() -> TopicConfiguration:
     # Always a long client timeout: the default 5 s is a whole-stream deadline and the SDK then busy-spins.
     return TopicConfigurations.Default.v1().with_client_timeout(timedelta(minutes=5))
 
@@ -50,8 +51,10 @@ async def topic_rights(provider: CredentialProvider, cache: str, topic: str) -> 
             if isinstance(subscription, TopicSubscribe.SubscriptionAsync):
                 subscription.unsubscribe()
     for response in (published, subscription):
-        if not isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync):
+        if isinstance(response, TopicPublish.Error | TopicSubscribe.Error):
             assert response.error_code == MomentoErrorCode.PERMISSION_ERROR, response
+        else:
+            assert isinstance(response, TopicPublish.Success | TopicSubscribe.SubscriptionAsync), response
     return isinstance(published, TopicPublish.Success), isinstance(subscription, TopicSubscribe.SubscriptionAsync)
 
 

@@ -13,7 +13,16 @@ import {
   type SenderKind,
 } from './messages';
 import {createTopicClient, topicsPort} from './momento';
-import {renewalRetryText, signedOutText, signInErrorText, signInProgressText, unreachableRoomText} from './notices';
+import {signInHref, signOutOfHost} from './hostLogin';
+import {
+  renewalRetryText,
+  SIGNED_OUT_TEXT,
+  signedOutText,
+  signInErrorText,
+  signInProgressText,
+  signOutFailedText,
+  unreachableRoomText,
+} from './notices';
 import {RetryingCall} from './retry';
 import {
   DEFAULT_ROOM,
@@ -25,10 +34,18 @@ import {
   touchRecent,
 } from './roomList';
 import {AUTHENTICATION_ERROR, PERMISSION_ERROR, RoomHub, TRANSPORT_ERRORS, type ReceivedItem, type RoomStatus} from './rooms';
-import {Session, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
+import {
+  Session,
+  TVM_TIMEOUT_MS,
+  type ActiveToken,
+  type SessionCredentials,
+  type SessionError,
+  type SessionStatus,
+} from './session';
 import {canPublish, canSubscribe} from './tvm';
 import {
   ChatView,
+  HostSignInView,
   LoginView,
   NewPasswordView,
   type LoginInput,
@@ -64,7 +81,8 @@ interface StoredMessage extends ShownMessage {
 
 /** What `window.__chat.state()` returns: read-only, JSON-serialisable, no secrets. */
 export interface ChatTestState {
-  readonly view: 'login' | 'chat' | 'config-error';
+  /** 'signed-out': Session mode's signed-out screen (nobody signed in on the host); 'login' there while checking. */
+  readonly view: 'login' | 'signed-out' | 'chat' | 'config-error';
   readonly connection: ConnectionState | null;
   readonly tokenExpiresAt: number | null;
   readonly tokenId: string | null;
@@ -132,6 +150,9 @@ export class ChatApp {
 
   start(): void {
     this.showLogin(null);
+    if (this.config.session !== null) {
+      this.checkHostSession(); // Session mode: the host's cookie may already sign us in
+    }
   }
 
   // --- login ----------------------------------------------------------------------------------------------------
@@ -143,6 +164,21 @@ export class ChatApp {
 
   private showLogin(notice: string | null): void {
     this.chat = null;
+    const host = this.config.session;
+    if (host !== null) {
+      this.login = new HostSignInView(
+        this.root,
+        signInHref(host, window.location),
+        new URL(this.config.apiUrl).host,
+        {
+          onCheck: () => this.checkHostSession(),
+          onCancel: () => this.cancelLogin(),
+          onRetryNow: () => this.retrySignInNow(),
+        },
+        notice,
+      );
+      return;
+    }
     this.login = new LoginView(
       this.root,
       this.config.authMethod,
@@ -279,6 +315,11 @@ export class ChatApp {
     };
   }
 
+  /** Session mode: ask for a token with the host's cookie; a 401 (nobody signed in) leaves the signed-out screen. */
+  private checkHostSession(): void {
+    this.startSession({kind: 'cookie'});
+  }
+
   /** Gets the first token for these credentials, then enters the chat (or says why not, on the form). */
   private startSession(credentials: SessionCredentials): void {
     const login = this.login;
@@ -300,7 +341,7 @@ export class ChatApp {
     );
     this.session = session;
     this.signInError = null;
-    login.setBusy(true, 'Signing in…');
+    login.setBusy(true, credentials.kind === 'cookie' ? 'Checking your sign-in…' : 'Signing in…');
     session.start().then(
       active => {
         if (serial === this.loginSerial && this.session === session) {
@@ -311,6 +352,10 @@ export class ChatApp {
         if (serial === this.loginSerial && this.session === session) {
           this.session = null;
           this.endIdentity();
+          if (credentials.kind === 'cookie' && error.name === 'TvmError' && error.kind === 'unauthenticated') {
+            this.login?.setBusy(false); // nobody is signed in on the host: the signed-out screen, no error
+            return;
+          }
           const text = signInErrorText(error, this.config.authMethod);
           if (this.login instanceof NewPasswordView) {
             this.showLogin(text); // the new password is set; what failed is the token: sign in with it again
@@ -370,7 +415,7 @@ export class ChatApp {
       onSelectRoom: room => this.selectRoom(room),
       onLeaveRoom: room => this.leaveRoom(room),
       onSend: text => void this.send(text),
-      onLogout: () => this.logout('You are signed out.'),
+      onLogout: () => this.signOut(),
     });
     this.hub = new RoomHub(
       {
@@ -430,10 +475,34 @@ export class ChatApp {
   }
 
   private onFatal(error: SessionError): void {
-    this.logout(signedOutText(error));
+    this.logout(signedOutText(error, this.config.authMethod));
   }
 
-  private logout(notice: string): void {
+  /**
+   * The person signed out: forget everything here at once; in Session mode also end the host's login
+   * (`POST {logoutUrl}`), then the signed-out screen says whether the host confirmed it.
+   */
+  private signOut(): void {
+    const host = this.config.session;
+    if (host === null) {
+      this.logout(SIGNED_OUT_TEXT);
+      return;
+    }
+    this.logout(null);
+    this.login?.setBusy(true, 'Signing out…');
+    const serial = this.loginSerial;
+    void signOutOfHost(host, {fetchFn: this.deps.fetchFn, timeoutMs: TVM_TIMEOUT_MS}).then(result => {
+      if (serial !== this.loginSerial) {
+        return; // cancelled, or signed in again meanwhile
+      }
+      this.showLogin(result.ok ? SIGNED_OUT_TEXT : null);
+      if (!result.ok) {
+        this.login?.showError(signOutFailedText(result.reason));
+      }
+    });
+  }
+
+  private logout(notice: string | null): void {
     this.loginSerial += 1;
     this.session?.stop();
     this.session = null;
@@ -767,7 +836,12 @@ export class ChatApp {
     const token = this.token?.token ?? null;
     const hubRooms = new Map((this.hub?.snapshot() ?? []).map(r => [r.room, r]));
     return {
-      view: this.chat !== null ? 'chat' : 'login',
+      view:
+        this.chat !== null
+          ? 'chat'
+          : this.login instanceof HostSignInView && this.login.signedOut
+            ? 'signed-out'
+            : 'login',
       connection: this.chat !== null ? this.connection : null,
       tokenExpiresAt: token?.expiresAt ?? null,
       tokenId: token?.tokenId ?? null,

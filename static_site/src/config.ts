@@ -1,9 +1,9 @@
 // Runtime settings, read once from `window.TVM_CONFIG` (set by ./config.js, loaded before the app).
 // Nothing here is a secret; the site is built once and configured wherever it is served.
 
-export type AuthMethod = 'Open' | 'LambdaAuthorizer' | 'AmazonCognito';
+export type AuthMethod = 'Open' | 'LambdaAuthorizer' | 'AmazonCognito' | 'Session';
 
-export const AUTH_METHODS: readonly AuthMethod[] = ['Open', 'LambdaAuthorizer', 'AmazonCognito'];
+export const AUTH_METHODS: readonly AuthMethod[] = ['Open', 'LambdaAuthorizer', 'AmazonCognito', 'Session'];
 
 /** Where the site signs users in, in AmazonCognito mode (config.js `cognito`; docs: README.md). */
 export interface CognitoConfig {
@@ -15,8 +15,22 @@ export interface CognitoConfig {
   readonly endpoint: string | null;
 }
 
+/**
+ * The host app's own login, in Session mode (config.js `session`): the site is served by an app that signs people in
+ * with a same-origin cookie and vends tokens from its own route. Both are absolute URLs of the page's origin.
+ */
+export interface HostLoginConfig {
+  /** The host's login page: the "Sign in" link goes to `{loginUrl}?next=<path+search>`. */
+  readonly loginUrl: string;
+  /** Signing out is `POST {logoutUrl}` with the cookie. */
+  readonly logoutUrl: string;
+}
+
 export interface AppConfig {
-  /** The TVM's base URL, without a trailing slash: tokens come from `${apiUrl}/token`. */
+  /**
+   * The TVM's base URL, without a trailing slash: tokens come from `${apiUrl}/token`. Always absolute (in Session
+   * mode a path in config.js is resolved against the page's origin).
+   */
   readonly apiUrl: string;
   readonly authMethod: AuthMethod;
   /** A grpc-web base URL used as is for every Momento call (the local emulator), or null in production. */
@@ -25,6 +39,8 @@ export interface AppConfig {
   readonly tokenTtlSeconds: number | null;
   /** Set exactly when authMethod is 'AmazonCognito'. */
   readonly cognito: CognitoConfig | null;
+  /** Set exactly when authMethod is 'Session'. */
+  readonly session: HostLoginConfig | null;
 }
 
 export type ConfigResult = {ok: true; config: AppConfig} | {ok: false; problems: string[]};
@@ -93,21 +109,91 @@ function parseCognito(raw: unknown, problems: string[]): CognitoConfig | null {
   return {region: region as string, userPoolId: userPoolId as string, clientId: clientId as string, endpoint};
 }
 
-/** Validates the raw `window.TVM_CONFIG` object. Pure. */
-export function parseConfig(raw: unknown): ConfigResult {
+/**
+ * A Session-mode URL: a path starting with "/" (resolved against the page's origin) or an absolute URL of that very
+ * origin. Anything else could send the host's cookie elsewhere (or to nothing), so it is a problem. `allowQuery`:
+ * the login and logout URLs may carry a query; the API URL may not (the site adds its own).
+ */
+function sameOriginUrl(
+  value: unknown,
+  field: string,
+  pageOrigin: string | null,
+  allowQuery: boolean,
+  problems: string[],
+): string | null {
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`${field} must be a non-empty string (a path such as /api/momento, or a URL of this page's origin)`);
+    return null;
+  }
+  if (pageOrigin === null) {
+    problems.push(`${field}: Session mode needs the page served over http:// or https://`);
+    return null;
+  }
+  const text = value.trim();
+  let url: URL;
+  try {
+    url = text.startsWith('/') ? new URL(text, pageOrigin) : new URL(text);
+  } catch {
+    problems.push(`${field} must be a path starting with / or a URL of this page's origin (${pageOrigin})`);
+    return null;
+  }
+  if (url.origin !== pageOrigin) {
+    problems.push(`${field} must be a path starting with / or a URL of this page's origin (${pageOrigin}), not ${url.origin}`);
+    return null;
+  }
+  if (url.username !== '' || url.password !== '' || url.hash !== '' || (!allowQuery && url.search !== '')) {
+    problems.push(`${field} must not carry ${allowQuery ? '' : 'a query, '}a fragment or credentials`);
+    return null;
+  }
+  return allowQuery ? url.href : url.href.replace(/\/+$/, '');
+}
+
+function parseHostLogin(raw: unknown, pageOrigin: string | null, problems: string[]): HostLoginConfig | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push('session must be an object {loginUrl, logoutUrl} when authMethod is Session');
+    return null;
+  }
+  const source = raw as Record<string, unknown>;
+  const loginUrl = sameOriginUrl(source['loginUrl'], 'session.loginUrl', pageOrigin, true, problems);
+  const logoutUrl = sameOriginUrl(source['logoutUrl'], 'session.logoutUrl', pageOrigin, true, problems);
+  return loginUrl === null || logoutUrl === null ? null : {loginUrl, logoutUrl};
+}
+
+/** The origin of the page's URL when it is http(s), else null (a file:// page has no origin to share a cookie with). */
+export function httpOrigin(pageUrl: string | null): string | null {
+  if (pageUrl === null) {
+    return null;
+  }
+  try {
+    const url = new URL(pageUrl);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Validates the raw `window.TVM_CONFIG` object. Pure. `pageUrl` is the page's own address (`location.href`): Session
+ * mode resolves its paths against its origin and refuses any other origin.
+ */
+export function parseConfig(raw: unknown, pageUrl: string | null = null): ConfigResult {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return {ok: false, problems: ['window.TVM_CONFIG is missing: config.js did not load or did not set it']};
   }
   const source = raw as Record<string, unknown>;
   const problems: string[] = [];
 
-  const apiUrl = httpUrl(source['apiUrl'], 'apiUrl', problems);
-
   const method = source['authMethod'];
   const authMethod = AUTH_METHODS.find(m => m === method) ?? null;
   if (authMethod === null) {
     problems.push(`authMethod must be one of ${AUTH_METHODS.join(', ')}`);
   }
+
+  const pageOrigin = httpOrigin(pageUrl);
+  const apiUrl =
+    authMethod === 'Session'
+      ? sameOriginUrl(source['apiUrl'], 'apiUrl', pageOrigin, false, problems)
+      : httpUrl(source['apiUrl'], 'apiUrl', problems);
 
   let momentoEndpointOverride: string | null = null;
   const override = source['momentoEndpointOverride'];
@@ -126,9 +212,10 @@ export function parseConfig(raw: unknown): ConfigResult {
   }
 
   const cognito = authMethod === 'AmazonCognito' ? parseCognito(source['cognito'], problems) : null;
+  const session = authMethod === 'Session' ? parseHostLogin(source['session'], pageOrigin, problems) : null;
 
   if (problems.length > 0 || apiUrl === null || authMethod === null) {
     return {ok: false, problems};
   }
-  return {ok: true, config: {apiUrl, authMethod, momentoEndpointOverride, tokenTtlSeconds, cognito}};
+  return {ok: true, config: {apiUrl, authMethod, momentoEndpointOverride, tokenTtlSeconds, cognito, session}};
 }

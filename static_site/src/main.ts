@@ -43,7 +43,7 @@ function boot(): void {
   if (root === null) {
     return;
   }
-  const parsed = parseConfig(window.TVM_CONFIG);
+  const parsed = parseConfig(window.TVM_CONFIG, window.location.href);
   if (!parsed.ok) {
     renderConfigError(root, parsed.problems);
     const problems = parsed.problems;

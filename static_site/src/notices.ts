@@ -43,7 +43,9 @@ export function signInErrorText(error: SessionError, method: AuthMethod): string
     case 'unauthenticated':
       return method === 'AmazonCognito'
         ? 'The token service did not accept your Cognito sign-in (401 Unauthorized).'
-        : 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
+        : method === 'Session'
+          ? 'You are not signed in (401 Unauthorized). Sign in to continue.'
+          : 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
     case 'scope_denied':
       return `Your account has no access to chat rooms: ${error.message}`;
     case 'refused':
@@ -83,7 +85,10 @@ export function cognitoErrorText(error: CognitoError): string {
 }
 
 /** Why a session ended on its own (a renewal refused for good), for the notice on the sign-in form. */
-export function signedOutText(error: SessionError): string {
+export function signedOutText(error: SessionError, method: AuthMethod | null = null): string {
+  if (method === 'Session' && error.name === 'TvmError' && error.kind === 'unauthenticated') {
+    return SESSION_ENDED_TEXT;
+  }
   if (error.name === 'CognitoError') {
     return error.kind === 'session_expired'
       ? 'You were signed out: your Cognito session ended (expired or revoked). Sign in again.'
@@ -94,6 +99,17 @@ export function signedOutText(error: SessionError): string {
       ? 'the token service no longer accepts your credentials'
       : error.message;
   return `You were signed out: ${reason} (HTTP ${error.status ?? '?'}).`;
+}
+
+/** Session mode: a renewal got 401, the host app's login is over (signed out in another tab, or expired). */
+export const SESSION_ENDED_TEXT = 'You were signed out: your session on this site ended (signed out or expired). Sign in again.';
+
+/** The notice after the person signed out (every mode). */
+export const SIGNED_OUT_TEXT = 'You are signed out.';
+
+/** Session mode: the host did not confirm `POST {logoutUrl}` (`reason`: "HTTP 403", "no connection"...). */
+export function signOutFailedText(reason: string): string {
+  return `You are signed out of the chat on this page, but the site did not confirm the sign-out (${reason}): your session there may still be active.`;
 }
 
 /** The token timer's note on a renewal: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), or "renewing". */

@@ -10,6 +10,9 @@
 // refreshes the Cognito session (REFRESH_TOKEN_AUTH), so a group change shows on the next Momento token, and the
 // fresh ID token goes to the TVM as `Bearer`. Cognito failures follow the same rules: unavailable ones back off,
 // a refresh token no longer accepted ends the session.
+//
+// In Session mode the credentials are the host app's login cookie, which the browser sends with each request; a 401
+// at renewal means that login ended (signed out elsewhere, expired), and ends this session the same way.
 
 import type {AppConfig} from './config';
 import {backoffDelayMs, DEFAULT_BACKOFF, localExpiryMs, refreshAtMs, type BackoffOptions} from './backoff';
@@ -111,6 +114,7 @@ export class Session {
       case 'open':
         return c.name;
       case 'bearer':
+      case 'cookie':
         return null;
     }
   }

@@ -34,12 +34,14 @@ export interface TokenRequest {
 
 /**
  * Who is asking: a username and password (LambdaAuthorizer, sent as HTTP Basic), a Cognito ID token (AmazonCognito,
- * sent as `Bearer`) or a display name (Open).
+ * sent as `Bearer`), a display name (Open), or the host app's same-origin login cookie (Session: the browser sends
+ * it; the page never sees it).
  */
 export type Credentials =
   | {readonly kind: 'basic'; readonly username: string; readonly password: string}
   | {readonly kind: 'bearer'; readonly token: string}
-  | {readonly kind: 'open'; readonly name: string};
+  | {readonly kind: 'open'; readonly name: string}
+  | {readonly kind: 'cookie'};
 
 /**
  * What went wrong, by what the page should do about it:
@@ -256,7 +258,11 @@ export interface FetchDeps {
   readonly timeoutMs: number;
 }
 
-/** Asks the TVM for a token. Resolves with the token or rejects with a TvmError (never anything else). */
+/**
+ * Asks the TVM for a token. Resolves with the token or rejects with a TvmError (never anything else). Cookies go only
+ * with Session-mode requests (`credentials: 'same-origin'`; config.ts keeps that apiUrl on the page's origin);
+ * every other mode sends none (`'omit'`).
+ */
 export async function requestToken(
   config: Pick<AppConfig, 'apiUrl'>,
   credentials: Credentials,
@@ -279,7 +285,7 @@ export async function requestToken(
     response = await deps.fetchFn(tokenUrl(config.apiUrl, request, credentials), {
       method: 'GET',
       headers,
-      credentials: 'omit',
+      credentials: credentials.kind === 'cookie' ? 'same-origin' : 'omit',
       cache: 'no-store',
       redirect: 'error',
       signal: controller.signal,

@@ -63,7 +63,7 @@ function card(root: HTMLElement, notice: string | null, fineprint: readonly stri
         'section',
         {class: 'card', attrs: {'aria-labelledby': 'login-title'}},
         brand(),
-        notice === null ? null : el('p', {class: 'notice', attrs: {role: 'status'}, text: notice}),
+        notice === null ? null : el('p', {class: 'notice', attrs: {id: 'login-notice', role: 'status'}, text: notice}),
         ...body,
         ...fineprint.map(text => el('p', {class: 'fineprint', text})),
       ),
@@ -271,6 +271,96 @@ export class NewPasswordView implements SignInForm {
 
   showError(message: string, field: 'first' | 'password' = 'first'): void {
     this.state.showError(message, field);
+  }
+}
+
+export interface HostSignInCallbacks {
+  /** Ask the host again whether someone is signed in (after a refusal, or a cancelled check). */
+  onCheck(): void;
+  onCancel(): void;
+  onRetryNow(): void;
+}
+
+/**
+ * Session mode's sign-in screen. The host app signs people in on its own page; this screen checks (the first token
+ * request, with the cookie: "Checking your sign-in…", retries said as on the other forms) and, when nobody is signed
+ * in, is the signed-out screen: a notice (why), the "Sign in" link to the host's login page, and "Try again".
+ */
+export class HostSignInView implements SignInForm {
+  private readonly signIn: HTMLAnchorElement;
+  private readonly check: HTMLButtonElement;
+  private readonly cancel: HTMLButtonElement;
+  private readonly retryNow: HTMLButtonElement;
+  private readonly error: HTMLElement;
+  private readonly progress: HTMLElement;
+  private busy = false;
+
+  /** `signInHref`: `{loginUrl}?next=<this page>` (hostLogin.ts). Starts signed out; the app calls setBusy to check. */
+  constructor(root: HTMLElement, signInHref: string, apiHost: string, callbacks: HostSignInCallbacks, notice: string | null) {
+    this.error = el('p', {class: 'form-error', attrs: {id: 'login-error', role: 'alert'}});
+    this.progress = el('p', {class: 'form-progress', attrs: {id: 'login-progress', role: 'status'}});
+    this.signIn = el('a', {
+      class: 'button button--primary',
+      attrs: {id: 'session-sign-in', href: signInHref, 'aria-describedby': 'login-help'},
+      text: 'Sign in',
+    });
+    const quiet = {class: 'button button--quiet', attrs: {type: 'button'}};
+    this.check = el('button', {...quiet, text: 'Try again'});
+    this.check.addEventListener('click', () => callbacks.onCheck());
+    this.cancel = el('button', {...quiet, attrs: {type: 'button', hidden: true}, text: 'Cancel'});
+    this.cancel.addEventListener('click', () => callbacks.onCancel());
+    this.retryNow = el('button', {...quiet, attrs: {type: 'button', hidden: true}, text: 'Try now'});
+    this.retryNow.addEventListener('click', () => callbacks.onRetryNow());
+    card(
+      root,
+      notice,
+      [`Tokens from ${apiHost}`],
+      el('h1', {attrs: {id: 'login-title'}, text: 'Sign in to chat'}),
+      this.error,
+      this.progress,
+      el('div', {class: 'form-actions'}, this.signIn, this.check, this.retryNow, this.cancel),
+      el('p', {
+        class: 'help',
+        attrs: {id: 'login-help'},
+        text: 'You sign in on this site’s own login page, which brings you back here. Your chat access stays in this tab’s memory only.',
+      }),
+    );
+    this.signIn.focus();
+  }
+
+  /** Nobody is signed in (or the check was refused or cancelled): the signed-out screen, not a check under way. */
+  get signedOut(): boolean {
+    return !this.busy;
+  }
+
+  /** Checking the sign-in: the link and "Try again" give way to the progress line, "Try now" and "Cancel". */
+  setBusy(busy: boolean, progress = '', canRetryNow = false): void {
+    const wasBusy = this.busy;
+    this.busy = busy;
+    const hideRetry = !(busy && canRetryNow);
+    const focused = document.activeElement;
+    const losingFocus =
+      (busy && (focused === this.signIn || focused === this.check)) || (hideRetry && focused === this.retryNow);
+    this.signIn.hidden = busy;
+    this.check.hidden = busy;
+    this.cancel.hidden = !busy;
+    this.retryNow.hidden = hideRetry;
+    setText(this.progress, progress);
+    if (busy) {
+      setText(this.error, '');
+    }
+    if (!busy && (wasBusy || losingFocus)) {
+      this.signIn.focus(); // the check is over: the next step is signing in
+    } else if (losingFocus) {
+      this.cancel.focus(); // the focused control is going away: keep the focus on the screen
+    }
+  }
+
+  /** A check refused for a reason other than "not signed in": said inline, with the link to sign in (again). */
+  showError(message: string): void {
+    this.setBusy(false);
+    setText(this.error, message);
+    this.signIn.focus();
   }
 }
 

@@ -238,3 +238,74 @@ export class FakeCognito implements CognitoPort {
     return this.calls.filter(c => c.op === op).length;
   }
 }
+
+/** One request the fake host app got, as its server would see it (the cookie is there or not). */
+export interface HostRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Whether the browser attached the login cookie (same origin, and `credentials` not 'omit'). */
+  readonly cookie: boolean;
+  readonly authorization: string | null;
+  readonly credentials: RequestCredentials | undefined;
+}
+
+/**
+ * A fake host app (Session mode) behind the fetch seam, reached by a browser whose page is on `origin`: a cookie
+ * login (`user`, null when nobody is signed in), `GET {apiPath}/token` (the library's 401 `unauthenticated` without
+ * the cookie, else a token for `user`) and `POST {logoutPath}` (ends the login). The cookie goes with a request as
+ * a browser sends it: only to the page's origin, and only when `credentials` is not 'omit'. `answers` (first in
+ * first out) override the token route, e.g. a 503.
+ */
+export class FakeHost {
+  user: string | null = null;
+  readonly requests: HostRequest[] = [];
+  readonly answers: (() => Response)[] = [];
+  /** What POST {logoutPath} answers (after ending the login), or a thrown error (no connection). */
+  logoutAnswer: () => Response = () => new Response(null, {status: 204});
+
+  constructor(
+    private readonly now: () => number,
+    readonly origin = 'http://127.0.0.1:8000',
+    readonly apiPath = '/api/momento',
+    readonly logoutPath = '/logout',
+  ) {}
+
+  readonly fetch = (async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const url = new URL(String(input));
+    const method = init?.method ?? 'GET';
+    const headers = new Headers(init?.headers);
+    const cookie = url.origin === this.origin && init?.credentials !== 'omit' && this.user !== null;
+    this.requests.push({method, url: url.href, cookie, authorization: headers.get('authorization'), credentials: init?.credentials});
+    if (url.origin !== this.origin) {
+      throw new TypeError('Failed to fetch'); // nothing listens there
+    }
+    if (method === 'POST' && url.pathname === this.logoutPath) {
+      this.user = null;
+      return this.logoutAnswer();
+    }
+    if (method === 'GET' && url.pathname === `${this.apiPath}/token`) {
+      const answer = this.answers.shift();
+      if (answer !== undefined) {
+        return answer();
+      }
+      if (!cookie || this.user === null) {
+        return Response.json({error: {code: 'unauthenticated', message: 'Sign in first.'}}, {status: 401});
+      }
+      const topics = url.searchParams.get('topics')?.split(',') ?? [];
+      const ttl = Number(url.searchParams.get('ttlSeconds') ?? '3600');
+      return Response.json({
+        authToken: `tok-${this.user}-${this.now()}`,
+        expiresAt: Math.floor(this.now() / 1000) + ttl,
+        tokenId: this.user,
+        endpoint: '127.0.0.1:8080',
+        scope: {tier: 'readwrite', cache: 'c', topics: {role: 'publish_subscribe', cache: 'c', all: false, names: topics}},
+      });
+    }
+    return Response.json({error: {code: 'not_found', message: 'No such route.'}}, {status: 404});
+  }) as typeof fetch;
+
+  /** The requests to the token route. */
+  tokenRequests(): HostRequest[] {
+    return this.requests.filter(r => new URL(r.url).pathname === `${this.apiPath}/token`);
+  }
+}

@@ -11,6 +11,7 @@ const CONFIG: AppConfig = {
   momentoEndpointOverride: null,
   tokenTtlSeconds: 20,
   cognito: null,
+  session: null,
 };
 
 function tokenResponse(nowMs: number, topics: string[]): Response {

@@ -1,0 +1,232 @@
+"""The chat app: the project's chat site, served by a FastAPI app that signs its own users in and vends their
+Momento tokens from its own route, `/api/momento/token`, through `momento_tvm.fastapi.token_router`.
+
+    app = create_app(MomentoSettings.from_env(), cache_name="chat", site_dir="static_site/dist",
+                     session_secret=os.environ["SESSION_SECRET"], https_only=True)
+
+What is where:
+    GET  /                          the chat site (static_site/dist), in its "Session" mode
+    GET  /config.js                 the site's settings, generated here (below)
+    GET  /login, POST /login        the sign-in form (login.py); POST /logout: sign-out (204)
+    GET  /api/momento/token         a token for the signed-in user (401 JSON when nobody is), renewed by the site
+    GET  /api/momento/token/explain what that token would grant, and the policy rule that decides it
+
+`uvicorn examples.fastapi_chat.app:app_from_env --factory` runs it with its settings from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from momento_tvm import MomentoSettings, Policy, VendingMachine
+from momento_tvm.fastapi import token_router
+
+from .login import Sessions, current_user_dependency, json_error, login_router
+from .users import DEMO_USERS, UserStore
+
+__all__ = ["API_PREFIX", "POLICY_FILE", "app_from_env", "config_js", "create_app", "site_csp"]
+
+log = logging.getLogger("fastapi_chat")
+
+HERE = Path(__file__).resolve().parent
+POLICY_FILE = HERE / "policy.yaml"
+API_PREFIX = "/api/momento"  # the site's apiUrl: it GETs {apiUrl}/token
+SESSION_COOKIE = "chat_session"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+ERROR_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+
+def create_app(
+    momento: MomentoSettings,
+    *,
+    cache_name: str,
+    site_dir: str | Path,
+    policy: Policy | str | Path | Mapping[str, Any] = POLICY_FILE,
+    session_secret: str | None = None,
+    users: UserStore = DEMO_USERS,
+    momento_web_url: str | None = None,
+    token_ttl_seconds: int | None = None,
+    https_only: bool = False,
+    session_max_age_seconds: int = 8 * 3600,
+) -> FastAPI:
+    """The app. `momento`: where tokens are minted (`MomentoSettings.from_env()`, or `.emulator(port)` offline);
+    `momento_web_url`: the emulator's grpc-web URL for the browser (None with real Momento, where the site finds
+    the endpoint in the token); `session_secret`: the key that signs session cookies (None: a random one for this
+    process, so every restart signs everyone out); `https_only`: mark the cookie `Secure` (always, outside
+    localhost); `token_ttl_seconds`: the token lifetime the site asks for (None: the tier's)."""
+    site = Path(site_dir).resolve()
+    if not (site / "index.html").is_file():
+        raise ValueError(f"{site} holds no index.html: build the chat site first (make install-site)")
+    if token_ttl_seconds is not None and not 10 <= token_ttl_seconds <= 86_400:
+        raise ValueError("token_ttl_seconds must be between 10 and 86400")
+    if not session_secret:
+        log.warning("no session secret set: session cookies are signed with a random key that ends with this process")
+        session_secret = secrets.token_urlsafe(32)
+
+    machine = VendingMachine(policy, momento, cache_name=cache_name)
+    sessions = Sessions(session_max_age_seconds)
+    settings_js = config_js(momento_web_url=momento_web_url, token_ttl_seconds=token_ttl_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        machine.close()  # the gRPC channel to Momento
+
+    # No /docs: Swagger's page loads scripts from a CDN, which the site's Content-Security-Policy forbids.
+    app = FastAPI(title="Momento chat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Outermost last: headers on every answer, then no stack trace out, then the session for the routes.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=session_max_age_seconds,
+        same_site="lax",
+        https_only=https_only,
+    )
+    app.add_middleware(InternalErrors)
+    app.add_middleware(SecurityHeaders, csp=site_csp(momento, momento_web_url))
+
+    @app.get("/config.js", include_in_schema=False)
+    def site_config() -> Response:
+        return Response(settings_js, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    app.include_router(login_router(users, sessions))
+    app.include_router(token_router(machine, current_user_dependency(users, sessions), path=f"{API_PREFIX}/token"))
+    app.mount("/", StaticFiles(directory=site, html=True), name="site")  # last: every other path is the site's
+    return app
+
+
+def config_js(*, momento_web_url: str | None, token_ttl_seconds: int | None) -> str:
+    """The site's `window.TVM_CONFIG` in its Session mode: tokens from this origin's `/api/momento/token` with the
+    session cookie; a 401 sends the user to `/login?next=...`; sign-out POSTs `/logout`."""
+    settings: dict[str, Any] = {
+        "authMethod": "Session",
+        "apiUrl": API_PREFIX,
+        "session": {"loginUrl": "/login", "logoutUrl": "/logout"},
+    }
+    if momento_web_url:
+        settings["momentoEndpointOverride"] = momento_web_url.rstrip("/")
+    if token_ttl_seconds is not None:
+        settings["tokenTtlSeconds"] = token_ttl_seconds
+    payload = json.dumps(settings, indent=2).replace("<", "\\u003c")  # cannot end the script element
+    return f"// The chat site's settings, generated by the example app (no secrets).\nwindow.TVM_CONFIG = {payload};\n"
+
+
+def site_csp(momento: MomentoSettings, momento_web_url: str | None) -> str:
+    """The chat site's Content-Security-Policy: its own scripts and styles, calls to this app and to Momento only."""
+    # Real Momento: the web SDK calls https://web.cache.<endpoint> and the like.
+    momento_origin = momento_web_url.rstrip("/") if momento_web_url else f"https://*.{momento.endpoint.split(':')[0]}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        f"connect-src 'self' {momento_origin}; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+class SecurityHeaders:
+    """Adds the security headers to every answer, and the site's CSP to those that set none of their own."""
+
+    def __init__(self, app: ASGIApp, csp: str) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        self.csp = csp.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", self.csp))
+                message["headers"] = headers + self.headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class InternalErrors:
+    """A bug answers 500 JSON and logs the exception's class only: its message or a traceback may hold a value
+    the request carried (a password field, a cookie)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            log.error("unexpected error in %s %s: %s", scope["method"], scope["path"], type(error).__name__)
+            if not started:
+                await json_error(500, "internal_error", "internal error")(scope, receive, send)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """404, 405 and the like in the project's error shape, `{"error": {"code", "message"}}`."""
+    assert isinstance(error, HTTPException)
+    response = json_error(error.status_code, ERROR_CODES.get(error.status_code, "http_error"), str(error.detail))
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    return json_error(400, "invalid_request", "the request's parameters could not be read")
+
+
+def app_from_env() -> FastAPI:
+    """The app configured by environment variables (`uvicorn examples.fastapi_chat.app:app_from_env --factory`):
+
+    - MOMENTO_API_KEY and MOMENTO_ENDPOINT: real Momento; else the local emulator at MOMENTO_GRPC_PORT (8080) with
+      its grpc-web port MOMENTO_WEB_PORT (8081) on 127.0.0.1;
+    - CACHE_NAME (chat), SITE_DIR (the repository's static_site/dist), POLICY_FILE (policy.yaml here);
+    - SESSION_SECRET (else random per process), HTTPS_ONLY=1 for a Secure cookie, TOKEN_TTL_SECONDS.
+    """
+    env = os.environ
+    if env.get("MOMENTO_API_KEY"):
+        momento, web_url = MomentoSettings.from_env(), None
+    else:
+        momento = MomentoSettings.emulator(int(env.get("MOMENTO_GRPC_PORT") or 8080))
+        web_url = f"http://127.0.0.1:{int(env.get('MOMENTO_WEB_PORT') or 8081)}"
+    ttl = env.get("TOKEN_TTL_SECONDS", "").strip()
+    return create_app(
+        momento,
+        cache_name=env.get("CACHE_NAME") or "chat",
+        site_dir=env.get("SITE_DIR") or HERE.parents[1] / "static_site" / "dist",
+        policy=env.get("POLICY_FILE") or POLICY_FILE,
+        session_secret=env.get("SESSION_SECRET") or None,
+        momento_web_url=web_url,
+        token_ttl_seconds=int(ttl) if ttl else None,
+        https_only=env.get("HTTPS_ONLY", "") in ("1", "true", "yes"),
+    )

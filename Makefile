@@ -19,6 +19,7 @@ AUTH ?= LambdaAuthorizer
 
 help:
 	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer|AmazonCognito)"
+	@echo "make embedded  the example chat app with its own login (examples/fastapi_chat) and the emulator, offline"
 	@echo "make sam-api   the template under SAM CLI's sam local start-api, in Docker, offline (AUTH=Open|LambdaAuthorizer)"
 	@echo "make test      install everything needed, then run the whole test suite"
 	@echo "make lint      ruff, mypy"
@@ -66,6 +67,12 @@ $(STAMPS)/browser: | $(STAMPS)
 # MOMENTO_WEB_PORT, MOTO_PORT). Ctrl-C stops everything.
 dev: install install-site
 	$(PY) -m devstack --auth $(AUTH)
+
+# The example chat app with its own login (examples/fastapi_chat: FastAPI, uvicorn) and the Momento emulator, offline
+# (ports: EMBEDDED_PORT, MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT; TOKEN_TTL_SECONDS=60 to watch renewals). Ctrl-C stops it.
+.PHONY: embedded
+embedded: install install-site
+	$(PY) -m devstack.embedded
 
 # aws-sam-cli, every package pinned (requirements/sam.txt), in its own venv.
 $(SAM): requirements/sam.txt | $(STAMPS)/python

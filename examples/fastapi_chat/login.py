@@ -84,8 +84,8 @@ def own_origin(request: Request) -> str:
 def same_origin(request: Request) -> bool:
     """False for a request another site's page made. `Sec-Fetch-Site` (set by the browser, out of reach of page
     scripts) decides when present; else `Origin`, which must be ours. A request with neither header comes from no
-    browser page (curl, a test client), so there is no other site to fear. `Origin: null` (sent when the page's
-    referrer policy is no-referrer, as the chat site's is) passes only with `Sec-Fetch-Site: same-origin`."""
+    browser page (curl, a test client), so there is no other site to fear. `Origin: null` (what a form posted from a
+    page with `Referrer-Policy: no-referrer` carries) passes only with `Sec-Fetch-Site: same-origin`."""
     site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
     if site is not None and site != "same-origin":

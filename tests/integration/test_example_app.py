@@ -184,8 +184,8 @@ def test_a_sign_in_from_another_site_is_refused_with_403(client: TestClient, hea
 
 
 def test_a_same_origin_form_from_a_no_referrer_page_is_accepted(client: TestClient) -> None:
-    """Chromium sends `Origin: null` for a form on a page with `Referrer-Policy: no-referrer` (the chat site's):
-    `Sec-Fetch-Site: same-origin` is what tells it is ours."""
+    """A form posted from a page with `Referrer-Policy: no-referrer` carries `Origin: null`: `Sec-Fetch-Site:
+    same-origin` is what tells it is ours."""
     response = sign_in(client, "alice", Origin="null", Sec_Fetch_Site="same-origin")
     assert response.status_code == 303
 

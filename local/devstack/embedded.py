@@ -279,7 +279,7 @@ class Embedded:
     async def _start_app(self, sock: socket.socket, app_port: int, grpc_port: int, web_port: int) -> None:
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))  # examples/ is not packaged: import it from the checkout
-        from examples.fastapi_chat import create_app
+        from examples.fastapi_chat.app import create_app
         from momento_tvm import MomentoSettings
 
         app = create_app(

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from playwright.async_api import Browser
 
-from examples.fastapi_chat import create_app
+from examples.fastapi_chat.app import create_app
 from momento_emulator.testing import EmulatorThread
 from momento_tvm import MomentoSettings
 from tests.conftest import CACHE

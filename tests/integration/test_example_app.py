@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from devstack.ports import port_is_free
-from examples.fastapi_chat import create_app
+from examples.fastapi_chat.app import create_app
 from momento_emulator.testing import EmulatorThread
 from momento_tvm import MomentoSettings
 from tests.conftest import CACHE

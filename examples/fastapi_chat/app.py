@@ -17,7 +17,6 @@ What is where:
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -37,14 +36,13 @@ from momento_tvm.fastapi import token_router
 from .login import current_user_dependency, json_error, login_router
 from .pages import API_PREFIX, config_js, site_csp
 from .sessions import Sessions
+from .settings import POLICY_FILE, settings_from_env
 from .users import DEMO_USERS, UserStore
 
 __all__ = ["POLICY_FILE", "app_from_env", "create_app"]
 
 log = logging.getLogger("fastapi_chat")
 
-HERE = Path(__file__).resolve().parent
-POLICY_FILE = HERE / "policy.yaml"
 SESSION_COOKIE = "chat_session"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -179,27 +177,6 @@ async def _validation_error(request: Request, error: Exception) -> Response:
 
 
 def app_from_env() -> FastAPI:
-    """The app configured by environment variables (`uvicorn examples.fastapi_chat.app:app_from_env --factory`):
-
-    - MOMENTO_API_KEY and MOMENTO_ENDPOINT: real Momento; else the local emulator at MOMENTO_GRPC_PORT (8080) with
-      its grpc-web port MOMENTO_WEB_PORT (8081) on 127.0.0.1;
-    - CACHE_NAME (chat), SITE_DIR (the repository's static_site/dist), POLICY_FILE (policy.yaml here);
-    - SESSION_SECRET (else random per process), HTTPS_ONLY=1 for a Secure cookie, TOKEN_TTL_SECONDS.
-    """
-    env = os.environ
-    if env.get("MOMENTO_API_KEY"):
-        momento, web_url = MomentoSettings.from_env(), None
-    else:
-        momento = MomentoSettings.emulator(int(env.get("MOMENTO_GRPC_PORT") or 8080))
-        web_url = f"http://127.0.0.1:{int(env.get('MOMENTO_WEB_PORT') or 8081)}"
-    ttl = env.get("TOKEN_TTL_SECONDS", "").strip()
-    return create_app(
-        momento,
-        cache_name=env.get("CACHE_NAME") or "chat",
-        site_dir=env.get("SITE_DIR") or HERE.parents[1] / "static_site" / "dist",
-        policy=env.get("POLICY_FILE") or POLICY_FILE,
-        session_secret=env.get("SESSION_SECRET") or None,
-        momento_web_url=web_url,
-        token_ttl_seconds=int(ttl) if ttl else None,
-        https_only=env.get("HTTPS_ONLY", "") in ("1", "true", "yes"),
-    )
+    """The app configured by environment variables (settings.py): `uvicorn examples.fastapi_chat.app:app_from_env
+    --factory`."""
+    return create_app(**settings_from_env())

@@ -158,7 +158,7 @@ class AppServer(uvicorn.Server):
 def demo_logins() -> list[tuple[str, str, str]]:
     """(user, password, tier) for the example's users: passwords from local/demo_users.json (the example stores
     hashes only), tiers from its policy."""
-    from examples.fastapi_chat.app import POLICY_FILE
+    from examples.fastapi_chat.settings import POLICY_FILE
     from examples.fastapi_chat.users import DEMO_USERS
     from momento_tvm import load_policy
     from tvm_users.demo import load_demo_users

@@ -1,0 +1,55 @@
+"""The app's settings from environment variables, for `app_from_env()` (FastAPI here, and the Flask example's):
+
+- MOMENTO_API_KEY and MOMENTO_ENDPOINT: real Momento; else the local emulator at MOMENTO_GRPC_PORT (8080) with
+  its grpc-web port MOMENTO_WEB_PORT (8081) on 127.0.0.1;
+- CACHE_NAME (chat), SITE_DIR (the repository's static_site/dist), POLICY_FILE (policy.yaml here);
+- SESSION_SECRET (else a random key per process), HTTPS_ONLY=1 for a `Secure` cookie, TOKEN_TTL_SECONDS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypedDict
+
+from momento_tvm import MomentoSettings
+
+__all__ = ["POLICY_FILE", "SITE_DIR", "AppSettings", "settings_from_env"]
+
+HERE = Path(__file__).resolve().parent
+POLICY_FILE = HERE / "policy.yaml"
+SITE_DIR = HERE.parents[1] / "static_site" / "dist"  # built by `make install-site`
+
+
+class AppSettings(TypedDict):
+    """`create_app`'s arguments (`create_app(**settings_from_env())`)."""
+
+    momento: MomentoSettings
+    cache_name: str
+    site_dir: str | Path
+    policy: str | Path
+    session_secret: str | None
+    momento_web_url: str | None
+    token_ttl_seconds: int | None
+    https_only: bool
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> AppSettings:
+    env = os.environ if environ is None else environ
+    if env.get("MOMENTO_API_KEY"):
+        momento, web_url = MomentoSettings.from_env(env), None
+    else:
+        momento = MomentoSettings.emulator(int(env.get("MOMENTO_GRPC_PORT") or 8080))
+        web_url = f"http://127.0.0.1:{int(env.get('MOMENTO_WEB_PORT') or 8081)}"
+    ttl = env.get("TOKEN_TTL_SECONDS", "").strip()
+    return AppSettings(
+        momento=momento,
+        cache_name=env.get("CACHE_NAME") or "chat",
+        site_dir=env.get("SITE_DIR") or SITE_DIR,
+        policy=env.get("POLICY_FILE") or POLICY_FILE,
+        session_secret=env.get("SESSION_SECRET") or None,
+        momento_web_url=web_url,
+        token_ttl_seconds=int(ttl) if ttl else None,
+        https_only=env.get("HTTPS_ONLY", "").lower() in ("1", "true", "yes"),
+    )

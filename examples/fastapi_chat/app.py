@@ -6,7 +6,7 @@ Momento tokens from its own route, `/api/momento/token`, through `momento_tvm.fa
 
 What is where:
     GET  /                          the chat site (static_site/dist), in its "Session" mode
-    GET  /config.js                 the site's settings, generated here (below)
+    GET  /config.js                 the site's settings (pages.config_js)
     GET  /login, POST /login        the sign-in form (login.py); POST /logout: sign-out (204)
     GET  /api/momento/token         a token for the signed-in user (401 JSON when nobody is), renewed by the site
     GET  /api/momento/token/explain what that token would grant, and the policy rule that decides it

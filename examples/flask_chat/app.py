@@ -61,6 +61,8 @@ def create_app(
     site = Path(site_dir).resolve()
     if not (site / "index.html").is_file():
         raise ValueError(f"{site} holds no index.html: build the chat site first (make install-site)")
+    if token_ttl_seconds is not None and not 10 <= token_ttl_seconds <= 86_400:
+        raise ValueError("token_ttl_seconds must be between 10 and 86400")
     if not session_secret:
         log.warning("no session secret set: session cookies are signed with a random key that ends with this process")
         session_secret = secrets.token_urlsafe(32)

@@ -14,7 +14,7 @@ SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE
 
 AUTH ?= LambdaAuthorizer
 
-.PHONY: help dev sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
+.PHONY: help dev embedded sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
 	soak emulator clean
 
 help:
@@ -70,7 +70,6 @@ dev: install install-site
 
 # The example chat app with its own login (examples/fastapi_chat: FastAPI, uvicorn) and the Momento emulator, offline
 # (ports: EMBEDDED_PORT, MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT; TOKEN_TTL_SECONDS=60 to watch renewals). Ctrl-C stops it.
-.PHONY: embedded
 embedded: install install-site
 	$(PY) -m devstack.embedded
 
@@ -117,7 +116,7 @@ lint: install install-site
 	$(PY) -m mypy
 	$(PY) -m mypy --strict functions/token_vending/app.py
 	$(PY) -m mypy --strict authorizers/credentials/app.py
-	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml
+	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml examples/fastapi_chat/policy.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 
 # One table, each row beside its floor from the same run (127.0.0.1 only, under 5 minutes; BENCH_ARGS=--quick).

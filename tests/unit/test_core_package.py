@@ -20,8 +20,8 @@ def test_importing_the_core_loads_neither_aws_nor_the_momento_sdk() -> None:
     for the web frameworks of the integrations (imported only from momento_tvm.fastapi and momento_tvm.flask)."""
     probe = (
         "import json, sys, momento_tvm; "
-        "print(json.dumps([m for m in ('boto3', 'botocore', 'momento', 'aws_lambda_powertools', 'grpc', 'fastapi', 'flask', 'starlette') "
-        "if m in sys.modules]))"
+        "print(json.dumps([m for m in ('boto3', 'botocore', 'momento', 'aws_lambda_powertools', 'grpc', "
+        "'fastapi', 'flask', 'starlette') if m in sys.modules]))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert json.loads(loaded) == []

@@ -101,7 +101,7 @@ def test_a_policy_mapping_is_checked_like_a_file() -> None:
     with pytest.raises(ScopeDeniedError, match="name the topics"):
         machine.decide(verified_identity("bob"))
     assert machine.decide(verified_identity("bob"), TokenRequest(topics=("room-2",))).ttl_seconds == 600
-    with pytest.raises(PolicyError, match="^<policy mapping>:1: must contain"):
+    with pytest.raises(PolicyError, match=r"^<policy mapping>:1: must contain"):
         VendingMachine({"version": 1, "tiers": {}}, RecordingMinter, cache_name="chat")
     with pytest.raises(PolicyError, match="policy mapping"):
         VendingMachine({**policy, "default_tier": "nobody"}, RecordingMinter, cache_name="chat")

@@ -1,0 +1,77 @@
+"""`python -m momento_tvm check-policy` as a user runs it: help is help (not a file named --help), bad usage is one
+line and exit status 2, a bad file is its error line and exit status 1."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = ROOT / "functions" / "token_vending" / "policy.yaml"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "momento_tvm", *args], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_check_policy_help_prints_its_usage(flag: str) -> None:
+    result = cli("check-policy", flag)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m momento_tvm check-policy "), result.stdout
+    assert "POLICY.yaml" in result.stdout and "exit status" in result.stdout
+    assert result.stderr == ""
+
+
+def test_the_top_level_help_names_the_command() -> None:
+    result = cli("--help")
+    assert result.returncode == 0, result.stderr
+    assert "check-policy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ((), "a command is required"),
+        (("check_policy",), "unknown command 'check_policy'"),
+        (("check-policy",), "the following arguments are required: POLICY.yaml"),
+        (("check-policy", "--strict", str(POLICY)), "unrecognized arguments: --strict"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_status_2(args: tuple[str, ...], says: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert says in result.stderr and "--help" in result.stderr, result.stderr
+
+
+def test_valid_and_invalid_files_one_line_each(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\ndefault_tier: nowhere\ngroups: []\ntiers: {}\n")
+    result = cli("check-policy", str(POLICY), str(broken))
+    assert result.returncode == 1
+    assert re.fullmatch(rf"{re.escape(str(POLICY))}: ok \(\d+ tiers, \d+ group rules\)\n", result.stdout), result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{broken}:"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_named_like_an_option_still_works_after_a_double_dash(tmp_path: Path) -> None:
+    odd = tmp_path / "--policy.yaml"
+    odd.write_text(POLICY.read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "momento_tvm", "check-policy", "--", odd.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("--policy.yaml: ok")

@@ -4,10 +4,11 @@ from .core import EmulatorConfig, EmulatorCore
 from .errors import EmulatorError, Status
 from .permissions import CacheGrant, CacheRole, Scope, TopicGrant, TopicRole
 from .server import EmulatorServer, ServerOptions
-from .tokens import DEFAULT_API_KEY, Principal, TokenAuthority
+from .tokens import DEFAULT_API_KEY, DEFAULT_MAX_TOKEN_TTL_SECONDS, Principal, TokenAuthority, v1_api_key
 
 __all__ = [
     "DEFAULT_API_KEY",
+    "DEFAULT_MAX_TOKEN_TTL_SECONDS",
     "CacheGrant",
     "CacheRole",
     "EmulatorConfig",
@@ -21,4 +22,5 @@ __all__ = [
     "TokenAuthority",
     "TopicGrant",
     "TopicRole",
+    "v1_api_key",
 ]

@@ -17,7 +17,7 @@ import sys
 from .core import DEFAULT_MAX_MESSAGE_BYTES, EmulatorConfig
 from .grpc_transport import PortInUseError
 from .server import EmulatorServer, ServerOptions
-from .tokens import DEFAULT_API_KEY
+from .tokens import DEFAULT_API_KEY, DEFAULT_MAX_TOKEN_TTL_SECONDS
 
 API_KEY_ENV = "MOMENTO_EMULATOR_API_KEY"
 
@@ -36,7 +36,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"the root API key (default: ${API_KEY_ENV}, else the documented development key)",
     )
     parser.add_argument("--endpoint", default="", help="endpoint returned with vended tokens (default: HOST:GRPC_PORT)")
-    parser.add_argument("--max-token-ttl", type=int, default=3600, help="longest disposable token, seconds (3600)")
+    parser.add_argument(
+        "--max-token-ttl",
+        type=int,
+        default=DEFAULT_MAX_TOKEN_TTL_SECONDS,
+        help=f"longest disposable token, seconds (default: {DEFAULT_MAX_TOKEN_TTL_SECONDS}, the 25 hours Momento's "
+        "token vending machine example states)",
+    )
     parser.add_argument("--cache", action="append", default=[], help="a cache that exists at start (repeatable)")
     parser.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds between heartbeats (5)")
     parser.add_argument(

@@ -16,7 +16,7 @@ from .broker import Subscription, TopicBroker, TopicMessage
 from .cache import CacheStore
 from .errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 from .permissions import CacheOp, Scope, TopicOp
-from .tokens import DEFAULT_API_KEY, Principal, TokenAuthority
+from .tokens import DEFAULT_API_KEY, DEFAULT_MAX_TOKEN_TTL_SECONDS, Principal, TokenAuthority
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "EmulatorConfig", "EmulatorCore"]
 
@@ -29,7 +29,7 @@ class EmulatorConfig:
 
     api_key: str = DEFAULT_API_KEY
     endpoint: str = ""  # empty: the server fills in its own gRPC address
-    max_token_ttl_seconds: int = 3600
+    max_token_ttl_seconds: int = DEFAULT_MAX_TOKEN_TTL_SECONDS  # 25 h, as Momento's TVM example states
     caches: tuple[str, ...] = ()
     heartbeat_interval_seconds: float = 5.0
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES

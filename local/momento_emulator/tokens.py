@@ -21,7 +21,14 @@ from typing import Any
 from .errors import InvalidArgumentError, PermissionDeniedError, UnauthenticatedError
 from .permissions import Scope
 
-__all__ = ["DEFAULT_API_KEY", "MAX_TOKEN_ID_LENGTH", "Principal", "TokenAuthority"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_MAX_TOKEN_TTL_SECONDS",
+    "MAX_TOKEN_ID_LENGTH",
+    "Principal",
+    "TokenAuthority",
+    "v1_api_key",
+]
 
 # The documented development root key. It is public: it only ever unlocks a local emulator. It is shaped as a
 # Momento v2 ("global") API key (a JWT whose claim `t` is "g") so the SDKs' `from_api_key_v2` accept it.
@@ -30,6 +37,11 @@ DEFAULT_API_KEY = (
     "9HLX0W-vHh06-_T6o1VUZUkkdxG1IG4jASNw82-mq1U"
 )
 MAX_TOKEN_ID_LENGTH = 64
+# The longest disposable token the emulator vends by default: 25 hours, the limit Momento's own token vending machine
+# example states ("disposable tokens must expire within 25 hours") in github.com/momentohq/client-sdk-javascript,
+# examples/nodejs/token-vending-machine/lambda/token-vending-machine/config.ts. Neither SDK checks a maximum; the
+# service does. `--max-token-ttl` changes it.
+DEFAULT_MAX_TOKEN_TTL_SECONDS = 25 * 3600
 _PREFIX = "emu1"
 _ROOT_SCOPE = Scope(super_user=True)
 
@@ -120,3 +132,17 @@ def _b64url(data: bytes) -> str:
 
 def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def v1_api_key(endpoint: str, api_key: str = DEFAULT_API_KEY) -> str:
+    """`api_key` in the base64 JSON form of Momento's v1 API keys, `{"endpoint", "api_key"}`.
+
+    For credential providers that accept only that form (the Node SDK's `CredentialProvider.fromString`, which
+    Momento's example token vending machine uses): they send the inner `api_key` as is, so the emulator sees its
+    own key. `endpoint` must not be empty (the SDKs refuse the key), but SDKs derive TLS hosts from it, so give
+    them endpoint overrides too (docs/emulator.md).
+    """
+    if not endpoint:
+        raise ValueError("the endpoint must not be empty")
+    document = json.dumps({"endpoint": endpoint, "api_key": api_key}, separators=(",", ":"))
+    return base64.b64encode(document.encode("utf-8")).decode("ascii")

@@ -60,6 +60,7 @@ from momento.responses import (
 from momento.utilities import ExpiresIn
 from momento_wire_types.generated import cachepubsub_pb2, cachepubsub_pb2_grpc, permissionmessages_pb2, token_pb2
 
+from momento_emulator import DEFAULT_MAX_TOKEN_TTL_SECONDS
 from tests.conftest import RunningEmulator, client_timeout
 
 OTHER_CACHE = "other-cache"
@@ -166,7 +167,7 @@ def test_root_key_vends_a_token_that_carries_endpoint_and_expiry(emulator: Runni
 @pytest.mark.parametrize(
     ("ttl", "token_id", "scope"),
     [
-        pytest.param(3601, None, None, id="over-maximum-ttl"),
+        pytest.param(DEFAULT_MAX_TOKEN_TTL_SECONDS + 1, None, None, id="over-maximum-ttl"),
         pytest.param(0, None, None, id="zero-ttl"),
         pytest.param(60, "x" * 65, None, id="token-id-over-64"),
     ],

@@ -2,15 +2,18 @@
 //
 // Run by tests/integration/test_node_sdk.py, configured by environment variables:
 //   MOMENTO_EMULATOR_HOST, MOMENTO_EMULATOR_GRPC_PORT  where the emulator's native gRPC port listens
-//   MOMENTO_ROOT_KEY                                   the emulator's root API key
+//   MOMENTO_ROOT_KEY                                   the emulator's root API key, raw
+//   MOMENTO_V1_API_KEY                                 the same key wrapped as a v1 key (docs/emulator.md)
 //   MOMENTO_CACHE, MOMENTO_TOPIC                       an existing cache and a topic name to use
 //   MOMENTO_TOKEN_ID                                   token id to vend (default "node-check")
+//   MOMENTO_TOKEN_TTL_SECONDS                          lifetime of the vended token (default 60)
 //   MOMENTO_CHECK_TIMEOUT_MS                           overall budget (default 20000)
 //
-// Steps: vend a disposable token with the ROOT key (AuthClient; the Node SDK sends the key only in the request
-// body's auth_token, with no authorization metadata), subscribe and publish with the vended token, then try to
-// vend with the vended token (must fail: disposable tokens may not call the token service), then a publish to a
-// topic outside the token's scope (must fail).
+// Steps: give the raw key to CredentialProvider.fromString, as Momento's example token vending machine does (the
+// SDK refuses it), then vend a disposable token with the wrapped key through fromString (AuthClient; the Node SDK
+// sends the key only in the request body's auth_token, with no authorization metadata), subscribe and publish with
+// the vended token, then try to vend with the vended token (must fail: disposable tokens may not call the token
+// service), then a publish to a topic outside the token's scope (must fail).
 // Prints exactly one JSON line on stdout and exits 0 when the script itself ran to the end (the Python test
 // judges the results); exits 1 with {"fatal": ...} on an unexpected exception or when the budget runs out.
 
@@ -34,17 +37,20 @@ const env = process.env;
 const host = env.MOMENTO_EMULATOR_HOST ?? '127.0.0.1';
 const port = env.MOMENTO_EMULATOR_GRPC_PORT;
 const rootKey = env.MOMENTO_ROOT_KEY;
+const v1ApiKey = env.MOMENTO_V1_API_KEY;
 const cache = env.MOMENTO_CACHE;
 const topic = env.MOMENTO_TOPIC;
 const tokenId = env.MOMENTO_TOKEN_ID ?? 'node-check';
+const ttlSeconds = Number(env.MOMENTO_TOKEN_TTL_SECONDS ?? '60');
 const budgetMs = Number(env.MOMENTO_CHECK_TIMEOUT_MS ?? '20000');
 
 function emit(result, exitCode) {
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(exitCode));
 }
 
-if (!port || !rootKey || !cache || !topic) {
-  emit({fatal: 'MOMENTO_EMULATOR_GRPC_PORT, MOMENTO_ROOT_KEY, MOMENTO_CACHE and MOMENTO_TOPIC are required'}, 1);
+if (!port || !rootKey || !v1ApiKey || !cache || !topic) {
+  const required = 'MOMENTO_EMULATOR_GRPC_PORT, MOMENTO_ROOT_KEY, MOMENTO_V1_API_KEY, MOMENTO_CACHE, MOMENTO_TOPIC';
+  emit({fatal: `${required} are required`}, 1);
 } else {
   const budget = setTimeout(() => emit({fatal: `timed out after ${budgetMs} ms`}, 1), budgetMs);
   main()
@@ -65,12 +71,20 @@ function endpointOverrides() {
   return {cacheEndpoint: target, controlEndpoint: target, tokenEndpoint: target, secureConnection: false};
 }
 
-// The Node SDK's string provider parses its key (base64 JSON {endpoint, api_key} or a legacy JWT) and refuses
-// anything else, so a raw emulator key is wrapped the same way the SDK wraps vended tokens. The inner api_key
-// is what goes on the wire; the endpoint inside is ignored because all endpoints are overridden.
-function rootCredentials() {
-  const wrapped = Buffer.from(JSON.stringify({endpoint: host, api_key: rootKey})).toString('base64');
-  return CredentialProvider.fromString({apiKey: wrapped, endpointOverrides: endpointOverrides()});
+// The Node SDK's string provider parses its key (base64 JSON {endpoint, api_key}, or a legacy JWT) and refuses a
+// v2-shaped key such as the emulator's, so the key comes wrapped (docs/emulator.md's recipe, made by the Python
+// test). The inner api_key is what goes on the wire; the endpoint inside is ignored because all are overridden.
+function rootCredentials(apiKey) {
+  return CredentialProvider.fromString({apiKey, endpointOverrides: endpointOverrides()});
+}
+
+function refusal(fn) {
+  try {
+    fn();
+    return {ok: true};
+  } catch (e) {
+    return {ok: false, message: e instanceof Error ? e.message : String(e)};
+  }
 }
 
 function tokenCredentials(authToken) {
@@ -83,7 +97,7 @@ function errorOf(response) {
 
 async function vend(credentialProvider, scope, id) {
   const auth = new AuthClient({configuration: AuthClientConfigurations.Default.latest(), credentialProvider});
-  const response = await auth.generateDisposableToken(scope, ExpiresIn.seconds(60), {tokenId: id});
+  const response = await auth.generateDisposableToken(scope, ExpiresIn.seconds(ttlSeconds), {tokenId: id});
   if (response instanceof GenerateDisposableToken.Success) {
     return {ok: true, authToken: response.authToken, expiresAt: response.expiresAt.epoch()};
   }
@@ -97,9 +111,12 @@ function sleep(ms) {
 async function main() {
   const result = {ok: false};
 
-  // 1. Vend with the root key.
+  // 0. The raw key, as Momento's example token vending machine passes its secret to fromString.
+  result.rawKeyFromString = refusal(() => rootCredentials(rootKey));
+
+  // 1. Vend with the root key, wrapped.
   const scope = DisposableTokenScopes.topicPublishSubscribe(cache, topic);
-  const vended = await vend(rootCredentials(), scope, tokenId);
+  const vended = await vend(rootCredentials(v1ApiKey), scope, tokenId);
   result.vend = vended.ok ? {ok: true, expiresAt: vended.expiresAt} : vended;
   if (!vended.ok) {
     return result;

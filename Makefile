@@ -17,51 +17,73 @@ AUTH ?= LambdaAuthorizer
 .PHONY: help dev embedded sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
 	soak emulator clean
 
+# One entry per target a user runs (tests/integration/test_readme.py checks every .PHONY target but install* has one).
 help:
-	@echo "make dev       the whole app offline: Momento emulator, moto, local API, site (AUTH=Open|LambdaAuthorizer|AmazonCognito)"
-	@echo "make embedded  the example chat app with its own login (examples/fastapi_chat) and the emulator, offline"
-	@echo "make sam-api   the template under SAM CLI's sam local start-api, in Docker, offline (AUTH=Open|LambdaAuthorizer)"
-	@echo "make test      install everything needed, then run the whole test suite"
-	@echo "make lint      ruff, mypy"
-	@echo "make emulator  run the local Momento emulator (ports 8080 gRPC, 8081 grpc-web)"
-	@echo "make bench     one table of every benchmark against its floor (BENCH_ARGS='--quick --rows cold,warm')"
-	@echo "make soak      bounded reliability run of the whole offline stack, PASS/FAIL per phase (SOAK_ARGS=--quick)"
-	@echo "make publish   STACK=<name>: publish the built site to a deployed stack"
+	@echo "usage: make TARGET [VARIABLE=value ...]; every target first installs what it needs into .venv (once)."
+	@echo "The project's CLIs (python -m tvm_users, momento_tvm, devstack) are in .venv: . .venv/bin/activate"
+	@echo ""
+	@echo "  make dev         the whole app offline: Momento emulator, moto, local API, chat site (Ctrl-C stops it)"
+	@echo "                   AUTH=LambdaAuthorizer (the default: Basic logins) | Open (anonymous guests) | AmazonCognito"
+	@echo "                   ports: API_PORT=3000 SITE_PORT=8000 MOMENTO_GRPC_PORT=8080 MOMENTO_WEB_PORT=8081"
+	@echo "                   MOTO_PORT=5000 (0 = a free port); TOKEN_TTL_SECONDS=60 to watch renewals;"
+	@echo "                   ALLOWED_ORIGINS=http://localhost:5173 (extra CORS origins, comma-separated)"
+	@echo "  make embedded    the example app with its own login (examples/fastapi_chat) and the emulator, offline"
+	@echo "                   ports: EMBEDDED_PORT=3100 MOMENTO_GRPC_PORT=8080 MOMENTO_WEB_PORT=8081; TOKEN_TTL_SECONDS"
+	@echo "  make sam-api     the template under SAM CLI's sam local start-api, in Docker, offline"
+	@echo "                   AUTH=LambdaAuthorizer | Open; ports: API_PORT MOMENTO_GRPC_PORT MOMENTO_WEB_PORT MOTO_PORT"
+	@echo "  make emulator    only the Momento emulator; ports: MOMENTO_GRPC_PORT=8080 (gRPC) MOMENTO_WEB_PORT=8081"
+	@echo "  make test        install everything needed, then run the whole test suite (what CI runs, with lint)"
+	@echo "  make test-fast   the unit tests only (no servers, no browser)"
+	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
+	@echo "  make bench       one table of every benchmark against its floor; BENCH_ARGS='--quick --rows cold,warm'"
+	@echo "  make soak        bounded reliability run of the whole offline stack, PASS/FAIL per phase; SOAK_ARGS=--quick"
+	@echo "  make publish     after sam deploy: build the site and publish it to the stack; STACK=<name> [REGION=<region>]"
+	@echo "  make clean       remove .venv, the stamps, node_modules and the builds"
+	@echo "  make help        this list"
 
 $(STAMPS):
-	mkdir -p $(STAMPS)
+	@mkdir -p $(STAMPS)
+
+# Installs say what they do: one line per package pip fetches (errors and warnings pass through on stderr).
+PIP_FLAGS := --disable-pip-version-check --progress-bar off
+PIP_PROGRESS := sed -u -n -e 's/^Collecting \([^ ]*\).*/  \1/p' -e 's/^Processing [^ ]*\/\([^/ ]*\).*/  \1/p' \
+	-e 's/^Installing collected packages.*/  installing them.../p'
 
 # Python: a venv with every pinned package; the library (momento_tvm, the one thing pyproject.toml packages)
 # installed editable; and the project's own tools, which are never packaged, on the venv's path by a .pth file.
 DEV_TOOL_DIRS := local authorizers/credentials tools
 $(STAMPS)/python: requirements/dev.txt pyproject.toml | $(STAMPS)
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "momento_tvm_dev_tools.pth")\
+	@echo "Installing Python packages into .venv (first run: about a minute)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@set -o pipefail; $(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt | $(PIP_PROGRESS)
+	@$(PY) -m pip install $(PIP_FLAGS) --quiet --no-deps -e .
+	@$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "momento_tvm_dev_tools.pth")\
 		.write_text("".join(str(pathlib.Path(d).resolve()) + "\n" for d in sys.argv[1:]))' $(DEV_TOOL_DIRS)
-	touch $@
+	@touch $@
 
 # JavaScript test dependencies (the real Momento SDKs and a bundler), pinned by their lock file.
 $(STAMPS)/js: $(JS_TESTS)/package.json $(JS_TESTS)/package-lock.json | $(STAMPS)
-	cd $(JS_TESTS) && npm ci --no-audit --no-fund --loglevel=error
-	cd $(JS_TESTS) && npm run --silent build
-	touch $@
+	@echo "Installing the JavaScript test packages into $(JS_TESTS)/node_modules (first run: about 20 s)..."
+	@cd $(JS_TESTS) && npm ci --no-audit --no-fund
+	@cd $(JS_TESTS) && npm run --silent build
+	@touch $@
 
 # The chat site, built to static_site/dist (served by `make dev`, published by `make publish`).
 $(STAMPS)/site: $(SITE_SOURCES) | $(STAMPS)
 	@if [ -f $(SITE)/package.json ]; then \
-		cd $(SITE) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+		echo "Installing the site's npm packages and building it into $(SITE)/dist (first run: about 30 s)..." && \
+		cd $(SITE) && npm ci --no-audit --no-fund && npm run --silent build; \
 	else echo "no static_site/package.json: make dev serves its placeholder page"; fi
-	touch $@
+	@touch $@
 
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 $(STAMPS)/browser: | $(STAMPS)
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests (first run: a minute or two)..." && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; fi
-	touch $@
+	@touch $@
 
 # The whole application offline, served from template.yaml (ports: API_PORT, SITE_PORT, MOMENTO_GRPC_PORT,
 # MOMENTO_WEB_PORT, MOTO_PORT). Ctrl-C stops everything.
@@ -75,9 +97,10 @@ embedded: install install-site
 
 # aws-sam-cli, every package pinned (requirements/sam.txt), in its own venv.
 $(SAM): requirements/sam.txt | $(STAMPS)/python
-	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
-	touch $@
+	@echo "Installing SAM CLI into $(SAM_VENV) (first run: about a minute)..."
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@set -o pipefail; $(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt | $(PIP_PROGRESS)
+	@touch $@
 
 # What `sam local` needs, offline and idempotently (root: apt-get, dockerd, debootstrap): docker.io, and the Lambda
 # Python 3.13 x86_64 image built here if docker lacks it (images cannot be pulled). A dockerd started for the build is
@@ -127,8 +150,9 @@ bench: install install-browser install-site
 soak: install
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
+# Only the Momento emulator (ports: MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT; unset: its defaults, 8080 and 8081).
 emulator: install
-	$(PY) -m momento_emulator
+	$(PY) -m momento_emulator $(if $(MOMENTO_GRPC_PORT),--grpc-port $(MOMENTO_GRPC_PORT))$(if $(MOMENTO_WEB_PORT), --web-port $(MOMENTO_WEB_PORT))
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .aws-sam/sam-local $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist

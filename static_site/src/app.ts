@@ -7,7 +7,6 @@ import {
   decodeChatMessage,
   describeSender,
   encodeChatMessage,
-  formatRemaining,
   MAX_MESSAGE_LENGTH,
   validateDisplayName,
   type SenderKind,
@@ -15,7 +14,7 @@ import {
 import {createTopicClient, topicsPort} from './momento';
 import {signInHref, signOutOfHost} from './hostLogin';
 import {
-  renewalRetryText,
+  sessionStatusText,
   SIGNED_OUT_TEXT,
   signedOutText,
   signInErrorText,
@@ -739,27 +738,15 @@ export class ChatApp {
 
   private renderTimer(): void {
     const chat = this.chat;
-    const active = this.token;
     if (chat === null) {
       return;
     }
+    const active = this.token;
     if (active === null) {
-      chat.setTokenTimer('', '');
+      chat.setSessionStatus(null);
       return;
     }
-    const now = this.deps.now();
-    const left = formatRemaining(active.expiryMs - now);
-    const status = this.tokenStatus;
-    let text = left === 'expired' ? 'Token expired' : `Token ${left} left`;
-    const renewal = status === null ? '' : renewalRetryText(status, now);
-    if (renewal !== '') {
-      text += ` · ${renewal}`;
-    }
-    const renewIn = formatRemaining(active.refreshAtMs - now);
-    chat.setTokenTimer(
-      text,
-      `Your access token renews automatically${renewIn === 'expired' ? '' : ` in ${renewIn}`}, before it expires.`,
-    );
+    chat.setSessionStatus(sessionStatusText(active.expiryMs, active.refreshAtMs, this.tokenStatus, this.deps.now()));
   }
 
   private updateConnection(): void {

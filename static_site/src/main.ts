@@ -5,6 +5,7 @@ import {ChatApp, type ChatTestMessage, type ChatTestState} from './app';
 import {lazyCognitoPort, type CognitoPort} from './cognito';
 import {parseConfig, type CognitoConfig} from './config';
 import {renderConfigError} from './ui';
+import {followVisualViewport} from './viewport';
 
 /**
  * `window.__chat`: a read-only view for browser tests (no credentials, no token). `state()` tells the connection
@@ -43,6 +44,7 @@ function boot(): void {
   if (root === null) {
     return;
   }
+  followVisualViewport();
   const parsed = parseConfig(window.TVM_CONFIG, window.location.href);
   if (!parsed.ok) {
     renderConfigError(root, parsed.problems);

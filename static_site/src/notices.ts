@@ -7,6 +7,7 @@
 
 import type {CognitoError} from './cognito';
 import type {AuthMethod} from './config';
+import {formatRemaining} from './messages';
 import type {SessionError, SessionStatus} from './session';
 
 /** Why the service is unavailable, in a few words: "HTTP 500", "no connection", "no answer in time". */
@@ -112,7 +113,7 @@ export function signOutFailedText(reason: string): string {
   return `You are signed out of the chat on this page, but the site did not confirm the sign-out (${reason}): your session there may still be active.`;
 }
 
-/** The token timer's note on a renewal: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), or "renewing". */
+/** A renewal's note: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), or "renewing". */
 export function renewalRetryText(status: SessionStatus, nowMs: number): string {
   if (status.kind !== 'retrying') {
     return status.kind === 'fetching' ? 'renewing' : '';
@@ -127,4 +128,38 @@ export function unreachableRoomText(nextRetryAtMs: number | null, nowMs: number)
     return 'chat service unreachable, retrying';
   }
   return `chat service unreachable, next try in ${Math.max(1, Math.ceil((nextRetryAtMs - nowMs) / 1000))} s`;
+}
+
+/** The account's session lines (sessionStatusText). */
+export interface SessionStatusText {
+  /** "Access renews automatically": never a countdown that reads as if something happens at zero. */
+  readonly summary: string;
+  /** For the curious: when the next renewal is, or that it is under way, or retrying and why. */
+  readonly renewal: string;
+  /** How long the current token stays valid. */
+  readonly validity: string;
+}
+
+/** What the account says about the session's token: renewal is automatic; the times are there for the curious. */
+export function sessionStatusText(
+  expiryMs: number,
+  refreshAtMs: number,
+  status: SessionStatus | null,
+  nowMs: number,
+): SessionStatusText {
+  const expired = expiryMs <= nowMs;
+  let renewal: string;
+  if (status !== null && status.kind === 'retrying') {
+    const text = renewalRetryText(status, nowMs);
+    renewal = text.charAt(0).toUpperCase() + text.slice(1);
+  } else if ((status !== null && status.kind === 'fetching') || refreshAtMs <= nowMs) {
+    renewal = 'Renewing now';
+  } else {
+    renewal = `Next renewal in ${formatRemaining(refreshAtMs - nowMs)}`;
+  }
+  return {
+    summary: expired ? 'Access expired; renewing automatically' : 'Access renews automatically',
+    renewal,
+    validity: expired ? 'Token expired' : `Token valid for ${formatRemaining(expiryMs - nowMs)}`,
+  };
 }

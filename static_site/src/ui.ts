@@ -4,6 +4,7 @@ import type {AuthMethod} from './config';
 import {CONNECTION_LABELS, type ConnectionState} from './connection';
 import {el, replaceChildren, setText} from './dom';
 import {formatClock, MAX_MESSAGE_LENGTH, senderDescription, type Sender} from './messages';
+import type {SessionStatusText} from './notices';
 import {DEFAULT_ROOM} from './roomList';
 import type {RoomStatus} from './rooms';
 
@@ -408,16 +409,22 @@ function avatarClass(tokenId: string): string {
   return `avatar--c${hash % AVATAR_COLOURS}`;
 }
 
+/** At this width and under, the rooms and the account are a drawer in the conversation's place (as in style.css). */
+const NARROW_QUERY = '(max-width: 720px)';
+
 export class ChatView {
   private readonly connection: HTMLElement;
   private readonly connectionDot: HTMLElement;
-  private readonly tokenTimer: HTMLElement;
+  private readonly sessionSummary: HTMLElement;
+  private readonly sessionRenewal: HTMLElement;
+  private readonly sessionValidity: HTMLElement;
   private readonly roomList: HTMLUListElement;
   private readonly joinInput: HTMLInputElement;
   private readonly joinError: HTMLElement;
   private readonly roomTitle: HTMLElement;
   private readonly roomState: HTMLElement;
   private readonly leaveButton: HTMLButtonElement;
+  private readonly scroller: HTMLElement;
   private readonly log: HTMLOListElement;
   private readonly emptyNote: HTMLElement;
   private readonly composerInput: HTMLTextAreaElement;
@@ -426,39 +433,66 @@ export class ChatView {
   private readonly composerError: HTMLElement;
   private readonly composerLabel: HTMLLabelElement;
   private readonly tierBadge: HTMLElement;
+  private readonly drawerToggle: HTMLButtonElement;
+  private readonly drawerUnread: HTMLElement;
+  private readonly layout: HTMLElement;
+  private readonly main: HTMLElement;
+  /** The phone layout's media query; null where matchMedia is missing (then the drawer is never modal-like). */
+  private readonly narrow: MediaQueryList | null;
   private activeRoom: string | null = null;
   private composerAllowed = false;
   private sending = false;
+  private drawerOpen = false;
+  /** Whether the newest message was in view before the last resize: a shrinking viewport keeps it there. */
+  private stickToEnd = true;
 
   constructor(root: HTMLElement, who: {label: string; kind: Sender['kind']; tier: string}, callbacks: ChatCallbacks) {
-    // Header: brand, connection state (announced), token time left (not announced every second), who, logout.
+    // Header: on a phone the Rooms button (the drawer), the brand and the connection state (announced); on a wide
+    // screen the button is not shown, the rooms and the account being always beside the conversation.
     this.connectionDot = el('span', {class: ['dot', 'dot--connecting'], attrs: {'aria-hidden': 'true'}});
     this.connection = el('span', {class: 'connection__label', text: CONNECTION_LABELS.connecting});
-    this.tokenTimer = el('span', {class: 'token-timer', attrs: {id: 'token-timer'}, text: ''});
+    this.drawerUnread = el('span', {class: 'unread', attrs: {hidden: true}});
+    this.drawerToggle = el(
+      'button',
+      {
+        class: 'button button--quiet drawer-toggle',
+        attrs: {type: 'button', id: 'rooms-toggle', 'aria-expanded': 'false', 'aria-controls': 'rooms-drawer'},
+      },
+      el('span', {class: 'drawer-toggle__icon', attrs: {'aria-hidden': 'true'}}),
+      'Rooms',
+      this.drawerUnread,
+    );
+    this.drawerToggle.addEventListener('click', () => this.setDrawer(!this.drawerOpen, true));
+    const header = el(
+      'header',
+      {class: 'topbar'},
+      this.drawerToggle,
+      brand(),
+      el('span', {class: 'connection', attrs: {role: 'status', 'aria-live': 'polite'}}, this.connectionDot, this.connection),
+    );
+
+    // The account: who, the tier, the session's renewal (not announced every second), Log out.
     const logout = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Log out'});
     logout.addEventListener('click', () => callbacks.onLogout());
     this.tierBadge = el('span', {
       class: ['badge', who.kind === 'guest' ? 'badge--guest' : 'badge--tier'],
       text: who.kind === 'guest' ? 'guest' : who.tier,
     });
-    const header = el(
-      'header',
-      {class: 'topbar'},
-      brand(),
+    this.sessionSummary = el('span', {class: 'session__summary', text: ''});
+    this.sessionRenewal = el('span', {class: 'session__detail', text: ''});
+    this.sessionValidity = el('span', {class: 'session__detail', text: ''});
+    const account = el(
+      'section',
+      {class: 'account', attrs: {'aria-label': 'Your account'}},
       el(
-        'div',
-        {class: 'topbar__status'},
-        el('span', {class: 'connection', attrs: {role: 'status', 'aria-live': 'polite'}}, this.connectionDot, this.connection),
-        this.tokenTimer,
-      ),
-      el(
-        'div',
+        'p',
         {class: 'whoami'},
-        el('span', {class: 'sr-only', text: 'Signed in as '}),
+        el('span', {class: 'whoami__label', text: 'Signed in as '}),
         el('span', {class: 'whoami__name', text: who.label}),
         this.tierBadge,
-        logout,
       ),
+      el('p', {class: 'session', attrs: {id: 'session-status'}}, this.sessionSummary, this.sessionRenewal, this.sessionValidity),
+      logout,
     );
 
     // Rooms: join form and the recent list.
@@ -508,6 +542,7 @@ export class ChatView {
       el('h2', {class: 'rooms__title', attrs: {id: 'rooms-title'}, text: 'Recent rooms'}),
       this.roomList,
     );
+    const drawer = el('div', {class: 'drawer', attrs: {id: 'rooms-drawer'}}, nav, account);
 
     // The open room: title, state, messages, composer.
     this.roomTitle = el('h1', {class: 'room__title', attrs: {id: 'room-title'}, text: ''});
@@ -518,13 +553,20 @@ export class ChatView {
         callbacks.onLeaveRoom(this.activeRoom);
       }
     });
-    this.log = el('ol', {
-      class: 'messages',
-      attrs: {role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'room-title', tabindex: 0},
-    });
-    this.emptyNote = el('p', {
-      class: 'messages__empty',
-      text: 'No messages yet. Messages sent while you are in the room appear here; earlier ones are not kept.',
+    // The log is the scrolling region (focusable, so a keyboard can scroll it); its list holds one item per message.
+    this.log = el('ol', {class: 'messages'});
+    this.emptyNote = el('p', {class: 'messages__empty', text: ''});
+    this.scroller = el(
+      'div',
+      {
+        class: 'messages__scroller',
+        attrs: {role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'room-title', tabindex: 0},
+      },
+      this.emptyNote,
+      this.log,
+    );
+    this.scroller.addEventListener('scroll', () => {
+      this.stickToEnd = this.isNearEnd();
     });
 
     this.composerLabel = el('label', {class: 'sr-only', attrs: {for: 'composer-input'}, text: 'Message'});
@@ -566,7 +608,7 @@ export class ChatView {
       }
     });
 
-    const main = el(
+    this.main = el(
       'main',
       {class: 'room', attrs: {id: 'room', 'aria-labelledby': 'room-title'}},
       el(
@@ -575,12 +617,63 @@ export class ChatView {
         el('div', {class: 'room__heading'}, this.roomTitle, this.roomState),
         this.leaveButton,
       ),
-      el('div', {class: 'messages__scroller'}, this.emptyNote, this.log),
+      this.scroller,
       composer,
     );
 
     const skip = el('a', {class: 'skip-link', attrs: {href: '#composer-input'}, text: 'Skip to the message box'});
-    replaceChildren(root, skip, header, el('div', {class: 'layout'}, nav, main));
+    this.layout = el('div', {class: 'layout'}, drawer, this.main);
+    replaceChildren(root, skip, header, this.layout);
+
+    // Escape closes the drawer and gives the focus back to its button.
+    for (const part of [header, drawer]) {
+      part.addEventListener('keydown', event => {
+        if (event.key === 'Escape' && this.drawerOpen) {
+          event.preventDefault();
+          this.setDrawer(false, true);
+        }
+      });
+    }
+    this.narrow = typeof window.matchMedia === 'function' ? window.matchMedia(NARROW_QUERY) : null;
+    const onWidth = (): void => {
+      if (!this.layout.isConnected) {
+        this.narrow?.removeEventListener('change', onWidth); // this view was replaced (signed out)
+      } else if (this.narrow?.matches !== true && this.drawerOpen) {
+        this.setDrawer(false, false); // wide again: the rooms are beside the conversation, nothing to close
+      }
+    };
+    this.narrow?.addEventListener('change', onWidth);
+    // A viewport that shrinks (an on-screen keyboard opening) keeps the newest message in view.
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => {
+        if (this.stickToEnd) {
+          this.scrollToEnd();
+        }
+      }).observe(this.scroller);
+    }
+  }
+
+  /**
+   * Opens or closes the rooms drawer (phone layout). Open: it takes the conversation's place (inert, hidden) and the focus
+   * moves in (the open room's button, else the join field). Closed: the focus returns to the Rooms button when asked
+   * (Escape, the button) or when it was inside the drawer.
+   */
+  setDrawer(open: boolean, returnFocus: boolean): void {
+    const drawer = this.layout.querySelector<HTMLElement>('.drawer');
+    const focusInside = drawer !== null && drawer.contains(document.activeElement);
+    this.drawerOpen = open;
+    this.drawerToggle.setAttribute('aria-expanded', String(open));
+    this.layout.classList.toggle('layout--drawer-open', open);
+    this.main.inert = open && this.narrow?.matches === true;
+    if (open) {
+      const target =
+        this.roomList.querySelector<HTMLButtonElement>('button[aria-current="true"]') ??
+        this.roomList.querySelector<HTMLButtonElement>('button[data-room]') ??
+        this.joinInput;
+      target.focus();
+    } else if (this.narrow?.matches === true && (returnFocus || focusInside)) {
+      this.drawerToggle.focus();
+    }
   }
 
   private trySend(callbacks: ChatCallbacks): void {
@@ -609,10 +702,11 @@ export class ChatView {
     this.connectionDot.className = `dot dot--${state}`;
   }
 
-  /** The token's time left; null while there is no token. */
-  setTokenTimer(text: string, title: string): void {
-    setText(this.tokenTimer, text);
-    this.tokenTimer.title = title;
+  /** The session's renewal: a summary ("Access renews automatically") and the times, for the curious; null: none. */
+  setSessionStatus(text: SessionStatusText | null): void {
+    setText(this.sessionSummary, text?.summary ?? '');
+    setText(this.sessionRenewal, text?.renewal ?? '');
+    setText(this.sessionValidity, text?.validity ?? '');
   }
 
   setRooms(entries: readonly RoomEntry[]): void {
@@ -637,6 +731,14 @@ export class ChatView {
       );
       return el('li', {}, button);
     });
+    // The Rooms button tells, while the drawer is closed, that other rooms have new messages.
+    const unread = entries.reduce((sum, entry) => sum + (entry.active ? 0 : entry.unread), 0);
+    replaceChildren(
+      this.drawerUnread,
+      el('span', {attrs: {'aria-hidden': 'true'}, text: unread > 99 ? '99+' : String(unread)}),
+      el('span', {class: 'sr-only', text: `(${unread} unread)`}),
+    );
+    this.drawerUnread.hidden = unread === 0;
     // Keep keyboard focus on the same room button across re-renders.
     const focused = document.activeElement instanceof HTMLElement ? document.activeElement.getAttribute('data-room') : null;
     replaceChildren(this.roomList, ...items);
@@ -650,21 +752,35 @@ export class ChatView {
   openRoom(room: string | null, messages: readonly ShownMessage[]): void {
     this.activeRoom = room;
     setText(this.roomTitle, room === null ? 'No room open' : room);
+    this.roomTitle.classList.toggle('room__title--none', room === null);
+    if (room === null) {
+      setText(this.roomState, ''); // no room: no room state ("live" was the last room's)
+    }
+    this.roomState.hidden = room === null;
     this.leaveButton.hidden = room === null;
     setText(this.composerLabel, room === null ? 'Message' : `Message to ${room}`);
     this.composerInput.placeholder = room === null ? 'Join a room to chat' : `Message ${room}`;
     setText(this.composerError, '');
     // Swap the whole list without announcing history: the log only announces messages that arrive while shown.
-    this.log.setAttribute('aria-live', 'off');
+    this.scroller.setAttribute('aria-live', 'off');
     replaceChildren(this.log, ...messages.map(m => this.messageItem(m)));
-    this.log.setAttribute('aria-live', 'polite');
-    this.emptyNote.hidden = messages.length > 0 || room === null;
+    setText(
+      this.emptyNote,
+      room === null
+        ? 'No room open. Join one, or pick a recent one, under Rooms.'
+        : 'No messages yet. Messages sent while you are in the room appear here; earlier ones are not kept.',
+    );
+    this.emptyNote.hidden = messages.length > 0;
+    this.scroller.setAttribute('aria-live', 'polite');
+    this.setDrawer(false, false); // a room was picked (or left): back to the conversation
+    this.stickToEnd = true;
     this.scrollToEnd();
   }
 
   setRoomState(status: RoomStatus | 'idle', detail: string | null): void {
     setText(this.roomState, detail ?? ROOM_STATUS_LABELS[status]);
     this.roomState.className = `room__state room__state--${status}`;
+    this.roomState.hidden = this.activeRoom === null;
   }
 
   appendMessage(message: ShownMessage): void {
@@ -672,6 +788,7 @@ export class ChatView {
     this.log.append(this.messageItem(message));
     this.emptyNote.hidden = true;
     if (nearEnd || message.sender.own) {
+      this.stickToEnd = true;
       this.scrollToEnd();
     }
   }
@@ -773,14 +890,11 @@ export class ChatView {
   }
 
   private isNearEnd(): boolean {
-    const scroller = this.log.parentElement;
-    return scroller === null || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    const scroller = this.scroller;
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   }
 
   private scrollToEnd(): void {
-    const scroller = this.log.parentElement;
-    if (scroller !== null) {
-      scroller.scrollTop = scroller.scrollHeight;
-    }
+    this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 }

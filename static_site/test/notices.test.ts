@@ -3,6 +3,7 @@ import {classifyCognitoError, CognitoError} from '../src/cognito';
 import {
   cognitoErrorText,
   renewalRetryText,
+  sessionStatusText,
   signedOutText,
   signInErrorText,
   signInProgressText,
@@ -104,15 +105,46 @@ describe('what the sign-in form says in AmazonCognito mode', () => {
 describe('what the chat view says while a service is down', () => {
   it('counts down to the renewal retry (Retry-After included)', () => {
     const error = classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'x'}}, 3_000);
-    expect(renewalRetryText({kind: 'retrying', attempt: 1, retryAtMs: 3_000, error}, 0)).toBe(
-      'renewal retrying in 3 s (HTTP 503)',
-    );
+    const retrying = {kind: 'retrying', attempt: 1, retryAtMs: 3_000, error} as const;
+    expect(renewalRetryText(retrying, 0)).toBe('renewal retrying in 3 s (HTTP 503)');
     expect(renewalRetryText({kind: 'fetching'}, 0)).toBe('renewing');
     expect(renewalRetryText({kind: 'ok'}, 0)).toBe('');
+    expect(sessionStatusText(600_000, 0, retrying, 0).renewal).toBe('Renewal retrying in 3 s (HTTP 503)');
   });
 
   it('says when the next attempt to reach Momento is', () => {
     expect(unreachableRoomText(2_500, 0)).toBe('chat service unreachable, next try in 3 s');
     expect(unreachableRoomText(null, 0)).toBe('chat service unreachable, retrying');
+  });
+});
+
+describe('what the account says about the session', () => {
+  const MINUTE = 60_000;
+
+  it('says renewal is automatic, with the next renewal and the token\'s validity as times', () => {
+    // A 60-minute token renewed at 45 minutes, a second after it was vended.
+    const text = sessionStatusText(60 * MINUTE, 45 * MINUTE, {kind: 'ok'}, 1_000);
+    expect(text).toEqual({
+      summary: 'Access renews automatically',
+      renewal: 'Next renewal in 44:59',
+      validity: 'Token valid for 59:59',
+    });
+    expect(Object.values(text).join(' ')).not.toMatch(/\bleft\b/); // no countdown to zero
+  });
+
+  it('says a renewal under way, or one past its time, is happening now', () => {
+    expect(sessionStatusText(60 * MINUTE, 45 * MINUTE, {kind: 'fetching'}, MINUTE).renewal).toBe('Renewing now');
+    expect(sessionStatusText(60 * MINUTE, 45 * MINUTE, {kind: 'ok'}, 46 * MINUTE).renewal).toBe('Renewing now');
+    expect(sessionStatusText(60 * MINUTE, 45 * MINUTE, null, MINUTE).renewal).toBe('Next renewal in 44:00');
+  });
+
+  it('says an expired token is being renewed, and why a retry waits', () => {
+    const error = classifyFailure(500, {message: 'Internal Server Error'}, null);
+    const text = sessionStatusText(MINUTE, 45_000, {kind: 'retrying', attempt: 3, retryAtMs: 64_000, error}, 61_000);
+    expect(text).toEqual({
+      summary: 'Access expired; renewing automatically',
+      renewal: 'Renewal retrying in 3 s (HTTP 500)',
+      validity: 'Token expired',
+    });
   });
 });

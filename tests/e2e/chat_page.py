@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Self
 
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, Page, Route, ViewportSize
 
 from devstack import Stack
 
@@ -28,9 +28,16 @@ class Chat:
 
     @classmethod
     async def open(
-        cls, browser: Browser, stack: Stack, name: str, token_ttl: int | None = None, init_scripts: tuple[str, ...] = ()
+        cls,
+        browser: Browser,
+        stack: Stack,
+        name: str,
+        token_ttl: int | None = None,
+        init_scripts: tuple[str, ...] = (),
+        viewport: ViewportSize | None = None,
     ) -> Self:
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        """A new browser context on the stack's site (1280 x 800 unless `viewport` says otherwise)."""
+        context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
         page = await context.new_page()
         for script in (RECORD_CSP_VIOLATIONS, *init_scripts):
             await page.add_init_script(script)

@@ -8,53 +8,27 @@ browser tests; Momento is the session's emulator (its grpc-web port).
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser
 
-from examples.fastapi_chat.app import create_app
 from momento_emulator.testing import EmulatorThread
-from momento_tvm import MomentoSettings
-from tests.conftest import CACHE
 from tests.e2e.chat_page import PASSWORDS, RECORD_CSP_VIOLATIONS, Chat
+from tests.e2e.example_app import serve_example_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-SITE = Path(__file__).resolve().parents[2] / "static_site" / "dist"
 TOKEN_TTL_SECONDS = 10  # the shortest the site may ask for: a renewal within about 8 s
 
 
 @pytest.fixture(scope="module")
 def app_url(emulator_thread: EmulatorThread) -> Iterator[str]:
     """The example app under uvicorn (its own thread and event loop) on a free port of 127.0.0.1."""
-    assert (SITE / "index.html").is_file(), "build the site first: make install-site"
-    app = create_app(
-        MomentoSettings.emulator(emulator_thread.grpc_port),
-        cache_name=CACHE,
-        site_dir=SITE,
-        momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
-        token_ttl_seconds=TOKEN_TTL_SECONDS,
-    )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="example-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the example app did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve_example_app(emulator_thread, TOKEN_TTL_SECONDS) as url:
+        yield url
 
 
 async def signed_in(browser: Browser, app_url: str, name: str) -> Chat:

@@ -188,6 +188,27 @@ def test_the_readme_runs_what_the_issue_names() -> None:
         assert tool in code, tool
 
 
+def anchors(markdown: Path) -> set[str]:
+    """The heading anchors GitHub makes: lower case, punctuation dropped, spaces as hyphens."""
+    prose = re.sub(r"^```.*?^```", "", markdown.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", prose, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_the_readmes_links_lead_somewhere() -> None:
+    """Every relative link (docs/deploy.md, CONTRIBUTING.md, #the-tier-policy...) names a file and heading there."""
+    text = README.read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = ROOT / path if path else README
+        if not file.exists() or (anchor and file.suffix == ".md" and anchor not in anchors(file)):
+            broken.append(target)
+    assert not broken, broken
+
+
 # ---------------------------------------------------------------------- the policy example
 def test_the_policy_example_passes_check_policy(tmp_path: Path) -> None:
     examples = [block for block in readme_blocks() if block.marker == "check-policy"]

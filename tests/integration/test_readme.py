@@ -105,7 +105,7 @@ class Block:
         return bool(re.search(r"127\.0\.0\.1:\d+|devstack token", self.code))
 
     def __str__(self) -> str:
-        return f"README.md:{self.line} ({self.commands[0] if self.commands else self.language})"
+        return f"README.md:{self.line} ({self.commands[0].split('#')[0].strip() if self.commands else self.language})"
 
 
 def readme_blocks() -> list[Block]:
@@ -134,6 +134,7 @@ class Case:
 
 
 def command_of(block: Block) -> str:
+    """Its first command line, without the comment."""
     return block.commands[0].split("#")[0].strip()
 
 

@@ -193,6 +193,7 @@ def test_explain_says_what_vend_would_mint_and_mints_nothing(host: Host) -> None
         "cache": CACHE,
         "all": False,
         "names": ["room-1", "room-2"],
+        "prefixes": [],
     }
     assert body["rule"] == "groups[1]: group 'readonly' -> tier 'readonly'"
 
@@ -268,7 +269,8 @@ def comparable(status: int, headers: dict[str, str], body: Any) -> tuple[int, di
     kept["content-type"] = kept.get("content-type", "").split(";")[0]
     if status == 200 and "authToken" in body:
         assert body["authToken"] and body["expiresAt"] > time.time()
-        body = {k: v for k, v in body.items() if k not in ("authToken", "expiresAt")}
+        assert abs(body["now"] - time.time()) < 5
+        body = {k: v for k, v in body.items() if k not in ("authToken", "expiresAt", "now")}
     return status, kept, body
 
 

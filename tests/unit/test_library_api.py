@@ -80,6 +80,7 @@ def test_explain_mints_nothing() -> None:
         "cache": "chat",
         "all": True,
         "names": [],
+        "prefixes": [],
     }
     assert minter.grants == []
 
@@ -98,9 +99,12 @@ def test_a_policy_mapping_is_checked_like_a_file() -> None:
         },
     }
     machine = VendingMachine(policy, RecordingMinter, cache_name="chat")
-    with pytest.raises(ScopeDeniedError, match="name the topics"):
-        machine.decide(verified_identity("bob"))
+    grant = machine.decide(verified_identity("bob"))
+    assert grant.topics is not None and grant.topics.prefixes == ("room-",)
     assert machine.decide(verified_identity("bob"), TokenRequest(topics=("room-2",))).ttl_seconds == 600
+    exact = VendingMachine({**policy, "topic_patterns": "exact"}, RecordingMinter, cache_name="chat")
+    with pytest.raises(ScopeDeniedError, match="name the topics"):
+        exact.decide(verified_identity("bob"))
     with pytest.raises(PolicyError, match=r"^<policy mapping>:1: must contain"):
         VendingMachine({"version": 1, "tiers": {}}, RecordingMinter, cache_name="chat")
     with pytest.raises(PolicyError, match="policy mapping"):

@@ -86,7 +86,7 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[0]: group 'admins' -> tier 'staff'",
                 "tier": "staff",
                 "cache": "c",
-                "topics": {"role": "publish_subscribe", "cache": "c", "all": True, "names": []},
+                "topics": {"role": "publish_subscribe", "cache": "c", "all": True, "names": [], "prefixes": []},
                 "cacheItems": {"role": "read_write", "cache": "c", "all": True, "keys": [], "keyPrefixes": []},
             },
             id="first-matching-group-rule-wins-everything",
@@ -100,7 +100,13 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[0]: group 'admins' -> tier 'staff'",
                 "tier": "staff",
                 "cache": "c",
-                "topics": {"role": "publish_subscribe", "cache": "c", "all": False, "names": ["a", "b"]},
+                "topics": {
+                    "role": "publish_subscribe",
+                    "cache": "c",
+                    "all": False,
+                    "names": ["a", "b"],
+                    "prefixes": [],
+                },
                 "cacheItems": None,
             },
             id="topics-narrowed-deduplicated-ttl-capped-by-deployment",
@@ -114,10 +120,36 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[1]: group 'members' -> tier 'member'",
                 "tier": "member",
                 "cache": "c",
-                "topics": {"role": "subscribe_only", "cache": "c", "all": False, "names": ["news", "dm-bob"]},
+                "topics": {
+                    "role": "subscribe_only",
+                    "cache": "c",
+                    "all": False,
+                    "names": ["news", "dm-bob"],
+                    "prefixes": ["room-"],
+                },
                 "cacheItems": None,
             },
-            id="patterns-unrequested-mint-only-exact-names-with-templates",
+            id="unrequested-patterns-mint-as-prefixes-beside-exact-names-and-templates",
+        ),
+        pytest.param(
+            BOB_MEMBER,
+            TokenRequest(topics=("room-a*", "news", "secret-*")),
+            {
+                "id": "bob",
+                "ttl": 300,
+                "rule": "groups[1]: group 'members' -> tier 'member'",
+                "tier": "member",
+                "cache": "c",
+                "topics": {
+                    "role": "subscribe_only",
+                    "cache": "c",
+                    "all": False,
+                    "names": ["news"],
+                    "prefixes": ["room-a"],
+                },
+                "cacheItems": None,
+            },
+            id="a-requested-prefix-narrows-within-the-tiers-patterns",
         ),
         pytest.param(
             BOB_MEMBER,
@@ -128,7 +160,13 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "groups[1]: group 'members' -> tier 'member'",
                 "tier": "member",
                 "cache": "c",
-                "topics": {"role": "subscribe_only", "cache": "c", "all": False, "names": ["room-1", "dm-bob"]},
+                "topics": {
+                    "role": "subscribe_only",
+                    "cache": "c",
+                    "all": False,
+                    "names": ["room-1", "dm-bob"],
+                    "prefixes": [],
+                },
                 "cacheItems": None,
             },
             id="allowed-intersect-requested",
@@ -182,7 +220,13 @@ CAROL_PROFILE = Identity("carol", ("profiles",))
                 "rule": "anonymous_tier -> tier 'guest'",
                 "tier": "guest",
                 "cache": "c",
-                "topics": {"role": "publish_only", "cache": "lobby-cache", "all": False, "names": ["chat-1"]},
+                "topics": {
+                    "role": "publish_only",
+                    "cache": "lobby-cache",
+                    "all": False,
+                    "names": ["chat-1"],
+                    "prefixes": [],
+                },
                 "cacheItems": None,
             },
             id="anonymous-on-the-rule-s-own-cache",
@@ -199,12 +243,13 @@ def test_golden_grants(policy: Policy, identity: Identity, request_: TokenReques
         (Identity("dave", ()), TokenRequest(), ScopeDeniedError, "none of the caller's groups"),
         (Identity("dave", ("strangers",)), TokenRequest(), ScopeDeniedError, "none of the caller's groups"),
         (BOB_MEMBER, TokenRequest(topics=("secret",)), ScopeDeniedError, "allows none"),
-        (guest_identity(None), TokenRequest(), ScopeDeniedError, "name the topics"),
+        (CAROL_PROFILE, TokenRequest(topics=("news-*",)), ScopeDeniedError, "allows none"),
         (CAROL_PROFILE, TokenRequest(topics=("news",)), ScopeDeniedError, "allows none"),
         (BOB_MEMBER, TokenRequest(ttl_seconds=9), InvalidRequestError, "between 10 and 900"),
         (ALICE_ADMIN, TokenRequest(ttl_seconds=3601), InvalidRequestError, "between 10 and 3600"),
         (BOB_MEMBER, TokenRequest(ttl_seconds=901), InvalidRequestError, "between 10 and 900"),
-        (BOB_MEMBER, TokenRequest(topics=("room-*",)), InvalidRequestError, "exact names"),
+        (BOB_MEMBER, TokenRequest(topics=("*",)), InvalidRequestError, "one trailing"),
+        (BOB_MEMBER, TokenRequest(topics=("ro*m-*",)), InvalidRequestError, "one trailing"),
         (BOB_MEMBER, TokenRequest(topics=tuple(f"t{i}" for i in range(51))), InvalidRequestError, "at most 50"),
         (BOB_MEMBER, TokenRequest(topics=("bad\nname",)), InvalidRequestError, "printable"),
     ],
@@ -214,6 +259,22 @@ def test_denials(
 ) -> None:
     with pytest.raises(error, match=match):
         decide(policy, identity, request_, cache_name="c", max_ttl_seconds=3600)
+
+
+def test_topic_patterns_exact_mints_only_what_every_sdk_can_express() -> None:
+    """The policy switch: patterns grant only the exact names requested; naming none, or a pattern, is refused."""
+    policy = parse_policy(GOLDEN_POLICY.replace("version: 1\n", "version: 1\ntopic_patterns: exact\n"), "exact.yaml")
+    assert policy.topic_patterns == "exact"
+    bob = grant_json(policy, BOB_MEMBER)
+    assert (bob["topics"]["names"], bob["topics"]["prefixes"]) == (["news", "dm-bob"], [])
+    named = grant_json(policy, BOB_MEMBER, TokenRequest(topics=("room-1",)))
+    assert (named["topics"]["names"], named["topics"]["prefixes"]) == (["room-1"], [])
+    with pytest.raises(ScopeDeniedError, match="name the topics"):
+        decide(policy, guest_identity(None), TokenRequest(), cache_name="c", max_ttl_seconds=3600)
+    with pytest.raises(InvalidRequestError, match="exact names"):
+        decide(policy, BOB_MEMBER, TokenRequest(topics=("room-*",)), cache_name="c", max_ttl_seconds=3600)
+    with pytest.raises(PolicyError, match="topic_patterns"):
+        parse_policy(GOLDEN_POLICY.replace("version: 1\n", "version: 1\ntopic_patterns: regex\n"), "bad.yaml")
 
 
 def test_topics_and_key_scoped_items_in_one_token_are_refused() -> None:
@@ -242,8 +303,11 @@ def test_the_default_policy_reproduces_momentos_example() -> None:
         "cache": "c",
         "all": False,
         "names": ["chat-lobby", "room-1"],
+        "prefixes": [],
     }
     assert guest["cacheItems"] is None
+    # Naming no topics (what Momento's own chat app asks): every chat-* and room-* topic, as two prefixes.
+    assert grant_json(policy, guest_identity("Ann"))["topics"]["prefixes"] == ["chat-", "room-"]
     assert grant_json(policy, Identity("nogroup", ()))["tier"] == "readonly"
 
 

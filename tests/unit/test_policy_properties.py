@@ -193,6 +193,14 @@ def test_a_grant_is_never_wider_than_the_tier_and_names_the_verified_user(
         for name in grant.topics.names:
             assert any(allowed(p, username, name) for p in tier.topics.names), name
             assert request.topics is None or name in request.topics
+        for prefix in grant.topics.prefixes:
+            # A topic prefix is minted as one `topic_name_prefix`: every topic under it must be allowed.
+            assert any(
+                p.replace("{username}", username) == "*"
+                or (p.endswith("*") and prefix.startswith(p.replace("{username}", username)[:-1]))
+                for p in tier.topics.names
+            ), prefix
+            assert request.topics is None or prefix + "*" in request.topics
     if grant.cache is not None:
         assert tier.cache is not None and grant.cache.role == tier.cache.role
         if grant.cache.all_items:

@@ -1,8 +1,13 @@
 """The decision: identity + request + policy -> the exact scope and TTL to mint, or a typed refusal.
 
 Pure: no I/O, no clock, no AWS, no Momento. `GET /token/explain` and `GET /token` both call `decide`, so what explain
-says is what would be minted. Granted = allowed by the caller's tier ∩ requested by the caller. Patterns are
-evaluated here and minted as exact names, because Momento's SDKs cannot request topic-name prefixes.
+says is what would be minted. Granted = allowed by the caller's tier ∩ requested by the caller.
+
+A tier's trailing-`*` topic pattern (`room-*`) is minted as one `topic_name_prefix` permission, which Momento's wire
+protocol and service honour though no SDK can request it (minting.py speaks the wire itself): a request naming no
+topics gets the tier's patterns, so one token covers every room. A request naming exact topics (or a narrower
+prefix, `room-a*`) still narrows to them. The policy's `topic_patterns: exact` mints exact names only, the subset
+every SDK can express.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class TopicGrant:
     cache: str
     all_topics: bool = False
     names: tuple[str, ...] = ()
-    # Topic-name prefixes: the wire can mint them (`topic_name_prefix`); `decide` does not produce them yet.
+    # Topic-name prefixes, minted as `topic_name_prefix` (wire.py): `room-` covers every topic starting with it.
     prefixes: tuple[str, ...] = ()
 
 
@@ -69,6 +74,7 @@ class Grant:
                 "cache": self.topics.cache,
                 "all": self.topics.all_topics,
                 "names": list(self.topics.names),
+                "prefixes": list(self.topics.prefixes),
             }
         cache = None
         if self.cache is not None:
@@ -96,11 +102,13 @@ def decide(
     narrowed = request.topics is not None or request.cache_items is not None
     topics = cache = None
     if tier.topics is not None and (not narrowed or request.topics is not None):
-        topics = _topics(tier.topics, identity, request.topics, tier.topics.cache_name or cache_name)
+        topics = _topics(
+            tier.topics, identity, request.topics, tier.topics.cache_name or cache_name, policy.mints_topic_prefixes
+        )
     if tier.cache is not None and (not narrowed or request.cache_items is not None):
         cache = _cache(tier.cache, identity, request.cache_items, tier.cache.cache_name or cache_name)
     if topics is None and cache is None:
-        raise ScopeDeniedError(_nothing_granted(tier, request))
+        raise ScopeDeniedError(_nothing_granted(tier, request, policy.mints_topic_prefixes))
     if topics is not None and cache is not None and not cache.all_items:
         raise InvalidRequestError(
             "Momento cannot mint topics and key-scoped cache items in one token: request them in separate tokens"
@@ -163,17 +171,26 @@ def _checked_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _topics(rule: TopicRule, identity: Identity, requested: tuple[str, ...] | None, cache: str) -> TopicGrant | None:
+def _topics(
+    rule: TopicRule, identity: Identity, requested: tuple[str, ...] | None, cache: str, mint_prefixes: bool
+) -> TopicGrant | None:
     allowed = _Patterns.expand(rule.names, identity)
     if requested is None:
         if allowed.everything:
             return TopicGrant(rule.role, cache, all_topics=True)
-        return TopicGrant(rule.role, cache, names=allowed.exact) if allowed.exact else None
+        prefixes = allowed.prefixes if mint_prefixes else ()
+        return (
+            TopicGrant(rule.role, cache, names=allowed.exact, prefixes=prefixes) if allowed.exact or prefixes else None
+        )
     wanted = _checked_names(requested, "topics")
-    if any("*" in n for n in wanted):
+    patterns = [n for n in wanted if "*" in n]
+    if patterns and not mint_prefixes:
         raise InvalidRequestError("topics are exact names; patterns such as 'room-*' cannot be requested")
-    names = tuple(n for n in wanted if allowed.allows_name(n))
-    return TopicGrant(rule.role, cache, names=names) if names else None
+    if any(p == "*" or "*" in p[:-1] for p in patterns):
+        raise InvalidRequestError("a topic pattern is a prefix with one trailing '*', such as 'room-*'")
+    names = tuple(n for n in wanted if "*" not in n and allowed.allows_name(n))
+    prefixes = tuple(p[:-1] for p in patterns if allowed.allows_prefix(p[:-1]))
+    return TopicGrant(rule.role, cache, names=names, prefixes=prefixes) if names or prefixes else None
 
 
 def _cache(rule: CacheRule, identity: Identity, requested: tuple[str, ...] | None, cache: str) -> CacheGrant | None:
@@ -190,10 +207,15 @@ def _cache(rule: CacheRule, identity: Identity, requested: tuple[str, ...] | Non
     return CacheGrant(rule.role, cache, keys=keys, key_prefixes=prefixes) if keys or prefixes else None
 
 
-def _nothing_granted(tier: Tier, request: TokenRequest) -> str:
-    if tier.topics is not None and request.topics is None and all(n.endswith("*") for n in tier.topics.names):
+def _nothing_granted(tier: Tier, request: TokenRequest, mint_prefixes: bool) -> str:
+    if (
+        not mint_prefixes
+        and tier.topics is not None
+        and request.topics is None
+        and all(n.endswith("*") for n in tier.topics.names)
+    ):
         return (
-            f"tier '{tier.name}' allows topics by pattern ({', '.join(tier.topics.names)}): "
-            "name the topics you want (?topics=a,b)"
+            f"tier '{tier.name}' allows topics by pattern ({', '.join(tier.topics.names)}) and this deployment mints "
+            "exact names only (topic_patterns: exact): name the topics you want (?topics=a,b)"
         )
     return f"tier '{tier.name}' allows none of the requested topics or cache items"

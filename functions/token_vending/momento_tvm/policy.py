@@ -47,6 +47,9 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TOPIC_ROLES = ("publish_subscribe", "subscribe_only", "publish_only")
 CACHE_ROLES = ("read_write", "read_only", "write_only")
 MIN_TTL_SECONDS = 10
+# How a trailing-'*' topic pattern is minted: "prefix" (the default), one `topic_name_prefix` permission, so one token
+# covers every matching topic; "exact", only the names a request asks for (all Momento's SDKs can express).
+TOPIC_PATTERN_MODES = ("prefix", "exact")
 # A pattern: no '*' except a single trailing one; only the {username} placeholder.
 _PATTERN = r"^(\*|([^*{}]|\{username\})+\*?)$"
 _NAME = r"^[A-Za-z0-9_.@+-]{1,64}$"
@@ -75,6 +78,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["version", "tiers", "groups"],
     "properties": {
         "version": {"const": 1},
+        "topic_patterns": {"enum": list(TOPIC_PATTERN_MODES)},
         "anonymous_tier": {"type": ["string", "null"]},
         "default_tier": {"type": ["string", "null"]},
         "groups": {
@@ -153,6 +157,11 @@ class Policy:
     groups: tuple[GroupRule, ...]
     anonymous_tier: str | None
     default_tier: str | None
+    topic_patterns: str = "prefix"  # one of TOPIC_PATTERN_MODES
+
+    @property
+    def mints_topic_prefixes(self) -> bool:
+        return self.topic_patterns == "prefix"
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -228,7 +237,13 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     for key in ("anonymous_tier", "default_tier"):
         if data.get(key) is not None and data[key] not in tiers:
             raise fail((key,), f"{key} names an unknown tier '{data[key]}'")
-    return Policy(tiers, tuple(groups), data.get("anonymous_tier"), data.get("default_tier"))
+    return Policy(
+        tiers,
+        tuple(groups),
+        data.get("anonymous_tier"),
+        data.get("default_tier"),
+        data.get("topic_patterns", "prefix"),
+    )
 
 
 def username_overlap(pattern: str) -> str | None:

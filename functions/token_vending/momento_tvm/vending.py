@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ class VendedToken:
     expires_at: int
     endpoint: str
     grant: Grant
+    # This server's clock when the token was minted (epoch seconds): the client's clock may be off, so it schedules
+    # renewal from `expires_at - now`, not from its own clock.
+    now: int
 
     @property
     def token_id(self) -> str:
@@ -50,6 +54,7 @@ class VendedToken:
         return {
             "authToken": self.auth_token,
             "expiresAt": self.expires_at,
+            "now": self.now,
             "tokenId": self.grant.token_id,
             "endpoint": self.endpoint,
             "scope": self.grant.scope_json(),
@@ -130,7 +135,7 @@ class VendingMachine:
         """Decide, then mint within the minter's deadline (`UpstreamUnavailableError` past it)."""
         grant = self.decide(identity, request)
         minted = self._minter().mint(grant)
-        return VendedToken(minted.auth_token, minted.expires_at, minted.endpoint, grant)
+        return VendedToken(minted.auth_token, minted.expires_at, minted.endpoint, grant, int(time.time()))
 
     async def avend(self, identity: Identity, request: TokenRequest | None = None) -> VendedToken:
         """`vend` for asyncio: the gRPC call blocks a worker thread (asyncio's default executor), not the loop."""

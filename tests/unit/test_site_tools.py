@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +261,90 @@ def test_the_cli_reports_errors_without_a_traceback(
 ) -> None:
     assert cli(["publish", "--stack", "tvm", "--dist", str(tmp_path / "nothing")]) == 2
     assert "build the site first" in capsys.readouterr().err
+
+
+def test_config_js_asks_for_the_token_lifetime_only_when_set() -> None:
+    assert (
+        config_js_payload(render_config_js(SiteConfig(LOCAL.api_url, "Open", token_ttl_seconds=30)))["tokenTtlSeconds"]
+        == 30
+    )
+    assert "tokenTtlSeconds" not in config_js_payload(render_config_js(LOCAL))
+
+
+# ---------------------------------------------------------------------- AWS settings missing or wrong: one line
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def no_aws_env(tmp_path: Path) -> dict[str, str]:
+    """The environment minus every AWS setting, with no config or credentials file: no region, no credentials."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return env | {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def test_make_publish_without_a_region_says_how_to_give_one(tmp_path: Path) -> None:
+    """It used to be a 16-frame botocore traceback ending in NoRegionError."""
+    done = subprocess.run(
+        [sys.executable, "-m", "site_tools", "publish", "--stack", "x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=no_aws_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "publish: no AWS region: give the stack's region with `make publish STACK=<name> REGION=<region>` "
+        "(`python -m site_tools publish --region <region>`), or set AWS_REGION, or a region in your AWS profile"
+    ]
+
+
+def test_publish_without_credentials_or_an_endpoint_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in [key for key in os.environ if key.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    for key, value in no_aws_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    assert cli(["publish", "--stack", "x", "--region", "eu-west-1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("publish: no AWS credentials: configure a profile") and err.count("\n") == 1, err
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    assert cli(["publish", "--stack", "x", "--region", "eu-west-1"]) == 1
+    assert capsys.readouterr().err.startswith("publish: cannot reach AWS at http://127.0.0.1:9")
+
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    assert cli(["publish", "--stack", "x"]) == 2
+    assert "could not be found: check AWS_PROFILE" in capsys.readouterr().err
+
+
+def test_aws_region_alone_names_the_stacks_region(
+    aws: dict[str, Any], dist: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # boto3 reads only this one; AWS_REGION is what Lambda and CI set
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    assert cli(["publish", "--stack", "tvm", "--dist", str(dist)]) == 0, capsys.readouterr().err
+    assert "uploaded 4 files" in capsys.readouterr().out
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert cli(["publish", "--stack", "tvm", "--dist", str(dist)]) == 2
+    assert "cannot read stack 'tvm' in eu-west-1: " in capsys.readouterr().err
+
+
+def test_an_aws_refusal_while_uploading_is_one_line(
+    aws: dict[str, Any], dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = aws["s3"]
+    for item in s3.list_objects_v2(Bucket=aws["bucket"]).get("Contents", []):
+        s3.delete_object(Bucket=aws["bucket"], Key=item["Key"])
+    s3.delete_bucket(Bucket=aws["bucket"])  # deleted by hand after the deploy
+    assert cli(["publish", "--stack", "tvm", "--dist", str(dist)]) == 1
+    err = capsys.readouterr().err
+    assert err == "publish: AWS refused PutObject: The specified bucket does not exist (NoSuchBucket)\n", err

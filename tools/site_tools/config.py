@@ -49,6 +49,9 @@ class SiteConfig:
     momento_endpoint: str | None = None  # the Momento endpoint (production: the web SDK uses https://web.cache.E)
     momento_endpoint_override: str | None = None  # a full URL, local emulator only (grpc-web port)
     cognito: SiteCognito | None = None  # AmazonCognito mode only
+    # The token lifetime the site asks for (its `ttlSeconds`); None: each tier's own. `make dev` sets it from
+    # TOKEN_TTL_SECONDS so that renewals can be watched; a published site leaves it to the policy.
+    token_ttl_seconds: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"apiUrl": self.api_url.rstrip("/"), "authMethod": self.auth_method}
@@ -56,6 +59,8 @@ class SiteConfig:
             out["momentoEndpointOverride"] = self.momento_endpoint_override.rstrip("/")
         if self.cognito is not None:
             out["cognito"] = self.cognito.to_json()
+        if self.token_ttl_seconds is not None:
+            out["tokenTtlSeconds"] = self.token_ttl_seconds
         return out
 
 

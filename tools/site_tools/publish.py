@@ -39,10 +39,18 @@ class PublishReport:
 
 
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as error:  # botocore ClientError (stack missing) or a connection failure
-        raise PublishError(f"cannot read stack '{stack_name}': {error}") from None
+    except ClientError as error:  # the stack is missing (or not readable); other botocore errors: the caller's
+        details = error.response.get("Error", {})
+        region = getattr(getattr(cloudformation, "meta", None), "region_name", None)
+        where = f" in {region}" if region else ""
+        raise PublishError(
+            f"cannot read stack '{stack_name}'{where}: {details.get('Message') or details.get('Code')} "
+            "(is it deployed there? REGION=/--region names the stack's region)"
+        ) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [key for key in REQUIRED_OUTPUTS if key not in outputs]
     if not missing and outputs["AuthenticationMethod"] == "AmazonCognito":

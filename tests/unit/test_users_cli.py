@@ -300,7 +300,7 @@ def test_a_missing_file_is_an_error_except_for_the_first_add(
 def test_a_corrupt_file_is_reported_not_overwritten(
     monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
 ) -> None:
-    users_file.write_text('{"users": {"alice": {"password": "plain", "groups": []}}}')
+    users_file.write_text('{"users": {"alice": {"passwd": "plain", "groups": []}}}')
     status, _, err = run(
         monkeypatch, capsys, "add-user", "bob", "--file", str(users_file), "--password-stdin", stdin=PASSWORD
     )
@@ -478,3 +478,156 @@ def test_a_password_with_a_nul_is_refused_without_a_traceback(
     status, _, err = run(monkeypatch, capsys, *argv, stdin=PASSWORD + "\0\n")
     assert status != 0
     assert "NUL" in err and "Traceback" not in err and PASSWORD not in err
+
+
+# --- CLI: the demo file make dev reads ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo_file(tmp_path: Path) -> Path:
+    target = tmp_path / "demo_users.json"
+    target.write_bytes(DEMO_USERS.read_bytes())
+    target.chmod(0o644)
+    return target
+
+
+def test_the_demo_file_is_edited_in_its_own_format(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, demo_file: Path
+) -> None:
+    """`add-user --file local/demo_users.json` used to refuse the file ("expected exactly the keys ..."): it now keeps
+    the demo format (plain-text passwords, comments, order, mode), so make dev reads what the CLI wrote."""
+    original = demo_file.read_text()
+    add = ("add-user", "carol", "--group", "readonly", "--file", str(demo_file), "--password-stdin")
+    status, out, err = run(monkeypatch, capsys, *add, stdin="carol-password\n")
+    assert status == 0, err
+    assert out == f"added user carol (groups: readonly) in {demo_file} (the plain-text demo file)\n"
+    assert "plain-text demo file make dev reads" in err and "stored as typed" in err
+    assert "carol-password" not in out + err
+    assert "TVM_SCRYPT_N" not in err  # nothing is hashed
+    assert list(load_demo_users(demo_file).items())[-1] == ("carol", ("carol-password", ("readonly",)))
+    assert list(load_demo_users(demo_file)) == ["alice", "bob", "viewer", "carol"]
+    assert json.loads(demo_file.read_text())["_comment"] == json.loads(original)["_comment"]
+    assert stat.S_IMODE(os.stat(demo_file).st_mode) == 0o644
+    assert '    "carol": {"password": "carol-password", "groups": ["readonly"]}\n' in demo_file.read_text()
+
+    assert run(monkeypatch, capsys, "list-users", "--file", str(demo_file))[:2] == (
+        0,
+        "alice   readwrite\nbob     readwrite\nviewer  readonly\ncarol   readonly\n",
+    )
+    status, _, err = run(monkeypatch, capsys, *add, stdin="other-password")
+    assert status == 2 and "--replace" in err
+    assert run(monkeypatch, capsys, *add, "--replace", stdin="other-password")[0] == 0
+    assert load_demo_users(demo_file)["carol"] == ("other-password", ("readonly",))
+
+    status, out, _ = run(monkeypatch, capsys, "remove-user", "carol", "--file", str(demo_file))
+    assert status == 0 and out.startswith("removed user carol")
+    assert demo_file.read_text() == original  # byte for byte: the checked-in file is the CLI's own format
+
+
+def test_an_emptied_demo_file_stays_a_demo_file(monkeypatch: pytest.MonkeyPatch, capsys: Any, demo_file: Path) -> None:
+    for name in ("alice", "bob", "viewer"):
+        assert run(monkeypatch, capsys, "remove-user", name, "--file", str(demo_file))[0] == 0
+    assert load_demo_users(demo_file) == {}
+    add = ("add-user", "dave", "--file", str(demo_file), "--password-stdin")
+    assert run(monkeypatch, capsys, *add, stdin="dave-password")[0] == 0
+    assert load_demo_users(demo_file) == {"dave": ("dave-password", ())}
+
+
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        (
+            {"a": {"password": "alice-password", "groups": []}, "b": {"password_hash": "x", "groups": []}},
+            "password_hash",
+        ),
+        ({"alice": {"password": "short", "groups": []}}, "a password must be 8 to 1024 characters"),
+        ({"a:b": {"password": "alice-password", "groups": []}}, "invalid username 'a:b'"),
+        ({"alice": {"password": "alice-password", "groups": ["a,b"]}}, "groups must be unique names"),
+    ],
+)
+def test_a_bad_demo_file_is_reported_not_overwritten(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, demo_file: Path, users: dict[str, Any], message: str
+) -> None:
+    demo_file.write_text(json.dumps({"users": users}))
+    before = demo_file.read_text()
+    add = ("add-user", "carol", "--file", str(demo_file), "--password-stdin")
+    status, _, err = run(monkeypatch, capsys, *add, stdin="carol-password")
+    assert status == 1 and message in err and "Traceback" not in err, err
+    assert demo_file.read_text() == before
+
+
+# --- CLI: AWS settings missing or wrong: one line, never a traceback -----------------------------------------------
+
+
+@pytest.fixture
+def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No region and no credentials anywhere: not in the environment, not in a config or credentials file."""
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_without_a_region_the_cli_says_how_to_give_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, no_aws_config: None
+) -> None:
+    """It used to be "error: AWS call failed: You must specify a region." (boto3's words), status 1."""
+    for argv in (("list-users", "--stack", "tvm"), ("remove-user", "alice", "--stack", "tvm")):
+        status, out, err = run(monkeypatch, capsys, *argv)
+        assert (status, out) == (2, "")
+        assert (
+            err == "error: no AWS region: pass --region REGION, or set AWS_REGION (or a region in your AWS profile)\n"
+        )
+
+
+def test_aws_region_alone_is_enough_and_an_arn_names_its_region(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None
+) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")  # what Lambda and many shells set; boto3 reads only the other
+    cloudformation = boto3.client("cloudformation", region_name="eu-west-1")
+    secretsmanager = boto3.client("secretsmanager", region_name="eu-west-1")
+    arn = secretsmanager.create_secret(Name="tvm-users", SecretString='{"users": {}}')["ARN"]
+    parameters = [{"ParameterKey": "SecretArn", "ParameterValue": arn}]
+    cloudformation.create_stack(StackName="tvm-eu", TemplateBody=json.dumps(STACK_TEMPLATE), Parameters=parameters)
+    assert run(monkeypatch, capsys, "list-users", "--stack", "tvm-eu")[:2] == (0, "")
+    monkeypatch.delenv("AWS_REGION")
+    assert run(monkeypatch, capsys, "list-users", "--secret-arn", arn)[:2] == (0, "")  # eu-west-1, from the ARN
+
+
+def test_no_credentials_or_no_endpoint_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, no_aws_config: None
+) -> None:
+    status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "tvm", "--region", "eu-west-1")
+    assert (status, err.count("\n")) == (1, 1)
+    assert err.startswith("error: no AWS credentials: configure a profile"), err
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "tvm", "--region", "eu-west-1")
+    unreachable = "cannot reach AWS at http://127.0.0.1:9/: check the network and the region (or AWS_ENDPOINT_URL)"
+    assert (status, err) == (1, f"error: {unreachable}\n")
+    monkeypatch.setenv("AWS_PROFILE", "nope")
+    status, _, err = run(monkeypatch, capsys, "list-users", "--stack", "tvm")
+    assert status == 2 and err.startswith("error: The config profile (nope) could not be found: check AWS_PROFILE")
+
+
+def test_python_dash_m_without_a_region_prints_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tvm_users", "add-user", "carol", "--stack", "tvm", "--password-stdin"],
+        input=PASSWORD,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: no AWS region: pass --region REGION, or set AWS_REGION (or a region in your AWS profile)"
+    ]

@@ -3,14 +3,17 @@
 ``add-user``, ``remove-user`` and ``list-users`` manage the credentials authorizer's users store (LambdaAuthorizer
 mode); ``cognito`` manages the users and groups of an AmazonCognito deployment's user pool (see `tvm_users.cognito`).
 The store is a local JSON file (``--file``), a Secrets Manager secret (``--secret-arn``), or the users secret of a
-deployed stack (``--stack``, via its ``UsersSecretArn`` output). Passwords are read from stdin or prompted for,
-never taken as arguments (they would land in shell history and in ``ps``). Exit status: 0 done, 2 a usage or input
-error (unknown user, bad name, missing option), 1 an AWS or file failure.
+deployed stack (``--stack``, via its ``UsersSecretArn`` output). A local file in the demo format (`tvm_users.demo`:
+``local/demo_users.json``, what `make dev` reads, plain-text passwords on purpose) is edited in that format; any
+other file is a hashed users store. Passwords are read from stdin or prompted for, never taken as arguments (they
+would land in shell history and in ``ps``). Exit status: 0 done, 2 a usage or input error (unknown user, bad name,
+missing option, no AWS region), 1 an AWS or file failure. AWS failures are one line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +21,17 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from tvm_users import cognito
-from tvm_users.cli import CliError, aws_errors, aws_errors_if_loaded, error_code, import_boto3, read_password
+from tvm_users.cli import (
+    CliError,
+    aws_error_message,
+    aws_errors,
+    aws_errors_if_loaded,
+    error_code,
+    import_boto3,
+    read_password,
+    resolve_region,
+)
+from tvm_users.demo import DemoUsers, dump_demo_users, is_demo_document, parse_demo_users
 from tvm_users.passwords import DEFAULT_N, MAX_PASSWORD_CHARS, PasswordHashError, ScryptParams, hash_password
 from tvm_users.store import (
     UsersStore,
@@ -27,8 +40,8 @@ from tvm_users.store import (
     dumps_store,
     is_valid_group,
     is_valid_username,
-    load_store,
     loads_store,
+    parse_store,
 )
 
 __all__ = ["CliError", "main", "users_secret_arn_from_stack"]
@@ -39,9 +52,15 @@ MIN_PASSWORD_CHARS: Final = 8
 SCRYPT_N_ENV: Final = "TVM_SCRYPT_N"
 
 
-def _aws_client(service: str, region: str | None) -> Any:
+def _aws_client(service: str, region: str) -> Any:
     """A boto3 client, imported on first use: `--file` mode never pays for boto3."""
     return import_boto3().client(service, region_name=region)
+
+
+def _arn_region(arn: str | None) -> str | None:
+    """The region an ARN names (arn:aws:secretsmanager:REGION:...), if it names one."""
+    parts = (arn or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" and parts[3] else None
 
 
 def users_secret_arn_from_stack(cloudformation: Any, stack_name: str) -> str:
@@ -56,39 +75,62 @@ def users_secret_arn_from_stack(cloudformation: Any, stack_name: str) -> str:
     )
 
 
+Users = UsersStore | DemoUsers
+
+
 class Target(Protocol):
-    """Where the users store lives."""
+    """Where the users live: a hashed users store, or (`plain_text`) the local demo file."""
 
     description: str
+    plain_text: bool
 
-    def read(self, *, missing_ok: bool) -> UsersStore: ...
+    def read(self, *, missing_ok: bool) -> Users: ...
 
-    def write(self, store: UsersStore) -> None: ...
+    def write(self, store: Users) -> None: ...
 
 
 class FileTarget:
-    """A local users-store file (created on the first add-user, mode 0600)."""
+    """A local file: a hashed users store (created on the first add-user, mode 0600), or the demo file.
+
+    A file in the demo format (`tvm_users.demo`, what `make dev` reads) stays in it: plain-text passwords, its
+    comments and order kept; `plain_text` is known once `read` has looked.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.description = str(path)
+        self.plain_text = False
 
-    def read(self, *, missing_ok: bool) -> UsersStore:
+    def read(self, *, missing_ok: bool) -> Users:
         if not self.path.exists():
             if missing_ok:
                 return UsersStore()
             raise CliError(f"{self.path}: no such users file")
         try:
-            return load_store(self.path)
+            data = json.loads(self.path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CliError(f"{self.path}: not valid JSON (line {getattr(exc, 'lineno', '?')})", status=1) from None
+        try:
+            if is_demo_document(data):
+                self.plain_text = True
+                self.description = f"{self.path} (the plain-text demo file)"
+                return parse_demo_users(data, str(self.path))
+            return parse_store(data)
         except UsersStoreError as exc:
-            raise CliError(f"{self.path}: {exc}", status=1) from None
+            message = str(exc).removeprefix(f"{self.path}: ")
+            raise CliError(f"{self.path}: {message}", status=1) from None
 
-    def write(self, store: UsersStore) -> None:
-        dump_store(store, self.path)
+    def write(self, store: Users) -> None:
+        if isinstance(store, DemoUsers):
+            dump_demo_users(store, self.path)
+        else:
+            dump_store(store, self.path)
 
 
 class SecretTarget:
     """A Secrets Manager secret holding the users-store JSON."""
+
+    plain_text = False
 
     def __init__(self, arn: str, client: Any, description: str | None = None) -> None:
         self.arn = arn
@@ -119,17 +161,20 @@ class SecretTarget:
             return False
         return True
 
-    def write(self, store: UsersStore) -> None:
+    def write(self, store: Users) -> None:
+        assert isinstance(store, UsersStore)  # a secret never holds plain-text passwords
         self.client.put_secret_value(SecretId=self.arn, SecretString=dumps_store(store))
 
 
 def _target(args: argparse.Namespace) -> Target:
     if args.file is not None:
         return FileTarget(Path(args.file))
+    # The region before any client: boto3 would only say "You must specify a region", from deep in a traceback.
+    region = resolve_region(args.region or _arn_region(args.secret_arn))
     if args.secret_arn is not None:
-        return SecretTarget(args.secret_arn, _aws_client("secretsmanager", args.region))
-    arn = users_secret_arn_from_stack(_aws_client("cloudformation", args.region), args.stack)
-    return SecretTarget(arn, _aws_client("secretsmanager", args.region), f"stack {args.stack} ({arn})")
+        return SecretTarget(args.secret_arn, _aws_client("secretsmanager", region))
+    arn = users_secret_arn_from_stack(_aws_client("cloudformation", region), args.stack)
+    return SecretTarget(arn, _aws_client("secretsmanager", region), f"stack {args.stack} ({arn})")
 
 
 def _scrypt_params(stderr: Any) -> ScryptParams:
@@ -162,15 +207,28 @@ def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     bad = [group for group in groups if not is_valid_group(group)]
     if bad:
         raise CliError(f"invalid group name(s) {bad}: use 1-64 characters of A-Z a-z 0-9 _ . -")
-    params = _scrypt_params(stderr)
     target = _target(args)
     store = target.read(missing_ok=True)
+    params = None if target.plain_text else _scrypt_params(stderr)
     if args.username in store.users and not args.replace:
         raise CliError(f"user {args.username!r} already exists in {target.description}: pass --replace to reset them")
+    if target.plain_text:
+        print(
+            f"note: {target.path if isinstance(target, FileTarget) else target.description} is the plain-text demo "
+            "file make dev reads (local development only): the password is stored as typed; use a throwaway one",
+            file=stderr,
+        )
     password = _read_password(args.username, args.password_stdin)
     verb = "replaced" if args.username in store.users else "added"
-    target.write(store.with_user(args.username, hash_password(password, params=params), groups))
+    secret = password if params is None else hash_password(password, params=params)
+    target.write(store.with_user(args.username, secret, groups))
     print(f"{verb} user {args.username} (groups: {', '.join(groups) or 'none'}) in {target.description}", file=stdout)
+    _demo_hint(target, stderr)
+
+
+def _demo_hint(target: Target, stderr: Any) -> None:
+    if target.plain_text:
+        print("a running make dev applies the change within about a second (it watches the file)", file=stderr)
 
 
 def _remove_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
@@ -181,6 +239,7 @@ def _remove_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
         raise CliError(f"no user {args.username!r} in {target.description}")
     target.write(store.without_user(args.username))
     print(f"removed user {args.username} from {target.description}", file=stdout)
+    _demo_hint(target, stderr)
 
 
 def _list_users(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
@@ -203,10 +262,14 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_target(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         where = sub.add_mutually_exclusive_group(required=True)
-        where.add_argument("--file", metavar="PATH", help="a local users-store JSON file")
+        where.add_argument(
+            "--file",
+            metavar="PATH",
+            help="a local users-store file (local/demo_users.json, what make dev reads, stays plain-text demo data)",
+        )
         where.add_argument("--secret-arn", metavar="ARN", help="the Secrets Manager secret holding the users store")
         where.add_argument("--stack", metavar="STACK_NAME", help=f"a deployed stack (reads its {STACK_OUTPUT} output)")
-        sub.add_argument("--region", help="AWS region (default: from the AWS configuration)")
+        sub.add_argument("--region", help="AWS region (default: the ARN's, else AWS_REGION or your AWS profile's)")
         return sub
 
     add = with_target(
@@ -245,8 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, aws_errors_if_loaded()):
             raise
-        print(f"error: AWS call failed: {exc}", file=sys.stderr)
-        return 1
+        message, status = aws_error_message(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return status
     return 0
 
 

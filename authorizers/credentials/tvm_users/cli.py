@@ -8,10 +8,28 @@ from __future__ import annotations
 
 import getpass
 import importlib
+import os
 import sys
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["CliError", "aws_errors", "aws_errors_if_loaded", "error_code", "import_boto3", "read_password"]
+__all__ = [
+    "NO_CREDENTIALS",
+    "NO_REGION",
+    "CliError",
+    "aws_error_message",
+    "aws_errors",
+    "aws_errors_if_loaded",
+    "error_code",
+    "import_boto3",
+    "read_password",
+    "resolve_region",
+]
+
+NO_REGION: Final = "no AWS region: pass --region REGION, or set AWS_REGION (or a region in your AWS profile)"
+NO_CREDENTIALS: Final = (
+    "no AWS credentials: configure a profile (`aws configure`, AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
+    "AWS_SECRET_ACCESS_KEY"
+)
 
 
 class CliError(Exception):
@@ -36,6 +54,49 @@ def aws_errors() -> tuple[type[BaseException], ...]:
 def aws_errors_if_loaded() -> tuple[type[BaseException], ...]:
     """botocore's error classes if boto3 was used (never imports it just to check)."""
     return aws_errors() if "botocore.exceptions" in sys.modules else ()
+
+
+def resolve_region(explicit: str | None) -> str:
+    """--region, else AWS_REGION, else AWS_DEFAULT_REGION or the profile's; a CliError saying how to give one.
+
+    boto3 reads AWS_DEFAULT_REGION and the profile but not AWS_REGION, and without any it fails only at the first
+    client, as "You must specify a region" at the end of a traceback.
+    """
+    if explicit:
+        return explicit
+    if os.environ.get("AWS_REGION", "").strip():
+        return os.environ["AWS_REGION"].strip()
+    exceptions = importlib.import_module("botocore.exceptions")
+    try:
+        configured = import_boto3().session.Session().region_name
+    except exceptions.BotoCoreError as exc:  # ProfileNotFound: AWS_PROFILE names no profile
+        raise CliError(aws_error_message(exc)[0]) from None
+    if not configured:
+        raise CliError(NO_REGION)
+    return str(configured)
+
+
+def aws_error_message(exc: BaseException) -> tuple[str, int]:
+    """(one line for the terminal, exit status) for a botocore error: what happened and what to do, no traceback.
+
+    Status 2 for a setting to fix (region, profile), 1 for the environment (credentials, network, AWS's refusal).
+    """
+    exceptions = importlib.import_module("botocore.exceptions")
+    if isinstance(exc, exceptions.NoRegionError):
+        return NO_REGION, 2
+    if isinstance(exc, exceptions.ProfileNotFound):
+        return f"{exc}: check AWS_PROFILE (or --profile in ~/.aws/config)", 2
+    if isinstance(exc, exceptions.NoCredentialsError | exceptions.PartialCredentialsError):
+        return NO_CREDENTIALS, 1
+    if isinstance(exc, exceptions.EndpointConnectionError | exceptions.ConnectTimeoutError):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "?")
+        return f"cannot reach AWS at {endpoint}: check the network and the region (or AWS_ENDPOINT_URL)", 1
+    if isinstance(exc, exceptions.ClientError):
+        code = error_code(exc)
+        message = str(exc.response.get("Error", {}).get("Message") or code)
+        operation = getattr(exc, "operation_name", "") or "the call"
+        return f"AWS call failed: {operation}: {message} ({code})", 1
+    return f"AWS call failed: {exc}", 1
 
 
 def error_code(exc: BaseException) -> str:

@@ -1,9 +1,10 @@
 """`python -m devstack` (what `make dev` runs): the whole application offline until Ctrl-C or SIGTERM.
 
 Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part failed to start (or supervision could not go on), 2 for a
-setting to fix (a taken port, an auth method not available locally). Once ready, a part that exits is restarted on
-its ports (supervisor.py), so a crash does not end the command. The ready report goes to stdout (`--ready-json`: one
-JSON line); logs to stderr.
+setting to fix (a taken port, an auth method not available locally, a bad policy or users file, TOKEN_TTL_SECONDS or
+ALLOWED_ORIGINS), said in one line. Once ready, a part that exits is restarted on its ports (supervisor.py), so a
+crash does not end the command, and edits of local/demo_users.json or the policy are applied while it runs. The
+ready report goes to stdout (`--ready-json`: one JSON line); logs to stderr.
 
 `python -m devstack token USER` (AmazonCognito mode, while `make dev AUTH=AmazonCognito` runs): signs USER in to the
 local pool in moto (MOTO_PORT, default 5000) with USER_PASSWORD_AUTH and prints the ID token, for
@@ -35,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m devstack",
         description="Run the whole token vending machine offline: Momento emulator, moto, the local HTTP API "
         "served from template.yaml, and the static site. Ctrl-C stops everything.",
-        epilog=f"Ports come from environment variables: {ports}; 0 picks a free port. Everything binds 127.0.0.1.",
+        epilog=f"Ports come from environment variables: {ports}; 0 picks a free port. Everything binds 127.0.0.1. "
+        "TOKEN_TTL_SECONDS=60: the site asks for tokens of that lifetime (10 to the tiers' maximum). "
+        "ALLOWED_ORIGINS=http://localhost:5173[,...]: more CORS origins for the local API.",
     )
     parser.add_argument(
         "--auth",
@@ -103,8 +106,13 @@ def token_main(argv: list[str]) -> int:
     parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
     args = parser.parse_args(argv)
     from tvm_users.demo import load_demo_users
+    from tvm_users.store import UsersStoreError
 
-    demo = load_demo_users(StackConfig().demo_users_file)
+    try:
+        demo = load_demo_users(StackConfig().demo_users_file)
+    except (OSError, UsersStoreError) as error:
+        print(f"devstack token: {error}", file=sys.stderr)
+        return 2
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif args.username in demo:

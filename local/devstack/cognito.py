@@ -35,6 +35,7 @@ __all__ = [
     "CognitoPool",
     "CognitoUser",
     "cognito_pool_from_template",
+    "cognito_users",
     "local_client_id",
     "sign_in",
 ]
@@ -129,6 +130,36 @@ class CognitoPool:
             for group_name in user.groups:
                 client.admin_add_user_to_group(UserPoolId=pool_id, Username=user.username, GroupName=group_name)
         self.pool_id, self.client_id = pool_id, client_id
+
+    def sync_users(self, moto: MotoClients, users: tuple[CognitoUser, ...]) -> None:
+        """Make the running pool hold `users` (local/demo_users.json changed): new ones created, every password and
+        group set made what the file says, and the users the file no longer lists deleted. Users made by hand (not
+        from the file) are left alone. From now on a re-seed after a moto restart creates these."""
+        if self.pool_id is None:
+            raise RuntimeError("the pool is not created yet")
+        client = moto.client("cognito-idp")
+        wanted = {user.username for user in users}
+        for user in users:
+            with contextlib.suppress(client.exceptions.UsernameExistsException):
+                client.admin_create_user(UserPoolId=self.pool_id, Username=user.username, MessageAction="SUPPRESS")
+            client.admin_set_user_password(
+                UserPoolId=self.pool_id, Username=user.username, Password=user.password, Permanent=True
+            )
+            held = client.admin_list_groups_for_user(UserPoolId=self.pool_id, Username=user.username, Limit=60)
+            current = {group["GroupName"] for group in held["Groups"]}
+            for group_name in user.groups:  # joined before the others are left: never in no group mid-way
+                if group_name not in current:
+                    client.admin_add_user_to_group(
+                        UserPoolId=self.pool_id, Username=user.username, GroupName=group_name
+                    )
+            for group_name in current - set(user.groups):
+                client.admin_remove_user_from_group(
+                    UserPoolId=self.pool_id, Username=user.username, GroupName=group_name
+                )
+        for gone in [user.username for user in self.users if user.username not in wanted]:
+            with contextlib.suppress(client.exceptions.UserNotFoundException):
+                client.admin_delete_user(UserPoolId=self.pool_id, Username=gone)
+        self.users = users
 
     def _pool(self, client: Any) -> str:
         if self.pool_id is not None:
@@ -260,19 +291,25 @@ def cognito_pool_from_template(
     _check_refers_to_pool(client, pool_id, client_resource.logical_id, belongs=True)
     for group, resource in zip(group_parameters, sorted(groups, key=lambda g: g.logical_id), strict=True):
         _check_refers_to_pool(group, pool_id, resource.logical_id, belongs=True)
-    names = {str(group["GroupName"]) for group in group_parameters}
+    names = tuple(str(group["GroupName"]) for group in group_parameters)
+    users = cognito_users(demo_users, names)
+    return CognitoPool(pool, client, group_parameters, users, pool_resource.logical_id, client_resource.logical_id)
+
+
+def cognito_users(
+    demo_users: Mapping[str, tuple[str, tuple[str, ...]]], group_names: tuple[str, ...]
+) -> tuple[CognitoUser, ...]:
+    """The demo users as pool users; a ConfigError for a group the template's pool does not have."""
     users = []
     for username, (password, user_groups) in demo_users.items():
-        unknown = [group for group in user_groups if group not in names]
+        unknown = [group for group in user_groups if group not in group_names]
         if unknown:
             raise ConfigError(
                 f"demo user {username}'s group(s) {', '.join(unknown)} are not groups of the template's user pool "
-                f"({', '.join(sorted(names))})"
+                f"({', '.join(sorted(group_names))})"
             )
         users.append(CognitoUser(username, password, tuple(user_groups)))
-    return CognitoPool(
-        pool, client, group_parameters, tuple(users), pool_resource.logical_id, client_resource.logical_id
-    )
+    return tuple(users)
 
 
 def local_client_id(endpoint: str) -> str:

@@ -1,8 +1,10 @@
-"""What a local stack is asked to run: the auth mode, the ports (and where each came from), the repository paths."""
+"""What a local stack is asked to run: the auth mode, the ports (and where each came from), the repository paths,
+and `make dev`'s other settings (TOKEN_TTL_SECONDS, ALLOWED_ORIGINS), each checked with a message saying what to do."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +16,14 @@ __all__ = [
     "AUTH_METHODS",
     "DEFAULT_CACHE",
     "HOST",
+    "MIN_TOKEN_TTL_SECONDS",
     "PORT_VARIABLES",
     "PortSetting",
     "RestartPolicy",
     "StackConfig",
     "config_from_env",
+    "parse_allowed_origins",
+    "parse_token_ttl",
 ]
 
 AUTH_METHODS: Final = ("Open", "LambdaAuthorizer", "AmazonCognito")
@@ -35,6 +40,52 @@ PORT_VARIABLES: Final[Mapping[str, tuple[int, str]]] = {
 }
 
 PortSource = Literal["default", "environment", "argument"]
+
+# The shortest lifetime the vending function grants (momento_tvm.policy.MIN_TTL_SECONDS) and the site asks for.
+MIN_TOKEN_TTL_SECONDS: Final = 10
+# An origin as the template's AllowedOrigins parameter accepts one (its AllowedPattern): scheme://host[:port].
+_ORIGIN: Final = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", re.ASCII)
+_ORIGINS_EXAMPLE: Final = "e.g. ALLOWED_ORIGINS=http://localhost:5173 make dev"
+
+
+def parse_token_ttl(raw: str, variable: str = "TOKEN_TTL_SECONDS") -> int | None:
+    """TOKEN_TTL_SECONDS: empty for each tier's own lifetime, else a whole number of seconds, at least 10.
+
+    Its upper bound is the policy's (the tiers the local users get): checked once the policy is read (local_files).
+    """
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise ConfigError(f"{variable}={raw!r} is not a whole number of seconds: e.g. `{variable}=60 make dev`")
+    seconds = int(raw)
+    if seconds < MIN_TOKEN_TTL_SECONDS:
+        raise ConfigError(
+            f"{variable}={raw} is too short: tokens live at least {MIN_TOKEN_TTL_SECONDS} s, "
+            f"e.g. `{variable}=60 make dev`"
+        )
+    return seconds
+
+
+def parse_allowed_origins(raw: str, variable: str = "ALLOWED_ORIGINS") -> tuple[str, ...]:
+    """ALLOWED_ORIGINS: comma-separated http(s)://host[:port] origins (spaces around commas and one trailing slash
+    tolerated), added to the local API's CORS origins. Anything else (a path, a wildcard, another scheme) is refused."""
+    origins: list[str] = []
+    for item in raw.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        origin = text[:-1] if text.endswith("/") else text
+        match = _ORIGIN.fullmatch(origin)
+        port = match.group(1) if match else None
+        if match is None or (port is not None and not 1 <= int(port[1:]) <= 65535):
+            raise ConfigError(
+                f"{variable}: {text!r} is not an origin: give http(s)://host[:port] with no path or wildcard, "
+                f"comma-separated ({_ORIGINS_EXAMPLE})"
+            )
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
 
 
 @dataclass(frozen=True)
@@ -92,6 +143,14 @@ class StackConfig:
     start_timeout_seconds: float = 60.0
     # When the emulator or moto is started again after it exited (see supervisor.py).
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    # The token lifetime the site's config.js asks for (TOKEN_TTL_SECONDS); None: each tier's own.
+    token_ttl_seconds: int | None = None
+    # Extra CORS origins for the local API (ALLOWED_ORIGINS), besides the site's own two.
+    allowed_origins: tuple[str, ...] = ()
+    # Watch local/demo_users.json and the policy once ready, and apply changes without a restart (make dev: on).
+    watch_files: bool = False
+    # How often the watched files are looked at (their size, mtime and inode; then their content).
+    watch_interval_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:
@@ -99,6 +158,10 @@ class StackConfig:
         for setting in self.ports():
             if not 0 <= setting.port <= 65535:
                 raise ConfigError(f"{setting.variable}={setting.port} is not a port number (0 to 65535)")
+        if self.token_ttl_seconds is not None:
+            parse_token_ttl(str(self.token_ttl_seconds), "token_ttl_seconds")
+        if parse_allowed_origins(",".join(self.allowed_origins), "allowed_origins") != tuple(self.allowed_origins):
+            raise ConfigError(f"allowed_origins must be distinct http(s)://host[:port] origins: {self.allowed_origins}")
 
     def ports(self) -> tuple[PortSetting, ...]:
         values = {
@@ -134,7 +197,8 @@ class StackConfig:
 
 
 def config_from_env(auth: str, environ: Mapping[str, str] | None = None) -> StackConfig:
-    """The `make dev` configuration: each port from its environment variable, else its default."""
+    """The `make dev` configuration: each port from its environment variable, else its default; TOKEN_TTL_SECONDS,
+    ALLOWED_ORIGINS; and the users file and policy watched (changes applied without a restart)."""
     environ = os.environ if environ is None else environ
     ports: dict[str, int] = {}
     sources: dict[str, PortSource] = {}
@@ -158,4 +222,7 @@ def config_from_env(auth: str, environ: Mapping[str, str] | None = None) -> Stac
         momento_web_port=ports["MOMENTO_WEB_PORT"],
         moto_port=ports["MOTO_PORT"],
         port_sources=sources,
+        token_ttl_seconds=parse_token_ttl(environ.get("TOKEN_TTL_SECONDS", "")),
+        allowed_origins=parse_allowed_origins(environ.get("ALLOWED_ORIGINS", "")),
+        watch_files=True,
     )

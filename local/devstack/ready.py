@@ -60,6 +60,7 @@ def ready_block(info: StackInfo) -> str:
             "",
             f"   Try    curl '{info.api_url}/token?name=Ann&topics=chat-lobby'",
         ]
+    lines += ["", *_settings(info)]
     lines += [
         "",
         f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
@@ -97,4 +98,25 @@ def _logins(info: StackInfo) -> list[str]:
     lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
     for user in info.users:
         lines.append(f"     {user.username:<{width}}{user.password:<{pwidth}}{user.tier or '(refused)'}")
+    return lines
+
+
+def _settings(info: StackInfo) -> list[str]:
+    """Token lifetime, CORS origins, and which files apply while running: what TOKEN_TTL_SECONDS, ALLOWED_ORIGINS
+    and an edit of the users or the policy do."""
+    if info.token_ttl_seconds is not None:
+        tokens = f"{info.token_ttl_seconds} s (TOKEN_TTL_SECONDS): the site renews each one before it expires"
+    else:
+        tokens = "each tier's lifetime (policy.yaml); `TOKEN_TTL_SECONDS=60 make dev` to watch renewals"
+    extra = set(info.allowed_origins)
+    origins = ", ".join(f"{o} (ALLOWED_ORIGINS)" if o in extra else o for o in info.api_cors_origins)
+    lines = [
+        f"   Tokens   {tokens}",
+        f"   CORS     API: {origins}",
+        "            Momento emulator (grpc-web): any origin, as Momento's own endpoint",
+    ]
+    if not extra:
+        lines.append("            more origins for the API: e.g. `ALLOWED_ORIGINS=http://localhost:5173 make dev`")
+    if info.watched_files:
+        lines.append(f"   Edits    {' and '.join(info.watched_files)} apply while this runs (no restart)")
     return lines

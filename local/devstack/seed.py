@@ -25,6 +25,7 @@ __all__ = [
     "SeededSecret",
     "secret_arn",
     "seed",
+    "users_secret",
     "what_moto_must_hold",
 ]
 
@@ -114,6 +115,11 @@ class SeededSecret:
             raise DevstackError(f"moto named the secret {arn}, not {self.arn}: has moto changed?")
 
 
+def users_secret(users_store: str) -> SeededSecret:
+    """The credentials authorizer's users secret, holding `users_store` (hashed demo users)."""
+    return SeededSecret(USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store)
+
+
 def what_moto_must_hold(
     auth: str, api_key: str, users_store: str | None, cognito: MotoState | None = None
 ) -> list[MotoState]:
@@ -128,7 +134,7 @@ def what_moto_must_hold(
     if auth == "LambdaAuthorizer":
         if users_store is None:
             raise ValueError("LambdaAuthorizer mode needs the hashed users store")
-        holds.append(SeededSecret(USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store))
+        holds.append(users_secret(users_store))
     if auth == "AmazonCognito":
         if cognito is None:
             raise ValueError("AmazonCognito mode needs the user pool read from the template")

@@ -15,11 +15,19 @@ The secrets get fixed ARNs (moto's `_custom_id_` tag), so the API's parameters a
 In AmazonCognito mode the API also needs the user pool's and app client's ids (its JWT authorizer's issuer and
 audience): it starts once the pool, client, groups and demo users are in moto (cognito.py), about 0.3 s later.
 
+Before anything starts, the files a developer edits are read and checked (local_files.py): a bad policy or users
+file is one ConfigError line, and nothing is spawned.
+
 Once ready, the emulator and moto are supervised (supervisor.py): one that exits, however, is started again on the
 same ports with the same environment, after a short backoff, and moto is re-seeded with everything in
 `what_moto_must_hold` (seed.py). The emulator keeps its root key, so tokens vended before still work, and creates its
 configured cache again itself. Nothing a child does ends the stack; `wait()` raises only when supervision cannot go
 on. For tests and the soak test: `restarts`, `child_pid(name)`, `await wait_ready(name, min_restarts)`.
+
+With `watch_files` (make dev), a change to local/demo_users.json or the policy is applied while running (watch.py,
+`_apply_changes`): the users secret re-seeded (or the Cognito pool's users synced) and the authorizer restarted with
+its cached results dropped, or, for the policy, the API's functions restarted; a change that does not check out is
+refused with its one line and the previous files stay in force. `await wait_changes_handled(n)` for tests.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import aiohttp
@@ -42,9 +51,19 @@ from yarl import URL
 from site_tools import SiteCognito, SiteConfig
 
 from .children import ChildProcess, moto_line_filter
-from .cognito import HASH_ID_STRATEGIES, CognitoInfo, CognitoPool, cognito_pool_from_template
+from .cognito import HASH_ID_STRATEGIES, CognitoInfo, CognitoPool, cognito_pool_from_template, cognito_users
 from .config import HOST, PORT_VARIABLES, StackConfig
-from .errors import ChildExitedError, DevstackError, PortInUseError, StartTimeoutError
+from .errors import ChildExitedError, ConfigError, DevstackError, PortInUseError, StartTimeoutError
+from .local_files import (
+    DemoUser,
+    Fingerprint,
+    LocalFileError,
+    LocalFiles,
+    check_token_ttl,
+    fingerprint,
+    read_local_files,
+    shown,
+)
 from .ports import check_ports, free_port
 from .seed import (
     ACCOUNT_ID,
@@ -53,12 +72,15 @@ from .seed import (
     USERS_SECRET_NAME,
     MotoClients,
     MotoState,
+    SeededSecret,
     secret_arn,
     seed,
+    users_secret,
     what_moto_must_hold,
 )
 from .site import SiteServer, site_directory
 from .supervisor import Supervisor
+from .watch import FileWatcher
 
 if TYPE_CHECKING:
     from local_api import LocalApi
@@ -81,14 +103,6 @@ ChildName = Literal["emulator", "moto"]
 CHILD_NAMES: Final[tuple[ChildName, ...]] = ("emulator", "moto")
 _POLL_SECONDS: Final = 0.02
 _EMULATOR_PORT_IN_USE = re.compile(r"port (\d+) on \S+ is already in use")
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    username: str
-    password: str
-    groups: tuple[str, ...]
-    tier: str | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,10 @@ class StackInfo:
     ports: tuple[ResolvedPort, ...]
     startup_seconds: float
     cognito: CognitoInfo | None = None  # AmazonCognito mode: the local pool (moto)
+    token_ttl_seconds: int | None = None  # what the site's config.js asks for (TOKEN_TTL_SECONDS); None: the tier's
+    api_cors_origins: tuple[str, ...] = ()  # the local API's CORS origins: the site's, then ALLOWED_ORIGINS
+    allowed_origins: tuple[str, ...] = ()  # the extra ones (ALLOWED_ORIGINS)
+    watched_files: tuple[str, ...] = ()  # applied without a restart when they change (make dev)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -155,6 +173,13 @@ class Stack:
         self._cognito: CognitoPool | None = None
         # What moto must hold (seed.py): seeded at start, and again after every restart of moto.
         self.moto_holds: list[MotoState] = []
+        # The users and policy in force (read before start; replaced by each change applied while running).
+        self._files: LocalFiles | None = None
+        self._fingerprints: dict[Path, Fingerprint] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._changes = asyncio.Condition()
+        self.changes_handled = 0  # file changes seen while running, applied or refused
+        self.changes_applied = 0
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -245,6 +270,7 @@ class Stack:
         started = time.perf_counter()
         config = self.config
         check_ports(config.ports())
+        self._read_files()  # nothing is spawned before the policy and the users check out
         try:
             async with asyncio.timeout(config.start_timeout_seconds):
                 info = await self._start(started)
@@ -259,7 +285,19 @@ class Stack:
         if self._failure is not None:
             await self.stop()
             raise self._failure
+        if config.watch_files:
+            watcher = FileWatcher(self._fingerprints, self._apply_changes, config.watch_interval_seconds)
+            self._watcher = asyncio.ensure_future(watcher.run())
         return info
+
+    def _read_files(self) -> None:
+        """The policy and the users, checked (one ConfigError line: file, line, problem, what to do)."""
+        config = self.config
+        watched = [config.policy_file] + ([] if config.auth == "Open" else [config.demo_users_file])
+        self._fingerprints = {path: fingerprint(path) for path in watched}  # before reading: no change is missed
+        files = read_local_files(config)
+        check_token_ttl(config, files)
+        self._files = files
 
     async def wait(self) -> None:
         """Block while the stack runs (children that exit are restarted); raise if supervising cannot go on."""
@@ -306,7 +344,8 @@ class Stack:
             line_filter=moto_line_filter,
         )
         await asyncio.gather(self._emulator.start(), self._moto.start())
-        users_task = asyncio.ensure_future(asyncio.to_thread(_read_users, config))
+        assert self._files is not None
+        users_task = asyncio.ensure_future(asyncio.to_thread(_users_store, config, self._files))
         services = ("secretsmanager", "cognito-idp") if config.auth == "AmazonCognito" else ("secretsmanager",)
         client_task = asyncio.ensure_future(asyncio.to_thread(MotoClients.warmed, self._moto_url, *services))
         site_directory_path, site_content = site_directory(config.root)
@@ -330,8 +369,7 @@ class Stack:
         finally:
             for task in (users_task, client_task):
                 task.cancel()
-        users, guest_tier, _ = users_task.result()
-
+        files = self._files
         api_url = str(api.url).rstrip("/")
         web_url = f"http://{HOST}:{web_port}"
         self._site.config = SiteConfig(
@@ -341,6 +379,7 @@ class Stack:
             cognito=None
             if cognito is None
             else SiteCognito(cognito.region, cognito.user_pool_id, cognito.client_id, cognito.endpoint),
+            token_ttl_seconds=config.token_ttl_seconds,
         )
         await self._probe(api_url)
 
@@ -364,9 +403,13 @@ class Stack:
             momento_web_port=web_port,
             cache_name=config.cache_name,
             moto_url=self._moto_url,
-            users=users if config.auth in ("LambdaAuthorizer", "AmazonCognito") else (),
-            guest_tier=guest_tier if config.auth == "Open" else None,
+            users=files.demo_users,
+            guest_tier=files.guest_tier if config.auth == "Open" else None,
             cognito=cognito,
+            token_ttl_seconds=config.token_ttl_seconds,
+            api_cors_origins=self._api_cors_origins(),
+            allowed_origins=config.allowed_origins,
+            watched_files=tuple(shown(config, path) for path in self._fingerprints) if config.watch_files else (),
             ports=tuple(
                 ResolvedPort(s.variable, s.port, actual[s.variable], s.source, PORT_VARIABLES[s.variable][1])
                 for s in config.ports()
@@ -445,7 +488,7 @@ class Stack:
 
     async def _moto_ready_and_seeded(
         self,
-        users_task: Awaitable[tuple[tuple[DemoUser, ...], str | None, str | None]],
+        users_task: Awaitable[str | None],
         client_task: Awaitable[MotoClients],
         emulator_ready: Awaitable[tuple[int, int]],
     ) -> CognitoInfo | None:
@@ -464,10 +507,12 @@ class Stack:
             raise DevstackError(
                 f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
             ) from None
-        _, _, users_store = await users_task
+        users_store = await users_task
         if config.auth == "AmazonCognito":
             parameters = self._api_parameters((await emulator_ready)[0])
-            self._cognito = await asyncio.to_thread(_cognito_pool, config, parameters)
+            assert self._files is not None and self._files.users is not None
+            demo = self._files.users.as_tuples()
+            self._cognito = await asyncio.to_thread(cognito_pool_from_template, config.template, parameters, demo)
         self._moto_clients = await client_task
         self.moto_holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store, self._cognito)
         await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
@@ -523,16 +568,21 @@ class Stack:
             "MomentoApiKeySecretArn": secret_arn(MOMENTO_KEY_SECRET_NAME),
             "MomentoEndpoint": f"{HOST}:{grpc_port}",
             "CacheName": config.cache_name,
-            "AllowedOrigins": ",".join(self._site.origins),
+            "AllowedOrigins": ",".join(self._api_cors_origins()),
             # The template's local-only parameter: the functions pass it to their Secrets Manager clients.
             "SecretsManagerEndpoint": self._moto_url,
         }
 
+    def _api_cors_origins(self) -> tuple[str, ...]:
+        """The local API's CORS origins: the site's two, then ALLOWED_ORIGINS (the template's AllowedOrigins)."""
+        assert self._site is not None
+        return tuple(dict.fromkeys([*self._site.origins, *self.config.allowed_origins]))
+
     async def _start_api(
         self, emulator_ready: Awaitable[tuple[int, int]], moto_seeded: Awaitable[CognitoInfo | None]
     ) -> LocalApi:
-        from local_api import LocalApi
         from local_api import PortInUseError as ApiPortInUseError
+        from local_api import TemplateError, WorkerStartError
 
         grpc_port = self.config.momento_grpc_port or (await emulator_ready)[0]
         config = self.config
@@ -550,7 +600,24 @@ class Stack:
             }
             # Local use only: moto's signing key is public (local_api/jwt_authorizer.py).
             jwks_urls = {cognito.issuer: cognito.jwks_url}
-        api = LocalApi(
+        try:
+            api = self._local_api(grpc_port, resources, jwks_urls)
+        except TemplateError as error:  # a template.yaml the local API cannot serve
+            raise ConfigError(f"template.yaml: {error}") from None
+        self._api = api
+        try:
+            await api.start()
+        except ApiPortInUseError as error:
+            raise PortInUseError(error.port, "API_PORT", PORT_VARIABLES["API_PORT"][1]) from None
+        except WorkerStartError as error:  # its own traceback is in the log above, prefixed with its name
+            raise DevstackError(f"the local API could not start: {error}") from None
+        return api
+
+    def _local_api(self, grpc_port: int, resources: dict[str, str], jwks_urls: dict[str, str]) -> LocalApi:
+        from local_api import LocalApi
+
+        config = self.config
+        return LocalApi(
             template=config.template,
             auth_method=config.auth,
             parameters=self._api_parameters(grpc_port),
@@ -568,12 +635,6 @@ class Stack:
             port=config.api_port,
             root=config.root,
         )
-        self._api = api
-        try:
-            await api.start()
-        except ApiPortInUseError as error:
-            raise PortInUseError(error.port, "API_PORT", PORT_VARIABLES["API_PORT"][1]) from None
-        return api
 
     async def _probe(self, api_url: str) -> None:
         """The site serves its config over real HTTP, and the API accepts connections (without a logged request)."""
@@ -600,9 +661,74 @@ class Stack:
         self.info  # noqa: B018 - raises if the stack is not started
         await self._supervisors["emulator"].restart()
 
+    # ------------------------------------------------------------------ changes while running
+    async def wait_changes_handled(self, count: int) -> None:
+        """Return once `count` file changes in all have been handled (applied or refused); bound it with a timeout."""
+        async with self._changes:
+            await self._changes.wait_for(lambda: self.changes_handled >= count)
+
+    async def _apply_changes(self, changed: set[Path]) -> None:
+        """The watcher's callback: check both files again, then apply what changed (or refuse it, saying why)."""
+        config = self.config
+        names = " and ".join(shown(config, path) for path in sorted(changed))
+        try:
+            try:
+                files = await asyncio.to_thread(read_local_files, config)
+                check_token_ttl(config, files)
+                if self._cognito is not None and files.users is not None:  # AmazonCognito: the pool's groups
+                    cognito_users(files.users.as_tuples(), self._cognito.group_names)
+            except ConfigError as error:
+                problem = error.problem if isinstance(error, LocalFileError) else str(error)
+                log.warning("devstack: %s changed, NOT applied: %s (the previous version stays)", names, problem)
+                return
+            done = []
+            if config.demo_users_file in changed and files.users is not None:
+                done.append(await self._apply_users(files))
+            if config.policy_file in changed:
+                restarted = await self.api.restart_functions()
+                done.append(f"the API's functions restarted ({', '.join(restarted)})")
+            self._files = files
+            if self._info is not None:
+                guest_tier = files.guest_tier if config.auth == "Open" else None
+                self._info = replace(self._info, users=files.demo_users, guest_tier=guest_tier)
+            self.changes_applied += 1
+            log.info("devstack: %s changed: applied (%s). %s", names, "; ".join(done), _tiers_now(files, config.auth))
+        finally:
+            async with self._changes:
+                self.changes_handled += 1
+                self._changes.notify_all()
+
+    async def _apply_users(self, files: LocalFiles) -> str:
+        """The new users where the API reads them, at once (what it did, for the log).
+
+        LambdaAuthorizer: the users secret re-seeded with the new hashes, and the authorizer restarted with the
+        gateway's cached results dropped (both would keep the old users for up to 300 s each). AmazonCognito: the
+        pool's users synced (a token signed before keeps its groups until it expires, as in AWS).
+        """
+        assert files.users is not None and self._moto_clients is not None
+        if self._cognito is not None:
+            users = cognito_users(files.users.as_tuples(), self._cognito.group_names)
+            await asyncio.to_thread(self._cognito.sync_users, self._moto_clients, users)
+            return f"the local Cognito pool's users synced ({len(users)})"
+        store = await asyncio.to_thread(_users_store, self.config, files)
+        assert store is not None
+        secret = users_secret(store)
+        # Replaced first: a moto restarted from now on is re-seeded with the new users.
+        self.moto_holds = [
+            secret if isinstance(held, SeededSecret) and held.name == USERS_SECRET_NAME else held
+            for held in self.moto_holds
+        ]
+        await asyncio.to_thread(secret.apply, self._moto_clients)
+        restarted = await self.api.restart_functions(self.api.authorizer_functions)
+        return f"{secret.describe()} re-seeded, {', '.join(restarted)} restarted, cached authorizer results dropped"
+
     # ------------------------------------------------------------------ stop
     async def _stop(self) -> None:
         self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         # No restart from now on, and a restart under way is cancelled (its child, if spawned, is stopped below).
         await asyncio.gather(*(supervisor.close() for supervisor in self._supervisors.values()))
         if self._api is not None:
@@ -617,25 +743,22 @@ class Stack:
 
 
 # ---------------------------------------------------------------------- helpers (run in threads)
-def _cognito_pool(config: StackConfig, parameters: Mapping[str, str]) -> CognitoPool:
-    """The template's pool, client and groups for these parameters, with the demo users (local/demo_users.json)."""
-    from tvm_users.demo import load_demo_users
+def _users_store(config: StackConfig, files: LocalFiles) -> str | None:
+    """LambdaAuthorizer mode: the users secret's value, the demo users hashed (scrypt at the production cost)."""
+    if config.auth != "LambdaAuthorizer" or files.users is None:
+        return None
+    from tvm_users.demo import store_from_demo_users
+    from tvm_users.store import dumps_store
 
-    return cognito_pool_from_template(config.template, parameters, load_demo_users(config.demo_users_file))
+    return dumps_store(store_from_demo_users(files.users))
 
 
-def _read_users(config: StackConfig) -> tuple[tuple[DemoUser, ...], str | None, str | None]:
-    """(demo users with their tiers, the policy's guest tier, the hashed users store for the users secret)."""
-    from momento_tvm import load_policy
-    from tvm_users.demo import hashed_store_from_demo_file, load_demo_users
-
-    policy = load_policy(config.policy_file)
-    users = []
-    for name, (password, groups) in load_demo_users(config.demo_users_file).items():
-        rule = next((rule for rule in policy.groups if rule.group in groups), None)
-        users.append(DemoUser(name, password, groups, rule.tier if rule else policy.default_tier))
-    store = hashed_store_from_demo_file(config.demo_users_file) if config.auth == "LambdaAuthorizer" else None
-    return tuple(users), policy.anonymous_tier, store
+def _tiers_now(files: LocalFiles, auth: str) -> str:
+    """One line's worth of who gets what now: "users: alice readwrite, viewer readonly"."""
+    if auth == "Open":
+        return f"Guests get tier {files.guest_tier or '(none: refused)'}."
+    users = ", ".join(f"{user.username} {user.tier or '(refused)'}" for user in files.demo_users)
+    return f"Users now: {users or 'none'}."
 
 
 def _route_names(api: Any) -> tuple[str, ...]:

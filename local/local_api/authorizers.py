@@ -115,6 +115,10 @@ class DecisionCache:
             return None
         return response
 
+    def clear(self) -> None:
+        """Forget every cached response (what a redeployment of the API does: a new cache)."""
+        self._entries.clear()
+
     def put(self, authorizer: str, identity: list[str], response: Any, ttl_seconds: int) -> None:
         if ttl_seconds <= 0 or not identity:
             return

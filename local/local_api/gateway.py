@@ -83,6 +83,10 @@ class Gateway:
         self._decisions = DecisionCache()
         self._jwt = JwtAuthorizers(jwks_urls or {})
 
+    def forget_authorizer_results(self) -> None:
+        """Drop every cached authorizer result, so the next request of each caller runs the authorizer again."""
+        self._decisions.clear()
+
     async def close(self) -> None:
         """Release what the gateway holds besides the server (the JWKS client)."""
         await self._jwt.close()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,7 +28,7 @@ from aiohttp import web
 
 from .errors import PortInUseError, TemplateError
 from .gateway import Gateway
-from .template import ApiSpec, FunctionSpec, JwtAuthorizerSpec, RouteSpec, load_api
+from .template import ApiSpec, FunctionSpec, JwtAuthorizerSpec, LambdaAuthorizerSpec, RouteSpec, load_api
 from .workers import Worker, function_environment
 
 __all__ = ["LocalApi"]
@@ -124,6 +124,33 @@ class LocalApi:
             return self._workers[function_id].invocations
         except KeyError:
             raise KeyError(f"{function_id} is not served; served: {', '.join(self._workers)}") from None
+
+    @property
+    def authorizer_functions(self) -> list[str]:
+        """The logical ids of the functions that serve Lambda authorizers."""
+        found = [a.function_id for a in self.spec.authorizers.values() if isinstance(a, LambdaAuthorizerSpec)]
+        return list(dict.fromkeys(found))
+
+    async def restart_functions(self, function_ids: Iterable[str] | None = None) -> list[str]:
+        """Start the functions' workers again (all of them by default) and drop the cached authorizer results.
+
+        What a redeployment does, for a local change a running handler cannot see (a policy it loaded at import, a
+        users store its authorizer keeps cached). Raises WorkerStartError if one cannot load its handler (the
+        others are restarted all the same; the failed one is tried again on its next request).
+        """
+        names = list(self._workers) if function_ids is None else list(dict.fromkeys(function_ids))
+        unknown = [name for name in names if name not in self._workers]
+        if unknown:
+            raise KeyError(f"{', '.join(unknown)} not served; served: {', '.join(self._workers)}")
+        if self._gateway is not None:
+            self._gateway.forget_authorizer_results()
+        results = await asyncio.gather(*(self._workers[name].restart() for name in names), return_exceptions=True)
+        if self._gateway is not None:  # a request during the restart may have cached a decision of the old worker
+            self._gateway.forget_authorizer_results()
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+        return names
 
     # -------------------------------------------------------------------------------------------- lifecycle
     async def start(self) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "RouteSpec",
     "deployed_resources",
     "load_api",
+    "parameter_default",
 ]
 
 log = logging.getLogger("local_api.template")
@@ -187,6 +188,13 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 _CfnLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+def parameter_default(template: Path, name: str) -> str | None:
+    """The template's Default for parameter `name` as a string (None: no such parameter, or no default)."""
+    spec = _read(template).get("Parameters", {}).get(name)
+    default = spec.get("Default") if isinstance(spec, dict) else None
+    return None if default is None else str(default)
 
 
 def _read(template: Path) -> dict[str, Any]:

@@ -106,6 +106,17 @@ class Worker:
             if self.pid is None:
                 await self._spawn()
 
+    async def restart(self) -> None:
+        """A fresh process in place of the running one (a new container: the handler and its caches loaded again).
+
+        Waits for an invocation under way to finish; requests arriving meanwhile wait for the new process.
+        Raises WorkerStartError if the new one cannot load its handler (the next request tries again).
+        """
+        async with self._lock:
+            if self._process is not None:
+                await self._end(self._process, kill=False, terminate=True)
+            await self._spawn()
+
     async def invoke(self, event: Mapping[str, Any], request_id: str) -> Any:
         """The handler's result for `event`; one invocation at a time. Raises InvocationError."""
         async with self._lock:

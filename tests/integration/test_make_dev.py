@@ -257,8 +257,34 @@ def test_the_ready_block_for_people() -> None:
         print("\n" + block)
         for expected in ("Site ", "API ", "LambdaAuthorizer", "alice", "alice-password", "readwrite", "viewer",
                          "readonly", "Momento emulator", "grpc-web", "moto", "API_PORT", "MOTO_PORT",
+                         "Tokens   each tier's lifetime", "TOKEN_TTL_SECONDS=60 make dev", "CORS     API: http://127.0.0.1:",
+                         "ALLOWED_ORIGINS=http://localhost:5173 make dev",
+                         "Edits    functions/token_vending/policy.yaml and local/demo_users.json apply while this runs",
                          "Press Ctrl-C to stop"):  # fmt: skip
             assert expected in block, (expected, block)
+        dev.process.send_signal(signal.SIGINT)
+        assert dev.process.wait(timeout=STOP_TIMEOUT) == 0, dev.log()
+
+
+def test_token_ttl_and_allowed_origins_come_from_the_environment() -> None:
+    """TOKEN_TTL_SECONDS reaches the site's config.js, ALLOWED_ORIGINS the API's CORS; both are in the ready report."""
+    vite = "http://localhost:5173"
+    env = {**dict.fromkeys(PORT_VARIABLES, "0"), "TOKEN_TTL_SECONDS": "30", "ALLOWED_ORIGINS": f"{vite}/"}
+    with devstack("--ready-json", env=env) as dev:
+        ready = dev.wait_for_ready()
+        assert ready["token_ttl_seconds"] == 30
+        assert ready["allowed_origins"] == [vite]
+        assert ready["api_cors_origins"][-1] == vite
+        assert ready["watched_files"] == ["functions/token_vending/policy.yaml", "local/demo_users.json"]
+        with urllib.request.urlopen(f"{ready['site_url']}config.js", timeout=10) as response:  # noqa: S310
+            assert '"tokenTtlSeconds": 30' in response.read().decode()
+        preflight = urllib.request.Request(  # noqa: S310 - a local http URL
+            f"{ready['api_url']}/token",
+            method="OPTIONS",
+            headers={"Origin": vite, "Access-Control-Request-Method": "GET"},
+        )
+        with urllib.request.urlopen(preflight, timeout=10) as response:  # noqa: S310
+            assert response.headers["Access-Control-Allow-Origin"] == vite
         dev.process.send_signal(signal.SIGINT)
         assert dev.process.wait(timeout=STOP_TIMEOUT) == 0, dev.log()
 

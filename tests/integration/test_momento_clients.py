@@ -119,14 +119,14 @@ def test_name_is_ignored_for_a_verified_user(lambda_stack: Stack) -> None:
 
 
 # ---------------------------------------------------------------------- open auth
-def test_the_vite_apps_open_request_names_no_topics_and_is_refused_for_the_pattern_only_guest_tier(
+def test_the_vite_apps_open_request_names_no_topics_and_gets_the_guest_tiers_patterns_as_prefixes(
     open_stack: Stack,
 ) -> None:
-    """Today's answer; a later issue (topic-prefix grants) changes it, and docs/migrating.md with it."""
+    """The app asks for a token naming no topics: it gets every chat-* and room-* topic (issue 14's prefix grants)."""
     status, _, body = send(open_stack, "GET", "/token", {})
-    assert status == 403, body
-    assert body["error"]["code"] == "scope_denied"
-    assert "?topics=" in body["error"]["message"]
+    assert status == 200, body
+    assert_the_vite_app_can_read(body)
+    assert body["scope"]["topics"]["prefixes"] == ["chat-", "room-"]
 
 
 def test_an_open_request_naming_its_room_vends_a_guest_token_with_the_name(open_stack: Stack) -> None:

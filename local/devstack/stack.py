@@ -686,7 +686,7 @@ class Stack:
                 done.append(await self._apply_users(files))
             if config.policy_file in changed:
                 restarted = await self.api.restart_functions()
-                done.append(f"the API's functions restarted ({', '.join(restarted)})")
+                done.append(f"the API's functions restarted ({', '.join(sorted(restarted))})")
             self._files = files
             if self._info is not None:
                 guest_tier = files.guest_tier if config.auth == "Open" else None

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -22,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import boto3
 import pytest
 import pytest_asyncio
 
 from devstack import ConfigError, Stack, StackConfig, config_from_env, ready_block
 from devstack.cognito import local_client_id, sign_in
+from devstack.seed import USERS_SECRET_NAME, secret_arn
+from tvm_users.store import loads_store
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARIABLES = ("API_PORT", "SITE_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
@@ -68,6 +72,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def line_of(path: Path, text: str) -> int:
+    """The 1-based number of the first line of `path` holding `text`."""
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
 # ---------------------------------------------------------------------- one clear line, exit 2, nothing started
 def _break_policy(root: Path) -> None:
     policy = root / POLICY
@@ -101,7 +110,13 @@ def _nothing(root: Path) -> None:
 @pytest.mark.parametrize(
     ("breaks", "env", "expected"),
     [
-        (_break_policy, {}, f"{POLICY}:21: groups[1] names an unknown tier 'readonlyx'. Fix it and start make dev"),
+        (
+            _break_policy,
+            {},
+            f"{POLICY}:{line_of(ROOT / POLICY, '- group: readonly') + 1}: groups[1] names an unknown tier 'readonlyx'. "
+            "Fix it and start make dev again (`.venv/bin/python -m momento_tvm check-policy "
+            f"{POLICY}` checks it)",
+        ),
         (_bad_yaml, {}, f"{POLICY}:3: not valid YAML"),
         (_bad_users, {}, f"{USERS}: user 'alice' needs a string 'password' and a list of string 'groups'"),
         (_users_not_json, {}, f"{USERS}: not valid JSON (line 2)"),
@@ -281,6 +296,28 @@ async def test_users_added_and_removed_with_tvm_users_apply_at_once(
     assert (await token(http, url, basic("carol", "carol-password")))[0] == 200
     assert stack.changes_applied == 2
 
+    # a moto that crashes now comes back with the users in force, not the ones of the start
+    restarts = stack.restarts["moto"]
+    pid = stack.child_pid("moto")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    async with asyncio.timeout(APPLY_TIMEOUT):
+        await stack.wait_ready("moto", restarts + 1)
+    secret = await asyncio.to_thread(users_secret_value, stack.moto_url)
+    assert sorted(loads_store(secret).users) == ["bob", "carol", "viewer"]
+
+
+def users_secret_value(moto_url: str) -> str:
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    value: str = client.get_secret_value(SecretId=secret_arn(USERS_SECRET_NAME))["SecretString"]
+    return value
+
 
 async def test_a_policy_edit_applies_and_a_broken_one_is_refused(
     watched: tuple[Stack, Path], http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
@@ -311,8 +348,9 @@ async def test_a_policy_edit_applies_and_a_broken_one_is_refused(
     )
     async with asyncio.timeout(APPLY_TIMEOUT):
         await stack.wait_changes_handled(2)
+    line = line_of(policy, "tier: nope")
     assert (
-        "functions/token_vending/policy.yaml changed, NOT applied: functions/token_vending/policy.yaml:21: "
+        f"functions/token_vending/policy.yaml changed, NOT applied: functions/token_vending/policy.yaml:{line}: "
         "groups[1] names an unknown tier 'nope' (the previous version stays)"
     ) in caplog.text
     assert "Traceback" not in caplog.text

@@ -198,6 +198,10 @@ class Worker:
             raise WorkerStartError(
                 f"{spec.logical_id}: importing {spec.handler} took over {init_seconds:g} s"
             ) from None
+        except BaseException:  # cancelled (stopping while it starts or restarts): leave no process behind
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            raise
         message = json.loads(line) if line else {}
         if message.get("ready") is not True:
             code = await self._end(process, kill=False)

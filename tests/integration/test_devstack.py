@@ -136,7 +136,7 @@ async def test_a_wrong_password_is_the_gateways_403(stack: Stack, http: aiohttp.
     assert (status, body) == (403, {"message": "Forbidden"})
 
 
-@pytest.mark.parametrize("query", ["ttlSeconds=abc", "ttlSeconds=5", "topics=room-*", "topic=typo", "topics=a,,b"])
+@pytest.mark.parametrize("query", ["ttlSeconds=abc", "ttlSeconds=5", "topics=ro*m-*", "topic=typo", "topics=a,,b"])
 async def test_malformed_parameters_are_a_typed_400(stack: Stack, http: aiohttp.ClientSession, query: str) -> None:
     status, body, _ = await get_json(http, f"{stack.api_url}/token?{query}", demo_auth("alice"))
     assert status == 400, body

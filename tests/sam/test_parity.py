@@ -41,6 +41,7 @@ LAMBDA_AUTHORIZER_REQUESTS: list[tuple[str, str, str, str | None, bytes | None]]
 OPEN_REQUESTS: list[tuple[str, str, str, str | None, bytes | None]] = [
     ("guest, one room", "GET", "/token?name=Ann&topics=room-1", None, None),
     ("guest, lobby", "GET", "/token?name=Ann&topics=chat-lobby", None, None),
+    ("guest, no topics: the tier's prefixes", "GET", "/token?name=Ann", None, None),
     ("guest, bad ttl", "GET", "/token?ttlSeconds=abc", None, None),
     ("guest, explain", "GET", "/token/explain?name=Ann&topics=room-1", None, None),
 ]

@@ -246,7 +246,7 @@ def test_the_installed_library_vends_through_the_core_and_both_integrations(inst
         assert token["scope"] == {
             "tier": "readwrite",
             "cache": CACHE,
-            "topics": {"role": "publish_subscribe", "cache": CACHE, "all": False, "names": [TOPIC]},
+            "topics": {"role": "publish_subscribe", "cache": CACHE, "all": False, "names": [TOPIC], "prefixes": []},
             "cacheItems": None,
         }, via
         assert token["expiresAt"] > time.time(), via

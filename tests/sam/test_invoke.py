@@ -81,6 +81,7 @@ def test_get_token_narrowed_to_two_topics(lambda_api: SamApiProcess) -> None:
         "cache": "default-cache",
         "all": False,
         "names": ["room-1", "room-2"],
+        "prefixes": [],
     }
     assert 295 <= body["expiresAt"] - time.time() <= 300
 

@@ -561,9 +561,11 @@ def test_a_bad_demo_file_is_reported_not_overwritten(
 
 @pytest.fixture
 def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No region and no credentials anywhere: not in the environment, not in a config or credentials file."""
-    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    """No region and no credentials anywhere: not in the environment, not in a config or credentials file, and not
+    in boto3's default session, which caches the credentials an earlier test in this process resolved."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

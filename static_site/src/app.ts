@@ -1,12 +1,21 @@
-// The controller: login, the session's tokens, the rooms' subscriptions and the views, wired together.
+// The controller: login, the session's tokens (shared by the tabs of one user: tabs.ts), the rooms' subscriptions
+// and the views, wired together.
+//
+// Connection budget: browsers open about six HTTP/1.1 connections per host, for every tab of the browser together,
+// and each subscription holds one. The visible tab keeps the open room and up to three recent ones (LIVE_ROOM_BUDGET);
+// a hidden tab keeps none: its rooms' marks stay, and when it is shown again each room resumes right after the last
+// message it showed (rooms.ts), so nothing is lost or repeated. Renewal goes on while hidden (it needs no stream).
 
-import {CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
+import {SessionClock} from './clock';
+import {CognitoError, CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
 import {cognitoEndpoint, type AppConfig} from './config';
 import {deriveConnectionState, type ConnectionState} from './connection';
 import {
   decodeChatMessage,
   describeSender,
   encodeChatMessage,
+  formatClock,
+  formatRemaining,
   MAX_MESSAGE_LENGTH,
   validateDisplayName,
   type SenderKind,
@@ -14,8 +23,13 @@ import {
 import {createTopicClient, topicsPort} from './momento';
 import {signInHref, signOutOfHost} from './hostLogin';
 import {
+  clockOffsetText,
+  explainText,
+  lastErrorText,
+  scopeText,
   sessionStatusText,
   SIGNED_OUT_TEXT,
+  tabRoleText,
   signedOutText,
   signInErrorText,
   signInProgressText,
@@ -39,9 +53,11 @@ import {
   type ActiveToken,
   type SessionCredentials,
   type SessionError,
+  type SessionDeps,
   type SessionStatus,
 } from './session';
-import {canPublish, canSubscribe} from './tvm';
+import {liveUsers, TabSession, type SharedCredentials, type TabSessionDeps, type TabSessionEvents, type TabsDeps} from './tabs';
+import {canPublish, canSubscribe, requestExplanation, TvmError, type Credentials} from './tvm';
 import {
   ChatView,
   HostSignInView,
@@ -63,7 +79,14 @@ const AUTH_RETRY_WAIT_MS = 10_000;
 
 export interface AppDeps {
   readonly fetchFn: typeof fetch;
+  /** The wall clock (epoch ms): message times, what is shown. Lifetimes use the session clock (clock.ts). */
   readonly now: () => number;
+  /** A monotonic clock (performance.now). */
+  readonly monotonicNow: () => number;
+  /** Whether the page is hidden (document.visibilityState): a hidden tab keeps no subscription. */
+  readonly hidden: () => boolean;
+  /** Web Locks and BroadcastChannel, for the tabs of one user (tabs.ts); nulls where missing. */
+  readonly tabs: TabsDeps;
   readonly random: () => number;
   /** localStorage, for recent room NAMES only (never credentials or tokens); null when unavailable. */
   readonly storage: Storage | null;
@@ -96,6 +119,27 @@ export interface ChatTestState {
   readonly received: number;
   readonly duplicatesDropped: number;
   readonly canSend: boolean;
+  /** 'leader': this tab renews for the user's tabs; 'follower': another tab does; 'solo': alone; null: signed out. */
+  readonly tabRole: 'solo' | 'leader' | 'follower' | null;
+  /** Token replacements since the user's first token (every tab of the user counts the same ones). */
+  readonly renewals: number;
+  readonly scopeAll: boolean;
+  readonly scopePrefixes: readonly string[];
+  readonly scopeNames: readonly string[];
+  /** The requests name the rooms (a deployment that grants exact names only). */
+  readonly namesRooms: boolean;
+  readonly hidden: boolean;
+  /** Subscriptions open now, over every room. */
+  readonly streams: number;
+  /** Subscriptions that resumed after a mark (a tab shown again, a room back within the budget). */
+  readonly resumedSubscriptions: number;
+  /** Sleep detected (wall clock ahead of the monotonic one), ms. */
+  readonly sleptMs: number;
+  /** How long the token stays valid, on the session clock (ms), or null. */
+  readonly tokenValidMs: number | null;
+  /** Publishes that waited for a renewal because the token had expired (a tab resumed from sleep). */
+  readonly renewalsBeforePublish: number;
+  readonly lastError: string | null;
   /** Only when view is 'config-error': what is wrong with config.js. */
   readonly problems?: readonly string[];
 }
@@ -116,7 +160,14 @@ export interface ChatTestMessage {
 export class ChatApp {
   private login: SignInForm | null = null;
   private chat: ChatView | null = null;
+  /** The sign-in's session, until its first token; then `tab` holds it (or the leading tab's token). */
   private session: Session | null = null;
+  /** This tab's token source once signed in: its own session, or the user's leading tab (tabs.ts). */
+  private tab: TabSession | null = null;
+  private readonly clock: SessionClock;
+  private explainSerial = 0;
+  private renewalsBeforePublish = 0;
+  private lastRenewalWallMs: number | null = null;
   /** AmazonCognito: the sign-in step under way (InitiateAuth or RespondToAuthChallenge, retried while unavailable). */
   private signInCall: RetryingCall<CognitoAuthStep> | null = null;
   /** AmazonCognito: the signed-in user's tokens (in memory only), from sign-in to sign-out. */
@@ -145,12 +196,32 @@ export class ChatApp {
     private readonly deps: AppDeps,
   ) {
     this.recent = parseStoredRecent(this.readStorage());
+    this.clock = new SessionClock({wall: deps.now, monotonic: deps.monotonicNow});
+  }
+
+  /** Tabs share tokens per user of one deployment (the lock and channel names include it). */
+  private get deployment(): string {
+    return `${this.config.authMethod} ${this.config.apiUrl}`;
   }
 
   start(): void {
-    this.showLogin(null);
+    this.showLogin(null, this.config.session === null); // Session mode offers after its own look below
     if (this.config.session !== null) {
-      this.checkHostSession(); // Session mode: the host's cookie may already sign us in
+      // Session mode: the host's cookie may already sign us in; but when a tab of this browser is signed in already,
+      // offer to continue with its token rather than vending another.
+      const form = this.login;
+      form?.setBusy(true, 'Checking your sign-in…');
+      void liveUsers(this.deps.tabs.locks, this.deployment).then(users => {
+        if (this.login !== form || this.chat !== null) {
+          return;
+        }
+        if (users.length === 0) {
+          this.checkHostSession();
+        } else {
+          form?.setBusy(false);
+          this.showContinue(users);
+        }
+      });
     }
   }
 
@@ -161,8 +232,68 @@ export class ChatApp {
     return this.config.cognito === null ? null : new URL(cognitoEndpoint(this.config.cognito)).host;
   }
 
-  private showLogin(notice: string | null): void {
+  private showLogin(notice: string | null, offer = true): void {
     this.chat = null;
+    this.buildLogin(notice);
+    if (offer) {
+      this.offerContinue();
+    }
+  }
+
+  /** "Continue as alice" when a tab of this browser is signed in (its lock is held): asked once per sign-in screen. */
+  private offerContinue(): void {
+    const form = this.login;
+    if (form === null || this.deps.tabs.locks === null) {
+      return;
+    }
+    void liveUsers(this.deps.tabs.locks, this.deployment).then(users => {
+      if (this.login === form && this.chat === null && users.length > 0) {
+        this.showContinue(users);
+      }
+    });
+  }
+
+  private showContinue(users: readonly string[]): void {
+    this.login?.showContinue(
+      users.map(user => ({user, label: liveUserLabel(user)})),
+      user => this.continueAs(user),
+    );
+  }
+
+  /** Continue as `user`: the leading tab of that user hands over its token and what renewal needs. No vend. */
+  private continueAs(user: string): void {
+    const form = this.login;
+    if (form === null) {
+      return;
+    }
+    const serial = ++this.loginSerial;
+    const label = liveUserLabel(user);
+    form.setBusy(true, `Continuing as ${label}…`);
+    this.active = this.recent[0] ?? DEFAULT_ROOM;
+    void TabSession.continueAs(
+      user,
+      this.deployment,
+      topicsForToken(this.active, this.recent),
+      this.tabEvents(),
+      this.tabDeps(),
+    ).then(tab => {
+      if (serial !== this.loginSerial || this.login !== form) {
+        tab?.stop();
+        return;
+      }
+      const first = tab?.current ?? null;
+      if (tab === null || first === null) {
+        tab?.stop();
+        form.showError(`No tab signed in as ${label} answered. Sign in instead.`);
+        this.offerContinue();
+        return;
+      }
+      this.tab = tab;
+      this.enterChat(first);
+    });
+  }
+
+  private buildLogin(notice: string | null): void {
     const host = this.config.session;
     if (host !== null) {
       this.login = new HostSignInView(
@@ -307,11 +438,60 @@ export class ChatApp {
     clearTimer: (id: number) => void;
   } {
     return {
-      now: this.deps.now,
+      now: this.clock.now,
       random: this.deps.random,
       setTimer: (fn, ms) => window.setTimeout(fn, ms),
       clearTimer: id => window.clearTimeout(id),
     };
+  }
+
+  private sessionDeps(): SessionDeps {
+    return {fetchFn: this.deps.fetchFn, wallNow: this.deps.now, ...this.timerDeps()};
+  }
+
+  private tabEvents(): TabSessionEvents {
+    return {
+      onToken: active => this.onToken(active),
+      onStatus: status => this.onSessionStatus(status),
+      onFatal: error => this.onFatal(error),
+      onSignedOutElsewhere: () => this.logout(SIGNED_OUT_TEXT),
+      onRole: () => this.renderTimer(),
+    };
+  }
+
+  private tabDeps(): TabSessionDeps {
+    return {
+      tabs: this.deps.tabs,
+      now: this.clock.now,
+      wallNow: this.deps.now,
+      setTimer: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimer: id => window.clearTimeout(id),
+      makeSession: (credentials, topics, events) => new Session(this.config, credentials, topics, events, this.sessionDeps()),
+      exportCredentials: credentials => exportCredentials(credentials),
+      importCredentials: shared => this.importCredentials(shared),
+      beforePeerRequest: () => this.checkClock(),
+    };
+  }
+
+  /** Credentials from the leading tab: a Cognito identity is rebuilt from its tokens (and signed out at logout). */
+  private importCredentials(shared: SharedCredentials): SessionCredentials {
+    if (shared.kind !== 'cognito') {
+      return shared;
+    }
+    const port = this.deps.cognito;
+    if (port === null) {
+      return {kind: 'bearer', token: shared.tokens.idToken};
+    }
+    this.identity = new CognitoIdentity(shared.username, shared.tokens, port, {now: this.deps.now});
+    return {kind: 'identity', source: this.identity};
+  }
+
+  /** A sleep since the last look (the wall clock ran ahead of the monotonic one): timers due meanwhile run now. */
+  private checkClock(): void {
+    if (this.clock.check() > 0) {
+      this.tab?.resync();
+      this.session?.resync();
+    }
   }
 
   /** Session mode: ask for a token with the host's cookie; a 401 (nobody signed in) leaves the signed-out screen. */
@@ -332,11 +512,12 @@ export class ChatApp {
       credentials,
       topicsForToken(this.active, this.recent),
       {
-        onToken: active => this.onToken(active),
-        onStatus: status => this.onSessionStatus(status),
-        onFatal: error => this.onFatal(error),
+        // Once signed in, the tab relays its session's events (and tells the user's other tabs).
+        onToken: active => (this.tab !== null ? this.tab.sessionToken(active) : this.onToken(active)),
+        onStatus: status => (this.tab !== null ? this.tab.sessionStatus(status) : this.onSessionStatus(status)),
+        onFatal: error => (this.tab !== null ? this.tab.sessionFatal(error) : this.onFatal(error)),
       },
-      {fetchFn: this.deps.fetchFn, ...this.timerDeps()},
+      this.sessionDeps(),
     );
     this.session = session;
     this.signInError = null;
@@ -344,6 +525,15 @@ export class ChatApp {
     session.start().then(
       active => {
         if (serial === this.loginSerial && this.session === session) {
+          this.session = null;
+          this.tab = TabSession.afterSignIn(
+            session,
+            active,
+            this.deployment,
+            topicsForToken(this.active, this.recent),
+            this.tabEvents(),
+            this.tabDeps(),
+          );
           this.enterChat(active);
         }
       },
@@ -388,7 +578,7 @@ export class ChatApp {
     this.tokenStatus = status;
     if (this.chat === null && this.login !== null) {
       // Signing in: a service that cannot check now is said to be unavailable (and retried), never a refusal.
-      const text = signInProgressText(status, this.deps.now(), this.signInError);
+      const text = signInProgressText(status, this.clock.now(), this.signInError);
       if (text !== null) {
         this.login.setBusy(true, text, status.kind === 'retrying');
       }
@@ -415,12 +605,13 @@ export class ChatApp {
       onLeaveRoom: room => this.leaveRoom(room),
       onSend: text => void this.send(text),
       onLogout: () => this.signOut(),
+      onExplain: () => this.explain(),
     });
     this.hub = new RoomHub(
       {
         onMessage: item => this.onMessage(item),
         onRoomStatus: (room, status, detail) => this.onRoomStatus(room, status, detail),
-        onAuthError: () => this.session?.refreshNow('auth'),
+        onAuthError: () => this.tab?.refreshNow('auth'),
       },
       this.timerDeps(),
     );
@@ -429,18 +620,24 @@ export class ChatApp {
     this.selectRoom(room);
     this.ticker = window.setInterval(() => this.tick(), 1000);
     this.listen(window, 'online', () => {
+      this.checkClock(); // back online after a sleep, maybe
       this.hub?.retryNow();
-      this.session?.refreshNow('overdue');
+      this.tab?.refreshNow('expired');
+      this.tab?.refreshNow('overdue');
       this.updateConnection();
     });
     this.listen(window, 'offline', () => this.updateConnection());
     this.listen(document, 'visibilitychange', () => {
-      if (document.visibilityState === 'visible') {
-        // Background tabs' timers are throttled: catch up on an overdue renewal at once.
-        this.session?.refreshNow('overdue');
-        this.tick();
+      if (!this.deps.hidden()) {
+        // Background tabs' timers are throttled, and a laptop may have slept: catch up on a renewal at once.
+        this.checkClock();
+        this.tab?.refreshNow('expired');
+        this.tab?.refreshNow('overdue');
       }
+      this.syncRooms(); // hidden: no subscription; shown: every room resumes where it stopped
+      this.tick();
     });
+    this.listen(window, 'pagehide', () => this.tab?.bye());
     this.tick();
   }
 
@@ -461,6 +658,7 @@ export class ChatApp {
     }
     this.token = active;
     this.refreshCount += 1;
+    this.lastRenewalWallMs = this.deps.now();
     this.chat.setTier(active.token.scope.tier);
     this.installClient(active);
     this.syncRooms();
@@ -482,6 +680,7 @@ export class ChatApp {
    * (`POST {logoutUrl}`), then the signed-out screen says whether the host confirmed it.
    */
   private signOut(): void {
+    this.tab?.logout(); // every tab of this user signs out too
     const host = this.config.session;
     if (host === null) {
       this.logout(SIGNED_OUT_TEXT);
@@ -505,12 +704,15 @@ export class ChatApp {
     this.loginSerial += 1;
     this.session?.stop();
     this.session = null;
+    this.tab?.stop();
+    this.tab = null;
     this.endIdentity();
     this.hub?.close();
     this.hub = null;
     this.token = null;
     this.tokenStatus = null;
     this.refreshCount = 0;
+    this.lastRenewalWallMs = null;
     this.messages = new Map();
     this.unread = new Map();
     this.roomStatus = new Map();
@@ -555,6 +757,7 @@ export class ChatApp {
   }
 
   private leaveRoom(room: string): void {
+    this.hub?.forget(room);
     this.recent = forgetRecent(this.recent, room);
     this.writeStorage();
     this.messages.delete(room);
@@ -571,12 +774,17 @@ export class ChatApp {
     this.updateComposer();
   }
 
+  /** The rooms to keep subscribed: within the budget, and none while the tab is hidden. */
+  private liveRooms(): string[] {
+    return this.deps.hidden() ? [] : selectLiveRooms(this.active, this.recent);
+  }
+
   /** Subscribes the rooms within budget that the token covers, and asks the session for a token covering the rest. */
   private syncRooms(): void {
-    const live = selectLiveRooms(this.active, this.recent);
+    const live = this.liveRooms();
     const token = this.token?.token ?? null;
     this.hub?.setRooms(token === null ? [] : live.filter(room => canSubscribe(token, room)));
-    this.session?.setTopics(topicsForToken(this.active, this.recent));
+    this.tab?.setTopics(topicsForToken(this.active, this.recent));
     for (const room of [...this.roomStatus.keys()]) {
       if (!live.includes(room)) {
         this.roomStatus.delete(room);
@@ -589,7 +797,7 @@ export class ChatApp {
   /** A room's state, including rooms the hub does not have (not covered by the token, or beyond the budget). */
   private statusOf(room: string): {status: RoomStatus | 'idle'; detail: string | null} {
     const token = this.token?.token ?? null;
-    const live = selectLiveRooms(this.active, this.recent);
+    const live = this.liveRooms();
     if (!live.includes(room)) {
       return {status: 'idle', detail: null};
     }
@@ -611,7 +819,7 @@ export class ChatApp {
   private onMessage(item: ReceivedItem): void {
     const token = this.token?.token ?? null;
     const decoded = decodeChatMessage(item.value);
-    const receivedAt = new Date(item.receivedAtMs);
+    const receivedAt = new Date(this.deps.now()); // item.receivedAtMs is on the session clock, not a date
     const message: StoredMessage = {
       room: item.room,
       sequenceNumber: item.sequenceNumber,
@@ -671,6 +879,17 @@ export class ChatApp {
       return;
     }
     chat.setSending(true);
+    // A tab resumed from sleep past its token's expiry renews first: the publish goes out on the new token.
+    this.checkClock();
+    const tab = this.tab;
+    if (tab !== null && tab.expired()) {
+      this.renewalsBeforePublish += 1;
+      tab.refreshNow('expired');
+      await this.nextToken();
+      if (this.hub !== hub) {
+        return; // logged out meanwhile
+      }
+    }
     if (!hub.isLive(room)) {
       // Reconnecting: resubscribe now and wait a little, so the message is not sent into a room we would not
       // see it come back from (a new subscription only gets what is published after it starts).
@@ -727,10 +946,12 @@ export class ChatApp {
   // --- rendering ------------------------------------------------------------------------------------------------
 
   private tick(): void {
+    this.checkClock();
+    this.tab?.tick();
     this.hub?.tick();
     const active = this.token;
-    if (active !== null && this.deps.now() >= active.refreshAtMs + 2000) {
-      this.session?.refreshNow('overdue');
+    if (active !== null && this.clock.now() >= active.refreshAtMs + 2000) {
+      this.tab?.refreshNow('overdue');
     }
     this.renderTimer();
     this.updateConnection();
@@ -746,7 +967,65 @@ export class ChatApp {
       chat.setSessionStatus(null);
       return;
     }
-    chat.setSessionStatus(sessionStatusText(active.expiryMs, active.refreshAtMs, this.tokenStatus, this.deps.now()));
+    const now = this.clock.now();
+    chat.setSessionStatus(sessionStatusText(active.expiryMs, active.refreshAtMs, this.tokenStatus, now));
+    const tab = this.tab;
+    const renewals = tab?.renewals ?? 0;
+    const validMs = active.expiryMs - now;
+    chat.setSessionPanel({
+      scope: scopeText(active.token.scope) + (tab?.namesRooms === true ? ' (named rooms only)' : ''),
+      validity:
+        validMs <= 0
+          ? 'Expired; renewing'
+          : `${formatRemaining(validMs)} (until ${formatClock(new Date(this.deps.now() + validMs))} here)`,
+      renewals:
+        renewals === 0 || this.lastRenewalWallMs === null
+          ? `${renewals} so far`
+          : `${renewals} so far, the last at ${formatClock(new Date(this.lastRenewalWallMs))}`,
+      lastError: lastErrorText(tab?.lastError ?? null),
+      tab: tabRoleText(tab?.tabRole ?? 'solo'),
+      clock: clockOffsetText(active.clockOffsetMs),
+    });
+  }
+
+  /** "Why can't I send?": `GET /token/explain` for the open room, with this tab's credentials; mints nothing. */
+  private explain(): void {
+    const chat = this.chat;
+    const tab = this.tab;
+    if (chat === null || tab === null) {
+      return;
+    }
+    const serial = ++this.explainSerial;
+    chat.showExplanation(null);
+    void this.explainRoom(tab, this.active).then(text => {
+      if (serial === this.explainSerial && this.chat === chat) {
+        chat.showExplanation(text);
+      }
+    });
+  }
+
+  private async explainRoom(tab: TabSession, room: string | null): Promise<string> {
+    if (room === null) {
+      return 'No room is open: join one, and this says whether you may send to it.';
+    }
+    const credentials = tab.sessionCredentials;
+    if (credentials === null) {
+      return 'Signed out.';
+    }
+    try {
+      const asked: Credentials =
+        credentials.kind === 'identity' ? {kind: 'bearer', token: await credentials.source.bearer(false)} : credentials;
+      const explanation = await requestExplanation(
+        this.config,
+        asked,
+        {topics: [room], ttlSeconds: null},
+        {fetchFn: this.deps.fetchFn, now: this.deps.now, timeoutMs: TVM_TIMEOUT_MS},
+      );
+      return explainText(room, {ok: true, explanation});
+    } catch (error) {
+      const failure = error instanceof TvmError || error instanceof CognitoError ? error : new TvmError('unavailable', String(error));
+      return explainText(room, {ok: false, error: failure});
+    }
   }
 
   private updateConnection(): void {
@@ -755,17 +1034,18 @@ export class ChatApp {
       return;
     }
     const token = this.token;
-    const live = selectLiveRooms(this.active, this.recent);
+    const live = this.liveRooms();
     const rooms = live
       .map(room => this.statusOf(room))
       .filter(s => s.status !== 'denied')
       .map(s => ({live: s.status === 'live'}));
     const state = deriveConnectionState({
       online: navigator.onLine,
-      hasToken: token !== null && this.deps.now() < token.expiryMs,
+      hasToken: token !== null && this.clock.now() < token.expiryMs,
       everLive: this.everLive,
       rooms,
       serviceUnreachable: this.hub?.unreachable ?? false,
+      hidden: this.deps.hidden(),
     });
     if (state === 'live') {
       this.everLive = true;
@@ -782,7 +1062,7 @@ export class ChatApp {
     }
     const s = this.statusOf(this.active);
     if (this.connection === 'unreachable' && s.status !== 'live' && s.status !== 'denied') {
-      this.chat?.setRoomState(s.status, unreachableRoomText(this.hub?.nextRetryAtMs() ?? null, this.deps.now()));
+      this.chat?.setRoomState(s.status, unreachableRoomText(this.hub?.nextRetryAtMs() ?? null, this.clock.now()));
     } else {
       this.chat?.setRoomState(s.status, s.detail);
     }
@@ -850,6 +1130,19 @@ export class ChatApp {
       received: this.hub?.received ?? 0,
       duplicatesDropped: this.hub?.duplicates ?? 0,
       canSend: this.chat !== null && this.canSendNow(),
+      tabRole: this.chat !== null ? (this.tab?.tabRole ?? null) : null,
+      renewals: this.tab?.renewals ?? 0,
+      scopeAll: token?.scope.topics?.all ?? false,
+      scopePrefixes: token?.scope.topics?.prefixes ?? [],
+      scopeNames: token?.scope.topics?.names ?? [],
+      namesRooms: this.tab?.namesRooms ?? false,
+      hidden: this.deps.hidden(),
+      streams: [...hubRooms.values()].reduce((sum, r) => sum + r.subscriptions, 0),
+      resumedSubscriptions: this.hub?.resumes ?? 0,
+      sleptMs: this.clock.sleptMs,
+      tokenValidMs: this.token === null ? null : this.token.expiryMs - this.clock.now(),
+      renewalsBeforePublish: this.renewalsBeforePublish,
+      lastError: this.tab?.lastError === null || this.tab === null ? null : lastErrorText(this.tab.lastError),
     };
   }
 
@@ -869,5 +1162,30 @@ export class ChatApp {
         time: m.time.toISOString(),
       })),
     );
+  }
+}
+
+/** "alice", or "Ann (guest)" for an Open-mode guest (`guest:Ann`). */
+function liveUserLabel(user: string): string {
+  const sender = describeSender(user, null);
+  return sender.kind === 'guest' ? `${sender.label} (guest)` : sender.label;
+}
+
+/** What renewal needs, as it travels to the user's other tabs; null when it cannot travel (a bare bearer token). */
+function exportCredentials(credentials: SessionCredentials): SharedCredentials | null {
+  switch (credentials.kind) {
+    case 'basic':
+      return {kind: 'basic', username: credentials.username, password: credentials.password};
+    case 'open':
+      return {kind: 'open', name: credentials.name};
+    case 'cookie':
+      return {kind: 'cookie'};
+    case 'identity': {
+      const source = credentials.source;
+      const tokens = source instanceof CognitoIdentity ? source.share() : null;
+      return tokens === null ? null : {kind: 'cognito', username: source.username, tokens};
+    }
+    case 'bearer':
+      return null;
   }
 }

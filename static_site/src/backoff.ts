@@ -48,6 +48,30 @@ export function localExpiryMs(expiresAtSec: number, receivedAtMs: number, reques
 }
 
 /**
+ * How long a token lives, in ms, so that this browser's clock cannot distort it.
+ *
+ * With the server's `now` (epoch seconds, when it minted the token) the lifetime is `expiresAt - now`, both on the
+ * server's clock: a browser clock 10 minutes off changes nothing. An older TVM does not send `now`; then the lifetime is
+ * `expiresAt` against this browser's wall clock at receipt, clamped as localExpiryMs does. Both are capped by the TTL
+ * we asked for (the TVM never grants more), and never below a second (a hot loop).
+ */
+export function tokenLifetimeMs(
+  expiresAtSec: number,
+  serverNowSec: number | null,
+  wallAtReceiptMs: number,
+  requestedTtlSec: number | null,
+): number {
+  if (serverNowSec === null) {
+    return localExpiryMs(expiresAtSec, wallAtReceiptMs, requestedTtlSec) - wallAtReceiptMs;
+  }
+  let lifetime = (expiresAtSec - serverNowSec) * 1000;
+  if (requestedTtlSec !== null) {
+    lifetime = Math.min(lifetime, requestedTtlSec * 1000);
+  }
+  return Math.max(lifetime, 1000);
+}
+
+/**
  * When to renew a token: at a random point between 75% and 85% of its lifetime, but never later than
  * REFRESH_MARGIN_MS before it expires (short tokens: up to 5% of the lifetime earlier than that margin, still
  * jittered), and never earlier than half its lifetime. Returns an absolute time in ms.

@@ -313,6 +313,11 @@ export class CognitoIdentity {
     return fresh.idToken;
   }
 
+  /** The tokens, for the user's other tabs in this browser (tabs.ts: in memory only), or null once signed out. */
+  share(): CognitoTokens | null {
+    return this.tokens;
+  }
+
   /** Forgets every token at once and revokes the refresh token in the background (best effort: errors ignored). */
   signOut(): void {
     const refreshToken = this.tokens?.refreshToken ?? null;

@@ -1,6 +1,6 @@
 // The one connection state the page shows, derived from the token and the rooms' subscriptions. Pure.
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unreachable' | 'offline';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unreachable' | 'offline' | 'paused';
 
 export interface ConnectionInputs {
   /** navigator.onLine. */
@@ -13,11 +13,16 @@ export interface ConnectionInputs {
   readonly rooms: readonly {readonly live: boolean}[];
   /** Attempts to reach Momento keep failing (RoomHub.unreachable): say so rather than "Reconnecting…" forever. */
   readonly serviceUnreachable: boolean;
+  /** The tab is hidden: it holds no subscription (the browser's connections are for the visible tab). */
+  readonly hidden?: boolean;
 }
 
 export function deriveConnectionState(inputs: ConnectionInputs): ConnectionState {
   if (!inputs.online) {
     return 'offline';
+  }
+  if (inputs.hidden === true) {
+    return 'paused';
   }
   if (inputs.hasToken && inputs.rooms.every(room => room.live)) {
     return 'live';
@@ -34,4 +39,5 @@ export const CONNECTION_LABELS: Readonly<Record<ConnectionState, string>> = {
   reconnecting: 'Reconnecting…',
   unreachable: 'Chat service unreachable; retrying…',
   offline: 'Offline',
+  paused: 'Paused while this tab is hidden',
 };

@@ -4,6 +4,7 @@ import './style.css';
 import {ChatApp, type ChatTestMessage, type ChatTestState} from './app';
 import {lazyCognitoPort, type CognitoPort} from './cognito';
 import {parseConfig, type CognitoConfig} from './config';
+import type {ChannelLike, LockManagerLike, TabsDeps} from './tabs';
 import {renderConfigError} from './ui';
 import {followVisualViewport} from './viewport';
 
@@ -30,6 +31,19 @@ function storage(): Storage | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Web Locks and BroadcastChannel, for the tabs of one user (tabs.ts). navigator.locks exists in secure contexts only
+ * (https, or http on localhost): elsewhere every tab is on its own.
+ */
+function tabs(): TabsDeps {
+  const locks = (navigator as {locks?: LockManagerLike}).locks ?? null;
+  const openChannel =
+    typeof BroadcastChannel === 'function' ? (name: string): ChannelLike => new BroadcastChannel(name) as unknown as ChannelLike : null;
+  const tabId =
+    typeof crypto.randomUUID === 'function' ? crypto.randomUUID() : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  return {locks, openChannel, tabId};
 }
 
 /** AmazonCognito mode: the AWS SDK's chunk, fetched now (while the person types), used at sign-in. */
@@ -65,6 +79,19 @@ function boot(): void {
         received: 0,
         duplicatesDropped: 0,
         canSend: false,
+        tabRole: null,
+        renewals: 0,
+        scopeAll: false,
+        scopePrefixes: [],
+        scopeNames: [],
+        namesRooms: false,
+        hidden: document.visibilityState === 'hidden',
+        streams: 0,
+        resumedSubscriptions: 0,
+        sleptMs: 0,
+        tokenValidMs: null,
+        renewalsBeforePublish: 0,
+        lastError: null,
         problems,
       }),
       messages: (): ChatTestMessage[] => [],
@@ -74,6 +101,9 @@ function boot(): void {
   const app = new ChatApp(root, parsed.config, {
     fetchFn: (input, init) => window.fetch(input, init),
     now: () => Date.now(),
+    monotonicNow: () => performance.now(),
+    hidden: () => document.visibilityState === 'hidden',
+    tabs: tabs(),
     random: Math.random,
     storage: storage(),
     cognito: parsed.config.cognito === null ? null : cognito(parsed.config.cognito),

@@ -11,7 +11,8 @@ import {
   type TopicDiscontinuity,
   type TopicItem,
 } from './sdk';
-import type {PortHandlers, PortResult, SubscribeResult, TopicsPort} from './rooms';
+import {SubscriptionState} from '@gomomento/sdk-core/dist/src/internal/subscription-state';
+import type {PortHandlers, PortResult, ResumePoint, SubscribeResult, TopicsPort} from './rooms';
 
 const loggerFactory = new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.WARN);
 
@@ -76,11 +77,117 @@ function watchRestarts(subscription: TopicSubscribe.Subscription, onRestart: () 
   });
 }
 
+/** The subscribe options sdk-web's stream client takes (sdk-core's SendSubscribeOptions, 1.118.0). */
+interface SendSubscribeOptions {
+  cacheName: string;
+  topicName: string;
+  onItem: (item: TopicItem) => void;
+  onError: (error: TopicSubscribe.Error, subscription: TopicSubscribe.Subscription) => void;
+  onDiscontinuity: (discontinuity: TopicDiscontinuity) => void;
+  onHeartbeat: () => void;
+  onConnectionLost: () => void;
+  onSubscriptionEnd: () => void;
+  subscriptionState: SubscriptionState;
+  subscription: TopicSubscribe.Subscription;
+  restartedDueToError: boolean;
+  firstMessage: boolean;
+}
+
+/**
+ * A subscription that starts right after `resume` (Momento replays from there, or announces a discontinuity), or null
+ * when sdk-web's internals are not what this was written for (then the caller subscribes at the live end).
+ *
+ * sdk-web 1.118.0's public subscribe always starts at the live end, but its stream client resumes by itself after a
+ * dropped stream, from the sequence number in the subscription's state: the same call with a state that already holds
+ * the mark. Its promise settles only on a first message when not resuming, so this one settles on the first sign of
+ * the stream (an item, a heartbeat, a discontinuity) or on an error before it.
+ */
+function subscribeFrom(
+  client: TopicClient,
+  cache: string,
+  topic: string,
+  handlers: PortHandlers,
+  resume: ResumePoint,
+  onSubscription: (subscription: TopicSubscribe.Subscription) => void,
+): Promise<SubscribeResult> | null {
+  const streams = (client as unknown as {pubsubStreamClients?: {client?: unknown}[]}).pubsubStreamClients;
+  const stream = streams?.[0]?.client as {sendSubscribe?: (options: SendSubscribeOptions) => Promise<unknown>} | undefined;
+  if (stream === undefined || typeof stream.sendSubscribe !== 'function') {
+    return null;
+  }
+  const state = new SubscriptionState();
+  state.lastTopicSequenceNumber = resume.sequenceNumber - 1;
+  state.lastTopicSequencePage = resume.page;
+  const subscription = new TopicSubscribe.Subscription(loggerFactory, state);
+  onSubscription(subscription);
+  return new Promise<SubscribeResult>(resolve => {
+    let started = false;
+    const start = (): void => {
+      if (!started) {
+        started = true;
+        watchRestarts(subscription, () => handlers.onRestart());
+        resolve({ok: true, subscription});
+      }
+    };
+    const options: SendSubscribeOptions = {
+      cacheName: cache,
+      topicName: topic,
+      onItem: item => {
+        start();
+        handlers.onItem({
+          value: item.valueString(),
+          sequenceNumber: item.sequenceNumber(),
+          page: lastSequencePage(subscription),
+          tokenId: item.tokenId() ?? '',
+        });
+      },
+      onError: error => {
+        if (started) {
+          handlers.onError(error.errorCode(), error.message());
+        } else {
+          started = true;
+          subscription.unsubscribe();
+          resolve({ok: false, code: error.errorCode(), message: error.message()});
+        }
+      },
+      onDiscontinuity: d => {
+        start();
+        handlers.onDiscontinuity(d.newSequenceNumber(), d.newSequencePage());
+      },
+      onHeartbeat: () => {
+        start();
+        handlers.onHeartbeat();
+      },
+      onConnectionLost: () => undefined,
+      onSubscriptionEnd: () => undefined,
+      subscriptionState: state,
+      subscription,
+      restartedDueToError: false,
+      firstMessage: false,
+    };
+    stream.sendSubscribe?.(options).catch(() => {
+      if (!started) {
+        started = true;
+        resolve({ok: false, code: 'UNKNOWN', message: 'The subscription could not start.'});
+      }
+    });
+  });
+}
+
 /** Adapts a TopicClient (one token) to the hub's TopicsPort. */
 export function topicsPort(client: TopicClient): TopicsPort {
   return {
-    async subscribe(cache: string, topic: string, handlers: PortHandlers): Promise<SubscribeResult> {
+    async subscribe(cache: string, topic: string, handlers: PortHandlers, resume: ResumePoint | null): Promise<SubscribeResult> {
       let subscription: TopicSubscribe.Subscription | null = null;
+      const resumed =
+        resume === null
+          ? null
+          : subscribeFrom(client, cache, topic, handlers, resume, s => {
+              subscription = s;
+            });
+      if (resumed !== null) {
+        return resumed;
+      }
       const response = await client.subscribe(cache, topic, {
         onItem: (item: TopicItem) =>
           handlers.onItem({

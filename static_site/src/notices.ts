@@ -7,8 +7,9 @@
 
 import type {CognitoError} from './cognito';
 import type {AuthMethod} from './config';
-import {formatRemaining} from './messages';
+import {formatClock, formatRemaining} from './messages';
 import type {SessionError, SessionStatus} from './session';
+import {scopeCovers, type Explanation, type TokenScope, type TopicScope} from './tvm';
 
 /** Why the service is unavailable, in a few words: "HTTP 500", "no connection", "no answer in time". */
 export function unavailableReason(error: Pick<SessionError, 'status' | 'code'>): string {
@@ -162,4 +163,107 @@ export function sessionStatusText(
     renewal,
     validity: expired ? 'Token expired' : `Token valid for ${formatRemaining(expiryMs - nowMs)}`,
   };
+}
+
+// --- the session panel ---------------------------------------------------------------------------------------------
+
+/** "every topic of default-cache", "topics starting with chat- or room-", "room-a and room-b", or a mix of them. */
+export function topicsText(topics: TopicScope): string {
+  if (topics.all) {
+    return `every topic of ${topics.cache}`;
+  }
+  const parts: string[] = [];
+  if (topics.prefixes.length > 0) {
+    parts.push(`topics starting with ${listText(topics.prefixes, 'or')}`);
+  }
+  if (topics.names.length > 0) {
+    parts.push(listText(topics.names, 'and'));
+  }
+  return parts.length === 0 ? 'no topic' : parts.join(', and ');
+}
+
+function listText(items: readonly string[], joiner: 'and' | 'or'): string {
+  if (items.length <= 1) {
+    return items.join('');
+  }
+  return `${items.slice(0, -1).join(', ')} ${joiner} ${items[items.length - 1]}`;
+}
+
+const ROLE_WORDS: Readonly<Record<TopicScope['role'], string>> = {
+  publish_subscribe: 'send and read',
+  subscribe_only: 'read',
+  publish_only: 'send',
+};
+
+/** The token's scope in words: "Tier readwrite: send and read on every topic of default-cache". */
+export function scopeText(scope: TokenScope): string {
+  const topics = scope.topics;
+  return topics === null
+    ? `Tier ${scope.tier}: no chat rooms`
+    : `Tier ${scope.tier}: ${ROLE_WORDS[topics.role]} on ${topicsText(topics)}`;
+}
+
+/** What went wrong last, and when: "HTTP 503 at 14:02:11". */
+export function lastErrorText(last: {readonly error: SessionError; readonly atWallMs: number} | null): string {
+  if (last === null) {
+    return 'None';
+  }
+  const error = last.error;
+  const what =
+    error.name === 'TvmError' && error.kind === 'unavailable'
+      ? `the token service was unavailable (${unavailableReason(error)})`
+      : error.name === 'CognitoError' && error.kind === 'unavailable'
+        ? `Amazon Cognito was unavailable (${unavailableReason(error)})`
+        : `${error.message} (${error.status === null ? error.kind : `HTTP ${error.status}`})`;
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)} at ${formatClock(new Date(last.atWallMs))}`;
+}
+
+/** Who renews: this tab, or another tab of the same user in this browser. */
+export function tabRoleText(role: 'solo' | 'leader' | 'follower'): string {
+  switch (role) {
+    case 'solo':
+      return 'This tab renews its own access';
+    case 'leader':
+      return 'This tab renews the access for your tabs in this browser';
+    case 'follower':
+      return 'Shared with your other tab in this browser, which renews it';
+  }
+}
+
+/** How far this device's clock is from the server's, when it matters (over 2 s), else null. */
+export function clockOffsetText(offsetMs: number | null): string | null {
+  if (offsetMs === null || Math.abs(offsetMs) < 2000) {
+    return null;
+  }
+  const seconds = Math.round(Math.abs(offsetMs) / 1000);
+  const amount = seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${seconds} s`;
+  return `This device's clock is ${amount} ${offsetMs > 0 ? 'behind' : 'ahead of'} the server's; renewal follows the server's`;
+}
+
+/**
+ * The answer to "why can't I send?" for `room`, from `GET /token/explain` (what a token for the room would grant)
+ * or its refusal, and the token held now.
+ */
+export function explainText(room: string, result: {ok: true; explanation: Explanation} | {ok: false; error: SessionError}): string {
+  if (!result.ok) {
+    const error = result.error;
+    if (error.name === 'TvmError' && error.kind === 'scope_denied') {
+      return `You may not use ${room}: ${error.message}`;
+    }
+    if (error.kind === 'unavailable') {
+      return `The token service cannot answer now (${unavailableReason(error)}). Try again in a moment.`;
+    }
+    return `The token service refused to explain (${error.status === null ? error.kind : `HTTP ${error.status}`}): ${error.message}`;
+  }
+  const {explanation} = result;
+  const topics = explanation.scope.topics;
+  const rule = explanation.rule === '' ? '' : ` (decided by ${explanation.rule})`;
+  const covered = topics !== null && scopeCovers(topics, room);
+  if (topics === null || !covered) {
+    return `Your tier ${explanation.scope.tier} does not include ${room}${rule}.`;
+  }
+  if (topics.role === 'subscribe_only') {
+    return `Your tier ${explanation.scope.tier} may read ${room} but not send to it${rule}.`;
+  }
+  return `Your tier ${explanation.scope.tier} may send to ${room}${rule}. If sending fails, the chat service could not be reached: see the connection state.`;
 }

@@ -15,6 +15,11 @@
 //   row, with no stream healthy, `unreachable` is true, so the page can say so instead of "Reconnecting…" forever.
 //   Retries go on by themselves meanwhile, and the first stream that speaks again retries every waiting room.
 //
+// - A room dropped from the rooms to keep (a hidden tab keeps none, a room pushed out of the budget) leaves its mark
+//   (sequence page and number) behind; when it comes back, its first subscription resumes right after that mark
+//   (Momento replays what it still holds, or announces a discontinuity), so nothing published meanwhile is lost and
+//   nothing is shown twice. A room that is left (forget) drops its mark.
+//
 // This module only knows the TopicsPort interface below; momento.ts adapts the SDK's TopicClient to it.
 
 import {backoffDelayMs, type BackoffOptions} from './backoff';
@@ -47,9 +52,16 @@ export type SubscribeResult =
   | {readonly ok: true; readonly subscription: SubscriptionLike}
   | {readonly ok: false; readonly code: string; readonly message: string};
 
+/** Where a subscription resumes: the first sequence number wanted, on that sequence page (0: unknown). */
+export interface ResumePoint {
+  readonly sequenceNumber: number;
+  readonly page: number;
+}
+
 /** What the hub needs from a Momento topic client (bound to one token). */
 export interface TopicsPort {
-  subscribe(cache: string, topic: string, handlers: PortHandlers): Promise<SubscribeResult>;
+  /** `resume`: start right after a mark instead of at the live end of the topic (null: the live end). */
+  subscribe(cache: string, topic: string, handlers: PortHandlers, resume: ResumePoint | null): Promise<SubscribeResult>;
   publish(cache: string, topic: string, value: string): Promise<PortResult>;
 }
 
@@ -102,6 +114,9 @@ export const SUBSCRIBE_BACKOFF: BackoffOptions = {baseMs: 500, capMs: 5_000};
 /** Failed attempts in a row to reach the service (with no stream healthy) after which it counts as unreachable. */
 export const UNREACHABLE_AFTER_FAILURES = 2;
 
+/** Marks kept for rooms not subscribed now (the oldest is dropped beyond this). */
+const MAX_MARKS = 32;
+
 /** A subscribe that has not settled after this long is abandoned and retried. */
 export const SUBSCRIBE_TIMEOUT_MS = 15_000;
 /**
@@ -129,6 +144,8 @@ interface Handle {
   /** The sequence page this stream is on, learnt from a discontinuity or from its items. */
   page: number | null;
   replaceRequested: boolean;
+  /** This stream resumed after a mark (so its room's mark is kept when it goes live). */
+  readonly resumed: boolean;
   /**
    * The stream was restarted by the SDK, or a publish failed to reach the service, since its last sign of life:
    * not trusted until it delivers something (every new stream starts with a heartbeat).
@@ -150,6 +167,8 @@ interface Link {
   everLive: boolean;
   status: RoomStatus;
   detail: string | null;
+  /** The room came back with a mark: subscribe from it (until a subscription goes live). */
+  resumeNext: boolean;
 }
 
 /** How long a stream may stay silent before it counts as stalled: 3 heartbeat gaps, within [6 s, 90 s]. */
@@ -163,6 +182,8 @@ export class RoomHub {
   private generation = 0;
   private allowed: (room: string) => boolean = () => false;
   private readonly links = new Map<string, Link>();
+  /** Where each room not subscribed now stopped (for a resume when it is subscribed again). */
+  private readonly marks = new Map<string, DedupeState>();
   private order: string[] = [];
   private queue: string[] = [];
   private busy = false;
@@ -174,6 +195,8 @@ export class RoomHub {
   /** Items shown, and items dropped as duplicates (for the test hook). */
   received = 0;
   duplicates = 0;
+  /** Subscriptions started from a mark (for the test hook). */
+  resumes = 0;
 
   constructor(
     private readonly events: HubEvents,
@@ -212,6 +235,7 @@ export class RoomHub {
         this.cancelRetry(link);
         this.closeHandles(link);
         this.links.delete(room);
+        this.keepMark(room, link.dedupe);
       }
     }
     this.queue = this.queue.filter(room => this.links.has(room));
@@ -230,7 +254,14 @@ export class RoomHub {
           everLive: false,
           status: 'waiting',
           detail: null,
+          resumeNext: false,
         };
+        const mark = this.marks.get(room);
+        if (mark !== undefined) {
+          this.marks.delete(room);
+          link.dedupe = mark;
+          link.resumeNext = true;
+        }
         this.links.set(room, link);
         if (this.port !== null && !this.allowed(room)) {
           link.denied = 'Your account may not read this room.';
@@ -240,6 +271,11 @@ export class RoomHub {
       }
     }
     this.pump();
+  }
+
+  /** The room was left: forget where it stopped (joining it again starts at the live end). */
+  forget(room: string): void {
+    this.marks.delete(room);
   }
 
   /** Publishes on the newest client. */
@@ -352,6 +388,7 @@ export class RoomHub {
       this.closeHandles(link);
     }
     this.links.clear();
+    this.marks.clear();
     this.queue = [];
     this.port = null;
     for (const waiter of [...this.liveWaiters]) {
@@ -401,6 +438,20 @@ export class RoomHub {
 
   // --- internals -------------------------------------------------------------------------------------------
 
+  private keepMark(room: string, mark: DedupeState): void {
+    if (mark.highWater <= 0) {
+      return; // nothing shown yet: the live end is as good
+    }
+    this.marks.delete(room);
+    this.marks.set(room, mark);
+    for (const oldest of this.marks.keys()) {
+      if (this.marks.size <= MAX_MARKS) {
+        break;
+      }
+      this.marks.delete(oldest);
+    }
+  }
+
   private isHealthy(handle: Handle): boolean {
     return (
       handle.state === 'live' &&
@@ -443,6 +494,16 @@ export class RoomHub {
       return;
     }
     const now = this.deps.now();
+    // A sequence page is a 64-bit number, which JavaScript holds exactly only up to 2^53: a page read as a rounded
+    // number would not be the topic's, and the resume would start at the live end. Page 0 means "the current page".
+    const page = link.dedupe.page;
+    const resume: ResumePoint | null =
+      link.resumeNext && link.dedupe.highWater > 0
+        ? {sequenceNumber: link.dedupe.highWater + 1, page: page !== null && Number.isSafeInteger(page) ? page : 0}
+        : null;
+    if (resume !== null) {
+      this.resumes += 1;
+    }
     const handle: Handle = {
       id: this.nextId++,
       generation: this.generation,
@@ -451,8 +512,9 @@ export class RoomHub {
       lastActivityAt: now,
       lastBeatAt: null,
       beatGapMs: null,
-      page: null,
+      page: resume === null ? null : link.dedupe.page,
       replaceRequested: false,
+      resumed: resume !== null,
       suspect: false,
     };
     link.handles.push(handle);
@@ -518,7 +580,7 @@ export class RoomHub {
       },
     };
 
-    port.subscribe(this.cache, link.room, handlers).then(
+    port.subscribe(this.cache, link.room, handlers, resume).then(
       result => {
         if (!settle()) {
           // Timed out already: whatever arrived late is not wanted.
@@ -552,11 +614,13 @@ export class RoomHub {
     handle.state = 'live';
     this.touch(handle);
     const others = link.handles.filter(h => h !== handle);
-    if (!others.some(h => this.isHealthy(h))) {
+    if (!others.some(h => this.isHealthy(h)) && !handle.resumed) {
       // No other stream delivers this room, so nothing can arrive twice: a fresh subscription replays nothing.
-      // Starting afresh also forgets a mark from a page that no longer exists (the service restarted).
+      // Starting afresh also forgets a mark from a page that no longer exists (the service restarted). A resumed
+      // one keeps its mark: it replays from there.
       link.dedupe = FRESH;
     }
+    link.resumeNext = false;
     for (const other of others) {
       this.dropHandle(link, other);
     }

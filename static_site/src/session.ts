@@ -13,9 +13,18 @@
 //
 // In Session mode the credentials are the host app's login cookie, which the browser sends with each request; a 401
 // at renewal means that login ended (signed out elsewhere, expired), and ends this session the same way.
+//
+// Scope: the first request names no topics, so a tier that allows `room-*` answers with one prefix grant covering every
+// room (or `all`), and joining a room never needs a new token. A deployment that mints exact names only answers that
+// request `403 scope_denied` (or a scope without a room in use): the session then names the rooms, as it always did
+// (`exact`), and asks again whenever a room outside the token is joined.
+//
+// Time: `deps.now` is the session clock (clock.ts: monotonic, sleeps included). A token's lifetime is the server's
+// `expiresAt - now`, counted from when the request was sent (the token was minted after that, so this errs early);
+// the wall clock is used only when an older TVM sends no `now`.
 
 import type {AppConfig} from './config';
-import {backoffDelayMs, DEFAULT_BACKOFF, localExpiryMs, refreshAtMs, type BackoffOptions} from './backoff';
+import {backoffDelayMs, DEFAULT_BACKOFF, refreshAtMs, tokenLifetimeMs, type BackoffOptions} from './backoff';
 import {CognitoError} from './cognito';
 import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
 
@@ -34,14 +43,16 @@ export type SessionError = TvmError | CognitoError;
 
 export interface ActiveToken {
   readonly token: VendedToken;
-  /** Local clock, ms. */
+  /** Session clock (monotonic), ms. */
   readonly receivedAtMs: number;
-  /** When the token expires, on the local clock (see localExpiryMs). */
+  /** When the token expires, on the session clock (the server's lifetime: see tokenLifetimeMs). */
   readonly expiryMs: number;
-  /** When the session will renew it, on the local clock. */
+  /** When the session will renew it, on the session clock. */
   readonly refreshAtMs: number;
   /** 1 for the login token, then 2, 3, ... for each replacement. */
   readonly serial: number;
+  /** How far this browser's wall clock was behind the server's when the token came (ms; negative: ahead), or null. */
+  readonly clockOffsetMs: number | null;
 }
 
 export type SessionStatus =
@@ -58,7 +69,10 @@ export interface SessionEvents {
 
 export interface SessionDeps {
   readonly fetchFn: typeof fetch;
+  /** The session clock (monotonic ms, sleeps included: clock.ts). */
   readonly now: () => number;
+  /** The wall clock (epoch ms): an older TVM's expiry without `now`, and HTTP-date Retry-After only. */
+  readonly wallNow: () => number;
   readonly random: () => number;
   readonly setTimer: (fn: () => void, ms: number) => number;
   readonly clearTimer: (id: number) => void;
@@ -72,6 +86,14 @@ export const TVM_TIMEOUT_MS = 15_000;
 export const SIGN_IN_BACKOFF: BackoffOptions = {baseMs: 500, capMs: 10_000};
 /** An authentication error this soon after a new token does not trigger another fetch at once (backoff instead). */
 const AUTH_REFRESH_GRACE_MS = 5_000;
+/** A token this close to its expiry (session clock) counts as expired: a publish waits for the renewal instead. */
+export const EXPIRY_GUARD_MS = 1_000;
+
+/** The last failure of a token request, kept for the session panel (with when it happened, on the wall clock). */
+export interface LastError {
+  readonly error: SessionError;
+  readonly atWallMs: number;
+}
 
 export class Session {
   private credentials: SessionCredentials | null;
@@ -80,6 +102,14 @@ export class Session {
   private inFlight: AbortController | null = null;
   private timer: number | null = null;
   private timerDueAt = 0;
+  /** The pending timer is the token's scheduled renewal (not a retry after a failure). */
+  private timerIsRenewal = false;
+  /** The deployment grants exact names only (or not the rooms in use): requests name the rooms. */
+  private exact = false;
+  /** Rooms the last request named that its token does not cover: the tier refuses them, asking again won't help. */
+  private notGranted = new Set<string>();
+  /** The last failure of a request (kept after a success: the panel says what went wrong last). */
+  lastError: LastError | null = null;
   private failures = 0;
   private authStreak = 0;
   private stopped = false;
@@ -123,6 +153,32 @@ export class Session {
     return this.active;
   }
 
+  /** Whether requests name the rooms (the deployment grants exact names only), rather than the tier's whole scope. */
+  get namesRooms(): boolean {
+    return this.exact;
+  }
+
+  /** The credentials renewal needs (for the tabs of the same user: tabs.ts), or null once stopped. */
+  get shareableCredentials(): SessionCredentials | null {
+    return this.credentials;
+  }
+
+  /**
+   * Takes over a token fetched elsewhere (another tab of the same user, whose renewal this tab now does): no request
+   * now, the renewal scheduled from the token's own times. `exact`: that tab had found the deployment grants names.
+   */
+  adopt(active: ActiveToken, exact: boolean): void {
+    if (this.stopped) {
+      return;
+    }
+    this.active = active;
+    this.exact = exact;
+    this.schedule(active.refreshAtMs - this.deps.now(), true);
+    if (!coversTopics(active.token, this.topics)) {
+      this.setTopics(this.topics);
+    }
+  }
+
   /**
    * Fetches the first token. Resolves with it, or rejects with the SessionError when the TVM refuses for good
    * (wrong password, no tier). Failures that may pass are retried with backoff (see onStatus) until stop().
@@ -134,21 +190,66 @@ export class Session {
     });
   }
 
-  /** The rooms in use changed: renew now if the current token does not cover them. */
+  /**
+   * The rooms in use changed: renew now if the current token does not cover them (a token of the tier's whole scope
+   * that lacks one: from now on the requests name the rooms). Rooms the tier refused last time are not asked again.
+   */
   setTopics(topics: readonly string[]): void {
     this.topics = [...topics];
-    if (this.active !== null && this.inFlight === null && !coversTopics(this.active.token, this.topics)) {
-      void this.fetchNow();
+    const active = this.active;
+    if (active === null || this.inFlight !== null) {
+      return;
     }
+    const missing = this.topics.filter(t => !coversTopics(active.token, [t]));
+    if (missing.length === 0 || (this.exact && missing.every(t => this.notGranted.has(t)))) {
+      return;
+    }
+    this.exact = true;
+    void this.fetchNow();
+  }
+
+  /**
+   * The session clock jumped (the machine slept: clock.ts): a timer due meanwhile runs now, the others are set again
+   * for what is left of them (a timer counts on the monotonic clock, which stood still).
+   */
+  resync(): void {
+    if (this.stopped || this.inFlight !== null || this.timer === null) {
+      return;
+    }
+    const remaining = this.timerDueAt - this.deps.now();
+    const renewal = this.timerIsRenewal;
+    if (remaining > 0) {
+      this.schedule(remaining, renewal);
+      return;
+    }
+    this.cancelTimer();
+    if (renewal) {
+      this.renewIdentity = true;
+    }
+    void this.fetchNow();
+  }
+
+  /** Whether the token is expired or about to be, on the session clock (a publish should wait for the renewal). */
+  expired(): boolean {
+    return this.active === null || this.deps.now() >= this.active.expiryMs - EXPIRY_GUARD_MS;
   }
 
   /**
    * Renew now: Momento rejected the token ('auth'), or the page suspects a timer was throttled ('overdue': only
    * acts when the scheduled renewal or retry is more than a second late). Never cuts a backoff short.
    */
-  refreshNow(reason: 'auth' | 'overdue'): void {
+  refreshNow(reason: 'auth' | 'overdue' | 'expired'): void {
     if (this.stopped || this.inFlight !== null) {
       return; // the fetch under way brings a new token
+    }
+    if (reason === 'expired') {
+      // The token is past its time (a tab that slept) and something waits for it: fetch now, unless a retry after a
+      // failure is waiting for its time (the TVM said to wait).
+      if (this.expired() && !(this.timer !== null && this.failures > 0)) {
+        this.renewIdentity = true;
+        void this.fetchNow();
+      }
+      return;
     }
     const timerPending = this.timer !== null && this.deps.now() < this.timerDueAt + 1000;
     if (timerPending && (reason === 'overdue' || this.failures > 0)) {
@@ -194,6 +295,7 @@ export class Session {
   private schedule(delayMs: number, renewal = false): void {
     this.cancelTimer();
     this.timerDueAt = this.deps.now() + Math.max(0, delayMs);
+    this.timerIsRenewal = renewal;
     this.timer = this.deps.setTimer(
       () => {
         this.timer = null;
@@ -222,7 +324,8 @@ export class Session {
     const controller = new AbortController();
     this.inFlight = controller;
     this.events.onStatus({kind: 'fetching'});
-    const requested = [...this.topics];
+    const requested = this.exact ? [...this.topics] : [];
+    const sentAt = this.deps.now();
     let token: VendedToken;
     try {
       let tvmCredentials: Credentials;
@@ -238,12 +341,18 @@ export class Session {
         this.config,
         tvmCredentials,
         {topics: requested, ttlSeconds: this.config.tokenTtlSeconds},
-        {fetchFn: this.deps.fetchFn, now: this.deps.now, timeoutMs: TVM_TIMEOUT_MS},
+        {fetchFn: this.deps.fetchFn, now: this.deps.wallNow, timeoutMs: TVM_TIMEOUT_MS},
         controller.signal,
       );
     } catch (error) {
       this.inFlight = null;
       if (this.stopped) {
+        return;
+      }
+      if (error instanceof TvmError && error.kind === 'scope_denied' && !this.exact && this.topics.length > 0) {
+        // No topics named, and this deployment mints exact names only ("name the topics"): name the rooms, now.
+        this.exact = true;
+        void this.fetchNow();
         return;
       }
       this.onFailure(
@@ -257,13 +366,17 @@ export class Session {
     }
     this.failures = 0;
     const now = this.deps.now();
-    const expiryMs = localExpiryMs(token.expiresAt, now, this.config.tokenTtlSeconds);
+    const wall = this.deps.wallNow();
+    const lifetime = tokenLifetimeMs(token.expiresAt, token.now, wall, this.config.tokenTtlSeconds);
+    // With the server's `now`, the lifetime started when the token was minted, after the request was sent.
+    const expiryMs = (token.now === null ? now : sentAt) + lifetime;
     const active: ActiveToken = {
       token,
       receivedAtMs: now,
       expiryMs,
       refreshAtMs: refreshAtMs(now, expiryMs, this.deps.random),
       serial: (this.active?.serial ?? 0) + 1,
+      clockOffsetMs: token.now === null ? null : token.now * 1000 - wall,
     };
     this.active = active;
     this.schedule(active.refreshAtMs - now, true);
@@ -278,12 +391,15 @@ export class Session {
     // Rooms joined while the request was under way: fetch again if they are missing and were not asked for
     // (if they were asked for and are still missing, the tier does not allow them: asking again won't help).
     const missing = this.topics.filter(t => !coversTopics(token, [t]));
+    this.notGranted = new Set(missing.filter(t => requested.includes(t)));
     if (missing.some(t => !requested.includes(t))) {
+      this.exact = true; // the tier's whole scope lacks a room in use (or one was joined meanwhile): name them
       void this.fetchNow();
     }
   }
 
   private onFailure(error: SessionError): void {
+    this.lastError = {error, atWallMs: this.deps.wallNow()};
     if (
       error instanceof TvmError &&
       error.kind === 'unauthenticated' &&

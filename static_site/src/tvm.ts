@@ -9,6 +9,8 @@ export interface TopicScope {
   readonly cache: string;
   readonly all: boolean;
   readonly names: readonly string[];
+  /** Topic-name prefixes (`topic_name_prefix` grants): each covers every topic starting with it. [] from old servers. */
+  readonly prefixes: readonly string[];
 }
 
 export interface TokenScope {
@@ -22,14 +24,28 @@ export interface VendedToken {
   readonly authToken: string;
   /** Epoch seconds (server clock). */
   readonly expiresAt: number;
+  /**
+   * The server's clock when it minted the token (epoch seconds), or null from a server that does not say: renewal is
+   * scheduled from `expiresAt - now` (a lifetime, immune to this browser's clock being off).
+   */
+  readonly now: number | null;
   readonly tokenId: string;
   readonly endpoint: string;
   readonly scope: TokenScope;
 }
 
 export interface TokenRequest {
+  /** Exact topic names; empty: none named, i.e. everything the tier allows (its patterns as prefixes). */
   readonly topics: readonly string[];
   readonly ttlSeconds: number | null;
+}
+
+/** A `GET /token/explain` answer: what `GET /token` would mint for the same request, and the rule that decided it. */
+export interface Explanation {
+  readonly tokenId: string;
+  readonly rule: string;
+  readonly ttlSeconds: number | null;
+  readonly scope: TokenScope;
 }
 
 /**
@@ -85,8 +101,11 @@ export class TvmError extends Error {
   }
 }
 
-/** The `/token` URL for a request. `name` is sent only in Open mode (the TVM ignores it otherwise). */
-export function tokenUrl(apiUrl: string, request: TokenRequest, credentials: Credentials): string {
+/**
+ * The `/token` URL for a request (`/token/explain` with `explain`). `name` is sent only in Open mode (the TVM ignores
+ * it otherwise).
+ */
+export function tokenUrl(apiUrl: string, request: TokenRequest, credentials: Credentials, explain = false): string {
   const params = new URLSearchParams();
   if (request.topics.length > 0) {
     params.set('topics', request.topics.join(','));
@@ -98,7 +117,7 @@ export function tokenUrl(apiUrl: string, request: TokenRequest, credentials: Cre
     params.set('name', credentials.name);
   }
   const query = params.toString();
-  return `${apiUrl}/token${query === '' ? '' : `?${query}`}`;
+  return `${apiUrl}/token${explain ? '/explain' : ''}${query === '' ? '' : `?${query}`}`;
 }
 
 /** `Basic base64(user:password)`, UTF-8 encoded (btoa alone only takes Latin-1). */
@@ -182,26 +201,9 @@ export function classifyFailure(status: number, body: unknown, retryAfterMs: num
 
 const TOPIC_ROLES: readonly TopicRole[] = ['publish_subscribe', 'subscribe_only', 'publish_only'];
 
-/** Checks a 200 body's shape; throws TvmError('bad_response') if it is not a token. */
-export function parseVendedToken(body: unknown): VendedToken {
-  const fail = (what: string): never => {
-    throw new TvmError('bad_response', `The token service sent an unexpected answer (${what}).`);
-  };
-  if (typeof body !== 'object' || body === null) {
-    return fail('not an object');
-  }
-  const b = body as Record<string, unknown>;
-  const authToken = b['authToken'];
-  const expiresAt = b['expiresAt'];
-  const tokenId = b['tokenId'];
-  const endpoint = b['endpoint'];
-  const scope = b['scope'];
-  if (typeof authToken !== 'string' || authToken === '') {
-    return fail('authToken');
-  }
-  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
-    return fail('expiresAt');
-  }
+type Fail = (what: string) => never;
+
+function parseScope(scope: unknown, fail: Fail): TokenScope {
   if (typeof scope !== 'object' || scope === null) {
     return fail('scope');
   }
@@ -215,36 +217,101 @@ export function parseVendedToken(body: unknown): VendedToken {
     if (role === undefined || typeof tr['cache'] !== 'string' || !Array.isArray(names)) {
       return fail('scope.topics');
     }
+    // `prefixes` is new (topic-prefix grants): absent from an older server, which grants none. When present it must
+    // be a list of non-empty names: a malformed one must not be read as "every topic" or silently dropped.
+    const rawPrefixes = tr['prefixes'];
+    let prefixes: string[] = [];
+    if (rawPrefixes !== undefined && rawPrefixes !== null) {
+      if (!Array.isArray(rawPrefixes) || !rawPrefixes.every((p): p is string => typeof p === 'string' && p !== '')) {
+        return fail('scope.topics.prefixes');
+      }
+      prefixes = [...rawPrefixes];
+    }
     topics = {
       role,
       cache: tr['cache'],
       all: tr['all'] === true,
       names: names.filter((n): n is string => typeof n === 'string'),
+      prefixes,
     };
+  }
+  return {
+    tier: typeof s['tier'] === 'string' ? s['tier'] : 'unknown',
+    cache: typeof s['cache'] === 'string' ? s['cache'] : '',
+    topics,
+  };
+}
+
+function failer(what: string): Fail {
+  return (field: string): never => {
+    throw new TvmError('bad_response', `The ${what} sent an unexpected answer (${field}).`);
+  };
+}
+
+/** Checks a 200 body's shape; throws TvmError('bad_response') if it is not a token. */
+export function parseVendedToken(body: unknown): VendedToken {
+  const fail = failer('token service');
+  if (typeof body !== 'object' || body === null) {
+    return fail('not an object');
+  }
+  const b = body as Record<string, unknown>;
+  const authToken = b['authToken'];
+  const expiresAt = b['expiresAt'];
+  const now = b['now'];
+  const tokenId = b['tokenId'];
+  const endpoint = b['endpoint'];
+  if (typeof authToken !== 'string' || authToken === '') {
+    return fail('authToken');
+  }
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
+    return fail('expiresAt');
+  }
+  // `now` is new (skew-proof renewal): absent from an older server. When present it is the minting time, so it is a
+  // finite number no later than the expiry.
+  if (now !== undefined && now !== null && (typeof now !== 'number' || !Number.isFinite(now) || now > expiresAt)) {
+    return fail('now');
   }
   return {
     authToken,
     expiresAt,
+    now: typeof now === 'number' ? now : null,
     tokenId: typeof tokenId === 'string' ? tokenId : '',
     endpoint: typeof endpoint === 'string' ? endpoint : '',
-    scope: {
-      tier: typeof s['tier'] === 'string' ? s['tier'] : 'unknown',
-      cache: typeof s['cache'] === 'string' ? s['cache'] : '',
-      topics,
-    },
+    scope: parseScope(b['scope'], fail),
   };
+}
+
+/** Checks a `GET /token/explain` 200 body; throws TvmError('bad_response') if it is not an explanation. */
+export function parseExplanation(body: unknown): Explanation {
+  const fail = failer('token service (explain)');
+  if (typeof body !== 'object' || body === null) {
+    return fail('not an object');
+  }
+  const b = body as Record<string, unknown>;
+  const ttl = b['ttlSeconds'];
+  return {
+    tokenId: typeof b['tokenId'] === 'string' ? b['tokenId'] : '',
+    rule: typeof b['rule'] === 'string' ? b['rule'] : '',
+    ttlSeconds: typeof ttl === 'number' && Number.isFinite(ttl) ? ttl : null,
+    scope: parseScope(b['scope'], fail),
+  };
+}
+
+/** Whether a topic scope covers `topic`: every topic, its exact name, or one of its prefixes. */
+export function scopeCovers(topics: TopicScope, topic: string): boolean {
+  return topics.all || topics.names.includes(topic) || topics.prefixes.some(prefix => topic.startsWith(prefix));
 }
 
 /** Whether the token may subscribe to `topic` (and so read it). */
 export function canSubscribe(token: VendedToken, topic: string): boolean {
   const topics = token.scope.topics;
-  return topics !== null && topics.role !== 'publish_only' && (topics.all || topics.names.includes(topic));
+  return topics !== null && topics.role !== 'publish_only' && scopeCovers(topics, topic);
 }
 
 /** Whether the token may publish to `topic`. */
 export function canPublish(token: VendedToken, topic: string): boolean {
   const topics = token.scope.topics;
-  return topics !== null && topics.role !== 'subscribe_only' && (topics.all || topics.names.includes(topic));
+  return topics !== null && topics.role !== 'subscribe_only' && scopeCovers(topics, topic);
 }
 
 /** Whether the token already covers every one of `topics` (no new token needed to join them). */
@@ -258,18 +325,15 @@ export interface FetchDeps {
   readonly timeoutMs: number;
 }
 
-/**
- * Asks the TVM for a token. Resolves with the token or rejects with a TvmError (never anything else). Cookies go only
- * with Session-mode requests (`credentials: 'same-origin'`; config.ts keeps that apiUrl on the page's origin);
- * every other mode sends none (`'omit'`).
- */
-export async function requestToken(
+/** One GET to the TVM's token route (or its explain route); resolves with the 2xx body, else rejects with a TvmError. */
+async function tvmGet(
   config: Pick<AppConfig, 'apiUrl'>,
   credentials: Credentials,
   request: TokenRequest,
   deps: FetchDeps,
-  signal?: AbortSignal,
-): Promise<VendedToken> {
+  signal: AbortSignal | undefined,
+  explain: boolean,
+): Promise<unknown> {
   const headers: Record<string, string> = {Accept: 'application/json'};
   if (credentials.kind === 'basic') {
     headers['Authorization'] = basicAuthorization(credentials.username, credentials.password);
@@ -282,7 +346,7 @@ export async function requestToken(
   signal?.addEventListener('abort', onAbort);
   let response: Response;
   try {
-    response = await deps.fetchFn(tokenUrl(config.apiUrl, request, credentials), {
+    response = await deps.fetchFn(tokenUrl(config.apiUrl, request, credentials, explain), {
       method: 'GET',
       headers,
       credentials: credentials.kind === 'cookie' ? 'same-origin' : 'omit',
@@ -310,5 +374,31 @@ export async function requestToken(
   if (!response.ok) {
     throw classifyFailure(response.status, body, parseRetryAfter(response.headers.get('retry-after'), deps.now()));
   }
-  return parseVendedToken(body);
+  return body;
+}
+
+/**
+ * Asks the TVM for a token. Resolves with the token or rejects with a TvmError (never anything else). Cookies go only
+ * with Session-mode requests (`credentials: 'same-origin'`; config.ts keeps that apiUrl on the page's origin);
+ * every other mode sends none (`'omit'`). `deps.now` is the wall clock (an HTTP-date Retry-After).
+ */
+export async function requestToken(
+  config: Pick<AppConfig, 'apiUrl'>,
+  credentials: Credentials,
+  request: TokenRequest,
+  deps: FetchDeps,
+  signal?: AbortSignal,
+): Promise<VendedToken> {
+  return parseVendedToken(await tvmGet(config, credentials, request, deps, signal, false));
+}
+
+/** `GET {apiUrl}/token/explain`: what a token for `request` would grant, minting nothing. Rejects with a TvmError. */
+export async function requestExplanation(
+  config: Pick<AppConfig, 'apiUrl'>,
+  credentials: Credentials,
+  request: TokenRequest,
+  deps: FetchDeps,
+  signal?: AbortSignal,
+): Promise<Explanation> {
+  return parseExplanation(await tvmGet(config, credentials, request, deps, signal, true));
 }

@@ -52,6 +52,8 @@ export interface LoginCallbacks {
 export interface SignInForm {
   setBusy(busy: boolean, progress?: string, canRetryNow?: boolean): void;
   showError(message: string, field?: 'first' | 'password'): void;
+  /** Offers "Continue as …" for users signed in in other tabs of this browser (none: hidden). */
+  showContinue(users: readonly LiveUser[], onChoose: (user: string) => void): void;
 }
 
 function card(root: HTMLElement, notice: string | null, fineprint: readonly string[], ...body: HTMLElement[]): void {
@@ -74,6 +76,59 @@ function card(root: HTMLElement, notice: string | null, fineprint: readonly stri
 
 const DESCRIBED_BY = 'login-error login-progress login-help';
 
+/** A user another tab of this browser is signed in as: the button says `label`, choosing it passes `user`. */
+export interface LiveUser {
+  readonly user: string;
+  readonly label: string;
+}
+
+/**
+ * "Continue as alice" (one button per user signed in in another tab of this browser), hidden until there is one.
+ * Choosing one takes that tab's access over the browser's own channel: no password, no new token.
+ */
+class ContinueBox {
+  readonly element: HTMLElement;
+  private buttons: HTMLButtonElement[] = [];
+  private busy = false;
+
+  constructor() {
+    this.element = el('div', {class: 'continue', attrs: {role: 'group', 'aria-labelledby': 'continue-help', hidden: true}});
+  }
+
+  show(users: readonly LiveUser[], onChoose: (user: string) => void): void {
+    this.buttons = users.map(({user, label}) => {
+      const button = el('button', {class: 'button button--primary', attrs: {type: 'button'}, text: `Continue as ${label}`});
+      button.addEventListener('click', () => onChoose(user));
+      button.disabled = this.busy;
+      return button;
+    });
+    replaceChildren(
+      this.element,
+      el('p', {
+        class: 'continue__help',
+        attrs: {id: 'continue-help'},
+        text:
+          users.length === 1
+            ? `${users[0]?.label ?? ''} is signed in in another tab of this browser. Continue with that access, or sign in below.`
+            : 'Signed in in other tabs of this browser. Continue with one of them, or sign in below.',
+      }),
+      ...this.buttons,
+    );
+    this.element.hidden = users.length === 0;
+  }
+
+  setBusy(busy: boolean): void {
+    this.busy = busy;
+    for (const button of this.buttons) {
+      button.disabled = busy;
+    }
+  }
+
+  get focusTarget(): HTMLButtonElement | null {
+    return this.buttons[0] ?? null;
+  }
+}
+
 function textInput(id: string, name: string, type: string, autocomplete: string, extra: Record<string, string | number> = {}): HTMLInputElement {
   return el('input', {
     attrs: {id, name, type, autocomplete, required: true, 'aria-describedby': DESCRIBED_BY, ...extra},
@@ -84,7 +139,7 @@ function textInput(id: string, name: string, type: string, autocomplete: string,
  * A sign-in form's shared parts and behaviour: labelled fields, the inline error (role=alert), the progress line
  * (role=status: "Signing in…", or why it is retrying and when), and Submit / Try now / Cancel.
  */
-class FormState implements SignInForm {
+class FormState {
   readonly form: HTMLFormElement;
   private readonly submit: HTMLButtonElement;
   private readonly cancel: HTMLButtonElement;
@@ -160,6 +215,7 @@ class FormState implements SignInForm {
 
 export class LoginView implements SignInForm {
   private readonly state: FormState;
+  private readonly continueBox = new ContinueBox();
 
   /** `signInHost`: Amazon Cognito's host in AmazonCognito mode (named on the form), else null. */
   constructor(
@@ -200,6 +256,7 @@ export class LoginView implements SignInForm {
       notice,
       signInHost === null ? [`Tokens from ${apiHost}`] : [`Sign-in by Amazon Cognito (${signInHost})`, `Tokens from ${apiHost}`],
       el('h1', {attrs: {id: 'login-title'}, text: isOpen ? 'Join as a guest' : 'Sign in'}),
+      this.continueBox.element,
       this.state.form,
       el('p', {class: 'help', attrs: {id: 'login-help'}, text: help}),
     );
@@ -208,10 +265,20 @@ export class LoginView implements SignInForm {
 
   setBusy(busy: boolean, progress = '', canRetryNow = false): void {
     this.state.setBusy(busy, progress, canRetryNow);
+    this.continueBox.setBusy(busy);
   }
 
   showError(message: string, field: 'first' | 'password' = 'first'): void {
+    this.continueBox.setBusy(false);
     this.state.showError(message, field);
+  }
+
+  showContinue(users: readonly LiveUser[], onChoose: (user: string) => void): void {
+    const focusFirst = document.activeElement === this.state.fields[0] && this.state.fields[0]?.value === '';
+    this.continueBox.show(users, onChoose);
+    if (focusFirst) {
+      this.continueBox.focusTarget?.focus(); // nothing typed yet: the likeliest next step
+    }
   }
 
   get formElement(): HTMLFormElement {
@@ -273,6 +340,10 @@ export class NewPasswordView implements SignInForm {
   showError(message: string, field: 'first' | 'password' = 'first'): void {
     this.state.showError(message, field);
   }
+
+  showContinue(): void {
+    // choosing a new password: another tab's access is not offered here
+  }
 }
 
 export interface HostSignInCallbacks {
@@ -294,6 +365,7 @@ export class HostSignInView implements SignInForm {
   private readonly retryNow: HTMLButtonElement;
   private readonly error: HTMLElement;
   private readonly progress: HTMLElement;
+  private readonly continueBox = new ContinueBox();
   private busy = false;
 
   /** `signInHref`: `{loginUrl}?next=<this page>` (hostLogin.ts). Starts signed out; the app calls setBusy to check. */
@@ -317,6 +389,7 @@ export class HostSignInView implements SignInForm {
       notice,
       [`Tokens from ${apiHost}`],
       el('h1', {attrs: {id: 'login-title'}, text: 'Sign in to chat'}),
+      this.continueBox.element,
       this.error,
       this.progress,
       el('div', {class: 'form-actions'}, this.signIn, this.check, this.retryNow, this.cancel),
@@ -345,6 +418,7 @@ export class HostSignInView implements SignInForm {
     this.signIn.hidden = busy;
     this.check.hidden = busy;
     this.cancel.hidden = !busy;
+    this.continueBox.setBusy(busy);
     this.retryNow.hidden = hideRetry;
     setText(this.progress, progress);
     if (busy) {
@@ -363,6 +437,14 @@ export class HostSignInView implements SignInForm {
     setText(this.error, message);
     this.signIn.focus();
   }
+
+  showContinue(users: readonly LiveUser[], onChoose: (user: string) => void): void {
+    const focused = document.activeElement === this.signIn;
+    this.continueBox.show(users, onChoose);
+    if (focused) {
+      this.continueBox.focusTarget?.focus();
+    }
+  }
 }
 
 // --- chat -----------------------------------------------------------------------------------------------------
@@ -373,6 +455,19 @@ export interface ChatCallbacks {
   onLeaveRoom(room: string): void;
   onSend(text: string): void;
   onLogout(): void;
+  /** "Why can't I send?": ask the TVM what a token for the open room would grant. */
+  onExplain(): void;
+}
+
+/** The session panel's lines (notices.ts words them). */
+export interface SessionPanelInfo {
+  readonly scope: string;
+  readonly validity: string;
+  readonly renewals: string;
+  readonly lastError: string;
+  readonly tab: string;
+  /** This device's clock against the server's, when it is off; null: not shown. */
+  readonly clock: string | null;
 }
 
 export interface RoomEntry {
@@ -418,6 +513,15 @@ export class ChatView {
   private readonly sessionSummary: HTMLElement;
   private readonly sessionRenewal: HTMLElement;
   private readonly sessionValidity: HTMLElement;
+  private readonly panelScope: HTMLElement;
+  private readonly panelValidity: HTMLElement;
+  private readonly panelRenewals: HTMLElement;
+  private readonly panelError: HTMLElement;
+  private readonly panelTab: HTMLElement;
+  private readonly panelClock: HTMLElement;
+  private readonly panelClockTerm: HTMLElement;
+  private readonly explainButton: HTMLButtonElement;
+  private readonly explainResult: HTMLElement;
   private readonly roomList: HTMLUListElement;
   private readonly joinInput: HTMLInputElement;
   private readonly joinError: HTMLElement;
@@ -481,6 +585,42 @@ export class ChatView {
     this.sessionSummary = el('span', {class: 'session__summary', text: ''});
     this.sessionRenewal = el('span', {class: 'session__detail', text: ''});
     this.sessionValidity = el('span', {class: 'session__detail', text: ''});
+    // The session panel: what the token allows, how long it is valid, its renewals and the last error (a disclosure,
+    // so it costs one line until opened), and "Why can't I send?" (GET /token/explain), answered in a status line.
+    const dd = (id: string): HTMLElement => el('dd', {attrs: {id}});
+    this.panelScope = dd('session-scope');
+    this.panelValidity = dd('session-validity');
+    this.panelRenewals = dd('session-renewals');
+    this.panelError = dd('session-last-error');
+    this.panelTab = dd('session-tab');
+    this.panelClock = dd('session-clock');
+    this.panelClockTerm = el('dt', {text: 'Clock'});
+    this.explainButton = el('button', {class: 'button button--quiet', attrs: {type: 'button'}, text: 'Why can’t I send?'});
+    this.explainButton.addEventListener('click', () => callbacks.onExplain());
+    this.explainResult = el('p', {class: 'session-panel__explain', attrs: {id: 'session-explain', role: 'status'}});
+    const panel = el(
+      'details',
+      {class: 'session-panel', attrs: {id: 'session-panel'}},
+      el('summary', {text: 'Session details'}),
+      el(
+        'dl',
+        {class: 'session-panel__list'},
+        el('dt', {text: 'Access'}),
+        this.panelScope,
+        el('dt', {text: 'Valid for'}),
+        this.panelValidity,
+        el('dt', {text: 'Renewals'}),
+        this.panelRenewals,
+        el('dt', {text: 'Last error'}),
+        this.panelError,
+        el('dt', {text: 'Tabs'}),
+        this.panelTab,
+        this.panelClockTerm,
+        this.panelClock,
+      ),
+      this.explainButton,
+      this.explainResult,
+    );
     const account = el(
       'section',
       {class: 'account', attrs: {'aria-label': 'Your account'}},
@@ -492,6 +632,7 @@ export class ChatView {
         this.tierBadge,
       ),
       el('p', {class: 'session', attrs: {id: 'session-status'}}, this.sessionSummary, this.sessionRenewal, this.sessionValidity),
+      panel,
       logout,
     );
 
@@ -707,6 +848,24 @@ export class ChatView {
     setText(this.sessionSummary, text?.summary ?? '');
     setText(this.sessionRenewal, text?.renewal ?? '');
     setText(this.sessionValidity, text?.validity ?? '');
+  }
+
+  /** The session panel's lines (updated every second; the panel is not a live region, so nothing is announced). */
+  setSessionPanel(info: SessionPanelInfo): void {
+    setText(this.panelScope, info.scope);
+    setText(this.panelValidity, info.validity);
+    setText(this.panelRenewals, info.renewals);
+    setText(this.panelError, info.lastError);
+    setText(this.panelTab, info.tab);
+    setText(this.panelClock, info.clock ?? '');
+    this.panelClock.hidden = info.clock === null;
+    this.panelClockTerm.hidden = info.clock === null;
+  }
+
+  /** "Why can't I send?": under way (null) or its answer, said in the panel's status line. */
+  showExplanation(text: string | null): void {
+    this.explainButton.disabled = text === null;
+    setText(this.explainResult, text ?? 'Asking the token service…');
   }
 
   setRooms(entries: readonly RoomEntry[]): void {

@@ -7,7 +7,7 @@ import {
   type CognitoPort,
   type CognitoTokens,
 } from '../src/cognito';
-import type {PortHandlers, PortResult, SubscribeResult, SubscriptionLike, TopicsPort} from '../src/rooms';
+import type {PortHandlers, PortResult, ResumePoint, SubscribeResult, SubscriptionLike, TopicsPort} from '../src/rooms';
 
 export class FakeClock {
   now = 1_000_000;
@@ -69,6 +69,8 @@ export interface FakeStream {
   readonly topic: string;
   readonly handlers: PortHandlers;
   readonly subscription: FakeSubscription;
+  /** Where it was asked to resume (null: the live end). */
+  readonly resume: ResumePoint | null;
   settle(result?: SubscribeResult): void;
 }
 
@@ -82,7 +84,7 @@ export class FakePort implements TopicsPort {
 
   constructor(readonly name: string) {}
 
-  subscribe(_cache: string, topic: string, handlers: PortHandlers): Promise<SubscribeResult> {
+  subscribe(_cache: string, topic: string, handlers: PortHandlers, resume: ResumePoint | null = null): Promise<SubscribeResult> {
     return new Promise(resolve => {
       const subscription = new FakeSubscription();
       const stream: FakeStream = {
@@ -90,6 +92,7 @@ export class FakePort implements TopicsPort {
         topic,
         handlers,
         subscription,
+        resume,
         settle: (result?: SubscribeResult) => resolve(result ?? {ok: true, subscription}),
       };
       this.streams.push(stream);
@@ -258,6 +261,8 @@ export interface HostRequest {
  */
 export class FakeHost {
   user: string | null = null;
+  /** A deployment with `topic_patterns: exact`: a request naming no topics is 403 scope_denied ("name the topics"). */
+  exactNames = false;
   readonly requests: HostRequest[] = [];
   readonly answers: (() => Response)[] = [];
   /** What POST {logoutPath} answers (after ending the login), or a thrown error (no connection). */
@@ -291,14 +296,29 @@ export class FakeHost {
       if (!cookie || this.user === null) {
         return Response.json({error: {code: 'unauthenticated', message: 'Sign in first.'}}, {status: 401});
       }
-      const topics = url.searchParams.get('topics')?.split(',') ?? [];
+      const named = url.searchParams.get('topics');
+      if (named === null && this.exactNames) {
+        return Response.json(
+          {error: {code: 'scope_denied', message: "tier 'readwrite' allows topics by pattern: name the topics you want"}},
+          {status: 403},
+        );
+      }
       const ttl = Number(url.searchParams.get('ttlSeconds') ?? '3600');
+      const nowSec = Math.floor(this.now() / 1000);
       return Response.json({
         authToken: `tok-${this.user}-${this.now()}`,
-        expiresAt: Math.floor(this.now() / 1000) + ttl,
+        expiresAt: nowSec + ttl,
+        now: nowSec,
         tokenId: this.user,
         endpoint: '127.0.0.1:8080',
-        scope: {tier: 'readwrite', cache: 'c', topics: {role: 'publish_subscribe', cache: 'c', all: false, names: topics}},
+        scope: {
+          tier: 'readwrite',
+          cache: 'c',
+          topics:
+            named === null
+              ? {role: 'publish_subscribe', cache: 'c', all: false, names: [], prefixes: ['room-', 'chat-']}
+              : {role: 'publish_subscribe', cache: 'c', all: false, names: named.split(','), prefixes: []},
+        },
       });
     }
     return Response.json({error: {code: 'not_found', message: 'No such route.'}}, {status: 404});

@@ -461,4 +461,79 @@ describe('RoomHub when Momento is unreachable', () => {
     await hub.publish('room-a', 'x');
     expect(hub.unreachable).toBe(false);
   });
+
+  describe('rooms dropped and taken back (a hidden tab, the budget)', () => {
+    it('resumes a room right after the last message shown: what was published meanwhile comes once', async () => {
+      const port = new FakePort('t1');
+      hub.setClient(port, 'cache', () => true);
+      hub.setRooms(['room-a', 'room-b']);
+      await flush();
+      deliver([port], 'room-a', 1, 7);
+      deliver([port], 'room-a', 2, 7);
+      hub.setRooms([]); // hidden: no subscription at all
+      await flush();
+      expect(port.open('room-a')).toHaveLength(0);
+      expect(hub.snapshot()).toEqual([]);
+      hub.setRooms(['room-a', 'room-b']); // shown again
+      await flush();
+      const [again] = port.open('room-a');
+      expect(again?.resume).toEqual({sequenceNumber: 3, page: 7});
+      expect(port.open('room-b')[0]?.resume).toBeNull(); // nothing shown there yet: the live end
+      again?.handlers.onItem({value: 'm3', sequenceNumber: 3, page: 7, tokenId: 'bob'}); // replayed by Momento
+      again?.handlers.onItem({value: 'm2', sequenceNumber: 2, page: 7, tokenId: 'bob'}); // an overlap, dropped
+      deliver([port], 'room-a', 4, 7);
+      expect(messages.filter(m => m.room === 'room-a').map(m => m.sequenceNumber)).toEqual([1, 2, 3, 4]);
+      expect(hub.resumes).toBe(1);
+    });
+
+    it('a resubscription on a new token, or a room that was left, starts at the live end', async () => {
+      const port = new FakePort('t1');
+      hub.setClient(port, 'cache', () => true);
+      hub.setRooms(['room-a']);
+      await flush();
+      deliver([port], 'room-a', 1, 7);
+      const next = new FakePort('t2');
+      hub.setClient(next, 'cache', () => true);
+      await flush();
+      expect(next.open('room-a')[0]?.resume).toBeNull();
+      hub.setRooms([]);
+      hub.forget('room-a');
+      hub.setRooms(['room-a']);
+      await flush();
+      expect(next.open('room-a')[0]?.resume).toBeNull();
+      expect(hub.resumes).toBe(0);
+    });
+
+    it('a sequence page JavaScript cannot hold exactly resumes on "the current page" (0)', async () => {
+      const port = new FakePort('t1');
+      hub.setClient(port, 'cache', () => true);
+      hub.setRooms(['room-a']);
+      await flush();
+      deliver([port], 'room-a', 3, 4505191261969899000); // a random 64-bit page, rounded on its way to a number
+      hub.setRooms([]);
+      hub.setRooms(['room-a']);
+      await flush();
+      expect(port.open('room-a')[0]?.resume).toEqual({sequenceNumber: 4, page: 0});
+    });
+
+    it('a resume that fails is retried from the same mark', async () => {
+      const port = new FakePort('t1');
+      hub.setClient(port, 'cache', () => true);
+      hub.setRooms(['room-a']);
+      await flush();
+      deliver([port], 'room-a', 5, 7);
+      hub.setRooms([]);
+      port.failWith = {code: 'SERVER_UNAVAILABLE', message: 'down'};
+      hub.setRooms(['room-a']);
+      await flush();
+      port.failWith = null;
+      await clock.advance(1_000);
+      const resumes = port.streams.filter(s => s.topic === 'room-a').map(s => s.resume);
+      expect(resumes.slice(1)).toEqual([
+        {sequenceNumber: 6, page: 7},
+        {sequenceNumber: 6, page: 7},
+      ]);
+      expect(statuses.get('room-a')).toBe('live');
+    });
+  });
 });

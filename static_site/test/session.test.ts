@@ -14,22 +14,38 @@ const CONFIG: AppConfig = {
   session: null,
 };
 
-function tokenResponse(nowMs: number, topics: string[]): Response {
+/**
+ * A token as the TVM answers (on the server's clock, `serverMs`): `topics` null (none named) gets the tier's pattern
+ * as a prefix, `room-`; named topics get those names. `withNow: false` is an older TVM (no `now`).
+ */
+function tokenResponse(serverMs: number, topics: string[] | null, withNow = true, ttlSeconds = 20): Response {
+  const nowSec = Math.floor(serverMs / 1000);
   return new Response(
     JSON.stringify({
-      authToken: `tok-${nowMs}`,
-      expiresAt: Math.floor(nowMs / 1000) + 20,
+      authToken: `tok-${serverMs}-${Math.random()}`,
+      expiresAt: nowSec + ttlSeconds,
+      ...(withNow ? {now: nowSec} : {}),
       tokenId: 'alice',
       endpoint: 'e',
       scope: {
         tier: 'readwrite',
         cache: 'c',
-        topics: {role: 'publish_subscribe', cache: 'c', all: false, names: topics},
+        topics:
+          topics === null
+            ? {role: 'publish_subscribe', cache: 'c', all: false, names: [], prefixes: ['room-']}
+            : {role: 'publish_subscribe', cache: 'c', all: false, names: topics, prefixes: []},
       },
     }),
     {status: 200},
   );
 }
+
+function namedTopics(url: string): string[] | null {
+  return new URL(url).searchParams.get('topics')?.split(',') ?? null;
+}
+
+const SCOPE_DENIED = (): Response =>
+  new Response('{"error":{"code":"scope_denied","message":"name the topics you want (?topics=a,b)"}}', {status: 403});
 
 describe('Session', () => {
   let clock: FakeClock;
@@ -40,18 +56,25 @@ describe('Session', () => {
   let statuses: SessionStatus[];
   let fatal: SessionError[];
 
+  /** A deployment minting exact names only (`topic_patterns: exact`): no topics named is 403 scope_denied. */
+  let exactNames: boolean;
+  /** How far this browser's wall clock is off the server's (ms; positive: ahead). */
+  let skewMs: number;
+  /** Time this machine slept (the session clock counts it; the FakeClock's timers do not see it). */
+  let sleptMs: number;
+
   const fetchFn = (async (url: string) => {
     requests.push(url);
     requestTimes.push(clock.now);
     const answer = answers.shift();
     if (answer === undefined) {
-      const topics = new URL(url).searchParams.get('topics')?.split(',') ?? [];
-      return tokenResponse(clock.now, topics);
+      const topics = namedTopics(url);
+      return topics === null && exactNames ? SCOPE_DENIED() : tokenResponse(clock.now + sleptMs, topics);
     }
     return answer(url);
   }) as typeof fetch;
 
-  const make = (topics = ['room-a']): Session =>
+  const make = (topics = ['room-a'], withNow = true): Session =>
     new Session(
       CONFIG,
       {kind: 'basic', username: 'alice', password: 'pw'},
@@ -61,12 +84,27 @@ describe('Session', () => {
         onStatus: s => statuses.push(s),
         onFatal: e => fatal.push(e),
       },
-      {fetchFn, now: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+      {
+        fetchFn: withNow
+          ? fetchFn
+          : ((async (url: string) => {
+              requests.push(url);
+              return tokenResponse(clock.now, namedTopics(url), false);
+            }) as typeof fetch),
+        now: () => clock.now + sleptMs,
+        wallNow: () => clock.now + sleptMs + skewMs,
+        random: () => 0.5,
+        setTimer: clock.setTimer,
+        clearTimer: clock.clearTimer,
+      },
     );
 
   beforeEach(() => {
     clock = new FakeClock();
     clock.now = 1_700_000_000_000;
+    exactNames = false;
+    skewMs = 0;
+    sleptMs = 0;
     requests = [];
     requestTimes = [];
     answers = [];
@@ -79,7 +117,7 @@ describe('Session', () => {
     const session = make();
     const first = await session.start();
     expect(first.serial).toBe(1);
-    expect(requests[0]).toBe('http://api/token?topics=room-a&ttlSeconds=20');
+    expect(requests[0]).toBe('http://api/token?ttlSeconds=20'); // no topics named: the tier's whole scope
     expect(first.refreshAtMs - first.receivedAtMs).toBeLessThanOrEqual(15_000);
     expect(first.refreshAtMs - first.receivedAtMs).toBeGreaterThanOrEqual(10_000);
     await clock.advance(15_000);
@@ -129,15 +167,162 @@ describe('Session', () => {
     expect(fatal.map(e => e.kind)).toEqual(['bad_credentials']);
   });
 
-  it('asks for a new token when a room outside the token is joined', async () => {
+  it('gets one token for every room the tier allows: joining five rooms in a row asks for nothing', async () => {
     const session = make();
-    await session.start();
-    session.setTopics(['room-a']);
-    expect(requests).toHaveLength(1);
-    session.setTopics(['room-b', 'room-a']);
+    const first = await session.start();
+    expect(first.token.scope.topics?.prefixes).toEqual(['room-']);
+    const rooms: string[] = ['room-a'];
+    for (const room of ['room-b', 'room-c', 'room-d', 'room-e', 'room-f']) {
+      rooms.unshift(room);
+      session.setTopics(rooms);
+      await flush();
+    }
+    expect(requests).toEqual(['http://api/token?ttlSeconds=20']);
+    expect(session.namesRooms).toBe(false);
+  });
+
+  describe('where the deployment grants exact names only', () => {
+    it('names the rooms at once after the 403 to no topics, then asks again for a room outside the token', async () => {
+      exactNames = true;
+      const session = make();
+      const first = await session.start();
+      expect(requests).toEqual(['http://api/token?ttlSeconds=20', 'http://api/token?topics=room-a&ttlSeconds=20']);
+      expect(first.token.scope.topics?.names).toEqual(['room-a']);
+      expect(statuses.filter(s => s.kind === 'retrying')).toEqual([]); // not a failure: one more request, at once
+      expect(session.namesRooms).toBe(true);
+      session.setTopics(['room-a']);
+      expect(requests).toHaveLength(2);
+      session.setTopics(['room-b', 'room-a']);
+      await flush();
+      expect(requests[2]).toBe('http://api/token?topics=room-b%2Croom-a&ttlSeconds=20');
+      expect(tokens.at(-1)?.token.scope.topics?.names).toEqual(['room-b', 'room-a']);
+      await clock.advance(15_000); // renewals keep naming the rooms
+      expect(requests[3]).toBe('http://api/token?topics=room-b%2Croom-a&ttlSeconds=20');
+    });
+
+    it('a whole-scope token without a room in use (a tier of exact names): names the rooms from then on', async () => {
+      answers.push(() => tokenResponse(clock.now, ['lobby']));
+      const session = make(['room-a']);
+      await session.start();
+      await flush();
+      expect(requests).toEqual(['http://api/token?ttlSeconds=20', 'http://api/token?topics=room-a&ttlSeconds=20']);
+      expect(tokens.at(-1)?.token.scope.topics?.names).toEqual(['room-a']);
+      expect(session.namesRooms).toBe(true);
+    });
+
+    it('a room the tier refuses is not asked for again on every join', async () => {
+      exactNames = true;
+      answers.push(SCOPE_DENIED, () => tokenResponse(clock.now, ['room-a']));
+      const session = make(['room-a']);
+      await session.start();
+      answers.push(() => tokenResponse(clock.now, ['room-a'])); // room-x refused: not in the answer
+      session.setTopics(['room-x', 'room-a']);
+      await flush();
+      expect(requests).toHaveLength(3);
+      session.setTopics(['room-x', 'room-a']);
+      session.setTopics(['room-a', 'room-x']);
+      await flush();
+      expect(requests).toHaveLength(3);
+    });
+  });
+
+  describe('renewal on the server\'s clock', () => {
+    for (const skew of [10 * 60_000, -10 * 60_000]) {
+      it(`renews at 75-85% of the token's life with this browser's clock ${skew > 0 ? 'ahead' : 'behind'} by 10 minutes`, async () => {
+        skewMs = skew;
+        const session = make();
+        const first = await session.start();
+        expect(first.expiryMs - first.receivedAtMs).toBe(20_000);
+        expect(first.clockOffsetMs).toBe(-skew);
+        await clock.advance(14_400);
+        expect(requests).toHaveLength(1);
+        await clock.advance(200);
+        expect(requests).toHaveLength(2); // at 14.5 s of 20 (random 0.5), as with a right clock
+        await clock.advance(14_600);
+        expect(tokens.map(t => t.serial)).toEqual([2, 3]);
+      });
+    }
+
+    it('an older TVM (no `now`): the lifetime on this clock, clamped to the TTL asked for', async () => {
+      skewMs = -10 * 60_000; // behind: expiresAt looks 10 minutes further away
+      const session = make(['room-a'], false);
+      const first = await session.start();
+      expect(first.clockOffsetMs).toBeNull();
+      expect(first.expiryMs - first.receivedAtMs).toBe(20_000);
+    });
+
+    it('counts the lifetime from when the request was sent (the token was minted after that)', async () => {
+      const fetchLate = (async (url: string) => {
+        requests.push(url);
+        clock.now += 3_000; // a slow answer: the server minted at once, the answer took 3 s
+        return tokenResponse(clock.now - 3_000, null);
+      }) as typeof fetch;
+      const session = new Session(
+        CONFIG,
+        {kind: 'basic', username: 'alice', password: 'pw'},
+        ['room-a'],
+        {onToken: t => tokens.push(t), onStatus: s => statuses.push(s), onFatal: e => fatal.push(e)},
+        {fetchFn: fetchLate, now: () => clock.now, wallNow: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+      );
+      const first = await session.start();
+      expect(first.expiryMs - first.receivedAtMs).toBe(17_000);
+    });
+  });
+
+  describe('a machine that slept past the expiry', () => {
+    it('renews at once when the clock says it slept (resync), not when the stalled timer would', async () => {
+      const session = make();
+      await session.start();
+      await clock.advance(5_000);
+      sleptMs = 60_000; // the lid was closed for a minute: the wall clock ran on, timers and performance.now did not
+      expect(session.expired()).toBe(true);
+      session.resync();
+      await flush();
+      expect(requests).toHaveLength(2);
+      expect(tokens.map(t => t.serial)).toEqual([2]);
+      expect(session.expired()).toBe(false);
+    });
+
+    it("refreshNow('expired') fetches at once for an expired token, and does nothing for a valid one", async () => {
+      const session = make();
+      await session.start();
+      session.refreshNow('expired');
+      await flush();
+      expect(requests).toHaveLength(1);
+      sleptMs = 30_000;
+      session.refreshNow('expired');
+      session.refreshNow('expired'); // under way: not twice
+      await flush();
+      expect(requests).toHaveLength(2);
+    });
+
+    it('a resync with time left moves the timer to what is left of it', async () => {
+      const session = make();
+      await session.start();
+      sleptMs = 10_000; // asleep for 10 s: the renewal (at 14.5 s) is 4.5 s away now
+      session.resync();
+      await clock.advance(4_400);
+      expect(requests).toHaveLength(1);
+      await clock.advance(200);
+      expect(requests).toHaveLength(2);
+    });
+  });
+
+  it('adopts a token fetched by another tab: no request now, the renewal on that token\'s schedule', async () => {
+    const session = make();
+    const other = make();
+    const first = await other.start();
+    other.stop();
+    requests.length = 0;
+    await clock.advance(5_000);
+    session.adopt(first, false);
     await flush();
-    expect(requests[1]).toBe('http://api/token?topics=room-b%2Croom-a&ttlSeconds=20');
-    expect(tokens.at(-1)?.token.scope.topics?.names).toEqual(['room-b', 'room-a']);
+    expect(requests).toHaveLength(0);
+    await clock.advance(9_400);
+    expect(requests).toHaveLength(0);
+    await clock.advance(200);
+    expect(requests).toHaveLength(1);
+    expect(tokens.map(t => t.serial)).toEqual([2]);
   });
 
   it('does not cut a TVM backoff short when asked to renew', async () => {
@@ -313,7 +498,7 @@ describe('Session with a Cognito identity', () => {
     if (answer !== undefined) {
       return answer();
     }
-    return tokenResponse(clock.now, new URL(url).searchParams.get('topics')?.split(',') ?? []);
+    return tokenResponse(clock.now, namedTopics(url));
   }) as typeof fetch;
 
   const make = (): Session =>
@@ -322,7 +507,7 @@ describe('Session with a Cognito identity', () => {
       {kind: 'identity', source: identity},
       ['room-a'],
       {onToken: t => tokens.push(t), onStatus: s => statuses.push(s), onFatal: e => fatal.push(e)},
-      {fetchFn, now: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+      {fetchFn, now: () => clock.now, wallNow: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
     );
 
   /** The ID token each TVM request carried, by its serial claim `n` (1 = the one from sign-in). */
@@ -357,7 +542,7 @@ describe('Session with a Cognito identity', () => {
   it('does not refresh Cognito for a room join (the ID token is fresh), only for the renewal', async () => {
     const session = make();
     await session.start();
-    session.setTopics(['room-a', 'room-b']);
+    session.setTopics(['room-a', 'lobby']); // outside the prefix: a request naming the rooms
     await flush();
     expect(authorizations).toHaveLength(2);
     expect(pool.count('refresh')).toBe(0);
@@ -408,7 +593,7 @@ describe('Session with a Cognito identity', () => {
     const session = make();
     await session.start();
     answers.push(() => new Response('{"message":"Unauthorized"}', {status: 401}));
-    session.setTopics(['room-a', 'room-b']); // a join: sent with the current ID token, which the TVM refuses
+    session.setTopics(['room-a', 'lobby']); // a join outside the prefix: sent with the current ID token, refused
     await flush();
     expect(pool.count('refresh')).toBe(1);
     expect(tokens.map(t => t.serial)).toEqual([2]);
@@ -418,7 +603,7 @@ describe('Session with a Cognito identity', () => {
       () => new Response('{"message":"Unauthorized"}', {status: 401}),
       () => new Response('{"message":"Unauthorized"}', {status: 401}),
     );
-    session.setTopics(['room-a', 'room-b', 'room-c']);
+    session.setTopics(['room-a', 'lobby', 'other']);
     await flush();
     expect(pool.count('refresh')).toBe(2);
     expect(fatal.map(e => e.kind)).toEqual(['unauthenticated']);

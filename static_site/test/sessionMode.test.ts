@@ -94,7 +94,7 @@ describe('a Session-mode session', () => {
       {kind: 'cookie'},
       topics,
       {onToken: t => tokens.push(t), onStatus: s => statuses.push(s), onFatal: e => fatal.push(e)},
-      {fetchFn: host.fetch, now: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
+      {fetchFn: host.fetch, now: () => clock.now, wallNow: () => clock.now, random: () => 0.5, setTimer: clock.setTimer, clearTimer: clock.clearTimer},
     );
 
   beforeEach(() => {
@@ -180,14 +180,26 @@ describe('a Session-mode session', () => {
     session.stop();
   });
 
-  it('a room join outside the token asks again with the cookie; asking while a request is under way does not double it', async () => {
+  it('asks for the whole scope with the cookie: the prefixes cover every room, a join asks nothing', async () => {
     host.user = 'alice';
+    const session = make();
+    const first = await session.start();
+    expect(first.token.scope.topics?.prefixes).toEqual(['room-', 'chat-']);
+    session.setTopics(['room-b', 'chat-c', 'room-a']);
+    await flush();
+    expect(host.tokenRequests().map(r => new URL(r.url).searchParams.get('topics'))).toEqual([null]);
+    session.stop();
+  });
+
+  it('where the host grants exact names (403 to no topics), names the rooms; a join outside the token asks again, not twice', async () => {
+    host.user = 'alice';
+    host.exactNames = true;
     const session = make();
     await session.start();
     session.setTopics(['room-b', 'room-a']);
     session.refreshNow('auth'); // under way: the new token comes from the request already sent
     await flush();
-    expect(host.tokenRequests().map(r => new URL(r.url).searchParams.get('topics'))).toEqual(['room-a', 'room-b,room-a']);
+    expect(host.tokenRequests().map(r => new URL(r.url).searchParams.get('topics'))).toEqual([null, 'room-a', 'room-b,room-a']);
     expect(tokens.at(-1)?.token.scope.topics?.names).toEqual(['room-b', 'room-a']);
     session.stop();
   });

@@ -5,8 +5,10 @@ import {
   canSubscribe,
   classifyFailure,
   coversTopics,
+  parseExplanation,
   parseRetryAfter,
   parseVendedToken,
+  requestExplanation,
   requestToken,
   tokenUrl,
   TvmError,
@@ -130,6 +132,57 @@ describe('parseVendedToken and scope checks', () => {
     expect(() => parseVendedToken({...TOKEN_BODY, scope: {topics: {role: 'admin'}}})).toThrow(TvmError);
   });
 
+  it('reads prefix grants and the server clock, and an older server without them', () => {
+    const old = parseVendedToken(TOKEN_BODY);
+    expect(old.scope.topics?.prefixes).toEqual([]);
+    expect(old.now).toBeNull();
+    const fresh = parseVendedToken({
+      ...TOKEN_BODY,
+      now: 1_795_708_053,
+      scope: {
+        tier: 'guest',
+        cache: 'c',
+        topics: {role: 'publish_subscribe', cache: 'c', all: false, names: ['lobby'], prefixes: ['chat-', 'room-']},
+      },
+    });
+    expect(fresh.now).toBe(1_795_708_053);
+    expect(fresh.scope.topics?.prefixes).toEqual(['chat-', 'room-']);
+    for (const room of ['room-x', 'room-y', 'chat-lobby', 'lobby']) {
+      expect(canSubscribe(fresh, room) && canPublish(fresh, room)).toBe(true);
+    }
+    for (const room of ['roomx', 'other', 'lobby2', 'xroom-a']) {
+      expect(coversTopics(fresh, [room])).toBe(false);
+    }
+    expect(coversTopics(fresh, ['room-a', 'room-b', 'chat-c', 'room-d', 'room-e'])).toBe(true);
+  });
+
+  it('refuses malformed prefixes and a `now` that is not the minting time', () => {
+    const withPrefixes = (prefixes: unknown) =>
+      parseVendedToken({
+        ...TOKEN_BODY,
+        scope: {tier: 't', cache: 'c', topics: {role: 'publish_subscribe', cache: 'c', all: false, names: [], prefixes}},
+      });
+    expect(() => withPrefixes('room-')).toThrow(/scope\.topics\.prefixes/);
+    expect(() => withPrefixes([''])).toThrow(TvmError); // an empty prefix would be every topic
+    expect(() => withPrefixes([42])).toThrow(TvmError);
+    expect(withPrefixes(null).scope.topics?.prefixes).toEqual([]);
+    expect(() => parseVendedToken({...TOKEN_BODY, now: 'now'})).toThrow(/now/);
+    expect(() => parseVendedToken({...TOKEN_BODY, now: TOKEN_BODY.expiresAt + 1})).toThrow(/now/);
+    expect(() => parseVendedToken({...TOKEN_BODY, now: Number.NaN})).toThrow(TvmError);
+  });
+
+  it('reads an explanation (GET /token/explain)', () => {
+    const explanation = parseExplanation({
+      tokenId: 'viewer',
+      rule: "groups[1]: group 'readonly' -> tier 'readonly'",
+      ttlSeconds: 3600,
+      scope: {tier: 'readonly', cache: 'c', topics: {role: 'subscribe_only', cache: 'c', all: false, names: ['room-a'], prefixes: []}},
+    });
+    expect(explanation.rule).toContain("tier 'readonly'");
+    expect(explanation.scope.topics?.role).toBe('subscribe_only');
+    expect(() => parseExplanation({rule: 'x'})).toThrow(TvmError);
+  });
+
   it('knows which rooms the token covers and what it may do there', () => {
     expect(coversTopics(token, ['room-a'])).toBe(true);
     expect(coversTopics(token, ['room-a', 'room-c'])).toBe(false);
@@ -147,6 +200,26 @@ describe('parseVendedToken and scope checks', () => {
 
 describe('requestToken', () => {
   const deps = (fetchFn: typeof fetch) => ({fetchFn, now: () => 0, timeoutMs: 1000});
+
+  it('asks /token/explain with the same credentials and query, and reads its refusal as /token would', async () => {
+    const urls: string[] = [];
+    const auth: (string | null)[] = [];
+    const fetchFn = (async (url: string, init?: RequestInit) => {
+      urls.push(url);
+      auth.push(new Headers(init?.headers).get('Authorization'));
+      return urls.length === 1
+        ? Response.json({tokenId: 'alice', rule: 'r', ttlSeconds: 20, scope: TOKEN_BODY.scope})
+        : Response.json({error: {code: 'scope_denied', message: 'no'}}, {status: 403});
+    }) as typeof fetch;
+    const basic = {kind: 'basic', username: 'alice', password: 'pw'} as const;
+    const first = await requestExplanation({apiUrl: 'http://api'}, basic, {topics: ['room-a'], ttlSeconds: null}, deps(fetchFn));
+    expect(first.scope.topics?.names).toEqual(['room-a', 'room-b']);
+    await expect(
+      requestExplanation({apiUrl: 'http://api'}, basic, {topics: ['lobby'], ttlSeconds: null}, deps(fetchFn)),
+    ).rejects.toMatchObject({kind: 'scope_denied'});
+    expect(urls).toEqual(['http://api/token/explain?topics=room-a', 'http://api/token/explain?topics=lobby']);
+    expect(auth).toEqual([basicAuthorization('alice', 'pw'), basicAuthorization('alice', 'pw')]);
+  });
 
   it('sends Basic credentials and returns the token', async () => {
     let seen: {url: string; init: RequestInit | undefined} | null = null;

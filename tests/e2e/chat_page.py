@@ -4,9 +4,10 @@ test hook: no credentials, no token in it). The page's CSP forbids eval, so ever
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
-from playwright.async_api import Browser, Page, Route, ViewportSize
+from playwright.async_api import Browser, BrowserContext, Page, Route, ViewportSize
 
 from devstack import Stack
 
@@ -38,6 +39,20 @@ class Chat:
     ) -> Self:
         """A new browser context on the stack's site (1280 x 800 unless `viewport` says otherwise)."""
         context = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        return await cls.tab(context, stack.site_url, name, token_ttl, init_scripts)
+
+    @classmethod
+    async def tab(
+        cls,
+        context: BrowserContext,
+        url: str,
+        name: str,
+        token_ttl: int | None = None,
+        init_scripts: tuple[str, ...] = (),
+        before_load: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> Self:
+        """A new tab in `context` (the tabs of one context share one browser's storage, locks and channels), at `url`.
+        `before_load` runs once the page exists, before it loads (e.g. to install Playwright's fake clock)."""
         page = await context.new_page()
         for script in (RECORD_CSP_VIOLATIONS, *init_scripts):
             await page.add_init_script(script)
@@ -49,8 +64,11 @@ class Chat:
                 await route.fulfill(response=response, body=body)
 
             await page.route("**/config.js", with_ttl)
-        await page.goto(stack.site_url)
-        return cls(page, name)
+        if before_load is not None:
+            await before_load(page)
+        chat = cls(page, name)  # listening for page errors from the start
+        await page.goto(url)
+        return chat
 
     async def login(self, username: str | None = None, password: str | None = None) -> None:
         username = username or self.name

@@ -1,5 +1,8 @@
 """The example app (examples/fastapi_chat) serving the built chat site in Session mode, under uvicorn on a free port
-of 127.0.0.1 (its own thread and event loop), for the browser tests that need Session mode."""
+of 127.0.0.1 (its own thread and event loop), for the browser tests that need Session mode.
+
+`serve_counted_example_app` also counts what its token route answered (`TokenCounter`), at the server: the tests
+that count vends read them there, not from the page."""
 
 from __future__ import annotations
 
@@ -7,32 +10,75 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examples.fastapi_chat.app import create_app
 from momento_emulator.testing import EmulatorThread
-from momento_tvm import MomentoSettings
+from momento_tvm import MomentoSettings, Policy
 from tests.conftest import CACHE
 
-__all__ = ["SITE", "serve_example_app"]
+__all__ = ["SITE", "TokenCounter", "serve_counted_example_app", "serve_example_app"]
 
 SITE = Path(__file__).resolve().parents[2] / "static_site" / "dist"
+
+
+class TokenCounter:
+    """Wraps the app: records each answer of its token route (`GET /api/momento/token`), with its query and status,
+    and of its explain route, as the server sent them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.answers: list[tuple[str, str, int]] = []  # (path, query, status)
+
+    def vends(self) -> list[str]:
+        """The queries of the token requests the route answered 200 (a vend each)."""
+        return [query for path, query, status in self.answers if path.endswith("/token") and status == 200]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/api/momento/token"):
+            await self.app(scope, receive, send)
+            return
+
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.answers.append((path, scope.get("query_string", b"").decode(), int(message["status"])))
+            await send(message)
+
+        await self.app(scope, receive, recording)
 
 
 @contextlib.contextmanager
 def serve_example_app(emulator_thread: EmulatorThread, token_ttl_seconds: int) -> Iterator[str]:
     """Yields the app's base URL; stops the server on exit."""
+    with serve_counted_example_app(emulator_thread, token_ttl_seconds) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_counted_example_app(
+    emulator_thread: EmulatorThread, token_ttl_seconds: int, policy: Policy | Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, TokenCounter]]:
+    """Yields the app's base URL and its TokenCounter; `policy`: another policy than the example's own (e.g. one with
+    `topic_patterns: exact`). Stops the server on exit."""
     assert (SITE / "index.html").is_file(), "build the site first: make install-site"
-    app = create_app(
-        MomentoSettings.emulator(emulator_thread.grpc_port),
-        cache_name=CACHE,
-        site_dir=SITE,
-        momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
-        token_ttl_seconds=token_ttl_seconds,
+    extra: dict[str, Any] = {} if policy is None else {"policy": policy}
+    counter = TokenCounter(
+        create_app(
+            MomentoSettings.emulator(emulator_thread.grpc_port),
+            cache_name=CACHE,
+            site_dir=SITE,
+            momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
+            token_ttl_seconds=token_ttl_seconds,
+            **extra,
+        )
     )
+    app: ASGIApp = counter
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -43,7 +89,7 @@ def serve_example_app(emulator_thread: EmulatorThread, token_ttl_seconds: int) -
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the example app did not start"
             time.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", counter
     finally:
         server.should_exit = True
         thread.join(10)

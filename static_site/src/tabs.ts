@@ -239,6 +239,8 @@ export class TabSession {
   /** This tab signed in itself: it keeps its own credentials (the leader's are for tabs that continued). */
   private ownCredentials = false;
   private followerStatus: SessionStatus | null = null;
+  /** The leading session's last status (a tab that says hello gets it with the token). */
+  private leaderStatus: SessionStatus = {kind: 'ok'};
   private followerLastError: LastError | null = null;
   private followerExact = false;
   private topics: string[];
@@ -350,10 +352,6 @@ export class TabSession {
 
   get lastError(): LastError | null {
     return this.session !== null ? this.session.lastError : this.followerLastError;
-  }
-
-  get status(): SessionStatus | null {
-    return this.session !== null ? null : this.followerStatus;
   }
 
   /** Whether the tokens name the rooms (the deployment grants exact names only). */
@@ -546,6 +544,7 @@ export class TabSession {
   }
 
   sessionStatus(status: SessionStatus): void {
+    this.leaderStatus = status;
     this.broadcastState(status);
     this.events.onStatus(status);
   }
@@ -564,7 +563,7 @@ export class TabSession {
   }
 
   /** The leader's state, for every other tab of this user: the token (with its times), credentials, status. */
-  private broadcastState(status: SessionStatus = {kind: 'ok'}): void {
+  private broadcastState(status: SessionStatus = this.leaderStatus): void {
     const session = this.session;
     const active = session?.current ?? null;
     const credentials = session?.shareableCredentials ?? null;

@@ -248,9 +248,10 @@ export class LoginView implements SignInForm {
     const help = isOpen
       ? 'Anyone can pick any display name here, so your messages are marked as from a guest.'
       : method === 'AmazonCognito'
-        ? 'Your password goes to Amazon Cognito only and is not kept. Your session stays in this tab’s memory, ' +
-          'to renew your access; reloading the page signs you out.'
-        : 'Your password stays in this tab’s memory only, to renew your access; reloading the page signs you out.';
+        ? 'Your password goes to Amazon Cognito only and is not kept. Your session stays in memory only (this tab and ' +
+          'your other tabs in this browser), to renew your access; it is never stored.'
+        : 'Your password stays in memory only (this tab and your other tabs in this browser), to renew your access; ' +
+          'it is never stored.';
     card(
       root,
       notice,
@@ -396,7 +397,9 @@ export class HostSignInView implements SignInForm {
       el('p', {
         class: 'help',
         attrs: {id: 'login-help'},
-        text: 'You sign in on this site’s own login page, which brings you back here. Your chat access stays in this tab’s memory only.',
+        text:
+          'You sign in on this site’s own login page, which brings you back here. Your chat access stays in memory ' +
+          'only (this tab and your other tabs in this browser).',
       }),
     );
     this.signIn.focus();

@@ -464,6 +464,35 @@ async def test_a_hidden_tab_holds_no_stream_and_resumes_without_loss_or_repeats(
     await bob.close()
 
 
+async def test_cognito_tabs_share_the_session_and_a_takeover_refreshes_with_the_shared_tokens(
+    browser: Browser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AmazonCognito: the Cognito tokens travel to the tab that continues, which renews with them once it leads."""
+    config = StackConfig(
+        auth="AmazonCognito", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+    )
+    async with Stack(config) as cognito_stack:
+        with recording_tvm(capsys) as record:
+            context = await new_browser(browser)
+            first = await signed_in(await Chat.tab(context, cognito_stack.site_url, "first", SHORT_TTL), "alice")
+            second = await Chat.tab(context, cognito_stack.site_url, "second", SHORT_TTL)
+            await continue_as(second, "alice")
+            await second.wait_live()
+            assert len(record.vends_for("alice")) == 1
+            await first.wait("window.__chat.state().identityRefreshCount >= 1", SHORT_TTL + 5)  # the leader renews
+            await second.wait("window.__chat.state().renewals >= 1", 5)
+            await first.page.close()
+            await second.wait("window.__chat.state().tabRole === 'leader'", 5)
+            # Its first renewal refreshes the Cognito session with the refresh token it was handed.
+            await second.wait("window.__chat.state().identityRefreshCount >= 1", SHORT_TTL + 5)
+            await second.wait("window.__chat.state().renewals >= 2", 5)
+            assert len(record.vends_for("alice")) == 3
+            await second.wait_live()
+            await second.send(f"after the takeover {uuid.uuid4().hex[:6]}")
+            assert second.errors == []
+            await context.close()
+
+
 # --- renewal that survives the real world --------------------------------------------------------------------------
 
 

@@ -16,10 +16,9 @@
 //
 // Without Web Locks or BroadcastChannel (an insecure context, an old browser) every tab is on its own, as before.
 
-import {CognitoError, type CognitoErrorKind} from './cognito';
+import {CognitoError, type CognitoErrorKind, type CognitoTokens} from './cognito';
 import type {ActiveToken, LastError, Session, SessionCredentials, SessionError, SessionStatus} from './session';
 import {coversTopics, TvmError, type TvmErrorKind, type VendedToken} from './tvm';
-import type {CognitoTokens} from './cognito';
 
 /** The part of the Web Locks API used here (navigator.locks). */
 export interface LockManagerLike {

@@ -552,11 +552,13 @@ async def test_a_tab_resumed_after_its_token_expired_renews_before_its_first_pub
     await asyncio.sleep(SHORT_TTL + 2)
     assert len(tvm.vends_for("alice")) == vends_before  # nothing renewed while asleep
     events.clear()
-    # Awake: the wall clock is right again at once; the first thing the person does is send.
+    # Awake: the wall clock is right again at once, and the first thing that happens is the person sending: before
+    # any timer of the page has run (the clock resumes only once the message is out), so it is the publish itself
+    # that must notice the sleep and wait for the renewal.
     await alice.page.clock.set_system_time(datetime.now())
-    await alice.page.clock.resume()
     text = f"good morning {uuid.uuid4().hex[:6]}"
     await alice.send(text)
+    await alice.page.clock.resume()
     await bob.wait_text(text)
     assert "publish sent" in events, events
     first_publish = events.index("publish sent")
@@ -564,6 +566,7 @@ async def test_a_tab_resumed_after_its_token_expired_renews_before_its_first_pub
     assert events.count("publish sent") == 1, events
     woke = await state(alice)
     assert woke["sleptMs"] >= SHORT_TTL * 1000, woke["sleptMs"]
+    assert woke["renewalsBeforePublish"] == 1, woke["renewalsBeforePublish"]  # the publish waited for it
     assert len(tvm.vends_for("alice")) == vends_before + 1
     assert await bob.texts(text) == [text]
     tvm.say(f"\nafter {woke['sleptMs'] / 1000:.0f} s asleep: {events}")

@@ -11,7 +11,7 @@ __all__ = ["ready_block", "ready_json"]
 
 _RULE = "-" * 78
 _SITE_NOTES = {
-    "placeholder": "   (a placeholder page: the chat site comes later)",
+    "placeholder": "   (a placeholder page: the chat site is not built; make install-site builds it)",
     "site sources": "   (static_site/ is not built: `cd static_site && npm ci && npm run build`)",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from collections.abc import Iterable
 
@@ -27,11 +28,31 @@ def port_is_free(port: int, host: str = HOST) -> bool:
 
 
 def free_port(host: str = HOST) -> int:
-    """A port nothing listens on now, for a child that cannot report the port it picked itself (moto)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nothing listens on now, for a child that cannot report the port it picked itself (moto).
+
+    Chosen below the kernel's ephemeral range, where a `bind(0)` never lands: with a port from that range, a server of
+    ours started on port 0 a moment later (the site, the local API) could be given the same port before the child
+    binds it, and answer in its place (seen once in CI: moto's seeding got the site server's 405).
+    """
+    low = _ephemeral_low()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates[:64]:
+        if port_is_free(port, host):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no free port below the range: any free one
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_low(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
+    """The lowest port the kernel hands out for `bind(0)` (Linux; 32768, its default, elsewhere)."""
+    try:
+        with open(path, encoding="ascii") as ranges:
+            return int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def check_ports(settings: Iterable[PortSetting], host: str = HOST) -> None:

@@ -556,7 +556,8 @@ class Stack:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with session.get(url) as response:
                         await response.read()
-                        return
+                        if response.status == 200:  # moto's own answer, not another server's on its port
+                            return
                 await asyncio.sleep(_POLL_SECONDS)
 
     def _api_parameters(self, grpc_port: int) -> dict[str, str]:

@@ -585,7 +585,8 @@ async def _wait_until_answers(child: ChildProcess, url: str) -> None:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(url) as response:
                     await response.read()
-                    return
+                    if response.status == 200:  # moto's own answer, not another server's on its port
+                        return
             await asyncio.sleep(0.05)
 
 

@@ -50,17 +50,10 @@ from typing import Any
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_executable  # noqa: E402 - the e2e tests' own launch flags
+
 HOST = "127.0.0.1"
-# tests/e2e/conftest.py's flags: without the background-networking ones, chromium tries hosts this network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # The app's own console line once its subscription is live (src/components/chat-room.tsx).
 SUBSCRIBED = "Successfully initialized momento client and subscribed to topic"
 # The one change that makes the app reach a plaintext emulator (src/utils/refreshing-topic-client.ts).
@@ -333,7 +326,7 @@ def run(app_dir: Path, out: Path, messages: int) -> int:
         app_url = origin + "/"
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+                executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
             )
             try:
                 alice = open_user(browser, "alice", app_url, token_url)

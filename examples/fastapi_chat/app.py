@@ -17,7 +17,6 @@ What is where:
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,9 +33,9 @@ from momento_tvm import MomentoSettings, Policy, VendingMachine
 from momento_tvm.fastapi import token_router
 
 from .login import current_user_dependency, json_error, login_router
-from .pages import API_PREFIX, config_js, site_csp
+from .pages import API_PREFIX, ERROR_CODES, SECURITY_HEADERS, config_js, site_csp
 from .sessions import Sessions
-from .settings import POLICY_FILE, settings_from_env
+from .settings import POLICY_FILE, checked_start, settings_from_env
 from .users import DEMO_USERS, UserStore
 
 __all__ = ["POLICY_FILE", "app_from_env", "create_app"]
@@ -44,12 +43,6 @@ __all__ = ["POLICY_FILE", "app_from_env", "create_app"]
 log = logging.getLogger("fastapi_chat")
 
 SESSION_COOKIE = "chat_session"
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
-ERROR_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
 
 
 def create_app(
@@ -70,14 +63,7 @@ def create_app(
     the endpoint in the token); `session_secret`: the key that signs session cookies (None: a random one for this
     process, so every restart signs everyone out); `https_only`: mark the cookie `Secure` (always, outside
     localhost); `token_ttl_seconds`: the token lifetime the site asks for (None: the tier's)."""
-    site = Path(site_dir).resolve()
-    if not (site / "index.html").is_file():
-        raise ValueError(f"{site} holds no index.html: build the chat site first (make install-site)")
-    if token_ttl_seconds is not None and not 10 <= token_ttl_seconds <= 86_400:
-        raise ValueError("token_ttl_seconds must be between 10 and 86400")
-    if not session_secret:
-        log.warning("no session secret set: session cookies are signed with a random key that ends with this process")
-        session_secret = secrets.token_urlsafe(32)
+    site, session_secret = checked_start(site_dir, token_ttl_seconds, session_secret, log)
 
     machine = VendingMachine(policy, momento, cache_name=cache_name)
     sessions = Sessions(session_max_age_seconds)

@@ -12,9 +12,13 @@ from typing import Any
 
 from momento_tvm import MomentoSettings
 
-__all__ = ["API_PREFIX", "LOGIN_PAGE_CSP", "config_js", "login_page", "site_csp"]
+__all__ = ["API_PREFIX", "ERROR_CODES", "LOGIN_PAGE_CSP", "SECURITY_HEADERS", "config_js", "login_page", "site_csp"]
 
 API_PREFIX = "/api/momento"  # the site's apiUrl: it GETs {apiUrl}/token
+# On every answer of the app.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+# The app's own HTTP errors as the token routes' error codes (`{"error": {"code", "message"}}`).
+ERROR_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
 
 _STYLE = """
 :root { color-scheme: light dark; font-family: system-ui, sans-serif; }

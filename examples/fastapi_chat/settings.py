@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TypedDict
 
 from momento_tvm import MomentoSettings
 
-__all__ = ["POLICY_FILE", "SITE_DIR", "AppSettings", "settings_from_env"]
+__all__ = ["POLICY_FILE", "SITE_DIR", "AppSettings", "checked_start", "settings_from_env"]
 
 HERE = Path(__file__).resolve().parent
 POLICY_FILE = HERE / "policy.yaml"
@@ -53,3 +55,19 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> AppSettings:
         token_ttl_seconds=int(ttl) if ttl else None,
         https_only=env.get("HTTPS_ONLY", "").lower() in ("1", "true", "yes"),
     )
+
+
+def checked_start(
+    site_dir: str | Path, token_ttl_seconds: int | None, session_secret: str | None, log: logging.Logger
+) -> tuple[Path, str]:
+    """What both examples' `create_app` check first: (the built site's folder, the session key). A missing secret
+    is a random key for this process (every restart signs everyone out), said in a log line."""
+    site = Path(site_dir).resolve()
+    if not (site / "index.html").is_file():
+        raise ValueError(f"{site} holds no index.html: build the chat site first (make install-site)")
+    if token_ttl_seconds is not None and not 10 <= token_ttl_seconds <= 86_400:
+        raise ValueError("token_ttl_seconds must be between 10 and 86400")
+    if not session_secret:
+        log.warning("no session secret set: session cookies are signed with a random key that ends with this process")
+        session_secret = secrets.token_urlsafe(32)
+    return site, session_secret

@@ -11,7 +11,6 @@ environment (examples/fastapi_chat/settings.py).
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,15 @@ from flask import Flask, Response, redirect, request, send_from_directory, sessi
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from examples.fastapi_chat.pages import API_PREFIX, LOGIN_PAGE_CSP, config_js, login_page, site_csp
+from examples.fastapi_chat.pages import (
+    API_PREFIX,
+    ERROR_CODES,
+    LOGIN_PAGE_CSP,
+    SECURITY_HEADERS,
+    config_js,
+    login_page,
+    site_csp,
+)
 from examples.fastapi_chat.sessions import (
     SESSION_CSRF,
     SESSION_ID,
@@ -31,7 +38,7 @@ from examples.fastapi_chat.sessions import (
     safe_next,
     same_origin,
 )
-from examples.fastapi_chat.settings import POLICY_FILE, settings_from_env
+from examples.fastapi_chat.settings import POLICY_FILE, checked_start, settings_from_env
 from examples.fastapi_chat.users import DEMO_USERS, UserStore
 from momento_tvm import Identity, MomentoSettings, VendingMachine, verified_identity
 from momento_tvm.flask import token_blueprint
@@ -39,9 +46,6 @@ from momento_tvm.flask import token_blueprint
 __all__ = ["app_from_env", "create_app"]
 
 log = logging.getLogger("flask_chat")
-
-ERROR_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
 
 
 def create_app(
@@ -58,14 +62,7 @@ def create_app(
     session_max_age_seconds: int = 8 * 3600,
 ) -> Flask:
     """The same arguments as examples/fastapi_chat's `create_app`."""
-    site = Path(site_dir).resolve()
-    if not (site / "index.html").is_file():
-        raise ValueError(f"{site} holds no index.html: build the chat site first (make install-site)")
-    if token_ttl_seconds is not None and not 10 <= token_ttl_seconds <= 86_400:
-        raise ValueError("token_ttl_seconds must be between 10 and 86400")
-    if not session_secret:
-        log.warning("no session secret set: session cookies are signed with a random key that ends with this process")
-        session_secret = secrets.token_urlsafe(32)
+    site, session_secret = checked_start(site_dir, token_ttl_seconds, session_secret, log)
     machine = VendingMachine(policy, momento, cache_name=cache_name)
     sessions = Sessions(session_max_age_seconds)
     settings_js = config_js(momento_web_url=momento_web_url, token_ttl_seconds=token_ttl_seconds)

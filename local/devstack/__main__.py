@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import sys
-from typing import Any
 
 from .config import AUTH_METHODS, PORT_VARIABLES, config_from_env
 from .errors import DevstackError
 from .ready import ready_block, ready_json
-from .signals import stop_on_signals
+from .signals import run_until_stopped
 from .stack import Stack
 
 log = logging.getLogger("devstack")
@@ -53,41 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def run(stack: Stack, *, as_json: bool) -> int:
-    stop_requested = stop_on_signals("devstack", stack.kill)
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop_requested.wait())
     try:
-        return await _run_until_stopped(stack, stopper, as_json=as_json)
+        return await run_until_stopped("devstack", stack, ready_json if as_json else ready_block)
     finally:
-        stopper.cancel()
-        await stack.stop()  # idempotent: whatever happened above, nothing is left running
         if stack.started_anything:
             log.info("devstack: stopped")
-
-
-async def _run_until_stopped(stack: Stack, stopper: asyncio.Future[Any], *, as_json: bool) -> int:
-    starting: asyncio.Future[Any] = asyncio.ensure_future(stack.start())
-    await asyncio.wait((starting, stopper), return_when=asyncio.FIRST_COMPLETED)
-    if not starting.done():  # stopped while starting: start() stops what it started when cancelled
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError, DevstackError):
-            await starting
-        return 0
-    try:
-        info = starting.result()
-    except DevstackError as error:
-        print(f"devstack: {error}", file=sys.stderr, flush=True)
-        return error.exit_code
-
-    with contextlib.suppress(BrokenPipeError):  # stdout closed by the reader: keep running all the same
-        print(ready_json(info) if as_json else ready_block(info), flush=True)
-
-    watching: asyncio.Future[Any] = asyncio.ensure_future(stack.wait())
-    await asyncio.wait((watching, stopper), return_when=asyncio.FIRST_COMPLETED)
-    if watching.done():
-        print(f"devstack: {watching.exception()}; stopping the rest", file=sys.stderr, flush=True)
-        return 1
-    watching.cancel()
-    return 0
 
 
 def token_main(argv: list[str]) -> int:

@@ -36,7 +36,7 @@ from .children import ChildProcess
 from .config import HOST, RestartPolicy
 from .errors import ChildExitedError, ConfigError, DevstackError, StartTimeoutError
 from .ports import port_is_free
-from .signals import stop_on_signals
+from .signals import run_until_stopped
 from .supervisor import Supervisor
 
 __all__ = ["EmbeddedConfig", "config_from_args", "main", "ready_block"]
@@ -357,34 +357,9 @@ def _ports_of(line: str) -> tuple[int, int]:
 
 
 async def run(config: EmbeddedConfig) -> int:
-    embedded = Embedded(config)
-    stop_requested = stop_on_signals("embedded", embedded.kill)
-    stopper = asyncio.ensure_future(stop_requested.wait())
     try:
-        starting = asyncio.ensure_future(embedded.start())
-        await asyncio.wait((starting, stopper), return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, DevstackError):
-                await starting
-            return 0
-        try:
-            running = starting.result()
-        except DevstackError as error:
-            print(f"embedded: {error}", file=sys.stderr, flush=True)
-            return error.exit_code
-        with contextlib.suppress(BrokenPipeError):
-            print(ready_block(running, config), flush=True)
-        watching = asyncio.ensure_future(embedded.wait())
-        await asyncio.wait((watching, stopper), return_when=asyncio.FIRST_COMPLETED)
-        if watching.done():
-            print(f"embedded: {watching.exception()}; stopping the rest", file=sys.stderr, flush=True)
-            return 1
-        watching.cancel()
-        return 0
+        return await run_until_stopped("embedded", Embedded(config), lambda running: ready_block(running, config))
     finally:
-        stopper.cancel()
-        await embedded.stop()
         log.info("embedded: stopped")
 
 

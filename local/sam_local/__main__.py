@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import shlex
 import sys
-from typing import Any
 
 from devstack.errors import DevstackError
-from devstack.signals import stop_on_signals
+from devstack.signals import run_until_stopped
 
 from .engine import DockerDaemon, ensure_docker_installed
 from .errors import SamLocalError
@@ -108,30 +106,17 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
 
 
 async def run_api(api: SamApi, *, as_json: bool, image_seconds: float | None) -> int:
-    stop_requested = stop_on_signals("sam_local", api.kill)
-    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop_requested.wait())
+    def ready(info: SamApiInfo) -> str:
+        if as_json:
+            return json.dumps(
+                {"event": "ready", "image_build_seconds": image_seconds, **info.to_json()}, separators=(",", ":")
+            )
+        return ready_block(info, image_seconds)
+
     try:
-        starting: asyncio.Future[SamApiInfo] = asyncio.ensure_future(api.start())
-        await asyncio.wait((starting, stopper), return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, SamLocalError, DevstackError):
-                await starting
-            return 0
-        info = starting.result()
-        ready = {"event": "ready", "image_build_seconds": image_seconds, **info.to_json()}
-        with contextlib.suppress(BrokenPipeError):
-            print(json.dumps(ready, separators=(",", ":")) if as_json else ready_block(info, image_seconds), flush=True)
-        watching = asyncio.ensure_future(api.wait())
-        await asyncio.wait((watching, stopper), return_when=asyncio.FIRST_COMPLETED)
-        if watching.done():
-            print(f"sam_local: {watching.result()}; stopping the rest", file=sys.stderr, flush=True)
-            return 1
-        watching.cancel()
-        return 0
+        # SamLocalError while starting propagates: main() says it in one line with its own status.
+        return await run_until_stopped("sam_local", api, ready, start_errors=())
     finally:
-        stopper.cancel()
-        await api.stop()
         log.info("sam_local: stopped")
 
 

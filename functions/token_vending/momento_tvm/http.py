@@ -9,9 +9,10 @@ a password or a value the caller sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,13 +77,9 @@ class TokenRoutes:
 
     async def aget(self, identity: Identity | None, query: Mapping[str, str]) -> HttpAnswer:
         """`get` off the event loop (the mint is a blocking gRPC call)."""
-        import asyncio
-
         return await asyncio.to_thread(self.get, identity, query)
 
     async def apost(self, identity: Identity | None, body: bytes | None) -> HttpAnswer:
-        import asyncio
-
         return await asyncio.to_thread(self.post, identity, body)
 
     def _vend(self, identity: Identity | None, parsed: ParsedRequest) -> HttpAnswer:
@@ -113,9 +110,9 @@ class TokenRoutes:
         else:
             self.log.info("request refused", extra={"code": error.code, "reason": error.log_message})
 
-    def _guarded(self, route: Any) -> HttpAnswer:
+    def _guarded(self, route: Callable[[], HttpAnswer]) -> HttpAnswer:
         try:
-            answer: HttpAnswer = route()
+            answer = route()
         except TvmError as error:
             self.log_refused(error)
             return error_answer(error)

@@ -4,6 +4,7 @@ test hook: no credentials, no token in it). The page's CSP forbids eval, so ever
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
@@ -11,7 +12,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Route, ViewportS
 
 from devstack import Stack
 
-__all__ = ["PASSWORDS", "Chat"]
+__all__ = ["PASSWORDS", "Chat", "viewer_reads_but_cannot_send"]
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "viewer": "viewer-password"}
 RECORD_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', e => {
@@ -113,3 +114,24 @@ class Chat:
 
     async def close(self) -> None:
         await self.page.context.close()
+
+
+async def viewer_reads_but_cannot_send(browser: Browser, stack: Stack, note_selector: str) -> None:
+    """The readonly tier in any sign-in mode: the composer is disabled, the page says why (in `note_selector`), and
+    what alice sends still arrives."""
+    viewer = await Chat.open(browser, stack, "viewer")
+    await viewer.login()
+    await viewer.wait_live()
+    state = await viewer.state()
+    assert (state["tier"], state["role"], state["canSend"]) == ("readonly", "subscribe_only", False)
+    assert await viewer.page.is_disabled("#composer-input")
+    assert "can read but not send" in (await viewer.page.text_content(note_selector) or "")
+
+    alice = await Chat.open(browser, stack, "alice")
+    await alice.login()
+    await alice.wait_live()
+    text = f"for the viewer {uuid.uuid4().hex[:8]}"
+    await alice.send(text)
+    await viewer.wait_text(text)
+    for chat in (viewer, alice):
+        await chat.close()

@@ -17,7 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Browser
 
 from devstack import Stack, StackConfig
-from tests.e2e.chat_page import Chat
+from tests.e2e.chat_page import Chat, viewer_reads_but_cannot_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -63,22 +63,7 @@ async def test_alice_and_bob_exchange_messages_shown_with_their_verified_names(s
 
 
 async def test_viewer_reads_but_cannot_send_and_the_page_says_why(stack: Stack, browser: Browser) -> None:
-    viewer = await Chat.open(browser, stack, "viewer")
-    await viewer.login()
-    await viewer.wait_live()
-    state = await viewer.state()
-    assert (state["tier"], state["role"], state["canSend"]) == ("readonly", "subscribe_only", False)
-    assert await viewer.page.is_disabled("#composer-input")
-    assert "can read but not send" in (await viewer.page.text_content("body") or "")
-
-    alice = await Chat.open(browser, stack, "alice")
-    await alice.login()
-    await alice.wait_live()
-    text = f"for the viewer {uuid.uuid4().hex[:8]}"
-    await alice.send(text)
-    await viewer.wait_text(text)
-    for chat in (viewer, alice):
-        await chat.close()
+    await viewer_reads_but_cannot_send(browser, stack, "body")
 
 
 async def test_a_wrong_password_shows_a_clear_error(stack: Stack, browser: Browser) -> None:

@@ -21,7 +21,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Request
 
 from devstack import Stack, StackConfig
-from tests.e2e.chat_page import Chat
+from tests.e2e.chat_page import Chat, viewer_reads_but_cannot_send
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -138,22 +138,7 @@ async def test_alice_signs_in_with_cognito_and_chats_with_bob(stack: Stack, brow
 
 
 async def test_viewer_signs_in_and_reads_but_cannot_send(stack: Stack, browser: Browser) -> None:
-    viewer = await Chat.open(browser, stack, "viewer")
-    await viewer.login()
-    await viewer.wait_live()
-    state = await viewer.state()
-    assert (state["tier"], state["role"], state["canSend"]) == ("readonly", "subscribe_only", False)
-    assert await viewer.page.is_disabled("#composer-input")
-    assert "can read but not send" in (await viewer.page.text_content("#composer-note") or "")
-
-    alice = await Chat.open(browser, stack, "alice")
-    await alice.login()
-    await alice.wait_live()
-    text = f"for the viewer {uuid.uuid4().hex[:8]}"
-    await alice.send(text)
-    await viewer.wait_text(text)
-    for chat in (viewer, alice):
-        await chat.close()
+    await viewer_reads_but_cannot_send(browser, stack, "#composer-note")
 
 
 async def test_a_wrong_password_and_an_unknown_user_show_the_same_clear_error(stack: Stack, browser: Browser) -> None:

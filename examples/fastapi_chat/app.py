@@ -2,7 +2,8 @@
 Momento tokens from its own route, `/api/momento/token`, through `momento_tvm.fastapi.token_router`.
 
     app = create_app(MomentoSettings.from_env(), cache_name="chat", site_dir="static_site/dist",
-                     session_secret=os.environ["SESSION_SECRET"], https_only=True)
+                     origins=["https://chat.example.com"], session_secret=os.environ["SESSION_SECRET"],
+                     https_only=True)
 
 What is where:
     GET  /                          the chat site (static_site/dist), in its "Session" mode
@@ -17,7 +18,7 @@ What is where:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from momento_tvm import MomentoSettings, Policy, VendingMachine
 from momento_tvm.fastapi import token_router
 
+from .limits import SignInLimiter
 from .login import current_user_dependency, json_error, login_router
+from .origins import HOST_NOT_ALLOWED, SiteOrigins
 from .pages import API_PREFIX, ERROR_CODES, SECURITY_HEADERS, config_js, site_csp
 from .sessions import Sessions
 from .settings import POLICY_FILE, checked_start, settings_from_env
@@ -50,6 +53,7 @@ def create_app(
     *,
     cache_name: str,
     site_dir: str | Path,
+    origins: str | Iterable[str],
     policy: Policy | str | Path | Mapping[str, Any] = POLICY_FILE,
     session_secret: str | None = None,
     users: UserStore = DEMO_USERS,
@@ -57,13 +61,18 @@ def create_app(
     token_ttl_seconds: int | None = None,
     https_only: bool = False,
     session_max_age_seconds: int = 8 * 3600,
+    sign_in_limiter: SignInLimiter | None = None,
 ) -> FastAPI:
     """The app. `momento`: where tokens are minted (`MomentoSettings.from_env()`, or `.emulator(port)` offline);
-    `momento_web_url`: the emulator's grpc-web URL for the browser (None with real Momento, where the site finds
-    the endpoint in the token); `session_secret`: the key that signs session cookies (None: a random one for this
-    process, so every restart signs everyone out); `https_only`: mark the cookie `Secure` (always, outside
-    localhost); `token_ttl_seconds`: the token lifetime the site asks for (None: the tier's)."""
+    `origins`: the origins the app is served at (`https://chat.example.com`; comma-separated or a list), the only
+    `Host` it answers and `Origin` it takes a sign-in from (origins.py); `momento_web_url`: the emulator's grpc-web
+    URL for the browser (None with real Momento, where the site finds the endpoint in the token); `session_secret`:
+    the key that signs session cookies (None: a random one for this process, so every restart signs everyone out);
+    `https_only`: mark the cookie `Secure` (always, outside localhost); `token_ttl_seconds`: the token lifetime the
+    site asks for (None: the tier's); `sign_in_limiter`: the limits on password checks (None: limits.py's)."""
     site, session_secret = checked_start(site_dir, token_ttl_seconds, session_secret, log)
+    site_origins = SiteOrigins(origins)
+    limiter = sign_in_limiter or SignInLimiter()
 
     machine = VendingMachine(policy, momento, cache_name=cache_name)
     sessions = Sessions(session_max_age_seconds)
@@ -78,7 +87,7 @@ def create_app(
     app = FastAPI(title="Momento chat", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # Outermost last: headers on every answer, then no stack trace out, then the session for the routes.
+    # Outermost last: headers on every answer, then only our own Host, then no stack trace out, then the session.
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret,
@@ -88,13 +97,14 @@ def create_app(
         https_only=https_only,
     )
     app.add_middleware(InternalErrors)
+    app.add_middleware(OwnHostOnly, origins=site_origins)
     app.add_middleware(SecurityHeaders, csp=site_csp(momento, momento_web_url))
 
     @app.get("/config.js", include_in_schema=False)
     def site_config() -> Response:
         return Response(settings_js, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
-    app.include_router(login_router(users, sessions))
+    app.include_router(login_router(users, sessions, site_origins, limiter))
     app.include_router(token_router(machine, current_user_dependency(users, sessions), path=f"{API_PREFIX}/token"))
     app.mount("/", StaticFiles(directory=site, html=True), name="site")  # last: every other path is the site's
     return app
@@ -122,6 +132,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class OwnHostOnly:
+    """Answers only requests addressed to one of the app's origins: a 403 JSON for any other `Host`, such as the
+    name a DNS-rebinding page made resolve to this server (origins.py)."""
+
+    def __init__(self, app: ASGIApp, origins: SiteOrigins) -> None:
+        self.app = app
+        self.origins = origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+            if not self.origins.serves_host(host):
+                log.warning("request refused: addressed to a host that is not one of APP_ORIGINS")
+                await json_error(403, HOST_NOT_ALLOWED, self.origins.host_refusal())(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class InternalErrors:

@@ -4,7 +4,9 @@
   holds the username, a session id and the form's CSRF token: never a password, never a Momento token.
 - Sign-out also forgets the session's id (`sessions.Sessions`): a copy of the cookie kept from before is refused.
 - `POST /login` needs the CSRF token of this browser's session and a same-origin request (`Sec-Fetch-Site`, else
-  `Origin`); `POST /logout` (the chat site's sign-out, a same-origin `fetch`) the same-origin check.
+  `Origin`, against the app's configured origins: origins.py); `POST /logout` (the chat site's sign-out, a
+  same-origin `fetch`) the same-origin check.
+- Password checks are limited per username, per client address and at once (limits.py): 429 or 503, `Retry-After`.
 - The user's groups are read from the user store on every token request, not from the cookie: a change of groups
   applies at the next token renewal.
 """
@@ -14,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from momento_tvm import Identity, verified_identity
 
-from .pages import LOGIN_PAGE_CSP, login_page
+from . import forms
+from .limits import SignInLimiter
+from .origins import SiteOrigins
+from .pages import login_page, login_page_headers
 from .sessions import (
     SESSION_CSRF,
     SESSION_ID,
@@ -30,16 +34,12 @@ from .sessions import (
     csrf_matches,
     new_csrf_token,
     safe_next,
-    same_origin,
 )
 from .users import User, UserStore
 
 __all__ = ["current_user_dependency", "json_error", "login_router"]
 
 log = logging.getLogger("fastapi_chat")
-
-MAX_FORM_BYTES = 4096  # the sign-in form is a few hundred bytes
-FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def signed_in(request: Request, users: UserStore, sessions: Sessions) -> User | None:
@@ -60,13 +60,14 @@ def current_user_dependency(users: UserStore, sessions: Sessions) -> Callable[[R
     return current_user
 
 
-def own_origin(request: Request) -> str:
-    """This app's origin as the browser sees it (behind a proxy: run uvicorn with --proxy-headers)."""
-    return f"{request.url.scheme}://{request.url.netloc}"
+def from_this_site(request: Request, origins: SiteOrigins) -> bool:
+    return origins.same_origin(request.headers.get("sec-fetch-site"), request.headers.get("origin"))
 
 
-def from_this_site(request: Request) -> bool:
-    return same_origin(request.headers.get("sec-fetch-site"), request.headers.get("origin"), own_origin(request))
+def client_address(request: Request) -> str:
+    """Whom the per-client limit counts: the peer's address (behind a proxy: uvicorn's --proxy-headers and
+    --forwarded-allow-ips make it the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
 
 
 def csrf_token(request: Request) -> str:
@@ -78,10 +79,15 @@ def csrf_token(request: Request) -> str:
 
 
 def login_answer(
-    request: Request, status: int, next_path: str, error: str | None = None, username: str = ""
+    request: Request,
+    status: int,
+    next_path: str,
+    error: str | None = None,
+    username: str = "",
+    retry_after_seconds: int | None = None,
 ) -> HTMLResponse:
     page = login_page(csrf_token=csrf_token(request), next_path=next_path, error=error, username=username)
-    return HTMLResponse(page, status, headers={"Content-Security-Policy": LOGIN_PAGE_CSP, "Cache-Control": "no-store"})
+    return HTMLResponse(page, status, headers=login_page_headers(retry_after_seconds))
 
 
 def json_error(status: int, code: str, message: str) -> JSONResponse:
@@ -89,26 +95,20 @@ def json_error(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def read_form(request: Request) -> dict[str, str] | tuple[int, str]:
-    """The posted form's fields (the first value of each), or (status, what is wrong). Bounded: the body is read
-    up to MAX_FORM_BYTES, whatever Content-Length says."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
-        return 415, "The sign-in form must be sent as a form (application/x-www-form-urlencoded)."
+    """The posted form's fields (the first value of each), or (status, what is wrong). Bounded (forms.py): by its
+    Content-Length before any of it is read, else as it streams."""
+    problem = forms.check_head(request.headers.get("content-type"), request.headers.get("content-length"))
+    if problem is not None:
+        return problem
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return 413, "The sign-in form was too large."
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
-    except (UnicodeDecodeError, ValueError):
-        return 400, "The sign-in form could not be read."
-    fields: dict[str, str] = {}
-    for key, value in pairs:
-        fields.setdefault(key, value)
-    return fields
+        if len(body) > forms.MAX_FORM_BYTES:
+            return forms.TOO_LARGE
+    return forms.parse(bytes(body))
 
 
-def login_router(users: UserStore, sessions: Sessions) -> APIRouter:
+def login_router(users: UserStore, sessions: Sessions, origins: SiteOrigins, limiter: SignInLimiter) -> APIRouter:
     """GET /login (the form), POST /login (sign in, then go to `next`), POST /logout (204)."""
     router = APIRouter(tags=["sign-in"])
 
@@ -118,7 +118,7 @@ def login_router(users: UserStore, sessions: Sessions) -> APIRouter:
 
     @router.post("/login", response_class=HTMLResponse)
     async def log_in(request: Request) -> Response:
-        if not from_this_site(request):
+        if not from_this_site(request, origins):
             log.warning("sign-in refused: a cross-site request")
             return login_answer(request, 403, "/", "This sign-in came from another site. Please sign in here.")
         form = await read_form(request)
@@ -132,7 +132,17 @@ def login_router(users: UserStore, sessions: Sessions) -> APIRouter:
             return login_answer(request, 403, next_path, "This sign-in form expired. Please try again.", username)
         if not username or not password:
             return login_answer(request, 400, next_path, "Enter your username and password.", username)
-        user = await asyncio.to_thread(users.authenticate, username, password)  # scrypt: off the event loop
+        refusal = limiter.admit(client_address(request), username)
+        if refusal is not None:
+            log.warning("sign-in refused: %s", refusal.reason)
+            return login_answer(
+                request, refusal.status, next_path, refusal.message, username, refusal.retry_after_seconds
+            )
+        user: User | None = None
+        try:  # scrypt: off the event loop, at most limiter.limits.concurrent_checks at once
+            user = await asyncio.to_thread(users.authenticate, username, password)
+        finally:
+            limiter.finish(username, succeeded=user is not None)
         if user is None:
             known = users.get(username) is not None  # log a name only if it is one (not a mistyped password)
             log.info("sign-in refused: %s", f"wrong password for {username}" if known else "unknown username")
@@ -146,7 +156,7 @@ def login_router(users: UserStore, sessions: Sessions) -> APIRouter:
 
     @router.post("/logout", status_code=204)
     def log_out(request: Request) -> Response:
-        if not from_this_site(request):
+        if not from_this_site(request, origins):
             log.warning("sign-out refused: a cross-site request")
             return json_error(403, "forbidden", "sign-out must come from this site's own pages")
         sid, name = request.session.get(SESSION_ID), request.session.get(SESSION_USER)

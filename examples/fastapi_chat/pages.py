@@ -12,7 +12,16 @@ from typing import Any
 
 from momento_tvm import MomentoSettings
 
-__all__ = ["API_PREFIX", "ERROR_CODES", "LOGIN_PAGE_CSP", "SECURITY_HEADERS", "config_js", "login_page", "site_csp"]
+__all__ = [
+    "API_PREFIX",
+    "ERROR_CODES",
+    "LOGIN_PAGE_CSP",
+    "SECURITY_HEADERS",
+    "config_js",
+    "login_page",
+    "login_page_headers",
+    "site_csp",
+]
 
 API_PREFIX = "/api/momento"  # the site's apiUrl: it GETs {apiUrl}/token
 # On every answer of the app.
@@ -73,6 +82,14 @@ def login_page(*, csrf_token: str, next_path: str, error: str | None = None, use
 </body>
 </html>
 """
+
+
+def login_page_headers(retry_after_seconds: int | None = None) -> dict[str, str]:
+    """The sign-in page's own headers: its CSP, never cached, and with a 429 or 503 when to try again."""
+    headers = {"Content-Security-Policy": LOGIN_PAGE_CSP, "Cache-Control": "no-store"}
+    if retry_after_seconds is not None:
+        headers["Retry-After"] = str(retry_after_seconds)
+    return headers
 
 
 def config_js(*, momento_web_url: str | None, token_ttl_seconds: int | None) -> str:

@@ -1,6 +1,6 @@
-"""The sign-in rules that need no web framework: what a session holds, which sessions are live, which requests
-come from this site, where a sign-in may lead. `login.py` applies them to FastAPI's requests (and the Flask example,
-examples/flask_chat, to Flask's)."""
+"""The sign-in rules that need no web framework: what a session holds, which sessions are live, where a sign-in may
+lead (which requests come from this site: origins.py; how many attempts: limits.py). `login.py` applies them to
+FastAPI's requests (and the Flask example, examples/flask_chat, to Flask's)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-__all__ = ["SESSION_CSRF", "SESSION_ID", "SESSION_USER", "Sessions", "csrf_matches", "safe_next", "same_origin"]
+__all__ = ["SESSION_CSRF", "SESSION_ID", "SESSION_USER", "Sessions", "csrf_matches", "new_csrf_token", "safe_next"]
 
 # The session cookie's keys: the username, this sign-in's id, the sign-in form's CSRF token. Nothing secret: the
 # cookie is signed, not encrypted.
@@ -49,18 +49,6 @@ def csrf_matches(sent: object, expected: object) -> bool:
     if not isinstance(sent, str) or not isinstance(expected, str) or not expected:
         return False
     return hmac.compare_digest(sent.encode(), expected.encode())
-
-
-def same_origin(sec_fetch_site: str | None, origin: str | None, own_origin: str) -> bool:
-    """False for a request another site's page made. `Sec-Fetch-Site` (set by the browser, out of reach of page
-    scripts) decides when present; else `Origin`, which must be ours. A request with neither header comes from no
-    browser page (curl, a test client), so there is no other site to fear. `Origin: null` (what a form posted from a
-    page with `Referrer-Policy: no-referrer` carries) passes only with `Sec-Fetch-Site: same-origin`."""
-    if sec_fetch_site is not None and sec_fetch_site != "same-origin":
-        return False
-    if origin is not None and origin != own_origin:
-        return origin == "null" and sec_fetch_site == "same-origin"
-    return True
 
 
 def safe_next(value: object) -> str:

@@ -3,6 +3,8 @@
 - MOMENTO_API_KEY and MOMENTO_ENDPOINT: real Momento; else the local emulator at MOMENTO_GRPC_PORT (8080) with
   its grpc-web port MOMENTO_WEB_PORT (8081) on 127.0.0.1;
 - CACHE_NAME (chat), SITE_DIR (the repository's static_site/dist), POLICY_FILE (policy.yaml here);
+- APP_ORIGINS: the origins the app is served at, comma-separated (else http://127.0.0.1:3100 and
+  http://localhost:3100, the README's port): the only `Host` it answers and `Origin` it takes a sign-in from;
 - SESSION_SECRET (else a random key per process), HTTPS_ONLY=1 for a `Secure` cookie, TOKEN_TTL_SECONDS.
 """
 
@@ -17,6 +19,8 @@ from typing import TypedDict
 
 from momento_tvm import MomentoSettings
 
+from .origins import DEFAULT_ORIGINS, parse_origins
+
 __all__ = ["POLICY_FILE", "SITE_DIR", "AppSettings", "checked_start", "settings_from_env"]
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +34,7 @@ class AppSettings(TypedDict):
     momento: MomentoSettings
     cache_name: str
     site_dir: str | Path
+    origins: tuple[str, ...]
     policy: str | Path
     session_secret: str | None
     momento_web_url: str | None
@@ -49,6 +54,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> AppSettings:
         momento=momento,
         cache_name=env.get("CACHE_NAME") or "chat",
         site_dir=env.get("SITE_DIR") or SITE_DIR,
+        origins=parse_origins(env.get("APP_ORIGINS", "").strip() or DEFAULT_ORIGINS),
         policy=env.get("POLICY_FILE") or POLICY_FILE,
         session_secret=env.get("SESSION_SECRET") or None,
         momento_web_url=web_url,

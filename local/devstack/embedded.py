@@ -6,9 +6,11 @@
 
 Ports: EMBEDDED_PORT (3100), MOMENTO_GRPC_PORT (8080), MOMENTO_WEB_PORT (8081), or the flags; 0 picks a free port;
 everything binds 127.0.0.1. TOKEN_TTL_SECONDS (or --token-ttl): the token lifetime the site asks for, so renewals
-can be watched in the access log (`GET /api/momento/token ... 200`). Once ready, an emulator that exits is started
-again on its ports (supervisor.py), as in `make dev`. Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part failed,
-2 for a setting to fix (a taken port). The ready block goes to stdout, logs to stderr.
+can be watched in the access log (`GET /api/momento/token ... 200`: paths only, never a query string, which may
+carry what a page put in its URL). The app's origins (its APP_ORIGINS) are http://127.0.0.1:<port> and
+http://localhost:<port>: a request addressed to any other name is refused. Once ready, an emulator that exits is
+started again on its ports (supervisor.py), as in `make dev`. Exit status: 0 after Ctrl-C / SIGTERM, 1 when a part
+failed, 2 for a setting to fix (a taken port). The ready block goes to stdout, logs to stderr.
 
 This runner is dev tooling: the example itself knows nothing of it (its README runs it with plain uvicorn).
 """
@@ -240,7 +242,7 @@ class Embedded:
 
     async def _start_emulator(self, app_port: int) -> tuple[int, int]:
         asked_grpc, asked_web = self.config.ports["MOMENTO_GRPC_PORT"], self.config.ports["MOMENTO_WEB_PORT"]
-        origins = [f"http://{HOST}:{app_port}", f"http://localhost:{app_port}"]
+        origins = app_origins(app_port)
 
         def argv(grpc_port: int, web_port: int) -> list[str]:
             # --cache: the emulator creates the chat's cache itself, at every start (so after a restart too).
@@ -286,10 +288,14 @@ class Embedded:
             MomentoSettings.emulator(grpc_port, HOST),
             cache_name=CACHE,
             site_dir=ROOT / "static_site" / "dist",
+            origins=app_origins(app_port),
             momento_web_url=f"http://{HOST}:{web_port}",
             token_ttl_seconds=self.config.token_ttl_seconds,
         )
-        # log_config=None: this runner's logging (one line each); the access log shows every token renewal.
+        # log_config=None: this runner's logging (one line each); the access log shows every token renewal, by path.
+        access_log = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, PathsOnly) for f in access_log.filters):
+            access_log.addFilter(PathsOnly())
         self.server = AppServer(uvicorn.Config(app, log_config=None, access_log=True, lifespan="on"))
         self.serving = asyncio.create_task(self.server.serve(sockets=[sock]), name="example-app")
         while not self.server.started:
@@ -346,6 +352,22 @@ class Embedded:
             child.kill()
         if self.server is not None:
             self.server.should_exit = self.server.force_exit = True
+
+
+def app_origins(app_port: int) -> list[str]:
+    """Where the app is served, by either local name: its APP_ORIGINS, and the emulator's CORS origins."""
+    return [f"http://{HOST}:{app_port}", f"http://localhost:{app_port}"]
+
+
+class PathsOnly(logging.Filter):
+    """uvicorn's access log with each request's path but not its query string (`?topics=...&next=...`): whatever
+    a page puts in its URL stays out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):  # client, method, path, ...
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
 
 
 def _ports_of(line: str) -> tuple[int, int]:

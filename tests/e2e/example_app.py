@@ -7,24 +7,18 @@ that count vends read them there, not from the page."""
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from examples.fastapi_chat.app import create_app
 from momento_emulator.testing import EmulatorThread
 from momento_tvm import MomentoSettings, Policy
 from tests.conftest import CACHE
+from tests.example_servers import SITE, serve_asgi
 
 __all__ = ["SITE", "TokenCounter", "serve_counted_example_app", "serve_example_app"]
-
-SITE = Path(__file__).resolve().parents[2] / "static_site" / "dist"
 
 
 class TokenCounter:
@@ -64,33 +58,24 @@ def serve_example_app(emulator_thread: EmulatorThread, token_ttl_seconds: int) -
 def serve_counted_example_app(
     emulator_thread: EmulatorThread, token_ttl_seconds: int, policy: Policy | Mapping[str, Any] | None = None
 ) -> Iterator[tuple[str, TokenCounter]]:
-    """Yields the app's base URL and its TokenCounter; `policy`: another policy than the example's own (e.g. one with
-    `topic_patterns: exact`). Stops the server on exit."""
+    """Yields the app's base URL (its one origin) and its TokenCounter; `policy`: another policy than the example's
+    own (e.g. one with `topic_patterns: exact`). Stops the server on exit."""
     assert (SITE / "index.html").is_file(), "build the site first: make install-site"
     extra: dict[str, Any] = {} if policy is None else {"policy": policy}
-    counter = TokenCounter(
-        create_app(
+    counters: list[TokenCounter] = []
+
+    def counted_app(url: str) -> ASGIApp:
+        app = create_app(
             MomentoSettings.emulator(emulator_thread.grpc_port),
             cache_name=CACHE,
             site_dir=SITE,
+            origins=[url],
             momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
             token_ttl_seconds=token_ttl_seconds,
             **extra,
         )
-    )
-    app: ASGIApp = counter
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="example-app", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the example app did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", counter
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+        counters.append(TokenCounter(app))
+        return counters[0]
+
+    with serve_asgi(counted_app) as url:
+        yield url, counters[0]

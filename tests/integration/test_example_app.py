@@ -4,6 +4,7 @@ own sign-in (session cookie, CSRF, same-origin checks, safe redirects), the toke
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -47,16 +48,22 @@ def app(emulator_thread: EmulatorThread) -> FastAPI:
         MomentoSettings.emulator(emulator_thread.grpc_port),
         cache_name=CACHE,
         site_dir=SITE,
+        origins=[ORIGIN],
         session_secret="a-test-secret-that-signs-test-cookies",
         momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
         token_ttl_seconds=60,
     )
 
 
+ADDRESSES = (f"192.0.2.{n % 250 + 1}" for n in itertools.count())  # TEST-NET-1: documentation addresses
+
+
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    """A browser of its own: its own cookie jar, so every test starts signed out."""
-    with TestClient(app, base_url=ORIGIN) as test_client:
+    """A browser of its own: its own cookie jar, so every test starts signed out, and its own address, so the
+    module's many sign-ins do not add up against one client's limit (limits.py; tested in
+    test_example_sign_in_defenses.py)."""
+    with TestClient(app, base_url=ORIGIN, client=(next(ADDRESSES), 50000)) as test_client:
         yield test_client
 
 
@@ -229,7 +236,9 @@ def test_a_bug_is_a_500_json_whose_log_names_only_the_exception_class(
         raise RuntimeError("a message holding hunter2")
 
     with caplog.at_level(logging.DEBUG):
-        app = create_app(MomentoSettings.emulator(emulator_thread.grpc_port), cache_name=CACHE, site_dir=SITE)
+        app = create_app(
+            MomentoSettings.emulator(emulator_thread.grpc_port), cache_name=CACHE, site_dir=SITE, origins=ORIGIN
+        )
         app.router.routes.insert(0, APIRoute("/broken", broken))
         with TestClient(app, base_url=ORIGIN) as client:
             response = client.get("/broken")
@@ -398,6 +407,11 @@ def test_make_embedded_runs_the_app_and_the_emulator_until_sigint() -> None:
             assert browser.post("/login", data=form, headers={"Origin": url.group(1)}).status_code == 303
             token = browser.get(TOKEN, params={"topics": "room-lobby"})
             assert token.status_code == 200 and token.json()["tokenId"] == "alice"
+            # Its origins are both local names of its port (APP_ORIGINS), and no other name: DNS rebinding.
+            port = url.group(1).rsplit(":", 1)[1]
+            assert browser.get("/config.js", headers={"Host": f"localhost:{port}"}).status_code == 200
+            rebound = browser.get("/config.js", headers={"Host": f"rebind.evil.example:{port}"})
+            assert rebound.status_code == 403 and rebound.json()["error"]["code"] == "host_not_allowed"
         process.send_signal(signal.SIGINT)
         asked = time.monotonic()
         _, stderr = process.communicate(timeout=10)
@@ -410,4 +424,7 @@ def test_make_embedded_runs_the_app_and_the_emulator_until_sigint() -> None:
     assert time.monotonic() - asked < 5
     assert "embedded: stopped" in stderr
     assert PASSWORDS["alice"] not in stderr and token.json()["authToken"] not in stderr
+    # The access log shows each request's path, never its query string.
+    assert f'"GET {TOKEN} HTTP/1.1" 200' in stderr, stderr
+    assert "topics=" not in stderr and "room-lobby" not in stderr, stderr
     assert port_is_free(int(grpc.group(1)))  # the emulator is gone with it

@@ -33,6 +33,7 @@ async def test_flask_example_signs_in_vends_a_working_token_and_signs_out(emulat
         MomentoSettings.emulator(emulator_thread.grpc_port),
         cache_name=CACHE,
         site_dir=SITE,
+        origins=[ORIGIN],
         session_secret="a-test-secret-that-signs-test-cookies",
         momento_web_url=f"http://127.0.0.1:{emulator_thread.web_port}",
     )

@@ -198,6 +198,8 @@ def _fetch_store() -> UsersStore:
         text = aws_secrets.get_secret_string(arn, timeout=SECRETS_READ_TIMEOUT_SECONDS)
     except aws_secrets.SecretsManagerError as exc:  # down, slow, throttled, forbidden, missing: its code, no message
         extra = {"error": exc.code, "error_code": exc.code} if exc.from_aws else {"error": exc.code}
+        if isinstance(exc, aws_secrets.SecretsManagerConfigError):  # nothing was sent: which variable to fix, how
+            extra["fix"] = exc.fix  # fixed text naming the variable, never its value
         raise _Unavailable("users_store_unavailable", **extra) from None
     try:
         return loads_store(text)

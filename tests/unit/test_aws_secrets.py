@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "functions" / "token_vending"))
 
 from momento_tvm import aws_secrets  # noqa: E402
 
+ENDPOINT_VARIABLES = ("SECRETS_MANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
 FIXED_TIME = 1_780_000_000.0  # 2026-05-28T20:26:40Z
 
 
@@ -237,3 +243,255 @@ def test_snapstart_container_credentials_are_used_when_the_environment_has_none(
         server.shutdown()
         server.server_close()
     assert seen[:2] == ["container-token", "container-token"]
+
+
+# ---------------------------------------------------------------- what the environment may name (issue 18)
+# The region becomes part of the endpoint's host name: `AWS_REGION='x@127.0.0.1:35091/#'` sent the signed
+# GetSecretValue to 127.0.0.1:35091. Every setting is checked before any connection; the proof is a 127.0.0.1
+# listener that no connection reaches (a connect completes into its backlog, accept()ed or not).
+
+
+@contextlib.contextmanager
+def listening() -> Iterator[tuple[int, Callable[[], int]]]:
+    """(a free 127.0.0.1 port, how many connections have reached it so far)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.setblocking(False)
+
+        def reached() -> int:
+            count = 0
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except BlockingIOError:
+                    return count
+                connection.close()
+                count += 1
+
+        yield listener.getsockname()[1], reached
+
+
+def keys_only(**extra: str) -> dict[str, str]:
+    return {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", **extra}
+
+
+def refused(environ: dict[str, str], reached: Callable[[], int]) -> aws_secrets.SecretsManagerConfigError:
+    """The read is refused with a setting to fix, and nothing reached the listener."""
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.get_secret_string("tvm/key", timeout=0.5, environ=environ)
+    assert reached() == 0, "a connection was made"
+    error = raised.value
+    assert isinstance(error, aws_secrets.SecretsManagerConfigError), (type(error), error.code)
+    assert error.__cause__ is None
+    assert "\n" not in str(error) and str(error) == f"{error.code}: {error.fix}"
+    return error
+
+
+ATTACKER_REGIONS = [
+    "x@127.0.0.1:{port}/#",  # the report's: userinfo, then a fragment swallowing ".amazonaws.com"
+    "x:y@127.0.0.1:{port}/#",  # a password too
+    "x@127.0.0.1:{port}/",  # a path instead
+    "x@127.0.0.1:{port}?",  # a query instead
+    "x@127.0.0.1:{port}#",  # a fragment, no path
+    "127.0.0.1:{port}/#",
+    "us-east-1.127.0.0.1.nip.io:{port}/#",
+    "us-east\n-1",  # a line break inside (one at either end is whitespace, stripped as before)
+    "us-east-1\r\nX-Injected: 1",
+    "us_east_1",
+    "-us-east-1",
+    "us-east-1-",
+    "123",  # botocore refuses an all-digit name
+    "a" * 64,
+    "us-eäst-1",
+]
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+@pytest.mark.parametrize("template", ATTACKER_REGIONS)
+def test_a_region_that_is_not_a_region_name_is_refused_and_nothing_is_sent(template: str, variable: str) -> None:
+    with listening() as (port, reached):
+        value = template.format(port=port)
+        error = refused(keys_only(**{variable: value}), reached)
+    assert error.code == "InvalidRegion"
+    assert error.fix.startswith(f"{variable} is not a region name: set it to one such as us-east-1")
+    assert str(port) not in str(error) and value.strip() not in repr(error)
+
+
+ENDPOINT_TEMPLATES = [
+    ("http://x@127.0.0.1:{port}", "user name or password"),
+    ("http://user:pass@127.0.0.1:{port}/", "user name or password"),
+    ("http://127.0.0.1:{port}/path", "path or a query"),
+    ("http://127.0.0.1:{port}/?Action=x", "path or a query"),
+    ("http://127.0.0.1:{port}?", "path or a query"),
+    ("http://127.0.0.1:{port}/#x", "fragment"),
+    ("http://127.0.0.1:{port}#", "fragment"),
+    ("ftp://127.0.0.1:{port}", "http:// or https://"),
+    ("file:///etc/passwd", "http:// or https://"),
+    ("127.0.0.1:{port}", "http:// or https://"),
+    ("//127.0.0.1:{port}", "http:// or https://"),
+    ("http://:{port}", "host or port"),
+    ("http://127.0.0.1:{port}:1", "host or port"),
+    ("http://127.0.0.1:99999", "host or port"),
+    ("http://127.0.0.1:{port}/\r\nX-Injected: 1", "line break"),
+    ("http://127.0.0.1\n:{port}", "line break"),
+    ("http://127.0.0.\u0661:{port}", "non-ASCII"),  # an Arabic-Indic digit one, which IDNA would map to "1"
+    ("http://[::1:{port}", "host or port"),
+]
+
+
+@pytest.mark.parametrize("variable", ENDPOINT_VARIABLES)
+@pytest.mark.parametrize(("template", "says"), ENDPOINT_TEMPLATES)
+def test_an_endpoint_override_is_host_and_port_only(template: str, says: str, variable: str) -> None:
+    with listening() as (port, reached):
+        value = template.format(port=port)
+        error = refused(keys_only(AWS_REGION="us-east-1", **{variable: value}), reached)
+    assert error.code == "InvalidEndpoint"
+    assert error.fix.startswith(f"{variable} is not a valid endpoint: ") and says in error.fix, error.fix
+    assert str(port) not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AWS_SESSION_TOKEN", "IQoJ-SEEN-TOKEN\r\nX-Injected: 1"),
+        ("AWS_SESSION_TOKEN", "IQoJ-SEEN-TOKEN\n"),
+        ("AWS_SESSION_TOKEN", "IQoJ SEEN-TOKEN"),
+        ("AWS_SESSION_TOKEN", "IQoJ-SEEN-TØKEN"),  # latin-1, so http.client would have sent it
+        ("AWS_ACCESS_KEY_ID", "AKID-SEEN\nX-Injected: 1"),
+        ("AWS_SECRET_ACCESS_KEY", "SEEN-secret\n"),  # never a header, but never a key AWS gives either
+    ],
+)
+def test_a_credential_with_a_line_break_is_refused_without_its_value(variable: str, value: str) -> None:
+    """http.client refuses such a header with `ValueError('Invalid header value ...')`, the value in its message: it
+    escaped the client (and callers catching only SecretsManagerError) with the session token in it."""
+    with listening() as (port, reached):
+        environ = keys_only(AWS_REGION="us-east-1", SECRETS_MANAGER_ENDPOINT=f"http://127.0.0.1:{port}")
+        error = refused(environ | {variable: value}, reached)
+    assert error.code == "InvalidCredentials"
+    assert error.fix.startswith(f"{variable} holds a space, a line break or a non-ASCII character")
+    assert "SEEN" not in str(error) and "SEEN" not in repr(error)
+
+
+@given(token=st.text(max_size=24), key=st.text(min_size=1, max_size=24))
+@settings(max_examples=150, deadline=None)
+def test_any_credential_text_gives_a_typed_error_that_does_not_quote_it(token: str, key: str) -> None:
+    """Whatever the variables hold, the read ends in a SecretsManagerError (here: nothing listens on port 9), and
+    no error text carries them."""
+    environ = keys_only(AWS_REGION="us-east-1", SECRETS_MANAGER_ENDPOINT="http://127.0.0.1:9")
+    environ |= {"AWS_ACCESS_KEY_ID": f"AKID{key}", "AWS_SESSION_TOKEN": f"T0KEN{token}"}
+    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
+        aws_secrets.get_secret_string("x", timeout=0.5, environ=environ)
+    assert raised.value.code in ("ConnectionError", "InvalidCredentials")
+    assert "T0KEN" not in repr(raised.value) and "AKID" not in repr(raised.value)
+
+
+def test_the_container_credentials_token_and_uri_are_checked_before_connecting(tmp_path: Path) -> None:
+    with listening() as (port, reached):
+        uri = f"http://127.0.0.1:{port}/2021-04-23/credentials"
+        base = {"AWS_REGION": "us-east-1", "AWS_CONTAINER_CREDENTIALS_FULL_URI": uri}
+        error = refused(base | {"AWS_CONTAINER_AUTHORIZATION_TOKEN": "SEEN-token\r\nX-Injected: 1"}, reached)
+        assert error.code == "InvalidCredentials" and "SEEN" not in repr(error)
+        assert error.fix.startswith("AWS_CONTAINER_AUTHORIZATION_TOKEN holds a line break")
+        token_file = tmp_path / "token"
+        token_file.write_text("SEEN-a\nSEEN-b\n")
+        error = refused(base | {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": str(token_file)}, reached)
+        assert error.code == "InvalidCredentials" and "SEEN" not in repr(error)
+        for bad in (f"http://u:p@127.0.0.1:{port}/creds", f"http://127.0.0.1:{port}/creds#x", "ftp://127.0.0.1/"):
+            error = refused(base | {"AWS_CONTAINER_CREDENTIALS_FULL_URI": bad}, reached)
+            assert error.code == "InvalidEndpoint"
+            assert error.fix.startswith("AWS_CONTAINER_CREDENTIALS_FULL_URI is not a valid endpoint")
+    # Plain http only to a loopback address or the container hosts (botocore's rule): no token in clear elsewhere.
+    error = refused(base | {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.0.0.1/creds"}, lambda: 0)
+    assert error.code == "InvalidEndpoint" and "use https" in error.fix
+    for allowed in ("http://169.254.170.2/v2/credentials/x?a=1", "http://[fd00:ec2::23]/c", "https://creds.example/c"):
+        assert aws_secrets.parse_endpoint(allowed, "X", target=True).scheme in ("http", "https")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "host_header"),
+    [
+        ("http://127.0.0.1:5000", ("http", "127.0.0.1", 5000), "127.0.0.1:5000"),
+        ("HTTP://LocalHost:5000/", ("http", "LocalHost", 5000), "LocalHost:5000"),
+        ("http://moto:5000", ("http", "moto", 5000), "moto:5000"),
+        ("http://sam_moto_1:4566", ("http", "sam_moto_1", 4566), "sam_moto_1:4566"),
+        (
+            "http://host.docker.internal:80",
+            ("http", "host.docker.internal", 80),
+            "host.docker.internal",
+        ),
+        (
+            "https://secretsmanager.eu-west-3.amazonaws.com/",
+            ("https", "secretsmanager.eu-west-3.amazonaws.com", None),
+            "secretsmanager.eu-west-3.amazonaws.com",
+        ),
+        ("http://[::1]:5000", ("http", "::1", 5000), "[::1]:5000"),
+    ],
+)
+def test_a_plain_endpoint_is_accepted(value: str, expected: tuple[str, str, int | None], host_header: str) -> None:
+    parsed = aws_secrets.parse_endpoint(value, "SECRETS_MANAGER_ENDPOINT")
+    assert ((parsed.scheme, parsed.host, parsed.port), parsed.host_header) == (expected, host_header)
+
+
+@pytest.mark.parametrize(
+    "name", ["us-east-1", "eu-west-3", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "il-central-1", "local", "a"]
+)
+def test_a_region_name_is_accepted_and_is_the_endpoints_host(name: str) -> None:
+    assert aws_secrets.endpoint_url({"AWS_REGION": f" {name}\n"}) == f"https://secretsmanager.{name}.amazonaws.com"
+
+
+REGION_PIECES = st.sampled_from([*"aZ09-._@:/#?% \n\r\t\x00é", "us", "east", "-1"])
+
+
+@given(value=st.lists(REGION_PIECES, max_size=10).map("".join) | st.text(max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_a_region_is_accepted_exactly_when_botocore_accepts_it_and_then_only_names_aws(value: str) -> None:
+    """Botocore's own check (utils.validate_region_name) agrees, but where its `$` lets a final line break through;
+    and an accepted region always gives AWS's host, no user, no port, no path."""
+    from botocore.exceptions import InvalidRegionError
+    from botocore.utils import validate_region_name
+
+    code: str | None = None
+    try:
+        url = aws_secrets.endpoint_url({"AWS_REGION": value})
+    except aws_secrets.SecretsManagerConfigError as error:
+        code = error.code
+        ours = False
+    else:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.hostname, parts.port, parts.path) == (
+            "https",
+            f"secretsmanager.{value.strip().lower()}.amazonaws.com",
+            None,
+            "",
+        )
+        assert parts.username is None and not parts.query and not parts.fragment
+        ours = True
+    assert code in (None, "InvalidRegion", "NoRegion")
+    stripped = value.strip()
+    if stripped and not stripped.endswith("\n"):
+        try:
+            validate_region_name(stripped)
+        except InvalidRegionError:
+            theirs = False
+        else:
+            theirs = True
+        assert ours == theirs, stripped
+
+
+@pytest.mark.parametrize("variable", ENDPOINT_VARIABLES)
+@pytest.mark.parametrize("spelling", ["{url}", "{url}/", " {url} ", "HTTP://localhost:{port}"])
+def test_a_valid_region_and_each_endpoint_override_read_from_moto(moto_url: str, variable: str, spelling: str) -> None:
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_url,
+        region_name="eu-west-3",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    name = f"tvm/override-{ENDPOINT_VARIABLES.index(variable)}"
+    if not client.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]:
+        client.create_secret(Name=name, SecretString="the-key")
+    port = str(urlsplit(moto_url).port)
+    environ = keys_only(AWS_DEFAULT_REGION="eu-west-3", **{variable: spelling.format(url=moto_url, port=port)})
+    assert aws_secrets.get_secret_string(name, timeout=1.0, environ=environ) == "the-key"

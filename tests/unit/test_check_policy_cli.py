@@ -75,3 +75,26 @@ def test_a_file_named_like_an_option_still_works_after_a_double_dash(tmp_path: P
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("--policy.yaml: ok")
+
+
+def test_anchors_repeated_keys_and_merge_keys_are_one_line_each(tmp_path: Path) -> None:
+    """The billion laughs is refused at its first anchor (not expanded), a repeated tier and a merge key at theirs."""
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text(
+        "version: 1\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True))
+        + "groups: []\ntiers: {t: *i}\n"
+    )
+    tier = "    topics: {role: publish_subscribe, names: ['*']}\n    ttl_seconds: 10\n    max_ttl_seconds: 10\n"
+    repeated = tmp_path / "repeated.yaml"
+    repeated.write_text(f"version: 1\ngroups: []\ntiers:\n  t:\n{tier}  t:\n{tier}")
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(f"version: 1\ngroups: []\ntiers:\n  t:\n{tier}    <<: {{ttl_seconds: 60}}\n")
+    result = cli("check-policy", str(laughs), str(repeated), str(merged))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{laughs}:2: a YAML anchor (&a) is not allowed in a policy: write the value out",
+        f"{repeated}:8: duplicate key 't' (first at line 4): a key may appear once in a mapping, "
+        "or the later one would silently replace the first",
+        f"{merged}:8: a YAML merge key (<<) is not allowed in a policy: write the keys out",
+    ], result.stderr

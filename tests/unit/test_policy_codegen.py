@@ -26,4 +26,9 @@ def test_the_policy_uses_the_precompiled_validator_and_its_errors() -> None:
 def test_the_policy_is_parsed_by_libyaml_when_pyyaml_has_it() -> None:
     import yaml
 
-    assert policy._Loader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    assert issubclass(policy._Loader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if yaml.__with_libyaml__:  # libyaml parses; Python's composer (which refuses anchors) composes
+        mro = policy._Loader.__mro__
+        from yaml._yaml import CParser
+
+        assert mro.index(yaml.composer.Composer) < mro.index(CParser)

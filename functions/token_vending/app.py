@@ -127,7 +127,13 @@ def _get_minter() -> MomentoMinter:
     if _minter is None or not _minter.uses(api_key):
         if _minter is not None:
             _minter.close()  # a rotated key: the old channel goes now, not whenever it is collected
-        _minter = MomentoMinter(api_key, os.environ["MOMENTO_ENDPOINT"])
+        # Plaintext only to a loopback endpoint or to MOMENTO_EMULATOR_ENDPOINT (template: MomentoEmulatorEndpoint,
+        # local development only, empty when deployed); a mismatch is refused at mint (momento_tvm.minting).
+        _minter = MomentoMinter(
+            api_key,
+            os.environ["MOMENTO_ENDPOINT"],
+            emulator_endpoint=os.environ.get("MOMENTO_EMULATOR_ENDPOINT", "").strip(),
+        )
     return _minter
 
 
@@ -164,7 +170,7 @@ def _vend(parsed: ParsedRequest) -> Response[str]:
         "token issued",
         extra={
             "request_id": app.current_event.request_context.request_id,
-            "user": grant.token_id,
+            "user": grant.log_name,  # a guest as guest#<hash>: its display name is the caller's text
             "tier": grant.tier,
             "rule": grant.rule,
             "scope_digest": grant.digest(),

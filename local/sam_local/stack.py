@@ -8,9 +8,10 @@ Start (dockerd and the image are made sure of before, by the caller: __main__.py
 
 The functions run in containers on Docker's default bridge and reach the emulator and moto at the bridge gateway
 (forward.py relays BRIDGE:PORT to 127.0.0.1:PORT). Parameters: MomentoEndpoint and SecretsManagerEndpoint point
-there, MomentoApiKeySecretArn is the seeded secret, LambdaArchitecture is x86_64 (the only image there is);
-the authorizer's USERS_SECRET_ARN (a `!Ref UsersSecret`, which SAM CLI cannot resolve without a stack) is set to
-the seeded users secret with `--env-vars`.
+there (MomentoEmulatorEndpoint repeats MomentoEndpoint: the bridge is no loopback address, so only it allows
+plaintext gRPC there), MomentoApiKeySecretArn is the seeded secret, LambdaArchitecture is x86_64 (the only image
+there is); the authorizer's USERS_SECRET_ARN (a `!Ref UsersSecret`, which SAM CLI cannot resolve without a stack)
+is set to the seeded users secret with `--env-vars`.
 
 Stop: `sam` (SIGTERM: it stops its warm containers), then any container it left (label sam.cli.container.type,
 only those that were not there before), the relays, the emulator and moto.
@@ -62,6 +63,7 @@ __all__ = [
     "SamApiConfig",
     "SamApiInfo",
     "local_invoke_argv",
+    "parameter_overrides",
     "repo_root",
     "sam_build",
     "sam_environment",
@@ -322,17 +324,7 @@ class SamApi:
         if not config.built_template.is_file():
             raise SamLocalError(f"no build at {config.built_template}: run with build=True first")
 
-        overrides = (
-            f"AuthenticationMethod={config.auth}",
-            "LambdaArchitecture=x86_64",
-            f"MomentoEndpoint={bridge}:{grpc_port}",
-            f"MomentoApiKeySecretArn={secret_arn(MOMENTO_KEY_SECRET_NAME)}",
-            f"SecretsManagerEndpoint=http://{bridge}:{moto_port}",
-            f"CacheName={config.cache_name}",
-            # make dev's site (SITE_PORT, default 8000) may call this API instead of its own.
-            f"AllowedOrigins=http://127.0.0.1:{config.site_port},http://localhost:{config.site_port}",
-            "LogLevel=INFO",
-        )
+        overrides = parameter_overrides(config, bridge, grpc_port, moto_port)
         env_file = ENV_VARS_FILE
         argv = [
             str(sam),
@@ -490,6 +482,25 @@ async def sam_build(config: SamApiConfig) -> float:
 def _shown(path: Path, root: Path) -> str:
     """A path as a person in the repository types it (the commands run from the repository root)."""
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def parameter_overrides(config: SamApiConfig, bridge: str, grpc_port: int, moto_port: int) -> tuple[str, ...]:
+    """The template parameters of a `sam local` run: the emulator and moto on the bridge. The bridge is not a
+    loopback address, so MomentoEmulatorEndpoint names the emulator's endpoint again: without it the function would
+    (rightly) use TLS there, which the emulator does not speak."""
+    momento_endpoint = f"{bridge}:{grpc_port}"
+    return (
+        f"AuthenticationMethod={config.auth}",
+        "LambdaArchitecture=x86_64",
+        f"MomentoEndpoint={momento_endpoint}",
+        f"MomentoEmulatorEndpoint={momento_endpoint}",
+        f"MomentoApiKeySecretArn={secret_arn(MOMENTO_KEY_SECRET_NAME)}",
+        f"SecretsManagerEndpoint=http://{bridge}:{moto_port}",
+        f"CacheName={config.cache_name}",
+        # make dev's site (SITE_PORT, default 8000) may call this API instead of its own.
+        f"AllowedOrigins=http://127.0.0.1:{config.site_port},http://localhost:{config.site_port}",
+        "LogLevel=INFO",
+    )
 
 
 def local_invoke_argv(

@@ -36,6 +36,7 @@ from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Requ
 
 from devstack import Stack, StackConfig
 from momento_emulator.testing import EmulatorThread
+from momento_tvm.identity import log_name
 from tests.e2e.chat_page import PASSWORDS, Chat
 from tests.e2e.example_app import serve_counted_example_app
 from tests.e2e.test_layout_a11y import axe_at_both_sizes, serve_axe
@@ -85,7 +86,7 @@ class TvmRecord:
         return sum(1 for _, line in self.access if line.startswith("GET /token/explain "))
 
     def vends_for(self, user: str) -> list[float]:
-        """When each token for `user` was issued (epoch seconds, the function's clock)."""
+        """When each token for `user` (as logged: a guest is `guest#<hash>`) was issued (the function's clock)."""
         self.read()
         return [t for t, who in self.issued if who == user]
 
@@ -269,7 +270,7 @@ async def test_a_guest_token_is_one_prefix_grant_for_every_chat_and_room_topic(
             for room in ("room-x", "chat-y", "room-z", "chat-lobby", "room-w"):
                 await join(ann, room)
             assert len(record.vends()) == 1
-            assert len(record.vends_for("guest:Ann")) == 1
+            assert len(record.vends_for(log_name("guest:Ann"))) == 1  # logged as guest#<hash>, never by name
             await ann.page.click("#session-panel summary")
             scope = await ann.page.text_content("#session-scope")
             assert scope == "Tier guest: send and read on topics starting with chat- or room-", scope

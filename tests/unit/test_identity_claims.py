@@ -1,9 +1,10 @@
 """AmazonCognito mode: who the caller is and which groups they are in, from the JWT claims API Gateway verified.
 
 The gateway hands every claim over as a string, `cognito:groups` included ("[a b]", space-separated, no quotes); a
-list and a JSON-list string are accepted too (a local verifier, a test event). The tier then comes from the policy
-(`decide`): the first rule matching one of the groups, else `default_tier`, else 403. Nothing the caller sends beside
-the verified token (headers, query, body, a proposed display name) can change any of it.
+list is accepted too (a local verifier, a test event). Group names are matched exactly as Cognito holds them: never
+decoded as JSON, never split on anything but whitespace (which no Cognito group name holds). The tier then comes from
+the policy (`decide`): the first rule matching one of the groups, else `default_tier`, else 403. Nothing the caller
+sends beside the verified token (headers, query, body, a proposed display name) can change any of it.
 """
 
 from __future__ import annotations
@@ -65,14 +66,14 @@ def tier_of(identity: Identity, policy: Any = POLICY) -> str:
         ("[readwrite]", ("readwrite",)),  # API Gateway's form, one group
         ("[readwrite readonly]", ("readwrite", "readonly")),  # API Gateway's form, several
         ("  [ readwrite   readonly ]  ", ("readwrite", "readonly")),
-        ('["readwrite", "readonly"]', ("readwrite", "readonly")),  # a JSON list in a string
-        ('["readonly"]', ("readonly",)),
+        ('["readwrite", "readonly"]', ('"readwrite",', '"readonly"')),  # never decoded: names with quotes
+        ('["readonly"]', ('"readonly"',)),
         (["readwrite", "readonly"], ("readwrite", "readonly")),  # a list (moto's ID token, decoded as is)
         (["readonly"], ("readonly",)),
         ("[]", ()),
         ("", ()),
         ([], ()),
-        ('[""]', ()),
+        ('[""]', ('""',)),
         ("readonly", ("readonly",)),  # no brackets: still one group, never a different one
     ],
 )
@@ -95,7 +96,7 @@ def test_a_missing_groups_claim_is_no_group() -> None:
         ("team,red", ("team,red",)),
         # a list holding something other than strings has no group in those places
         (["readonly", 5, None, ["readwrite"]], ("readonly",)),
-        ('["readonly", 5, null]', ("readonly",)),
+        ('["readonly", 5, null]', ('"readonly",', "5,", "null")),
     ],
 )
 def test_group_names_are_never_split_or_invented(claim: Any, groups: tuple[str, ...]) -> None:

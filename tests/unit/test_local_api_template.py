@@ -88,6 +88,7 @@ def test_vending_function_environment_is_resolved_from_parameters(mode: str) -> 
         "AUTH_MODE": mode,
         "MOMENTO_API_KEY_SECRET": KEY_ARN,
         "MOMENTO_ENDPOINT": "127.0.0.1:8080",
+        "MOMENTO_EMULATOR_ENDPOINT": "",  # a loopback endpoint needs no naming: plaintext all the same
         "CACHE_NAME": "default-cache",
         "MAX_TOKEN_TTL_SECONDS": "3600",
         "POLICY_FILE": "policy.yaml",

@@ -386,7 +386,8 @@ def test_a_missing_policy_file_is_a_clear_error(tmp_path: Path) -> None:
             ("bob", ("x", "y")),
         ),
         ({"jwt": {"claims": {"username": "bob", "cognito:groups": ["x"]}}}, "AmazonCognito", ("bob", ("x",))),
-        ({"jwt": {"claims": {"sub": "u-1", "cognito:groups": '["x","y"]'}}}, "AmazonCognito", ("u-1", ("x", "y"))),
+        # never decoded as JSON: a Cognito group may be named '"x","y"' (tests/unit/test_identity_claims.py)
+        ({"jwt": {"claims": {"sub": "u-1", "cognito:groups": '["x","y"]'}}}, "AmazonCognito", ("u-1", ('"x","y"',))),
         ({"jwt": {"claims": {"sub": "u-1"}}}, "AmazonCognito", ("u-1", ())),
     ],
 )

@@ -81,6 +81,7 @@ VENDING_ENVIRONMENT = {
     "AUTH_MODE",
     "MOMENTO_API_KEY_SECRET",
     "MOMENTO_ENDPOINT",
+    "MOMENTO_EMULATOR_ENDPOINT",
     "CACHE_NAME",
     "MAX_TOKEN_TTL_SECONDS",
     "POLICY_FILE",
@@ -572,6 +573,7 @@ def test_vending_function_environment_is_the_handler_contract(
         "AUTH_MODE": mode,
         "MOMENTO_API_KEY_SECRET": secret,
         "MOMENTO_ENDPOINT": REQUIRED["MomentoEndpoint"],
+        "MOMENTO_EMULATOR_ENDPOINT": "",  # empty: TLS to every endpoint but a loopback one
         "CACHE_NAME": "default-cache",
         "MAX_TOKEN_TTL_SECONDS": "3600",
         "POLICY_FILE": "policy.yaml",
@@ -622,6 +624,90 @@ def test_a_local_secrets_manager_endpoint_reaches_every_function(mode: str) -> N
     for value, allowed in (("", True), (LOCAL_MOTO, True), ("https://sm.example.com", True), ("sm", False)):
         assert _allowed(spec, value) is allowed, value
     assert not _allowed(spec, "http://x/path")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_emulator_endpoint_parameter_is_local_only_and_empty_by_default(mode: str) -> None:
+    """MomentoEmulatorEndpoint (issue 18): local development only, like SecretsManagerEndpoint. By default only the
+    vending function gets it, empty; the authorizer (IgnoreGlobals) never sees it."""
+    source = _source()
+    spec = source["Parameters"]["MomentoEmulatorEndpoint"]
+    assert spec["Default"] == ""
+    assert spec["Description"].startswith("Local development only; empty = TLS")
+    assert "Leave it empty in every deployment" in spec["Description"]
+    groups = {
+        g["Label"]["default"]: g["Parameters"]
+        for g in source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    }
+    assert "MomentoEmulatorEndpoint" in groups["Local development only"]
+    for value, allowed in (("", True), ("172.17.0.1:8080", True), ("localhost:8080", True)):
+        assert _allowed(spec, value) is allowed, value
+    for value in ("172.17.0.1", "http://172.17.0.1:8080", "a b:1", "[::1]:8080", "172.17.0.1:8080/x"):
+        assert not _allowed(spec, value), value
+    deployed = deploy(mode)
+    for name, function in deployed.of_type("AWS::Lambda::Function").items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        if name == VENDING:
+            assert variables["MOMENTO_EMULATOR_ENDPOINT"] == "", name
+        else:
+            assert "MOMENTO_EMULATOR_ENDPOINT" not in variables, name
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        REQUIRED["MomentoEndpoint"],
+        "cell-4-us-west-2-1.prod.a.momentohq.com:8443",  # a copied port: was plaintext before issue 18
+        "cell-4-us-west-2-1.prod.a.momentohq.com:8080",
+        "10.0.0.5:8080",
+        "172.17.0.1:8080",
+    ],
+)
+def test_a_deployed_function_reaches_every_endpoint_over_tls_whatever_the_port(mode: str, endpoint: str) -> None:
+    """The environment the template gives the function (MomentoEmulatorEndpoint left empty, as deployed), read the
+    way functions/token_vending/app.py reads it, through the rule it uses: TLS to `token.<endpoint>`."""
+    from momento_tvm import EMULATOR_API_KEY
+    from momento_tvm.minting import channel_target
+
+    variables = deploy(mode, MomentoEndpoint=endpoint).properties(VENDING)["Environment"]["Variables"]
+    target = channel_target(
+        EMULATOR_API_KEY, variables["MOMENTO_ENDPOINT"], emulator_endpoint=variables["MOMENTO_EMULATOR_ENDPOINT"]
+    )
+    assert target == (f"token.{endpoint}", True)
+
+
+def _sam_local_overrides() -> Iterator[tuple[str, dict[str, str]]]:
+    """(where, overrides) of every `sam local` run: make sam-api's (local/sam_local/stack.py) and samconfig's."""
+    from sam_local.stack import SamApiConfig, parameter_overrides
+
+    for auth in ("Open", "LambdaAuthorizer"):
+        given = parameter_overrides(SamApiConfig(auth=auth), "172.17.0.1", 18080, 15000)
+        yield f"make sam-api {auth}", _overrides(shlex.join(given))
+    for command in ("local_start_api", "local_invoke"):
+        yield (
+            f"samconfig offline {command}",
+            _overrides(_samconfig()["offline"][command]["parameters"]["parameter_overrides"]),
+        )
+
+
+def test_sam_local_names_its_bridge_emulator_so_the_function_speaks_plaintext_to_it() -> None:
+    """Under `sam local` the emulator is on the Docker bridge, no loopback address: the function reaches it in
+    plaintext only because MomentoEmulatorEndpoint names it (tests/sam run this for real, with Docker)."""
+    from momento_tvm import EMULATOR_API_KEY
+    from momento_tvm.minting import channel_target
+
+    found = list(_sam_local_overrides())
+    assert len(found) == 4
+    for where, overrides in found:
+        assert overrides["MomentoEmulatorEndpoint"] == overrides["MomentoEndpoint"], where
+        assert overrides["MomentoEndpoint"].startswith("172.17.0.1:"), where
+        mode = overrides.pop("AuthenticationMethod")
+        variables = deploy(mode, MomentoApiKey="", **overrides).properties(VENDING)["Environment"]["Variables"]
+        target = channel_target(
+            EMULATOR_API_KEY, variables["MOMENTO_ENDPOINT"], emulator_endpoint=variables["MOMENTO_EMULATOR_ENDPOINT"]
+        )
+        assert target == (overrides["MomentoEndpoint"], False), where
 
 
 def test_the_console_groups_every_parameter_once() -> None:

@@ -10,6 +10,7 @@ Integrations: `momento_tvm.fastapi.token_router`, `momento_tvm.flask.token_bluep
 """
 
 from .errors import (
+    InvalidIdentityError,
     InvalidRequestError,
     PolicyError,
     ScopeDeniedError,
@@ -33,6 +34,7 @@ __all__ = [
     "Explanation",
     "Grant",
     "Identity",
+    "InvalidIdentityError",
     "InvalidRequestError",
     "MintedToken",
     "Minter",

@@ -8,6 +8,7 @@ message quotes something the caller sent, which is never logged.
 from __future__ import annotations
 
 __all__ = [
+    "InvalidIdentityError",
     "InvalidRequestError",
     "PolicyError",
     "ScopeDeniedError",
@@ -42,6 +43,12 @@ class UnauthenticatedError(TvmError):
 
     status = 401
     code = "unauthenticated"
+
+
+class InvalidIdentityError(UnauthenticatedError):
+    """The identity cannot be a token id (401 `unauthenticated`, as every route answers it): a name outside 1-64 of
+    `A-Z a-z 0-9 _ . @ + -`, the reserved `guest`, or a guest id `guest_identity` did not make. The host's or the
+    authorizer's bug, never the caller's: nothing is minted for it. The message never quotes the name."""
 
 
 class ScopeDeniedError(TvmError):

@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import InvalidRequestError, ScopeDeniedError
 from .identity import Identity
+from .identity import log_name as _log_name
 from .policy import MIN_TTL_SECONDS, CacheRule, Policy, Tier, TopicRule
 
 __all__ = ["CacheGrant", "Grant", "TokenRequest", "TopicGrant", "decide"]
@@ -87,6 +88,11 @@ class Grant:
             }
         return {"tier": self.tier, "cache": self.cache_name, "topics": topics, "cacheItems": cache}
 
+    @property
+    def log_name(self) -> str:
+        """The holder as log lines name it: a verified username as it is, a guest as `guest#<hash>` (identity.py)."""
+        return _log_name(self.token_id)
+
     def digest(self) -> str:
         """A short fingerprint of the scope for the issuance log (the scope can be long; the token is never logged)."""
         canonical = json.dumps([self.token_id, self.scope_json(), self.ttl_seconds], sort_keys=True)
@@ -96,6 +102,8 @@ class Grant:
 def decide(
     policy: Policy, identity: Identity, request: TokenRequest, *, cache_name: str, max_ttl_seconds: int
 ) -> Grant:
+    """The grant, for `identity` as given: `VendingMachine` checks the identity first (`checked_identity`). Whatever
+    the username holds, it only ever fills `{username}` in patterns already read as exact or prefix (`_Patterns`)."""
     tier, rule = _tier_for(policy, identity)
     ttl = _ttl(tier, request.ttl_seconds, max_ttl_seconds)
     # A request that names topics or cache items asks for those only; a request naming neither asks for everything.
@@ -148,18 +156,30 @@ class _Patterns:
 
     @classmethod
     def expand(cls, patterns: tuple[str, ...], identity: Identity) -> _Patterns:
-        expanded = [p.replace("{username}", identity.username) for p in patterns]
-        return cls(
-            "*" in expanded,
-            tuple(p for p in expanded if not p.endswith("*")),
-            tuple(p[:-1] for p in expanded if p.endswith("*") and p != "*"),
-        )
+        """Each pattern is read as written (`*`, a trailing-`*` prefix, or exact) before `{username}` is filled in,
+        so the username is only ever literal text: `*` or `al*` as a username make neither everything nor a prefix."""
+        everything = False
+        exact: list[str] = []
+        prefixes: list[str] = []
+        for pattern in patterns:
+            if pattern == "*":
+                everything = True
+            elif pattern.endswith("*"):
+                prefixes.append(_filled(pattern[:-1], identity))
+            else:
+                exact.append(_filled(pattern, identity))
+        return cls(everything, tuple(exact), tuple(prefixes))
 
     def allows_name(self, name: str) -> bool:
         return self.everything or name in self.exact or any(name.startswith(p) for p in self.prefixes)
 
     def allows_prefix(self, prefix: str) -> bool:
         return self.everything or any(prefix.startswith(p) for p in self.prefixes)
+
+
+def _filled(pattern: str, identity: Identity) -> str:
+    """`{username}` replaced by the identity's token id, in one pass (a username holding `{username}` stays as is)."""
+    return pattern.replace("{username}", identity.username)
 
 
 def _checked_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:

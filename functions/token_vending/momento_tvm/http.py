@@ -3,8 +3,9 @@
 
 The Lambda handler and the FastAPI and Flask integrations all answer through here, so the status codes, the JSON
 (`{"error": {"code", "message"}}` for every refusal), `Cache-Control: no-store`, `Retry-After` on a 503 and the
-log lines are the same everywhere. Logs carry the user, tier, rule and a scope digest: never the token, the key,
-a password or a value the caller sent.
+log lines are the same everywhere. Logs carry the user (a verified username, or a guest as `guest#<hash>`: a guest's
+display name is the caller's text), tier, rule and a scope digest: never the token, the key, a password or a value
+the caller sent.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import TvmError, UnauthenticatedError, UpstreamUnavailableError
-from .identity import Identity, verified_identity
+from .identity import Identity
 from .parsing import MAX_BODY_BYTES, ParsedRequest, parse_body, parse_query
 from .vending import VendedToken, VendingMachine
 
@@ -95,7 +96,7 @@ class TokenRoutes:
         self.log.info(
             "token issued",
             extra={
-                "user": grant.token_id,
+                "user": grant.log_name,
                 "tier": grant.tier,
                 "rule": grant.rule,
                 "scope_digest": grant.digest(),
@@ -123,11 +124,10 @@ class TokenRoutes:
 
 
 def _signed_in(identity: Identity | None) -> Identity:
-    """The host's user, checked as a gateway's would be (a verified username must be usable as a token id)."""
+    """The host's user; the vending machine checks it as a gateway's would be (`InvalidIdentityError`, a 401, for a
+    name that cannot be a token id)."""
     if identity is None:
         raise UnauthenticatedError(SIGN_IN_FIRST)
-    if identity.verified:
-        return verified_identity(identity.username, identity.groups)
     return identity
 
 

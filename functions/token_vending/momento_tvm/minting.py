@@ -5,6 +5,10 @@ built from Momento's published protobuf types (`wire.py`) and sent with a deadli
 SDK: momento 1.29.1 passes no deadline to that call (a hung Momento held the function for its whole timeout), keeps
 no keepalive and has no reconnect backoff to shorten. tests/unit/test_mint_request_bytes.py proves the request is
 byte for byte the SDK's. grpc is imported on first mint: `GET /token/explain` never needs it.
+
+The key travels as the call's `authorization` metadata, so `channel_target` is the one rule that decides whether it is
+sent in plaintext: only to a loopback `host:port` or to the endpoint named as a local emulator, never to any other
+endpoint, whatever its port (tests/integration/test_momento_key_in_transit.py watches the bytes).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import sys
 import threading
@@ -22,7 +27,14 @@ from typing import Any, Protocol
 from .errors import UpstreamUnavailableError
 from .grant import Grant
 
-__all__ = ["DEFAULT_DEADLINE_SECONDS", "MintedToken", "Minter", "MomentoMinter", "is_local_endpoint"]
+__all__ = [
+    "DEFAULT_DEADLINE_SECONDS",
+    "MintedToken",
+    "Minter",
+    "MomentoMinter",
+    "channel_target",
+    "is_loopback_endpoint",
+]
 
 DEFAULT_DEADLINE_SECONDS = 1.0
 
@@ -68,22 +80,45 @@ class Minter(Protocol):
     def mint(self, grant: Grant) -> MintedToken: ...
 
 
-def is_local_endpoint(endpoint: str) -> bool:
-    """An endpoint with an explicit port other than 443 is a local emulator, reached in plaintext."""
+_IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
+
+
+def is_loopback_endpoint(endpoint: str) -> bool:
+    """`host:port` on this machine, with an explicit port other than 443 (TLS's): a 127.0.0.0/8 address, `[::1]` or
+    `localhost`. Traffic to it never leaves the machine, so a local emulator there is reached in plaintext. Any other
+    host, a name that merely resolves to 127.0.0.1 included, is not: the function cannot know where it leads."""
     host, _, port = endpoint.rpartition(":")
-    return bool(host) and port.isdigit() and int(port) != 443
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536 and int(port) != 443):
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        if host.startswith("[") and host.endswith("]"):
+            return ipaddress.IPv6Address(host[1:-1]) == _IPV6_LOOPBACK
+        return ipaddress.IPv4Address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class MomentoMinter:
     """Mints disposable tokens over one gRPC channel, built on first use and kept for the container's life.
 
-    Where it connects is the SDK's choice for the same key and endpoint: `token.<endpoint>` with TLS (what
-    `CredentialProvider.from_api_key_v2` gives), or `host:port` in plaintext for a local endpoint.
+    Where it connects is `channel_target`'s choice: `token.<endpoint>` with TLS (what the SDK's
+    `CredentialProvider.from_api_key_v2` gives), or `host:port` in plaintext for a loopback endpoint or for
+    `emulator_endpoint` (MOMENTO_EMULATOR_ENDPOINT: a local emulator elsewhere, named explicitly; empty when deployed).
     """
 
-    def __init__(self, api_key: str, endpoint: str, *, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        endpoint: str,
+        *,
+        emulator_endpoint: str = "",
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    ) -> None:
         self._api_key = api_key
         self._endpoint = endpoint
+        self._emulator_endpoint = emulator_endpoint
         self._deadline = deadline_seconds
         self._lock = threading.Lock()
         self._channel: Any = None
@@ -132,7 +167,7 @@ class MomentoMinter:
         with self._lock:
             if self._call is None:
                 try:
-                    self._channel = _channel(self._api_key, self._endpoint)
+                    self._channel = _channel(self._api_key, self._endpoint, self._emulator_endpoint)
                 except ValueError as error:  # a malformed key or endpoint: our configuration, not the caller's fault
                     raise UpstreamUnavailableError(f"cannot reach Momento ({error})") from None
                 # Raw bytes both ways: wire.py serializes and parses, so an unparsable answer is ours to report.
@@ -140,24 +175,44 @@ class MomentoMinter:
             return self._call
 
 
-def channel_target(api_key: str, endpoint: str) -> tuple[str, bool]:
-    """(gRPC target, TLS?) as the SDK chooses them: `host:port` in plaintext for a local endpoint; else, for a v2 key
-    only, `token.<endpoint>` over TLS (`CredentialProvider.from_api_key_v2`). ValueError, never naming the key."""
+def channel_target(api_key: str, endpoint: str, *, emulator_endpoint: str = "") -> tuple[str, bool]:
+    """(gRPC target, TLS?): where the key is sent, and whether anyone on the way can read it.
+
+    - `host:port` in plaintext, whatever the key, only for a loopback endpoint (`is_loopback_endpoint`) or for an
+      `endpoint` exactly equal to `emulator_endpoint` (MOMENTO_EMULATOR_ENDPOINT, the template's local-development-only
+      MomentoEmulatorEndpoint: the emulator on the Docker bridge under `sam local`);
+    - else, for a v2 key only, `token.<endpoint>` over TLS, as `CredentialProvider.from_api_key_v2` gives, whatever
+      the port (`cell-...momentohq.com:8443` included: a port is no sign of an emulator);
+    - an `emulator_endpoint` that is set but is not `endpoint` is refused: it is a configuration error (one of the
+      two was changed without the other) and guessing would either send the key in plaintext to an endpoint never
+      named as an emulator or silently ignore the setting.
+
+    ValueError, never naming the key."""
     if not api_key or not (api_key.isascii() and api_key.isprintable()):
         raise ValueError("the Momento API key is empty or not printable ASCII")
     if not endpoint or not endpoint.isascii() or any(c.isspace() or c in "/@" for c in endpoint):
         raise ValueError("the Momento endpoint is not a host name")
-    if is_local_endpoint(endpoint):
+    if emulator_endpoint:
+        if emulator_endpoint != endpoint:
+            raise ValueError(
+                "configuration error: MOMENTO_EMULATOR_ENDPOINT is set but is not MOMENTO_ENDPOINT; set it to exactly"
+                " the emulator's host:port for a local run, or leave it empty (every deployment) for TLS"
+            )
+        host, _, port = endpoint.rpartition(":")
+        if not host or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError("configuration error: MOMENTO_EMULATOR_ENDPOINT must be host:port")
+        return endpoint, False
+    if is_loopback_endpoint(endpoint):
         return endpoint, False
     if not _is_v2_api_key(api_key):
         raise ValueError("the Momento API key is not a v2 API key")
     return f"token.{endpoint}", True
 
 
-def _channel(api_key: str, endpoint: str) -> Any:
+def _channel(api_key: str, endpoint: str, emulator_endpoint: str) -> Any:
     import grpc
 
-    target, tls = channel_target(api_key, endpoint)
+    target, tls = channel_target(api_key, endpoint, emulator_endpoint=emulator_endpoint)
     if tls:
         return grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
     return grpc.insecure_channel(target, options=CHANNEL_OPTIONS)

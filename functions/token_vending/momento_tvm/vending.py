@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import PolicyError
 from .grant import Grant, TokenRequest, decide
-from .identity import Identity
+from .identity import Identity, checked_identity
 from .minting import DEFAULT_DEADLINE_SECONDS, Minter, MomentoMinter
 from .policy import MIN_TTL_SECONDS, Policy, load_policy, parse_policy
 from .settings import MomentoSettings
@@ -90,6 +90,8 @@ class VendingMachine:
 
     `vend`/`explain` raise the typed errors of `momento_tvm.errors` (`status` and `code` say what to answer);
     `avend`/`aexplain` are the same for asyncio code: the mint runs in a worker thread, never on the event loop.
+    Every identity is checked first, whoever made it: one that cannot be a token id (`Identity("*")`, `guest`, a guest
+    id `guest_identity` did not make) is `InvalidIdentityError` (401 `unauthenticated`), and nothing is minted.
     """
 
     def __init__(
@@ -119,10 +121,11 @@ class VendingMachine:
             raise TypeError("momento must be MomentoSettings or a callable returning a Minter")
 
     def decide(self, identity: Identity, request: TokenRequest | None = None) -> Grant:
-        """The grant for this caller and request (pure: mints nothing)."""
+        """The grant for this caller and request (pure: mints nothing). `InvalidIdentityError` for an identity that
+        cannot be a token id (identity.checked_identity): the host's bug, refused before the policy is read."""
         return decide(
             self.policy,
-            identity,
+            checked_identity(identity),
             request or TokenRequest(),
             cache_name=self.cache_name,
             max_ttl_seconds=self.max_ttl_seconds,
@@ -161,7 +164,12 @@ class VendingMachine:
     def _settings_minter(self, settings: MomentoSettings, deadline: float) -> Minter:
         with self._lock:
             if self._own_minter is None:
-                self._own_minter = MomentoMinter(settings.api_key, settings.endpoint, deadline_seconds=deadline)
+                self._own_minter = MomentoMinter(
+                    settings.api_key,
+                    settings.endpoint,
+                    emulator_endpoint=settings.emulator_endpoint,
+                    deadline_seconds=deadline,
+                )
             return self._own_minter
 
 

@@ -119,7 +119,10 @@ def _get_minter() -> MomentoMinter:
     except Exception as error:  # Secrets Manager down, slow, throttled, or the secret missing
         metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=1)
         code = error.code if isinstance(error, aws_secrets.SecretsManagerError) else None
-        logger.error("cannot read the Momento API key", extra={"error_type": type(error).__name__, "error_code": code})
+        extra: dict[str, object] = {"error_type": type(error).__name__, "error_code": code}
+        if isinstance(error, aws_secrets.SecretsManagerConfigError):  # nothing was sent: which variable to fix, how
+            extra["fix"] = error.fix  # fixed text naming the variable, never its value
+        logger.error("cannot read the Momento API key", extra=extra)
         _secret_retry_at = time.monotonic() + SECRET_RETRY_SECONDS
         if _minter is not None:
             return _minter

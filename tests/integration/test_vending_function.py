@@ -355,3 +355,24 @@ def test_unknown_route_is_a_typed_404(function: ModuleType) -> None:
     event["requestContext"]["http"]["path"] = "/nope"
     status, _, body = invoke(function, event)
     assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+@pytest.mark.usefixtures("fresh_secrets_provider")
+def test_a_malformed_region_is_a_503_whose_log_names_the_variable_to_fix_never_its_value(
+    function: ModuleType, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+) -> None:
+    """The attacker's region of issue 18 sends nothing; the operator's log line says which variable to fix."""
+    bad_region = "x@127.0.0.1:35091/#"
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_REGION", bad_region)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", bad_region)
+    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
+    assert "Retry-After" in headers
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.strip()]
+    [line] = [line for line in lines if line.get("message") == "cannot read the Momento API key"]
+    assert line["error_code"] == "InvalidRegion"
+    assert "AWS_REGION" in line["fix"]
+    assert bad_region not in logs.getvalue()

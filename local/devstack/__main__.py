@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 
 from .config import AUTH_METHODS, PORT_VARIABLES, config_from_env
@@ -61,7 +62,6 @@ async def run(stack: Stack, *, as_json: bool) -> int:
 def token_main(argv: list[str]) -> int:
     """`python -m devstack token USER`: an ID token from the running stack's local Cognito pool, on stdout."""
     import getpass
-    import os
 
     from .cognito import local_client_id, sign_in
     from .config import HOST, StackConfig
@@ -87,18 +87,30 @@ def token_main(argv: list[str]) -> int:
         password = demo[args.username][0]
     else:
         password = getpass.getpass(f"password for {args.username}: ")
-    endpoint = f"http://{HOST}:{os.environ.get('MOTO_PORT', '').strip() or '5000'}"
+    port = os.environ.get("MOTO_PORT", "").strip() or "5000"
+    endpoint = f"http://{HOST}:{port}"
     try:
         result = sign_in(endpoint, local_client_id(endpoint), args.username, password)
     except DevstackError as error:
         print(f"devstack token: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # botocore: a wrong password, an unknown user, moto not running
-        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
-        print(f"devstack token: sign-in failed ({code}); is make dev AUTH=AmazonCognito running?", file=sys.stderr)
+        print(f"devstack token: {_sign_in_failure(error, args.username, endpoint, port)}", file=sys.stderr)
         return 1
     print(result["IdToken"])
     return 0
+
+
+def _sign_in_failure(error: Exception, username: str, endpoint: str, port: str) -> str:
+    """One line naming the URL tried: with MOTO_PORT unset it is 5000, which need not be where make dev's moto is."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+    if code in ("NotAuthorizedException", "UserNotFoundException", "PasswordResetRequiredException"):
+        return f"sign-in of {username} at {endpoint} failed ({code}): check the username and the password"
+    where = f"MOTO_PORT={port}" if os.environ.get("MOTO_PORT", "").strip() else f"MOTO_PORT is unset: port {port}"
+    return (
+        f"sign-in at {endpoint} failed ({code}): is make dev AUTH=AmazonCognito running, with its moto there? "
+        f"({where}; make dev's ready block shows moto's URL)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,6 +20,14 @@ from .server import EmulatorServer, ServerOptions
 from .tokens import DEFAULT_API_KEY, DEFAULT_MAX_TOKEN_TTL_SECONDS
 
 API_KEY_ENV = "MOMENTO_EMULATOR_API_KEY"
+# The caches to create when no --cache is given: comma-separated. The name the example apps read their cache from,
+# so one setting serves both; `make emulator` sets it (default "chat", the cache the docs' snippets use).
+CACHES_ENV = "CACHE_NAME"
+
+
+def caches_from_env(value: str | None) -> list[str]:
+    """The names in CACHE_NAME ("chat" or "chat,orders"), blanks dropped."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +51,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"longest disposable token, seconds (default: {DEFAULT_MAX_TOKEN_TTL_SECONDS}, the 25 hours Momento's "
         "token vending machine example states)",
     )
-    parser.add_argument("--cache", action="append", default=[], help="a cache that exists at start (repeatable)")
+    parser.add_argument(
+        "--cache",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"a cache that exists at start (repeatable; default: the comma-separated names in ${CACHES_ENV}, "
+        "else none). Tokens may name any cache, as Momento's may; a call on one that does not exist is NOT_FOUND",
+    )
     parser.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds between heartbeats (5)")
     parser.add_argument(
         "--max-message-bytes",
@@ -59,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
+    if not args.cache:
+        args.cache = caches_from_env(os.environ.get(CACHES_ENV))
+    bad = [name for name in args.cache if not (0 < len(name) <= 255 and name.isprintable())]
+    if bad:
+        parser.error(f"cache names are 1 to 255 printable characters (--cache or ${CACHES_ENV}): {bad!r}")
     if args.max_token_ttl <= 0 or args.heartbeat_interval <= 0 or args.max_message_bytes <= 0:
         parser.error("--max-token-ttl, --heartbeat-interval and --max-message-bytes must be positive")
     return args

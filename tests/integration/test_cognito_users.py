@@ -396,3 +396,44 @@ def test_python_dash_m_with_aws_endpoint_url(pool: Pool) -> None:
     assert (listing.returncode, listing.stdout) == (0, "hana  readwrite  CONFIRMED\n")
     refused = cli("set-password", "hana", "--password-stdin", stdin="weak\n")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+
+
+def test_a_local_endpoint_needs_no_aws_credentials(pool: Pool, tmp_path: Path) -> None:
+    """The README's `--user-pool-id <id> --endpoint-url <moto URL>` against `make dev AUTH=AmazonCognito`'s pool, on a
+    machine with no AWS configuration at all (no AWS_* variables, an empty HOME): it used to stop at "no AWS
+    credentials". Dummy credentials are used for a local endpoint only; any other still needs real ones."""
+    home = tmp_path / "home"
+    home.mkdir()
+    bare = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")} | {"HOME": str(home)}
+
+    def cli(*argv: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "tvm_users", "cognito", *argv, "--user-pool-id", pool.pool_id]
+        return subprocess.run(
+            command, input=stdin, capture_output=True, text=True, cwd=ROOT, env=bare | env, timeout=60, check=False
+        )
+
+    done = cli(
+        "add-user", "iris", "--group", "readonly", "--password-stdin", "--endpoint-url", pool.endpoint, stdin=STRONG
+    )
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert pool.id_claims("iris", STRONG)["cognito:groups"] == ["readonly"]
+    listing = cli("list-users", "--endpoint-url", pool.endpoint.replace("127.0.0.1", "localhost"))
+    assert (listing.returncode, listing.stdout, listing.stderr) == (0, "iris  readonly  CONFIRMED\n", "")
+    from_env = cli("list-users", AWS_ENDPOINT_URL=pool.endpoint)  # the README's "(or AWS_ENDPOINT_URL)"
+    assert (from_env.returncode, from_env.stdout) == (0, "iris  readonly  CONFIRMED\n"), from_env.stderr
+
+    remote = cli("list-users", "--endpoint-url", "http://192.0.2.1:9")  # TEST-NET: not this machine
+    assert remote.returncode == 1
+    assert remote.stderr.splitlines() == [
+        "error: no AWS credentials: configure a profile (AWS_PROFILE) or set AWS_ACCESS_KEY_ID"
+    ]
+    shown = subprocess.run(
+        [sys.executable, "-m", "tvm_users", "cognito", "list-users", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=bare,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "dummy credentials" in " ".join(shown.split())

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from tvm_users.__main__ import main
-from tvm_users.cli import CliError
+from tvm_users.cli import CliError, is_local_endpoint
 from tvm_users.cognito import _one_line_errors, resolve_region
 
 STRONG = "Corr3ct-Horse-Battery"
@@ -215,3 +215,33 @@ def test_botocore_failures_become_one_line_errors(error: Exception, message: str
     with pytest.raises(CliError) as info, _one_line_errors("user pool us-east-1_x"):
         raise error
     assert (str(info.value), info.value.status) == (message, status)
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:5000", True),
+        ("http://127.0.0.2:5000/", True),
+        ("http://localhost:5000", True),
+        ("http://[::1]:5000", True),
+        ("https://cognito-idp.us-east-1.amazonaws.com", False),
+        ("http://192.0.2.1:5000", False),
+        ("http://localhost.example.com:5000", False),
+        ("http://[::1", False),
+        ("", False),
+    ],
+)
+def test_only_an_endpoint_on_this_machine_may_get_dummy_credentials(url: str, local: bool) -> None:
+    assert is_local_endpoint(url) is local
+
+
+def test_the_reserved_username_guest_is_refused_before_any_aws_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    where = ("--user-pool-id", "us-east-1_x", "--endpoint-url", UNREACHABLE, "--password-stdin")
+    for name in ("guest", "GuEsT"):
+        status, _, err = run(monkeypatch, capsys, "add-user", name, *where, stdin=STRONG)
+        assert (status, err) == (
+            2,
+            f"error: the username {name!r} is reserved (Open-mode guests are 'guest:<name>'): choose another\n",
+        )

@@ -77,6 +77,13 @@ def aws() -> Iterator[None]:
         yield
 
 
+def current_value(client: Any, arn: str) -> str:
+    """The secret's AWSCURRENT value, asked for by name: moto 5.2.5 answers a GetSecretValue without VersionStage
+    with the version its PutSecretValue made current last, not the one UpdateSecretVersionStage moved AWSCURRENT to
+    (AWS answers AWSCURRENT), and the CLI writes by moving AWSCURRENT."""
+    return str(client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+
+
 # --- store format -----------------------------------------------------------------------------------------------
 
 
@@ -385,7 +392,7 @@ def test_add_list_remove_in_a_secret(monkeypatch: pytest.MonkeyPatch, capsys: An
     )
     assert status == 0, err
     assert out.startswith("added user alice") and arn in out
-    value = client.get_secret_value(SecretId=arn)["SecretString"]
+    value = current_value(client, arn)
     assert PASSWORD not in value
     assert authenticate(loads_store(value), "alice", PASSWORD) == ("alice", ("readwrite",))
 
@@ -394,7 +401,7 @@ def test_add_list_remove_in_a_secret(monkeypatch: pytest.MonkeyPatch, capsys: An
         "alice  readwrite\n",
     )
     assert run(monkeypatch, capsys, "remove-user", "alice", "--secret-arn", arn)[0] == 0
-    assert loads_store(client.get_secret_value(SecretId=arn)["SecretString"]) == UsersStore()
+    assert loads_store(current_value(client, arn)) == UsersStore()
     status, _, err = run(monkeypatch, capsys, "remove-user", "alice", "--secret-arn", arn)
     assert status == 2 and "no user 'alice'" in err
 
@@ -405,7 +412,7 @@ def test_a_secret_with_no_value_yet_starts_empty(monkeypatch: pytest.MonkeyPatch
     status, _, err = run(monkeypatch, capsys, "list-users", "--secret-arn", arn)
     assert status == 2 and "no users store yet" in err
     assert run(monkeypatch, capsys, "add-user", "bob", "--secret-arn", arn, "--password-stdin", stdin=PASSWORD)[0] == 0
-    assert list(loads_store(client.get_secret_value(SecretId=arn)["SecretString"]).users) == ["bob"]
+    assert list(loads_store(current_value(client, arn)).users) == ["bob"]
 
 
 def test_a_missing_secret_is_an_aws_error(monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: None) -> None:
@@ -450,7 +457,7 @@ def test_add_user_to_a_stacks_users_secret(monkeypatch: pytest.MonkeyPatch, caps
     )
     assert status == 0, err
     assert "stack tvm-dev" in out
-    secret = secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+    secret = current_value(secretsmanager, arn)
     assert authenticate(loads_store(secret), "alice", PASSWORD) == ("alice", ("readwrite",))
     assert run(monkeypatch, capsys, "list-users", "--stack", "tvm-dev")[:2] == (0, "alice  readwrite\n")
 
@@ -633,3 +640,47 @@ def test_python_dash_m_without_a_region_prints_one_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [
         "error: no AWS region: pass --region REGION, or set AWS_REGION (or a region in your AWS profile)"
     ]
+
+
+@pytest.mark.parametrize("name", ["guest", "Guest", "GUEST"])
+def test_the_reserved_username_guest_is_refused_for_a_new_user(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path, name: str
+) -> None:
+    """The TVM refuses `guest` in any case (identity.RESERVED_USERNAMES): the CLI does not make a user it would
+    refuse. Nothing is written."""
+    status, _, err = run(
+        monkeypatch, capsys, "add-user", name, "--file", str(users_file), "--password-stdin", stdin=PASSWORD
+    )
+    assert (status, err.splitlines()[-1]) == (
+        2,
+        f"error: the username {name!r} is reserved (Open-mode guests are 'guest:<name>'): choose another",
+    )
+    assert not users_file.exists()
+    assert (
+        run(monkeypatch, capsys, "add-user", "guests", "--file", str(users_file), "--password-stdin", stdin=PASSWORD)[0]
+        == 0
+    )
+
+
+def test_a_store_that_already_holds_guest_still_loads_and_the_user_can_be_removed(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, users_file: Path
+) -> None:
+    """Reserving the name must not turn an existing store into an error for every user."""
+    assert (
+        run(monkeypatch, capsys, "add-user", "alice", "--file", str(users_file), "--password-stdin", stdin=PASSWORD)[0]
+        == 0
+    )
+    document = json.loads(users_file.read_text())
+    document["users"]["guest"] = document["users"]["alice"]
+    users_file.write_text(json.dumps(document))
+    assert sorted(load_store(users_file).users) == ["alice", "guest"]
+    assert run(monkeypatch, capsys, "remove-user", "guest", "--file", str(users_file))[0] == 0
+    assert list(load_store(users_file).users) == ["alice"]
+
+
+def test_the_demo_file_refuses_the_reserved_username_guest() -> None:
+    """make dev reads local/demo_users.json: a `guest` there would be a user the TVM refuses, so it is refused first."""
+    from tvm_users.demo import parse_demo_users
+
+    with pytest.raises(UsersStoreError, match=r"the username 'Guest' is reserved"):
+        parse_demo_users({"users": {"Guest": {"password": "a-long-password", "groups": []}}})

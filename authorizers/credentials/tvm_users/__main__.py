@@ -7,7 +7,14 @@ deployed stack (``--stack``, via its ``UsersSecretArn`` output). A local file in
 ``local/demo_users.json``, what `make dev` reads, plain-text passwords on purpose) is edited in that format; any
 other file is a hashed users store. Passwords are read from stdin or prompted for, never taken as arguments (they
 would land in shell history and in ``ps``). Exit status: 0 done, 2 a usage or input error (unknown user, bad name,
-missing option, no AWS region), 1 an AWS or file failure. AWS failures are one line, never a traceback.
+missing option, no AWS region, a store too large for a secret), 1 an AWS or file failure. AWS failures are one line,
+never a traceback.
+
+A secret is written compactly (`store.secret_string`), refused before Secrets Manager's 65,536-byte limit, and only
+if nobody changed it since it was read: Secrets Manager has no compare-and-swap on a value, so the new value is put
+as a version staged AWSPENDING, and AWSCURRENT is moved to it with ``RemoveFromVersionId`` = the version read, which
+fails if AWSCURRENT has moved meanwhile. Then the edit (add this user, remove that one) is applied again to the new
+value, up to EDIT_ATTEMPTS times, so two administrators at once both keep their change.
 """
 
 from __future__ import annotations
@@ -16,18 +23,19 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from tvm_users import cognito
 from tvm_users.cli import (
     CliError,
+    aws_client,
     aws_error_message,
     aws_errors,
     aws_errors_if_loaded,
     error_code,
-    import_boto3,
     read_password,
     resolve_region,
 )
@@ -36,12 +44,14 @@ from tvm_users.passwords import DEFAULT_N, MAX_PASSWORD_CHARS, PasswordHashError
 from tvm_users.store import (
     UsersStore,
     UsersStoreError,
+    UsersStoreTooLarge,
     dump_store,
-    dumps_store,
     is_valid_group,
     is_valid_username,
     loads_store,
     parse_store,
+    reserved_username_problem,
+    secret_string,
 )
 
 __all__ = ["CliError", "main", "users_secret_arn_from_stack"]
@@ -50,11 +60,16 @@ STACK_OUTPUT: Final = "UsersSecretArn"
 MIN_PASSWORD_CHARS: Final = 8
 # Tests only: a cheaper scrypt n for hashes this CLI writes. Below the production cost it warns on every use.
 SCRYPT_N_ENV: Final = "TVM_SCRYPT_N"
+# How many times an edit is applied to a secret that keeps changing under it before the CLI gives up.
+EDIT_ATTEMPTS: Final = 5
+CONFLICT: Final = "the users secret changed while you edited it"
+CURRENT: Final = "AWSCURRENT"
+PENDING: Final = "AWSPENDING"
 
 
 def _aws_client(service: str, region: str) -> Any:
     """A boto3 client, imported on first use: `--file` mode never pays for boto3."""
-    return import_boto3().client(service, region_name=region)
+    return aws_client(service, region)
 
 
 def _arn_region(arn: str | None) -> str | None:
@@ -78,6 +93,10 @@ def users_secret_arn_from_stack(cloudformation: Any, stack_name: str) -> str:
 Users = UsersStore | DemoUsers
 
 
+class VersionConflict(Exception):
+    """Someone else's change reached the users secret between this command's read and its write."""
+
+
 class Target(Protocol):
     """Where the users live: a hashed users store, or (`plain_text`) the local demo file."""
 
@@ -86,7 +105,9 @@ class Target(Protocol):
 
     def read(self, *, missing_ok: bool) -> Users: ...
 
-    def write(self, store: Users) -> None: ...
+    def write(self, store: Users) -> None:
+        """Replace what `read` returned last; VersionConflict if it changed since (then read and edit again)."""
+        ...
 
 
 class FileTarget:
@@ -128,7 +149,7 @@ class FileTarget:
 
 
 class SecretTarget:
-    """A Secrets Manager secret holding the users-store JSON."""
+    """A Secrets Manager secret holding the users-store JSON (compact), written only over the version it read."""
 
     plain_text = False
 
@@ -136,15 +157,20 @@ class SecretTarget:
         self.arn = arn
         self.client = client
         self.description = description or arn
+        self.version: str | None = None  # the AWSCURRENT version `read` saw (None: the secret had no value)
 
     def read(self, *, missing_ok: bool) -> UsersStore:
         errors = aws_errors()
         try:
-            text = self.client.get_secret_value(SecretId=self.arn).get("SecretString")
+            # AWSCURRENT by name, though it is the default: moto (5.2.5) answers a read without it with the version
+            # its own PutSecretValue made current last, even after UpdateSecretVersionStage moved AWSCURRENT on.
+            response = self.client.get_secret_value(SecretId=self.arn, VersionStage=CURRENT)
         except errors as exc:
             if error_code(exc) != "ResourceNotFoundException" or not self._exists():
                 raise
-            text = None  # the secret exists but has no value yet
+            response = {}  # the secret exists but has no value yet
+        self.version = response.get("VersionId")
+        text = response.get("SecretString")
         if text is None:
             if missing_ok:
                 return UsersStore()
@@ -161,9 +187,57 @@ class SecretTarget:
             return False
         return True
 
+    def _moved_on(self) -> bool:
+        """True if AWSCURRENT is no longer on the version read (False also when that cannot be told)."""
+        try:
+            stages = self.client.describe_secret(SecretId=self.arn).get("VersionIdsToStages", {})
+        except aws_errors():
+            return False
+        return CURRENT not in stages.get(self.version, [])
+
     def write(self, store: Users) -> None:
+        """Put the store as a new AWSPENDING version, then move AWSCURRENT to it from the version read: the move
+        fails if AWSCURRENT is no longer there (someone else's write came first), which is a VersionConflict."""
         assert isinstance(store, UsersStore)  # a secret never holds plain-text passwords
-        self.client.put_secret_value(SecretId=self.arn, SecretString=dumps_store(store))
+        try:
+            text = secret_string(store)
+        except UsersStoreTooLarge as exc:
+            raise CliError(f"{self.description}: {exc}; nothing was written") from None
+        version = str(uuid.uuid4())
+        put = self.client.put_secret_value(
+            SecretId=self.arn, SecretString=text, ClientRequestToken=version, VersionStages=[PENDING]
+        )
+        try:
+            if self.version is None:
+                # The secret had no value: the first version is made AWSCURRENT by Secrets Manager itself, unless
+                # another one came first.
+                if CURRENT not in put.get("VersionStages", []):
+                    raise VersionConflict
+            else:
+                try:
+                    self.client.update_secret_version_stage(
+                        SecretId=self.arn,
+                        VersionStage=CURRENT,
+                        MoveToVersionId=version,
+                        RemoveFromVersionId=self.version,
+                    )
+                except aws_errors():
+                    if self._moved_on():
+                        raise VersionConflict from None
+                    raise  # anything else (no UpdateSecretVersionStage permission, ...): AWS's own error
+        finally:
+            self._unstage_pending(version)
+        self.version = version
+
+    def _unstage_pending(self, version: str) -> None:
+        """Take AWSPENDING ("a rotation is under way") off our version, current now or left unlabelled (AWS deletes
+        such versions in time). If another writer's version holds it by now, that one is theirs: nothing to do."""
+        try:
+            self.client.update_secret_version_stage(
+                SecretId=self.arn, VersionStage=PENDING, RemoveFromVersionId=version
+            )
+        except aws_errors():
+            pass
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -201,8 +275,30 @@ def _check_username(username: str) -> None:
         raise CliError(f"invalid username {username!r}: use 1-64 characters of A-Z a-z 0-9 _ . @ + - (never ':')")
 
 
+def _edit(target: Target, store: Users, edit: Callable[[Users], Users], *, missing_ok: bool, stderr: Any) -> Users:
+    """Write `edit(store)`; if the target changed since `store` was read, read it again and apply `edit` to that.
+
+    `edit` raises CliError when the fresh value makes the change impossible (the user exists now, or is gone).
+    """
+    for attempt in range(1, EDIT_ATTEMPTS + 1):
+        edited = edit(store)
+        try:
+            target.write(edited)
+        except VersionConflict:
+            if attempt == EDIT_ATTEMPTS:
+                break
+            print(f"note: {CONFLICT} (another change came first); applying yours to the new value", file=stderr)
+            store = target.read(missing_ok=missing_ok)
+            continue
+        return edited
+    raise CliError(f"{CONFLICT}, {EDIT_ATTEMPTS} times in a row; your change was not made: run the command again", 1)
+
+
 def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     _check_username(args.username)
+    reserved = reserved_username_problem(args.username)  # new users only: an existing one can still be removed
+    if reserved:
+        raise CliError(reserved)
     groups: list[str] = list(dict.fromkeys(args.group or []))
     bad = [group for group in groups if not is_valid_group(group)]
     if bad:
@@ -210,8 +306,12 @@ def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     target = _target(args)
     store = target.read(missing_ok=True)
     params = None if target.plain_text else _scrypt_params(stderr)
+
+    def exists_error() -> CliError:
+        return CliError(f"user {args.username!r} already exists in {target.description}: pass --replace to reset them")
+
     if args.username in store.users and not args.replace:
-        raise CliError(f"user {args.username!r} already exists in {target.description}: pass --replace to reset them")
+        raise exists_error()
     if target.plain_text:
         print(
             f"note: {target.path if isinstance(target, FileTarget) else target.description} is the plain-text demo "
@@ -219,9 +319,18 @@ def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
             file=stderr,
         )
     password = _read_password(args.username, args.password_stdin)
-    verb = "replaced" if args.username in store.users else "added"
     secret = password if params is None else hash_password(password, params=params)
-    target.write(store.with_user(args.username, secret, groups))
+    replaced = False
+
+    def add(current: Users) -> Users:
+        nonlocal replaced
+        replaced = args.username in current.users
+        if replaced and not args.replace:
+            raise exists_error()  # added by someone else meanwhile
+        return current.with_user(args.username, secret, groups)
+
+    _edit(target, store, add, missing_ok=True, stderr=stderr)
+    verb = "replaced" if replaced else "added"
     print(f"{verb} user {args.username} (groups: {', '.join(groups) or 'none'}) in {target.description}", file=stdout)
     _demo_hint(target, stderr)
 
@@ -235,9 +344,13 @@ def _remove_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     _check_username(args.username)
     target = _target(args)
     store = target.read(missing_ok=False)
-    if args.username not in store.users:
-        raise CliError(f"no user {args.username!r} in {target.description}")
-    target.write(store.without_user(args.username))
+
+    def remove(current: Users) -> Users:
+        if args.username not in current.users:
+            raise CliError(f"no user {args.username!r} in {target.description}")
+        return current.without_user(args.username)
+
+    _edit(target, store, remove, missing_ok=False, stderr=stderr)
     print(f"removed user {args.username} from {target.description}", file=stdout)
     _demo_hint(target, stderr)
 

@@ -348,7 +348,9 @@ def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, s
     region_name = region(environ)
     target = endpoint(environ)
     access_key, secret_key, session_token = credentials(environ, timeout=timeout)
-    body = json.dumps({"SecretId": secret_id}).encode("utf-8")
+    # AWSCURRENT by name: what AWS returns without a stage, and what moto (5.2.5) returns only when asked by name once
+    # UpdateSecretVersionStage has moved it (tvm_users moves it to make concurrent edits safe).
+    body = json.dumps({"SecretId": secret_id, "VersionStage": "AWSCURRENT"}).encode("utf-8")
     headers = signed_headers(
         target.url,
         body,

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import getpass
 import importlib
+import ipaddress
 import os
 import sys
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 __all__ = [
+    "LOCAL_CREDENTIALS",
     "NO_CREDENTIALS",
     "NO_REGION",
     "CliError",
+    "aws_client",
     "aws_error_message",
     "aws_errors",
     "aws_errors_if_loaded",
     "error_code",
     "import_boto3",
+    "is_local_endpoint",
     "read_password",
     "resolve_region",
 ]
@@ -30,6 +35,9 @@ NO_CREDENTIALS: Final = (
     "no AWS credentials: configure a profile (`aws configure`, AWS_PROFILE) or set AWS_ACCESS_KEY_ID and "
     "AWS_SECRET_ACCESS_KEY"
 )
+
+# What a local moto server is signed for when no credentials are configured: moto accepts any (the devstack's own).
+LOCAL_CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
 class CliError(Exception):
@@ -43,6 +51,35 @@ class CliError(Exception):
 def import_boto3() -> Any:
     """boto3, imported on first use: `--file` mode never pays for it (it ships untyped, hence Any)."""
     return importlib.import_module("boto3")
+
+
+def is_local_endpoint(url: str | None) -> bool:
+    """True for an http(s) URL on this machine: localhost, or a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        host = urlsplit(url or "").hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def aws_client(service: str, region: str, endpoint_url: str | None = None) -> Any:
+    """A boto3 client; for an endpoint on this machine (a local moto) with no AWS credentials configured, one signed
+    with dummy credentials (LOCAL_CREDENTIALS), so `--endpoint-url http://127.0.0.1:5000` works with no AWS account.
+
+    The endpoint is the one boto3 itself settles on: `endpoint_url` if given, else AWS_ENDPOINT_URL_<SERVICE>,
+    AWS_ENDPOINT_URL or the profile's. Credentials that are configured are always used; dummy ones never leave for
+    a remote endpoint, where the call fails as before with "no AWS credentials".
+    """
+    session = import_boto3().session.Session(region_name=region)
+    client = session.client(service, endpoint_url=endpoint_url or None)
+    if is_local_endpoint(client.meta.endpoint_url) and session.get_credentials() is None:
+        client = session.client(service, endpoint_url=client.meta.endpoint_url, **LOCAL_CREDENTIALS)
+    return client
 
 
 def aws_errors() -> tuple[type[BaseException], ...]:

@@ -2,9 +2,10 @@
 
 The pool is named by ``--user-pool-id`` or by a deployed stack (``--stack``, its ``UserPoolId`` output). Everything
 goes through Cognito's admin API with boto3, so it works the same against AWS and against moto (``--endpoint-url``
-or ``AWS_ENDPOINT_URL``, as `make dev` runs it). Users are created without an invitation message
-(``MessageAction=SUPPRESS``): the administrator sets the password, permanent unless ``--temporary``. Passwords come
-from a prompt or stdin, never argv. Every AWS failure becomes a one-line error.
+or ``AWS_ENDPOINT_URL``, as `make dev` runs it; an endpoint on this machine needs no AWS credentials:
+`cli.aws_client`). Users are created without an invitation message (``MessageAction=SUPPRESS``): the administrator
+sets the password, permanent unless ``--temporary``. Passwords come from a prompt or stdin, never argv. Every AWS
+failure becomes a one-line error.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tvm_users.cli import CliError, error_code, import_boto3, read_password
-from tvm_users.store import is_valid_username
+from tvm_users.cli import CliError, aws_client, error_code, import_boto3, read_password
+from tvm_users.store import is_valid_username, reserved_username_problem
 
 __all__ = ["STACK_OUTPUT", "CognitoUser", "UserPool", "add_commands", "resolve_region", "user_pool_id_from_stack"]
 
@@ -67,8 +68,9 @@ def resolve_region(explicit: str | None, pool_id: str | None) -> str:
 
 
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
-    """A boto3 client; without --endpoint-url boto3 itself honours AWS_ENDPOINT_URL (and the per-service form)."""
-    return import_boto3().client(service, region_name=region, endpoint_url=endpoint_url or None)
+    """A boto3 client; without --endpoint-url boto3 itself honours AWS_ENDPOINT_URL (and the per-service form). A
+    local endpoint (a moto on 127.0.0.1) needs no AWS credentials: dummy ones are used if none are configured."""
+    return aws_client(service, region, endpoint_url)
 
 
 @contextlib.contextmanager
@@ -257,6 +259,9 @@ def _add_user(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     if not is_valid_username(args.username):
         # The TVM mints the username into every token: refuse what it would refuse (identity.py's USERNAME).
         raise CliError(f"invalid username {args.username!r}: use 1-64 characters of A-Z a-z 0-9 _ . @ + -")
+    reserved = reserved_username_problem(args.username)
+    if reserved:
+        raise CliError(reserved)
     groups = _groups(args)
     pool = _pool(args)
     pool.check_groups(groups)
@@ -344,7 +349,11 @@ def add_commands(commands: Any) -> None:
         where.add_argument("--stack", metavar="STACK_NAME", help=f"a deployed stack (reads its {STACK_OUTPUT} output)")
         parser.add_argument("--region", help="AWS region (default: the pool id's, else AWS_REGION or the AWS config)")
         parser.add_argument(
-            "--endpoint-url", metavar="URL", help="another endpoint for every AWS call, e.g. a local moto server"
+            "--endpoint-url",
+            metavar="URL",
+            help="another endpoint for every AWS call, e.g. the local moto of make dev AUTH=AmazonCognito "
+            "(http://127.0.0.1:5000; default: AWS_ENDPOINT_URL). With no AWS credentials configured, a local one "
+            "(localhost, 127.x, ::1) is called with dummy credentials (moto accepts any); any other needs real ones",
         )
         return parser
 

@@ -23,7 +23,14 @@ from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from tvm_users.passwords import MAX_PASSWORD_CHARS, ScryptParams, hash_password
-from tvm_users.store import UsersStore, UsersStoreError, dumps_store, is_valid_group, is_valid_username
+from tvm_users.store import (
+    UsersStore,
+    UsersStoreError,
+    dumps_store,
+    is_valid_group,
+    is_valid_username,
+    reserved_username_problem,
+)
 
 __all__ = [
     "DEMO_FORMAT",
@@ -99,6 +106,9 @@ def _record(name: str, password: object, groups: object, where: str = "") -> Dem
     prefix = f"{where}: " if where else ""
     if not is_valid_username(name):
         raise UsersStoreError(f"{prefix}invalid username {name!r}: use 1-64 characters of A-Z a-z 0-9 _ . @ + -")
+    reserved = reserved_username_problem(name)
+    if reserved:
+        raise UsersStoreError(prefix + reserved)
     if not isinstance(password, str) or not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise UsersStoreError(f"{prefix}user {name!r} needs a string 'password' and a list of string 'groups'")
     if not MIN_DEMO_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS or "\0" in password:

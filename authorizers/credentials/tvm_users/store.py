@@ -4,6 +4,11 @@ JSON, kept in a Secrets Manager secret when deployed (or a local file)::
 
     {"users": {"alice": {"password_hash": "scrypt$16384$8$1$...$...", "groups": ["readwrite"]}}}
 
+A secret's value is at most 65,536 bytes (Secrets Manager's quota), so the secret holds the compact form
+(`secret_string`: no spaces, about 141 bytes a user with an 8-character name, one group and the production hash,
+464 such users in all; the indented file form takes about 184, 356 users) and refuses a store past the limit with
+`UsersStoreTooLarge`, which says how many users of that size fit. Beyond that, AmazonCognito mode has no such limit.
+
 Top-level keys starting with ``_`` are comments. Everything is validated on load, so the authorizer never has to
 guess what a malformed record means: a bad store is an error, not a silent deny-all or allow-all.
 """
@@ -29,10 +34,12 @@ from tvm_users.passwords import (
 
 __all__ = [
     "GROUP_PATTERN",
+    "SECRET_STRING_LIMIT",
     "USERNAME_PATTERN",
     "UserRecord",
     "UsersStore",
     "UsersStoreError",
+    "UsersStoreTooLarge",
     "authenticate",
     "dump_store",
     "dumps_store",
@@ -41,6 +48,8 @@ __all__ = [
     "load_store",
     "loads_store",
     "parse_store",
+    "reserved_username_problem",
+    "secret_string",
 ]
 
 # Never ':' in a username: guests are minted as "guest:<name>", so no account can pass for one (or vice versa).
@@ -48,15 +57,42 @@ USERNAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_.@+-]{1,64}", re.ASCII)
 # Never ',' in a group: the authorizer hands groups downstream as one comma-separated string.
 GROUP_PATTERN: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 MAX_GROUPS: Final = 32
+# The most a Secrets Manager SecretString may hold: 65,536 bytes (the JSON here is ASCII, so characters are bytes).
+SECRET_STRING_LIMIT: Final = 65_536
 
 
 class UsersStoreError(ValueError):
     """The users store is not valid; the message names the record but never a hash or password."""
 
 
+class UsersStoreTooLarge(UsersStoreError):
+    """The store's JSON is over what a secret may hold; `size`, `limit` and `fit` (about how many users fit)."""
+
+    def __init__(self, size: int, users: int, limit: int) -> None:
+        self.size, self.users, self.limit = size, users, limit
+        empty = len(dumps_store(UsersStore(), compact=True))
+        # Each user adds its record and a comma (the first one none): the bytes past the empty store, per user.
+        per_user = (size - empty + 1) / max(users, 1)
+        self.fit = int((limit - empty + 1) // per_user) if per_user > 0 else 0
+        super().__init__(
+            f"the users store would be {size:,} bytes ({users} users), over the {limit:,}-byte limit of a Secrets "
+            f"Manager secret: about {self.fit} users of this size fit. Remove some, or move to AmazonCognito mode "
+            "(docs/deploy.md)"
+        )
+
+
 def is_valid_username(name: object) -> bool:
     """True for 1-64 characters of [A-Za-z0-9_.@+-] (fullmatch: a trailing newline does not sneak through)."""
     return isinstance(name, str) and USERNAME_PATTERN.fullmatch(name) is not None
+
+
+def reserved_username_problem(name: str) -> str | None:
+    """Why `name` may not be given to a new user, or None. `guest`, in any case, is reserved: the TVM refuses it
+    (momento_tvm.identity.RESERVED_USERNAMES), since under a policy's `inbox-{username}:*` it would cover every
+    Open-mode guest's `inbox-guest:<name>:...`. A store that already holds it still loads; that user gets no token."""
+    if name.lower() == "guest":
+        return f"the username {name!r} is reserved (Open-mode guests are 'guest:<name>'): choose another"
+    return None
 
 
 def is_valid_group(name: object) -> bool:
@@ -182,9 +218,21 @@ def load_store(path: str | os.PathLike[str]) -> UsersStore:
         return loads_store(source.read())
 
 
-def dumps_store(store: UsersStore) -> str:
-    """Serialize, stable and readable (sorted users, two-space indent)."""
+def dumps_store(store: UsersStore, *, compact: bool = False) -> str:
+    """Serialize, stable: sorted users, readable (two-space indent) for a file, or `compact` (no spaces, no newline)
+    for a secret, where every byte counts against the limit."""
+    if compact:
+        return json.dumps(store.to_json_obj(), separators=(",", ":"), sort_keys=True)
     return json.dumps(store.to_json_obj(), indent=2, sort_keys=True) + "\n"
+
+
+def secret_string(store: UsersStore, limit: int = SECRET_STRING_LIMIT) -> str:
+    """The compact JSON for a Secrets Manager secret; UsersStoreTooLarge if it is over `limit` bytes."""
+    text = dumps_store(store, compact=True)
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        raise UsersStoreTooLarge(size, len(store.users), limit)
+    return text
 
 
 def dump_store(store: UsersStore, path: str | os.PathLike[str]) -> None:

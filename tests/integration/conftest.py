@@ -1,15 +1,18 @@
-"""Fixtures of the vending function's test modules (the helpers live in tests/integration/vending.py)."""
+"""Fixtures of the vending function's test modules (the helpers live in tests/integration/vending.py), and the wheel
+the packaging tests share (tests/integration/fresh_venv.py)."""
 
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.integration import vending
+from tests.integration import fresh_venv, vending
 
 
 @pytest.fixture(scope="module")
@@ -26,3 +29,11 @@ def function(moto_endpoint: str, emulator_thread: Any) -> Iterator[ModuleType]:
 @pytest.fixture
 def logs(function: ModuleType) -> Iterator[io.StringIO]:
     yield from vending.captured_logs(function)
+
+
+@pytest.fixture(scope="session")
+def built_wheel() -> Iterator[Path]:
+    """The library's wheel, built once per session from a clean copy of the checkout: test_wheel.py and
+    test_readme_embedding.py install this same file."""
+    with tempfile.TemporaryDirectory(prefix="momento-tvm-wheel-") as work:
+        yield fresh_venv.build_wheel(Path(work))

@@ -1,11 +1,11 @@
 """The packaging acceptance test (issue 12): build the wheel as a user would, install it in a fresh venv with only
 what it declares, use it there against the emulator (tests/integration/wheel_probe.py), then try the tokens it
-vended with the real `momento` SDK here.
+vended with the real `momento` SDK here. Also: the wheel's long description is the package's own PyPI README
+(docs/pypi.md), not the repository's, whose relative links PyPI would render broken.
 
-The wheel is built from a clean copy of the checkout (tracked and untracked-but-not-ignored files, as a clone with
-these edits would hold), not in place: setuptools builds in-tree into `build/lib` and packs all of it, so a stale
-`build/` from an earlier build could add modules the sources no longer have, and other work on this tree would race
-with it. PyPI must be reachable: without it the install fails, and so does this test.
+The wheel is the session's `built_wheel` (tests/integration/conftest.py), built from a clean copy of the checkout
+(tests/integration/fresh_venv.py says why). PyPI must be reachable: without it the install fails, and so does this
+test.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import email.message
 import email.parser
 import json
-import os
-import shutil
-import subprocess
+import re
 import sys
 import tempfile
 import time
@@ -33,20 +31,19 @@ from packaging.utils import canonicalize_name
 import momento_tvm
 from tests import sdk_rights
 from tests.conftest import CACHE, RunningEmulator
+from tests.integration.fresh_venv import INSTALL_TIMEOUT_SECONDS, make_venv, run
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE_SOURCE = REPO / "functions" / "token_vending" / "momento_tvm"
 PROBE = Path(__file__).with_name("wheel_probe.py")
+PYPI_README = REPO / "docs" / "pypi.md"
 DIST_INFO = f"momento_tvm-{momento_tvm.__version__}.dist-info"
 DEV_TOOLS = ("devstack", "local_api", "site_tools", "tvm_users", "momento_emulator", "sam_local")
 BASE_DEPENDENCIES = {"grpcio", "momento-wire-types", "protobuf", "pyyaml", "fastjsonschema"}
 EXTRAS = {"fastapi": "fastapi", "flask": "flask"}  # extra -> the distribution it adds
 SEEDED = {"pip", "setuptools"}  # what `python -m venv` puts in every venv
 TOPIC = f"room-1-{uuid.uuid4().hex[:8]}"
-# Failure bounds, not expectations (warm cache: ~2 s and ~5 s); together under pytest's 300 s per-test timeout.
-BUILD_TIMEOUT_SECONDS = 90
-INSTALL_TIMEOUT_SECONDS = 180
-PROBE_TIMEOUT_SECONDS = 60
+PROBE_TIMEOUT_SECONDS = 60  # a failure bound; with the build and install, under pytest's 300 s per-test timeout
 
 
 @dataclass
@@ -58,66 +55,18 @@ class Installed:
     report: dict[str, Any]
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without the dev venv's Python variables, so nothing of it leaks into the fresh venv."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON") and k != "VIRTUAL_ENV"}
-
-
-def run(args: list[str | Path], what: str, timeout: float, *, show_stdout: bool = True) -> str:
-    """Run a command, failing the test loudly (with its output's tail) when it fails or overruns."""
-    try:
-        done = subprocess.run(
-            [str(a) for a in args], capture_output=True, text=True, timeout=timeout, env=clean_env(), check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{what} took more than {timeout} s (is PyPI reachable?)")
-    if done.returncode != 0:
-        shown = done.stdout[-3000:] if show_stdout else "(stdout withheld: it may hold tokens)"
-        pytest.fail(f"{what} failed with exit code {done.returncode}:\n{shown}\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def copy_checkout(destination: Path) -> None:
-    """The checkout's files without anything git ignores (build/, *.egg-info, caches, node_modules, .venv)."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-        timeout=30,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():  # a tracked file deleted in the work tree is listed but absent
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target, follow_symlinks=False)
-
-
 @pytest.fixture(scope="module")
-def installed(emulator_thread: Any) -> Iterator[Installed]:
-    """Build, install in a fresh venv, and run the probe there once for the module (timings on stderr)."""
-    with tempfile.TemporaryDirectory(prefix="momento-tvm-wheel-") as work:
-        root = Path(work)
+def installed(built_wheel: Path, emulator_thread: Any) -> Iterator[Installed]:
+    """Install the session's wheel in a fresh venv and run the probe there once for the module (timings on stderr)."""
+    with tempfile.TemporaryDirectory(prefix="momento-tvm-venv-") as work:
         started = time.monotonic()
-        copy_checkout(root / "src")
+        python = make_venv(Path(work) / "venv")
         run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", root / "dist", root / "src"],
-            "pip wheel",
-            BUILD_TIMEOUT_SECONDS,
-        )
-        wheels = list((root / "dist").glob("*.whl"))
-        assert len(wheels) == 1, wheels
-        built = time.monotonic()
-
-        run([sys.executable, "-m", "venv", root / "venv"], "python -m venv", 60)
-        python = root / "venv" / "bin" / "python"
-        run(
-            [python, "-m", "pip", "install", "--timeout", "30", f"{wheels[0]}[{','.join(sorted(EXTRAS))}]"],
+            [python, "-m", "pip", "install", "--timeout", "30", f"{built_wheel}[{','.join(sorted(EXTRAS))}]"],
             "pip install of the wheel from PyPI",
             INSTALL_TIMEOUT_SECONDS,
         )
         venv_ready = time.monotonic()
-
         out = run(
             [python, "-I", PROBE, str(emulator_thread.grpc_port), CACHE, TOPIC],
             "the probe in the fresh venv",
@@ -125,11 +74,10 @@ def installed(emulator_thread: Any) -> Iterator[Installed]:
             show_stdout=False,
         )
         print(
-            f"\nwheel: build {built - started:.1f} s, venv + install {venv_ready - built:.1f} s,"
-            f" probe {time.monotonic() - venv_ready:.1f} s",
+            f"\nwheel: venv + install {venv_ready - started:.1f} s, probe {time.monotonic() - venv_ready:.1f} s",
             file=sys.stderr,
         )
-        yield Installed(wheels[0], python, json.loads(out))
+        yield Installed(built_wheel, python, json.loads(out))
 
 
 def wheel_metadata(wheel: Path) -> email.message.Message:
@@ -180,6 +128,21 @@ def test_the_metadata_declares_ranged_dependencies_and_the_two_extras(installed:
     for requirement in requirements:
         operators = {spec.operator for spec in requirement.specifier}
         assert {">=", "<"} <= operators or "~=" in operators, f"{requirement} is not a range"
+
+
+def test_the_long_description_is_the_pypi_readme_with_no_relative_link(installed: Installed) -> None:
+    """PyPI shows the long description on the package's page, where a link relative to the repository leads
+    nowhere: the package's own README (docs/pypi.md) links absolutely, or not at all."""
+    metadata = wheel_metadata(installed.wheel)
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    description = metadata.get_payload()
+    assert isinstance(description, str)
+    assert description.strip() == PYPI_README.read_text(encoding="utf-8").strip()
+    targets = re.findall(r"\]\(\s*<?([^)\s>]*)", description)  # [text](target) and ![alt](target)
+    targets += re.findall(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?\s*$", description, re.MULTILINE)  # [label]: target
+    targets += re.findall(r"""(?:href|src)\s*=\s*["']([^"']*)""", description)  # raw HTML
+    assert targets, "the PyPI README links to Momento's site: the link patterns here must find it"
+    assert [target for target in targets if not target.startswith("https://")] == []
 
 
 # ---------------------------------------------------------------------- the fresh venv

@@ -32,6 +32,7 @@ help:
 	@echo "  make sam-api     the template under SAM CLI's sam local start-api, in Docker, offline"
 	@echo "                   AUTH=LambdaAuthorizer | Open; ports: API_PORT MOMENTO_GRPC_PORT MOMENTO_WEB_PORT MOTO_PORT"
 	@echo "  make emulator    only the Momento emulator; ports: MOMENTO_GRPC_PORT=8080 (gRPC) MOMENTO_WEB_PORT=8081"
+	@echo "                   CACHE_NAME=chat (the cache it holds; comma-separated for more)"
 	@echo "  make test        install everything needed, then run the whole test suite (what CI runs, with lint)"
 	@echo "  make test-fast   the unit tests only (no servers, no browser)"
 	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
@@ -61,8 +62,13 @@ $(STAMPS)/python: requirements/dev.txt pyproject.toml | $(STAMPS)
 		.write_text("".join(str(pathlib.Path(d).resolve()) + "\n" for d in sys.argv[1:]))' $(DEV_TOOL_DIRS)
 	@touch $@
 
+# Node.js 20.19+ or 22.12+ (what Vite 8 needs), checked before each npm step: missing or too old, one line saying what
+# to install, and make fails (a script rather than a target, so it runs exactly when npm is about to).
+CHECK_NODE := sh tools/check_node.sh
+
 # JavaScript test dependencies (the real Momento SDKs and a bundler), pinned by their lock file.
 $(STAMPS)/js: $(JS_TESTS)/package.json $(JS_TESTS)/package-lock.json | $(STAMPS)
+	@$(CHECK_NODE)
 	@echo "Installing the JavaScript test packages into $(JS_TESTS)/node_modules (first run: about 20 s)..."
 	@cd $(JS_TESTS) && npm ci --no-audit --no-fund
 	@cd $(JS_TESTS) && npm run --silent build
@@ -71,6 +77,7 @@ $(STAMPS)/js: $(JS_TESTS)/package.json $(JS_TESTS)/package-lock.json | $(STAMPS)
 # The chat site, built to static_site/dist (served by `make dev`, published by `make publish`).
 $(STAMPS)/site: $(SITE_SOURCES) | $(STAMPS)
 	@if [ -f $(SITE)/package.json ]; then \
+		$(CHECK_NODE) && \
 		echo "Installing the site's npm packages and building it into $(SITE)/dist (first run: about 30 s)..." && \
 		cd $(SITE) && npm ci --no-audit --no-fund && npm run --silent build; \
 	else echo "no static_site/package.json: make dev serves its placeholder page"; fi
@@ -150,9 +157,10 @@ bench: install install-browser install-site
 soak: install
 	$(PY) bench/soak.py $(SOAK_ARGS)
 
-# Only the Momento emulator (ports: MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT; unset: its defaults, 8080 and 8081).
+# Only the Momento emulator (ports: MOMENTO_GRPC_PORT, MOMENTO_WEB_PORT; unset: its defaults, 8080 and 8081), with
+# the cache CACHE_NAME (comma-separated for more; unset: chat, the cache docs/emulator.md and docs/embedding.md use).
 emulator: install
-	$(PY) -m momento_emulator $(if $(MOMENTO_GRPC_PORT),--grpc-port $(MOMENTO_GRPC_PORT))$(if $(MOMENTO_WEB_PORT), --web-port $(MOMENTO_WEB_PORT))
+	CACHE_NAME='$(or $(CACHE_NAME),chat)' $(PY) -m momento_emulator $(if $(MOMENTO_GRPC_PORT),--grpc-port $(MOMENTO_GRPC_PORT))$(if $(MOMENTO_WEB_PORT), --web-port $(MOMENTO_WEB_PORT))
 
 clean:
 	rm -rf $(VENV) $(STAMPS) .aws-sam/sam-local $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist

@@ -26,7 +26,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +37,7 @@ import uvicorn
 from .children import ChildProcess
 from .config import HOST, RestartPolicy
 from .errors import ChildExitedError, ConfigError, DevstackError, StartTimeoutError
-from .ports import port_is_free
+from .ports import port_is_free, suggest_port
 from .signals import run_until_stopped
 from .supervisor import Supervisor
 
@@ -115,8 +115,9 @@ def _number(variable: str, raw: str) -> int:
         raise ConfigError(f"{variable}={raw.strip()!r} is not a number") from None
 
 
-def _taken(variable: str, port: int) -> ConfigError:
-    suggestion = f"{variable}={port + 1 if port < 65535 else 0} make embedded"
+def _taken(variable: str, port: int, configured: Iterable[int] = ()) -> ConfigError:
+    """The error for a taken port, offering one that is free and that no other variable names (ports.suggest_port)."""
+    suggestion = f"{variable}={suggest_port(port, {p for p in configured if p})} make embedded"
     return ConfigError(
         f"port {port} ({variable}, {PORTS[variable][1]}) is already in use on {HOST}. Stop what is using it, or "
         f"choose another port, e.g. `{suggestion}` (0 picks a free port)."
@@ -133,17 +134,17 @@ def check_ports(config: EmbeddedConfig) -> None:
             raise ConfigError(f"{seen[port]} and {variable} are both {port}: give each its own port (0: a free one)")
         seen[port] = variable
         if variable != "EMBEDDED_PORT" and not port_is_free(port):
-            raise _taken(variable, port)
+            raise _taken(variable, port, config.ports.values())
 
 
-def bind_app_socket(port: int) -> socket.socket:
+def bind_app_socket(port: int, configured: Iterable[int] = ()) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((HOST, port))
     except OSError:
         sock.close()
-        raise _taken("EMBEDDED_PORT", port) from None
+        raise _taken("EMBEDDED_PORT", port, configured) from None
     sock.listen(128)
     sock.set_inheritable(False)
     return sock
@@ -224,7 +225,7 @@ class Embedded:
     async def start(self) -> Running:
         started = time.perf_counter()
         check_ports(self.config)
-        sock = bind_app_socket(self.config.ports["EMBEDDED_PORT"])
+        sock = bind_app_socket(self.config.ports["EMBEDDED_PORT"], self.config.ports.values())
         app_port: int = sock.getsockname()[1]
         try:
             async with asyncio.timeout(START_TIMEOUT_SECONDS):
@@ -257,7 +258,7 @@ class Embedded:
         except ChildExitedError as error:
             for variable, port in (("MOMENTO_GRPC_PORT", asked_grpc), ("MOMENTO_WEB_PORT", asked_web)):
                 if port and f"port {port} " in str(error) and "already in use" in str(error):
-                    raise _taken(variable, port) from None
+                    raise _taken(variable, port, self.config.ports.values()) from None
             raise
         first = self.emulator
 

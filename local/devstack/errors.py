@@ -37,13 +37,18 @@ class UnsupportedAuthError(DevstackError):
 class PortInUseError(DevstackError):
     exit_code = 2
 
-    def __init__(self, port: int, variable: str | None, what: str = "") -> None:
+    def __init__(self, port: int, variable: str | None, what: str = "", *, suggestion: int = 0) -> None:
+        """`suggestion`: a port to offer instead, free when checked and none of the stack's other configured ports
+        (ports.port_taken finds one); 0 offers `VARIABLE=0` (a free port), never a guess that may be taken."""
         self.port = port
         self.variable = variable
+        self.suggestion = suggestion
         where = f" ({variable}, {what})" if variable and what else f" ({variable})" if variable else ""
-        if variable:
-            example = f"{variable}={port + 1 if port < 65535 else 0} make dev"
+        if variable and suggestion:
+            example = f"{variable}={suggestion} make dev"
             hint = f"Stop what is using it, or choose another port, e.g. `{example}` (0 picks a free port)."
+        elif variable:
+            hint = f"Stop what is using it, or choose another port, e.g. `{variable}=0 make dev` (a free port)."
         else:
             hint = "Stop what is using it and try again."
         super().__init__(f"port {port}{where} is already in use on 127.0.0.1. {hint}")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import errno
 import random
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from .config import HOST, PortSetting
+from .config import HOST, PORT_VARIABLES, PortSetting
 from .errors import ConfigError, PortInUseError
 
-__all__ = ["check_ports", "free_port", "port_is_free"]
+__all__ = ["check_ports", "free_port", "port_is_free", "port_taken", "suggest_port"]
+
+# How far above a taken port a suggestion is looked for (then: 0, a free port).
+_SUGGESTION_SPAN = 100
 
 
 def port_is_free(port: int, host: str = HOST) -> bool:
@@ -55,8 +58,30 @@ def _ephemeral_low(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
         return 32768
 
 
+def suggest_port(port: int, avoid: Collection[int], host: str = HOST) -> int:
+    """A port to offer in place of the taken `port`: the first above it that is free now and none of `avoid` (the
+    stack's other configured ports, which may not be bound yet), else 0 (a free port chosen at start)."""
+    for candidate in range(port + 1, min(port + _SUGGESTION_SPAN, 65535) + 1):
+        if candidate in avoid:
+            continue
+        try:
+            if port_is_free(candidate, host):
+                return candidate
+        except OSError:  # e.g. a privileged port: not one to offer
+            continue
+    return 0
+
+
+def port_taken(port: int, variable: str, configured: Iterable[PortSetting], host: str = HOST) -> PortInUseError:
+    """The error for `variable`'s taken `port`, offering a port that is free and that no other variable names."""
+    avoid = {setting.port for setting in configured if setting.port}
+    what = PORT_VARIABLES[variable][1] if variable in PORT_VARIABLES else ""
+    return PortInUseError(port, variable, what, suggestion=suggest_port(port, avoid, host))
+
+
 def check_ports(settings: Iterable[PortSetting], host: str = HOST) -> None:
     """Raise for the first fixed port that is taken, or named by two variables. Port 0 is always fine."""
+    settings = tuple(settings)
     seen: dict[int, str] = {}
     for setting in settings:
         if setting.port == 0:
@@ -75,4 +100,4 @@ def check_ports(settings: Iterable[PortSetting], host: str = HOST) -> None:
                 f"e.g. `{setting.variable}=0 make dev` for a free port"
             ) from None
         if not free:
-            raise PortInUseError(setting.port, setting.variable, setting.what)
+            raise port_taken(setting.port, setting.variable, settings, host)

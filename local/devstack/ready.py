@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 
+from .ports import suggest_port
 from .stack import StackInfo
 
 __all__ = ["ready_block", "ready_json"]
@@ -82,12 +83,19 @@ def ready_block(info: StackInfo) -> str:
             origin = "as configured"
         lines.append(f"     {port.variable:<{width}}{port.port:<7}{port.what:<{what_width}}{origin}")
     lines += [
-        "   To change one: e.g. `API_PORT=3001 make dev`.",
+        f"   To change one: e.g. `{_port_example(info)} make dev`.",
         "",
         " Press Ctrl-C to stop.",
         _RULE,
     ]
     return "\n".join(lines)
+
+
+def _port_example(info: StackInfo) -> str:
+    """`API_PORT=<a port>`: one that is free and none of this stack's (an example must not clash with SITE_PORT)."""
+    api = next(port for port in info.ports if port.variable == "API_PORT")
+    avoid = {port.port for port in info.ports} | {port.requested for port in info.ports}
+    return f"API_PORT={suggest_port(api.port, avoid)}"
 
 
 def _logins(info: StackInfo) -> list[str]:
@@ -118,5 +126,6 @@ def _settings(info: StackInfo) -> list[str]:
     if not extra:
         lines.append("            more origins for the API: e.g. `ALLOWED_ORIGINS=http://localhost:5173 make dev`")
     if info.watched_files:
-        lines.append(f"   Edits    {' and '.join(info.watched_files)} apply while this runs (no restart)")
+        verb = "applies" if len(info.watched_files) == 1 else "apply"
+        lines.append(f"   Edits    {' and '.join(info.watched_files)} {verb} while this runs (no restart)")
     return lines

@@ -101,16 +101,36 @@ class SeededSecret:
         return f"secret {self.name}"
 
     def apply(self, moto: MotoClients) -> None:
+        """Create it: moto is empty (at start, after a restart). Held already (a retried re-seed): put the value."""
         client = moto.client("secretsmanager")
         try:
-            arn = client.create_secret(
-                Name=self.name,
-                Description=f"Local stack: {self.description}",
-                SecretString=self.value,
-                Tags=[{"Key": "_custom_id_", "Value": _ARN_SUFFIX}],  # moto: use this id, not a random one
-            )["ARN"]
+            arn = self._create(client)
         except client.exceptions.ResourceExistsException:  # a retried re-seed: the same value again
             arn = client.put_secret_value(SecretId=self.name, SecretString=self.value)["ARN"]
+        self._check(arn)
+
+    def update(self, moto: MotoClients) -> None:
+        """Put a new value into the secret moto holds (the users file changed), creating it only if moto lost it.
+
+        Not `apply`: its create would fail on the held secret, and moto logs that refusal as a 400 access line at
+        every edit of the users file."""
+        client = moto.client("secretsmanager")
+        try:
+            arn = client.put_secret_value(SecretId=self.name, SecretString=self.value)["ARN"]
+        except client.exceptions.ResourceNotFoundException:  # moto restarted, its re-seed not done yet
+            arn = self._create(client)
+        self._check(arn)
+
+    def _create(self, client: Any) -> str:
+        created: str = client.create_secret(
+            Name=self.name,
+            Description=f"Local stack: {self.description}",
+            SecretString=self.value,
+            Tags=[{"Key": "_custom_id_", "Value": _ARN_SUFFIX}],  # moto: use this id, not a random one
+        )["ARN"]
+        return created
+
+    def _check(self, arn: str) -> None:
         if arn != self.arn:
             raise DevstackError(f"moto named the secret {arn}, not {self.arn}: has moto changed?")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import mimetypes
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,7 +18,8 @@ from aiohttp import web
 
 from site_tools import SiteConfig, inject_csp, render_config_js
 
-from .errors import PortInUseError
+from .config import PortSetting
+from .ports import port_taken
 
 __all__ = ["PLACEHOLDER_DIR", "SiteServer", "site_directory"]
 
@@ -48,11 +50,21 @@ def site_directory(root: Path) -> tuple[Path, str]:
 class SiteServer:
     """aiohttp serving one directory and `/config.js` on host:port (0 = a free port)."""
 
-    def __init__(self, directory: Path, host: str, port: int, *, variable: str = "SITE_PORT") -> None:
+    def __init__(
+        self,
+        directory: Path,
+        host: str,
+        port: int,
+        *,
+        variable: str = "SITE_PORT",
+        configured: Iterable[PortSetting] = (),
+    ) -> None:
+        """`configured`: the stack's port settings, so that a taken port's hint offers none of the others."""
         self.directory = directory.resolve()
         self.host = host
         self.requested_port = port
         self.variable = variable
+        self.configured = tuple(configured)
         self.config: SiteConfig | None = None  # set once the API is up; 503 for /config.js until then
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -79,7 +91,7 @@ class SiteServer:
             await self._runner.cleanup()
             self._runner = None
             if error.errno == errno.EADDRINUSE:
-                raise PortInUseError(self.requested_port, self.variable, "the static site") from None
+                raise port_taken(self.requested_port, self.variable, self.configured, self.host) from None
             raise
         server = site._server  # aiohttp exposes no public accessor for the bound port
         assert server is not None and server.sockets  # type: ignore[attr-defined]

@@ -64,7 +64,7 @@ from .local_files import (
     read_local_files,
     shown,
 )
-from .ports import check_ports, free_port
+from .ports import check_ports, free_port, port_taken
 from .seed import (
     ACCOUNT_ID,
     MOMENTO_KEY_SECRET_NAME,
@@ -354,7 +354,7 @@ class Stack:
                 "devstack: static_site/ is not built (no dist/): serving its sources as they are. "
                 "Build it with `cd static_site && npm ci && npm run build`."
             )
-        self._site = SiteServer(site_directory_path, HOST, config.site_port)
+        self._site = SiteServer(site_directory_path, HOST, config.site_port, configured=config.ports())
         try:
             await self._site.start()
             emulator_ready = asyncio.ensure_future(self._emulator_ready())
@@ -454,7 +454,7 @@ class Stack:
             if match:
                 port = int(match.group(1))
                 variable = "MOMENTO_GRPC_PORT" if port == grpc_port else "MOMENTO_WEB_PORT"
-                raise PortInUseError(port, variable, PORT_VARIABLES[variable][1]) from None
+                raise port_taken(port, variable, self.config.ports()) from None
             raise
         except (ValueError, KeyError, TypeError):
             raise DevstackError("the Momento emulator's first line was not its JSON ready report") from None
@@ -542,7 +542,7 @@ class Stack:
             await self._wait_until_answers(child, f"{self._moto_url}/moto-api/")
         except ChildExitedError as error:
             if "already in use" in str(error):
-                raise PortInUseError(self._moto_port, "MOTO_PORT", PORT_VARIABLES["MOTO_PORT"][1]) from None
+                raise port_taken(self._moto_port, "MOTO_PORT", self.config.ports()) from None
             raise
 
     async def _wait_until_answers(self, child: ChildProcess, url: str) -> None:
@@ -609,7 +609,7 @@ class Stack:
         try:
             await api.start()
         except ApiPortInUseError as error:
-            raise PortInUseError(error.port, "API_PORT", PORT_VARIABLES["API_PORT"][1]) from None
+            raise port_taken(error.port, "API_PORT", self.config.ports()) from None
         except WorkerStartError as error:  # its own traceback is in the log above, prefixed with its name
             raise DevstackError(f"the local API could not start: {error}") from None
         return api
@@ -719,7 +719,7 @@ class Stack:
             secret if isinstance(held, SeededSecret) and held.name == USERS_SECRET_NAME else held
             for held in self.moto_holds
         ]
-        await asyncio.to_thread(secret.apply, self._moto_clients)
+        await asyncio.to_thread(secret.update, self._moto_clients)
         restarted = await self.api.restart_functions(self.api.authorizer_functions)
         return f"{secret.describe()} re-seeded, {', '.join(restarted)} restarted, cached authorizer results dropped"
 

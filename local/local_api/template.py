@@ -11,7 +11,8 @@ Why each step:
   for the parameters, and only the resources whose Condition holds are kept.
 - Intrinsics are resolved as CloudFormation would at deploy time (see `intrinsics`). A reference to something that
   exists only in AWS (a CloudFront domain name) cannot be known: unless `resources` gives its physical id it resolves
-  to None, and a value built from it (a CORS origin, an environment variable) is dropped with a log line.
+  to None, and a value built from it is dropped: a CORS origin quietly (the deployed site's origin is in every
+  local run; the local site's come in through AllowedOrigins), an environment variable with a log line.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .intrinsics import (
     MARKED,
     Conditions,
     Resolver,
+    as_text,
     check_rules,
     concrete,
     no_if,
@@ -73,6 +75,8 @@ LAMBDA_DEFAULT_MEMORY_MB: Final = 128
 LAMBDA_DEFAULT_TIMEOUT_S: Final = 3
 _CODE_BUCKET: Final = "local-api-code"
 _SERVERLESS_CODE: Final = ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
+# What a browser's Origin header looks like (scheme://host[:port]), or `*`; `*` may stand for a part of the host/port.
+_ORIGIN: Final = re.compile(r"\*|[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.*-]+(:([0-9]{1,5}|\*))?", re.ASCII)
 
 _FUNCTION_IN_ARN: Final = re.compile(r":function:([^/:]+)")
 _OPENAPI_METHODS: Final = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -645,13 +649,39 @@ def _cors(cors: Any) -> CorsSpec | None:
         return None
     max_age = cors.get("maxAge")
     return CorsSpec(
-        allow_origins=strings(cors.get("allowOrigins"), "CORS origin"),
+        allow_origins=_cors_origins(cors.get("allowOrigins")),
         allow_methods=tuple(method.upper() for method in strings(cors.get("allowMethods"), "CORS method")),
         allow_headers=tuple(header.lower() for header in strings(cors.get("allowHeaders"), "CORS header")),
         expose_headers=tuple(header.lower() for header in strings(cors.get("exposeHeaders"), "CORS header")),
         max_age=None if max_age is None else int(max_age),
         allow_credentials=str(cors.get("allowCredentials", False)).lower() == "true",
     )
+
+
+def _cors_origins(value: Any) -> tuple[str, ...]:
+    """The allowed origins that exist locally.
+
+    One built from an AWS-only value (the template's `https://${SiteDistribution.DomainName}`, the deployed site) is
+    dropped at debug level: it is expected in every local run, and the local site's origins come in through
+    AllowedOrigins instead. A literal origin that is not scheme://host[:port] (a path, no scheme) is kept as written
+    but warned about: no browser sends such an Origin, so it is most likely a typo in the template.
+    """
+    items = value if isinstance(value, list) else [value] if value is not None else []
+    origins: list[str] = []
+    for item in items:
+        text = as_text(item, "CORS origin")
+        missing = unresolved(text)
+        if missing:
+            shown = MARKED.sub(lambda match: "${" + match.group(1) + "}", text)
+            log.debug("CORS origin %s dropped: %s exists only in AWS", shown, ", ".join(sorted(set(missing))))
+            continue
+        if not _ORIGIN.fullmatch(text):
+            log.warning(
+                "CORS origin %r is not an origin (scheme://host[:port], or *): no browser sends that Origin header",
+                text,
+            )
+        origins.append(text)
+    return tuple(origins)
 
 
 def _function(

@@ -136,6 +136,36 @@ async def test_a_wrong_password_is_the_gateways_403(stack: Stack, http: aiohttp.
     assert (status, body) == (403, {"message": "Forbidden"})
 
 
+def readme_says(case: str) -> tuple[int, Any]:
+    """What README.md says `case` gets: the `STATUS BODY` in backquotes after "<case> gets" (lines joined)."""
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    match = re.search(re.escape(case) + r" gets `(\d{3}) (\{[^`]*\})`", text)
+    assert match, f"README.md no longer says what {case} gets"
+    return int(match[1]), json.loads(match[2])
+
+
+async def test_the_readme_says_what_a_refused_client_sees(stack: Stack, http: aiohttp.ClientSession) -> None:
+    """The README once said "every refusal is a typed 4xx with a reason": true of the function only. A failed
+    sign-in is the gateway's bare answer, and the README now says which, checked here against the local API."""
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "every refusal is a typed 4xx" not in text
+    assert "every refusal by the vending function is a typed 4xx with a reason" in text
+
+    status, body, _ = await get_json(http, f"{stack.api_url}/token")
+    assert (
+        (status, body) == readme_says("A request with no `Authorization` header") == (401, {"message": "Unauthorized"})
+    )
+    for wrong in (basic("alice", f"wrong-{uuid.uuid4()}"), basic("nobody", "alice-password")):
+        status, body, _ = await get_json(http, f"{stack.api_url}/token", wrong)
+        assert (status, body) == readme_says("a wrong username or password") == (403, {"message": "Forbidden"})
+
+    # and the function's own refusals are typed, with a reason
+    for query in ("ttlSeconds=abc", "topic=typo"):
+        status, body, _ = await get_json(http, f"{stack.api_url}/token?{query}", demo_auth("viewer"))
+        assert (status, body["error"]["code"]) == (400, "invalid_request"), body
+        assert set(body["error"]) == {"code", "message"} and body["error"]["message"]
+
+
 @pytest.mark.parametrize("query", ["ttlSeconds=abc", "ttlSeconds=5", "topics=ro*m-*", "topic=typo", "topics=a,,b"])
 async def test_malformed_parameters_are_a_typed_400(stack: Stack, http: aiohttp.ClientSession, query: str) -> None:
     status, body, _ = await get_json(http, f"{stack.api_url}/token?{query}", demo_auth("alice"))

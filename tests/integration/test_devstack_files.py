@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,9 @@ POLICY = Path("functions/token_vending/policy.yaml")
 USERS = Path("local/demo_users.json")
 VITE = "http://localhost:5173"  # Momento's Vite chat app, on Vite's default port
 APPLY_TIMEOUT = 30.0
+# moto's access line for a request it refused ("POST / HTTP/1.1" 400 -): an edit of the users file printed one for
+# each call that was expected to fail (creating the secret or the Cognito users that moto held already).
+MOTO_REFUSED = re.compile(r'\[moto\].*" 4\d\d ')
 
 
 def copy_checkout(target: Path, *, with_code: bool = False) -> Path:
@@ -274,6 +278,7 @@ async def test_users_added_and_removed_with_tvm_users_apply_at_once(
     assert body["scope"]["tier"] == "readonly"
     assert [(user.username, user.tier) for user in stack.info.users][-1] == ("carol", "readonly")
     assert "local/demo_users.json changed: applied (secret tvm/users re-seeded" in caplog.text
+    assert not MOTO_REFUSED.findall(caplog.text), caplog.text
     assert "carol readonly" in caplog.text
     assert "carol-password" not in caplog.text
 
@@ -305,6 +310,7 @@ async def test_users_added_and_removed_with_tvm_users_apply_at_once(
         await stack.wait_ready("moto", restarts + 1)
     secret = await asyncio.to_thread(users_secret_value, stack.moto_url)
     assert sorted(loads_store(secret).users) == ["bob", "carol", "viewer"]
+    assert not MOTO_REFUSED.findall(caplog.text), caplog.text  # two edits and a re-seed: not one refused call
 
 
 def users_secret_value(moto_url: str) -> str:
@@ -358,7 +364,10 @@ async def test_a_policy_edit_applies_and_a_broken_one_is_refused(
     assert (status, body["scope"]["tier"]) == (200, "readwrite")  # the policy in force is the last good one
 
 
-async def test_in_cognito_mode_a_user_added_to_the_file_can_sign_in(tmp_path: Path) -> None:
+async def test_in_cognito_mode_a_user_added_to_the_file_can_sign_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="devstack")
     root = copy_checkout(tmp_path)
     config = on_free_ports(root, auth="AmazonCognito", watch_files=True, watch_interval_seconds=0.2)
     async with Stack(config) as stack:
@@ -370,7 +379,21 @@ async def test_in_cognito_mode_a_user_added_to_the_file_can_sign_in(tmp_path: Pa
         async with asyncio.timeout(APPLY_TIMEOUT):
             while stack.changes_applied < 1 or {u.username for u in stack.info.users} != {"alice", "viewer", "carol"}:
                 await stack.wait_changes_handled(stack.changes_handled + 1)
+        assert "local/demo_users.json changed: applied (the local Cognito pool's users synced" in caplog.text
+        assert not MOTO_REFUSED.findall(caplog.text), caplog.text  # no user created twice, none deleted twice
         result = await asyncio.to_thread(sign_in, stack.moto_url, client_id, "carol", "carol-password")
         assert result["IdToken"]
         with pytest.raises(Exception, match="UserNotFoundException"):
             await asyncio.to_thread(sign_in, stack.moto_url, client_id, "bob", "bob-password")
+
+        # a moto restart re-seeds the pool (the users in force) without a refused call either
+        logged = len(caplog.text)
+        restarts, pid = stack.restarts["moto"], stack.child_pid("moto")
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        async with asyncio.timeout(APPLY_TIMEOUT):
+            await stack.wait_ready("moto", restarts + 1)
+        assert "devstack: moto is back" in caplog.text[logged:]
+        assert not MOTO_REFUSED.findall(caplog.text[logged:]), caplog.text[logged:]
+        result = await asyncio.to_thread(sign_in, stack.moto_url, client_id, "carol", "carol-password")
+        assert result["IdToken"]

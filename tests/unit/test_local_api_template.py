@@ -122,6 +122,7 @@ def test_an_unresolvable_environment_value_is_dropped() -> None:
 
 @pytest.mark.parametrize("mode", ["Open", "LambdaAuthorizer"])
 def test_cors_keeps_local_origins_and_drops_the_cloudfront_one(mode: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Dropped quietly: the deployed site's origin is in every local run (it printed a line at each `make dev`)."""
     with caplog.at_level(logging.INFO, logger="local_api"):
         cors = local_api(mode).spec.cors
     assert cors == CorsSpec(
@@ -131,7 +132,39 @@ def test_cors_keeps_local_origins_and_drops_the_cloudfront_one(mode: str, caplog
         expose_headers=("retry-after",),
         max_age=600,
     )
-    assert "https://${SiteDistribution.DomainName} dropped" in caplog.text
+    assert "SiteDistribution" not in caplog.text
+    assert not caplog.records
+    with caplog.at_level(logging.DEBUG, logger="local_api"):  # still said, for whoever looks
+        local_api(mode)
+    assert "CORS origin https://${SiteDistribution.DomainName} dropped" in caplog.text
+
+
+def test_a_literal_cors_origin_that_is_not_an_origin_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typo in the template (a path, no scheme) is still said at start: no browser sends such an Origin."""
+    (tmp_path / "code").mkdir()
+    template = tmp_path / "template.yaml"
+    origins = json.dumps(
+        ["https://chat.example.com", "http://localhost:5173/app", "chat.example.org", "https://*.example.net", "*"]
+    )
+    source = PLAIN_TEMPLATE.replace("INTEGRATED", "Echo")
+    source = source.replace(
+        "Properties: {Name: plain, ProtocolType: HTTP}",
+        f"Properties: {{Name: plain, ProtocolType: HTTP, CorsConfiguration: {{AllowOrigins: {origins}}}}}",
+    )
+    template.write_text(source)
+    with caplog.at_level(logging.INFO, logger="local_api"):
+        spec = load_api(template, {})
+    assert spec.cors is not None
+    assert spec.cors.allow_origins == tuple(json.loads(origins))  # kept as written
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warned == [
+        "CORS origin 'http://localhost:5173/app' is not an origin (scheme://host[:port], or *): no browser sends "
+        "that Origin header",
+        "CORS origin 'chat.example.org' is not an origin (scheme://host[:port], or *): no browser sends that "
+        "Origin header",
+    ]
 
 
 def test_a_cloudfront_domain_given_in_resources_is_an_allowed_origin() -> None:

@@ -120,7 +120,8 @@ def test_open_modes_one_watched_file_applies() -> None:
 
 def test_make_embedded_offers_a_port_none_of_its_variables_names() -> None:
     """`make embedded` had the same hint (taken + 1): MOMENTO_GRPC_PORT taken, MOMENTO_WEB_PORT the next one."""
-    from devstack.embedded import ConfigError, EmbeddedConfig, check_ports as check_embedded_ports
+    from devstack.embedded import ConfigError, EmbeddedConfig
+    from devstack.embedded import check_ports as check_embedded_ports
 
     first = free_run(5)
     ports = {"EMBEDDED_PORT": 0, "MOMENTO_GRPC_PORT": first, "MOMENTO_WEB_PORT": first + 1}

@@ -5,10 +5,13 @@ setup: docker.io installed, the Lambda Python 3.13 x86_64 image built if missing
 build: `sam build` for x86_64 (pyenv's Python 3.13) into .aws-sam/sam-local/build, never .aws-sam/build (which
     `sam deploy` would upload); `api --no-build` serves it as it is.
 api:   the same as setup, then `sam build` and `sam local start-api` with the emulator and moto, until Ctrl-C or
-    SIGTERM; then everything it started is stopped, dockerd too if it was not running before.
+    SIGTERM; then everything it started is stopped (its own containers only: those on this run's Docker network),
+    dockerd too if it was not running before. If Docker goes away meanwhile, it says so in one line and stops.
+DOCKER_HOST (unix:///path) picks the engine, as for the docker CLI and SAM CLI; none is started in its place.
 
-Exit status: 0 after Ctrl-C / SIGTERM (or a finished setup), 1 when something failed, 2 for a setting to fix
-(AUTH=AmazonCognito, a taken port). The ready report goes to stdout (`--ready-json`: one JSON line); logs to stderr.
+Exit status: 0 after Ctrl-C / SIGTERM (or a finished setup), 1 when something failed (Docker gone, too), 2 for a
+setting to fix (AUTH=AmazonCognito, a taken port). The ready report goes to stdout (`--ready-json`: one JSON line);
+logs to stderr.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
         f"   moto (AWS)         {info.moto_url}   Secrets Manager   (functions: {info.function_secrets_endpoint})",
         f"   Lambda image       {IMAGE}"
         + (f" (built here in {image_seconds:.0f} s)" if image_seconds is not None else " (built here before)"),
+        f"   Docker             {info.docker_host}   network {info.docker_network} (this run's containers)",
         "",
         "   Ports (environment variables; 0 picks a free port):",
     ]

@@ -3,11 +3,16 @@
 Nothing is ever pulled: no registry but PyPI, npm and Debian's can be reached here, so the Lambda Python 3.13 x86_64
 runtime image that `sam local` runs functions in is built on this machine (image.py) under the name SAM CLI asks
 for, and every SAM command gets `--skip-pull-image`. A dockerd this code started is stopped by the same code
-(`DockerDaemon.stop`); one that was already running is left alone.
+(`DockerDaemon.stop`); one that was already running is left alone. DOCKER_HOST (a unix:// socket) is honoured as
+the docker CLI and SAM CLI honour it: then that engine is used, and none is ever started.
+
+A Docker engine can go away under a running `make sam-api` (on a shared machine, whoever started it may stop it):
+`wait_until_docker_gone` polls it once a second so the caller can say so in one line and stop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -18,7 +23,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from .errors import SamLocalError
 
@@ -27,8 +32,12 @@ __all__ = [
     "DockerDaemon",
     "bridge_gateway",
     "docker_api",
+    "docker_host",
+    "docker_socket",
     "ensure_docker_installed",
     "is_root",
+    "ping",
+    "wait_until_docker_gone",
 ]
 
 log = logging.getLogger("sam_local")
@@ -37,6 +46,11 @@ DOCKER_SOCKET: Final = Path("/var/run/docker.sock")
 DOCKERD_LOG: Final = Path("/var/log/momento-tvm-dockerd.log")
 _DOCKERD_START_SECONDS: Final = 60.0
 _DOCKERD_STOP_SECONDS: Final = 30.0
+# Gone: no socket, or refused, on two polls in a row (about 2 s); an engine that only stalls (a ping that times out,
+# e.g. under a heavy `docker load`) is declared gone after 20 s of silence, not at the first slow answer.
+_WATCH_INTERVAL_SECONDS: Final = 1.0
+_WATCH_REFUSED_POLLS: Final = 2
+_WATCH_SILENT_SECONDS: Final = 20.0
 
 
 def is_root() -> bool:
@@ -56,11 +70,36 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def docker_api(method: str, path: str, *, timeout: float = 10.0, socket_path: Path = DOCKER_SOCKET) -> Any:
-    """One call to the Docker engine API; the decoded JSON (or text), SamLocalError for a status >= 400."""
-    connection = _UnixConnection(socket_path, timeout)
+def docker_socket() -> Path:
+    """The engine's socket: DOCKER_HOST's when set (unix:///path, as the docker CLI and SAM CLI read it), else the
+    default /var/run/docker.sock."""
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if not host:
+        return DOCKER_SOCKET
+    if host.startswith("unix://") and len(host) > len("unix://"):
+        return Path(host.removeprefix("unix://"))
+    raise SamLocalError(
+        f"DOCKER_HOST={host!r} is not supported here: give a local engine's socket (unix:///path/docker.sock), "
+        "or unset it to use the default one"
+    )
+
+
+def docker_host() -> str:
+    """The engine as a person names it (DOCKER_HOST's form), for messages."""
+    return f"unix://{docker_socket()}"
+
+
+def docker_api(
+    method: str, path: str, *, body: Any = None, timeout: float = 10.0, socket_path: Path | None = None
+) -> Any:
+    """One call to the Docker engine API (`body`: sent as JSON); the decoded JSON (or text), SamLocalError for a
+    status >= 400."""
+    connection = _UnixConnection(socket_path or docker_socket(), timeout)
     try:
-        connection.request(method, path)
+        if body is None:
+            connection.request(method, path)
+        else:
+            connection.request(method, path, json.dumps(body), {"Content-Type": "application/json"})
         response = connection.getresponse()
         body = response.read()
     finally:
@@ -72,12 +111,47 @@ def docker_api(method: str, path: str, *, timeout: float = 10.0, socket_path: Pa
     return body.decode(errors="replace")
 
 
-def daemon_answers(socket_path: Path = DOCKER_SOCKET) -> bool:
-    """True when a dockerd answers `GET /_ping` on the socket now."""
+def ping(socket_path: Path | None = None, timeout: float = 2.0) -> Literal["ok", "gone", "silent"]:
+    """`GET /_ping` now: "ok"; "gone" (no socket, or nothing listens on it); "silent" (no answer in time, or a bad
+    one: a daemon that is stalled or shutting down)."""
     try:
-        return str(docker_api("GET", "/_ping", timeout=2.0, socket_path=socket_path)).strip() == "OK"
-    except (OSError, SamLocalError, http.client.HTTPException):
-        return False
+        answer = docker_api("GET", "/_ping", timeout=timeout, socket_path=socket_path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return "gone"
+    except (OSError, SamLocalError, http.client.HTTPException):  # TimeoutError is an OSError: keep it after the two
+        return "silent"
+    return "ok" if str(answer).strip() == "OK" else "silent"
+
+
+def daemon_answers(socket_path: Path | None = None) -> bool:
+    """True when a dockerd answers `GET /_ping` on the socket now."""
+    return ping(socket_path) == "ok"
+
+
+async def wait_until_docker_gone(interval: float = _WATCH_INTERVAL_SECONDS) -> str:
+    """Return a sentence (what happened, what to do) once the engine stops answering: its socket is gone or refuses
+    on two polls in a row, or it has been silent for 20 s. Until then, poll it every `interval` seconds."""
+    socket_path = docker_socket()
+    refused = 0
+    last_answer = time.monotonic()
+    while True:
+        await asyncio.sleep(interval)
+        state = await asyncio.to_thread(ping, socket_path)
+        if state == "ok":
+            refused, last_answer = 0, time.monotonic()
+            continue
+        refused = refused + 1 if state == "gone" else 0
+        if refused >= _WATCH_REFUSED_POLLS or time.monotonic() - last_answer >= _WATCH_SILENT_SECONDS:
+            what = "nothing answers at" if state == "gone" else "for 20 s, no answer from"
+            restart = (
+                "start that engine again"
+                if os.environ.get("DOCKER_HOST", "").strip()
+                else "start Docker again (`sudo dockerd &`; or `sudo make sam-api` starts one)"
+            )
+            return (
+                f"Docker is gone ({what} unix://{socket_path}: was dockerd stopped?), so SAM CLI cannot run the "
+                f"functions (each request would be a 502): {restart}, then run make sam-api again"
+            )
 
 
 def ensure_docker_installed() -> None:
@@ -107,8 +181,13 @@ class DockerDaemon:
 
     def ensure_running(self) -> DockerDaemon:
         if daemon_answers():
-            log.info("sam_local: dockerd is already running (it is left running)")
+            log.info("sam_local: dockerd is already running at %s (it is left running)", docker_host())
             return self
+        if os.environ.get("DOCKER_HOST", "").strip():  # an engine named on purpose: never start another in its place
+            raise SamLocalError(
+                f"no Docker engine answers at DOCKER_HOST={os.environ['DOCKER_HOST']}: start that engine, or unset "
+                "DOCKER_HOST to use (or start) the default one"
+            )
         ensure_docker_installed()
         if not is_root():
             raise SamLocalError(

@@ -13,8 +13,12 @@ plaintext gRPC there), MomentoApiKeySecretArn is the seeded secret, LambdaArchit
 there is); the authorizer's USERS_SECRET_ARN (a `!Ref UsersSecret`, which SAM CLI cannot resolve without a stack)
 is set to the seeded users secret with `--env-vars`.
 
-Stop: `sam` (SIGTERM: it stops its warm containers), then any container it left (label sam.cli.container.type,
-only those that were not there before), the relays, the emulator and moto.
+Which containers are this run's: those SAM CLI connects to a Docker network made for this run alone
+(`--docker-network`, network.py); other users' SAM containers look exactly alike and are never touched.
+
+Stop: `sam` (SIGTERM: it stops its warm containers), then any container of this run it left, and the run's network,
+the relays, the emulator and moto. If the Docker engine goes away meanwhile (wait_until_docker_gone), `wait()`
+returns that sentence and the stop skips Docker and SAM CLI's complaints about it.
 """
 
 from __future__ import annotations
@@ -49,10 +53,11 @@ from devstack.seed import (
     what_moto_must_hold,
 )
 
-from .engine import bridge_gateway, docker_api
+from .engine import bridge_gateway, docker_host, wait_until_docker_gone
 from .errors import SamLocalError, UnsupportedModeError
 from .forward import TcpForwarder
 from .image import find_python313
+from .network import RunNetwork
 
 __all__ = [
     "ENV_VARS_FILE",
@@ -75,12 +80,12 @@ log = logging.getLogger("sam_local")
 SAM_AUTH_METHODS: Final = ("Open", "LambdaAuthorizer")
 SAM_PORT_VARIABLES: Final = ("API_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
 _WHAT: Final = {**{name: what for name, (_, what) in PORT_VARIABLES.items()}, "API_PORT": "SAM CLI's local API"}
-CONTAINER_LABEL: Final = "sam.cli.container.type=lambda"
 # SAM's --env-vars: the authorizer's USERS_SECRET_ARN is the seeded users secret (a fixed ARN, seed.py; no secret).
 # The template gives it `!Ref UsersSecret`, which CloudFormation resolves to the secret's ARN and SAM CLI, having no
 # stack, cannot. Committed, so a plain `sam local start-api --config-env offline --env-vars ...` can use it too.
 ENV_VARS_FILE: Final = Path(__file__).with_name("env-vars.json")
 _MOUNT_LINE: Final = re.compile(r"Mounting (\S+) at (\S+) \[([A-Z, ]+)\]")
+_CONTAINER_LINE: Final = re.compile(r"SAM_CONTAINER_ID: ([0-9a-f]{12,64})\b")
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
 # Werkzeug's access line, after SAM's timestamp: `127.0.0.1 - - [date] "GET /token?query HTTP/1.1" 200 -`.
 _ACCESS_LINE: Final = re.compile(r'\S+ - - \[[^\]]*\] "([A-Z]+) [^"]*" (\d{3}) ')
@@ -119,6 +124,7 @@ class SamApiConfig:
     warm_containers: str = "LAZY"
     start_timeout_seconds: float = 600.0  # sam build downloads the x86_64 wheels from PyPI the first time
     stop_grace_seconds: float = 15.0
+    docker_gone_grace_seconds: float = 3.0  # sam's stop when Docker is gone: it has nothing left to clean up
 
     def __post_init__(self) -> None:
         if self.auth == "AmazonCognito":
@@ -206,6 +212,8 @@ class SamApiInfo:
     momento_web_url: str
     moto_url: str
     bridge: str
+    docker_host: str  # the engine the containers run in (DOCKER_HOST's form)
+    docker_network: str  # this run's network: its containers are the ones on it (network.py)
     function_momento_endpoint: str  # what the functions are given
     function_secrets_endpoint: str
     parameter_overrides: tuple[str, ...]
@@ -237,7 +245,8 @@ class SamApi:
         self._moto: ChildProcess | None = None
         self._sam: ChildProcess | None = None
         self._relays: list[TcpForwarder] = []
-        self._containers_before: set[str] = set()
+        self._network = RunNetwork()
+        self._docker_gone = False
         self._mounts: list[str] = []
         self._info: SamApiInfo | None = None
         self._stopped = False
@@ -268,7 +277,7 @@ class SamApi:
         config = self.config
         sam = sam_executable(config.root)
         bridge = await asyncio.to_thread(bridge_gateway)
-        self._containers_before = await asyncio.to_thread(_sam_containers)
+        await asyncio.to_thread(self._network.create)
         moto_port = config.moto_port or free_port()
         api_port = config.api_port or free_port()
 
@@ -336,6 +345,8 @@ class SamApi:
             str(api_port),
             "--warm-containers",
             config.warm_containers,
+            "--docker-network",
+            self._network.name,
             *_common_local_args(config.built_template, overrides, str(env_file)),
         ]
         self._sam = ChildProcess(
@@ -365,6 +376,8 @@ class SamApi:
             momento_web_url=f"http://{HOST}:{web_port}",
             moto_url=f"http://{HOST}:{moto_port}",
             bridge=bridge,
+            docker_host=docker_host(),
+            docker_network=self._network.name,
             function_momento_endpoint=f"{bridge}:{grpc_port}",
             function_secrets_endpoint=f"http://{bridge}:{moto_port}",
             parameter_overrides=overrides,
@@ -388,8 +401,15 @@ class SamApi:
         return self._info
 
     def _sam_line(self, line: str) -> str | None:
-        """SAM CLI's output minus its banner; its access lines without the path or query (a caller's values)."""
+        """SAM CLI's output minus its banner; its access lines without the path or query (a caller's values). Once
+        Docker is gone, nothing: SAM CLI's tracebacks about it would only bury the one line that says so."""
+        if self._docker_gone:
+            return None
         line = _ANSI.sub("", line)
+        container = _CONTAINER_LINE.search(line)
+        if container:
+            self._network.reported.add(container.group(1))
+            return None
         match = _MOUNT_LINE.search(line)
         if match:
             self._mounts.append(f"{match.group(1)} {match.group(2)} [{match.group(3)}]")
@@ -401,13 +421,22 @@ class SamApi:
         return line
 
     async def wait(self) -> str:
-        """Return (with a sentence) once sam, the emulator or moto exits on its own."""
+        """Return (with a sentence) once sam, the emulator or moto exits on its own, or the Docker engine is gone."""
         children = [child for child in (self._sam, self._emulator, self._moto) if child is not None]
-        waits = {asyncio.ensure_future(child.wait()): child for child in children}
-        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        child = waits[next(iter(done))]
+        waits: dict[asyncio.Future[Any], ChildProcess | None] = {
+            asyncio.ensure_future(child.wait()): child for child in children
+        }
+        waits[asyncio.ensure_future(wait_until_docker_gone())] = None
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+        finished = next(iter(done))
+        child = waits[finished]
+        if child is None:
+            self._docker_gone = True
+            return str(finished.result())
         await child.drained()
         return f"{child.label} exited ({child.returncode}): {child.tail()}"
 
@@ -416,15 +445,11 @@ class SamApi:
         if self._stopped:
             return
         self._stopped = True
-        grace = self.config.stop_grace_seconds
+        grace = self.config.docker_gone_grace_seconds if self._docker_gone else self.config.stop_grace_seconds
         if self._sam is not None:
             await self._sam.stop(grace)
-        with contextlib.suppress(SamLocalError, OSError):
-            left = await asyncio.to_thread(_sam_containers)
-            for container in sorted(left - self._containers_before):
-                log.info("sam_local: removing container %s that sam left", container[:12])
-                with contextlib.suppress(SamLocalError, OSError):
-                    await asyncio.to_thread(docker_api, "DELETE", f"/containers/{container}?force=true", timeout=30)
+        if not self._docker_gone:  # else nothing can be removed now: the next run removes what is left (network.py)
+            await asyncio.to_thread(self._network.remove)
         for relay in self._relays:
             await relay.stop()
         children = [child for child in (self._emulator, self._moto) if child is not None]
@@ -561,17 +586,6 @@ _BUILD_NOISE: Final = re.compile(r"SAM CLI now collects|Commands you can use nex
 def _build_line(line: str) -> str | None:
     """sam build's output minus its telemetry notice and its "what to run next" list (sam deploy: not this build)."""
     return None if _BUILD_NOISE.search(line.strip()) or not line.strip() else line
-
-
-def _sam_containers() -> set[str]:
-    containers = docker_api("GET", f"/containers/json?all=1&filters={_label_filter()}")
-    return {str(container["Id"]) for container in containers}
-
-
-def _label_filter() -> str:
-    from urllib.parse import quote
-
-    return quote(json.dumps({"label": [CONTAINER_LABEL]}))
 
 
 def _demo_users(config: SamApiConfig) -> tuple[tuple[DemoLogin, ...], str | None, str | None]:

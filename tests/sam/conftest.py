@@ -31,7 +31,7 @@ from momento import CredentialProvider
 from sam_local import SamLocalError
 from sam_local.engine import DockerDaemon, daemon_answers, docker_api, is_root
 from sam_local.image import IMAGE, ensure_image, image_exists
-from sam_local.stack import CONTAINER_LABEL, sam_executable
+from sam_local.stack import sam_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 300.0
@@ -100,12 +100,17 @@ def sam_build(docker: DockerDaemon) -> float:
 class SamApiProcess:
     """`python -m sam_local api --auth AUTH --ready-json --no-build` on free ports; its ready JSON as `info`."""
 
-    def __init__(self, auth: str, log_path: Path) -> None:
+    def __init__(self, auth: str, log_path: Path, env: dict[str, str] | None = None) -> None:
         self.auth = auth
         self.log_path = log_path
-        env = {**os.environ, "API_PORT": "0", "MOMENTO_GRPC_PORT": "0", "MOMENTO_WEB_PORT": "0", "MOTO_PORT": "0"}
+        env = {
+            **(os.environ if env is None else env),
+            "API_PORT": "0",
+            "MOMENTO_GRPC_PORT": "0",
+            "MOMENTO_WEB_PORT": "0",
+            "MOTO_PORT": "0",
+        }
         self._log: IO[str] = log_path.open("w")
-        self.containers_before = sam_containers()
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sam_local", "api", "--auth", auth, "--ready-json", "--no-build"],
@@ -163,12 +168,16 @@ class SamApiProcess:
             port=self.grpc_port,
         )
 
-    def stop(self) -> int:
+    def own_containers(self) -> set[str]:
+        """The ids of the containers of this run: those on its own Docker network (sam_local/network.py)."""
+        return containers_on(str(self.info["docker_network"]))
+
+    def stop(self, timeout: float = 60) -> int:
         """Ctrl-C, as a person stops it: exit 0, and no container of its own is left."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(60)
+                self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -178,11 +187,20 @@ class SamApiProcess:
         return self.process.returncode
 
 
-def sam_containers() -> set[str]:
+def containers_on(network: str) -> set[str]:
+    """The containers (running or not) attached to a Docker network."""
     from urllib.parse import quote
 
-    query = quote(json.dumps({"label": [CONTAINER_LABEL]}))
+    query = quote(json.dumps({"network": [network]}))
     return {str(container["Id"]) for container in docker_api("GET", f"/containers/json?all=1&filters={query}")}
+
+
+def network_exists(network: str) -> bool:
+    try:
+        docker_api("GET", f"/networks/{network}")
+    except SamLocalError:
+        return False
+    return True
 
 
 def _sam_api(auth: str, sam_build: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamApiProcess]:
@@ -200,8 +218,10 @@ def _sam_api(auth: str, sam_build: float, tmp_path_factory: pytest.TempPathFacto
     finally:
         returncode = api.stop()
     assert returncode == 0, api.log()[-3000:]
-    left = sam_containers() - api.containers_before
-    assert not left, f"make sam-api ({auth}) left containers behind: {left}"
+    # Its own containers only (other users' may come and go on a shared machine), and its network, are gone.
+    network = api.info["docker_network"]
+    assert not network_exists(network), f"make sam-api ({auth}) left its docker network {network} behind"
+    assert not containers_on(network), f"make sam-api ({auth}) left containers behind"
     for variable, port in api.info["ports"].items():  # sam, the emulator, moto and the relays are gone
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port["port"])) != 0, f"{variable} {port['port']} still answers"

@@ -22,6 +22,10 @@ Why it looks like this:
   per RETRY_AFTER_FAILURE_SECONDS tries the refresh, so an outage does not slow every request down by the deadline.
 - Logs carry the decision and a reason code, plus the username only when it names a known user (an unknown
   "username" may be a password typed in the wrong field), and for a failure only the AWS error class and code.
+- What a warm container remembers (the store, its verified results, their HMAC key, when to retry a failed read) is
+  one `UsersCache` (its fetch, max age, stale grace, retry-after and clock), shaped like the vending function's key
+  cache (momento_tvm.secret_cache). `handler` serves `authorizer`, built at import; a test builds its own
+  `Authorizer(UsersCache(...))` with the clock and fetch it wants, and never patches this module.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any, Final, NamedTuple
 from tvm_users import aws_secrets
 from tvm_users.store import UsersStore, UsersStoreError, authenticate, is_valid_username, loads_store
 
-__all__ = ["AuthorizerUnavailableError", "handler"]
+__all__ = ["Authorizer", "AuthorizerUnavailableError", "UsersCache", "fetch_users_store", "handler"]
 
 MAX_HEADER_CHARS: Final = 4096
 MAX_PASSWORD_CHARS: Final = 1024
@@ -57,12 +61,6 @@ SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included: aws_secre
 
 logger = logging.getLogger("tvm.authorizer")
 logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "").upper(), logging.INFO))
-
-# Monotonic: cache lifetimes must not jump with the wall clock. Tests replace it.
-_clock: Callable[[], float] = time.monotonic
-# Random per container (what secrets.token_bytes does, without importing random). Under SnapStart every restored
-# container would share the snapshot's key, so `_after_restore` makes a new one.
-_CACHE_KEY = os.urandom(32)
 
 
 class AuthorizerUnavailableError(RuntimeError):
@@ -84,31 +82,11 @@ class _Snapshot:
 
     __slots__ = ("expires_at", "results", "stale_until", "store")
 
-    def __init__(self, store: UsersStore, expires_at: float) -> None:
+    def __init__(self, store: UsersStore, expires_at: float, stale_until: float) -> None:
         self.store = store
         self.expires_at = expires_at
-        self.stale_until = expires_at + STALE_STORE_SECONDS
+        self.stale_until = stale_until
         self.results: dict[bytes, _Verified] = {}
-
-
-_snapshot: _Snapshot | None = None
-_retry_at = 0.0  # while a stale store is served: no refresh before this time
-
-
-def _after_restore() -> None:
-    """SnapStart's restore hook: a fresh HMAC key and no state from before the snapshot (there should be none: the
-    store is read on the first request, never at import)."""
-    global _CACHE_KEY, _snapshot, _retry_at
-    _CACHE_KEY = os.urandom(32)
-    _snapshot, _retry_at = None, 0.0
-
-
-try:  # the Lambda Python runtime's restore hooks (python3.12+); absent locally, where there is no snapshot
-    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - local runs
-    pass
-else:  # pragma: no cover - only inside Lambda
-    register_after_restore(_after_restore)
 
 
 class _Deny(Exception):
@@ -185,7 +163,7 @@ def secrets_manager_url() -> str:
     return aws_secrets.endpoint_url()
 
 
-def _fetch_store() -> UsersStore:
+def fetch_users_store() -> UsersStore:
     """Read and validate the users secret; raises _Unavailable, saying only what kind of failure it was.
 
     A standard-library SigV4 GetSecretValue (aws_secrets), one attempt with the read's deadline: boto3 is never
@@ -207,49 +185,88 @@ def _fetch_store() -> UsersStore:
         raise _Unavailable("users_store_invalid") from None
 
 
-def _current_snapshot(now: float, ttl: int) -> tuple[_Snapshot, bool]:
-    """(the users store to decide with, whether it is stale). Raises _Unavailable when there is none to use.
+class UsersCache:
+    """The users store as last fetched, the results verified against it, and the per-container HMAC key they are
+    kept under: everything a warm container remembers.
 
-    Fresh: the cached one. Expired: a new fetch; if that fails, the last good store while it is within its stale
-    grace (and no new fetch until `_retry_at`), else the failure. Failures are never cached: with no store to fall
-    back on, every request tries again.
+    - `fetch`: reads and validates the store, raising _Unavailable (`fetch_users_store`).
+    - `max_age`: a store is kept min(this, the gateway's cache time) seconds, and not at all when that is 0.
+    - `stale_for`: once expired, the last good store may still allow this long while refreshes fail.
+    - `retry_after`: while it does, one refresh per this many seconds.
+    - `max_results`: verified results kept per store (the oldest goes first).
+    - `clock`: monotonic, so lifetimes never jump with the wall clock; tests pass one they move.
     """
-    global _snapshot, _retry_at
-    cached = _snapshot
-    if cached is not None and now < cached.expires_at:
-        return cached, False
-    if cached is not None and now >= cached.stale_until:
-        cached = _snapshot = None
-    if cached is not None and now < _retry_at:
-        return cached, True
-    try:
-        store = _fetch_store()
-    except _Unavailable as failure:
-        if cached is None:
-            raise
-        _retry_at = now + RETRY_AFTER_FAILURE_SECONDS
-        logger.info(
-            json.dumps(
-                {"message": "users store refresh failed: using the last good one", "reason": failure.reason}
-                | failure.extra,
-                sort_keys=True,
+
+    __slots__ = ("clock", "fetch", "key", "max_age", "max_results", "retry_after", "retry_at", "snapshot", "stale_for")
+
+    def __init__(
+        self,
+        fetch: Callable[[], UsersStore],
+        *,
+        max_age: float = MAX_STORE_CACHE_SECONDS,
+        stale_for: float = STALE_STORE_SECONDS,
+        retry_after: float = RETRY_AFTER_FAILURE_SECONDS,
+        max_results: int = MAX_CACHED_RESULTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetch = fetch
+        self.max_age = max_age
+        self.stale_for = stale_for
+        self.retry_after = retry_after
+        self.max_results = max_results
+        self.clock = clock
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything and make a new HMAC key: random per container (what secrets.token_bytes does, without
+        importing random). Under SnapStart every restored container would share the snapshot's key otherwise."""
+        self.key = os.urandom(32)
+        self.snapshot: _Snapshot | None = None
+        self.retry_at = 0.0  # while a stale store is served: no refresh before this time
+
+    def current(self, now: float, ttl: int) -> tuple[_Snapshot, bool]:
+        """(the users store to decide with, whether it is stale). Raises _Unavailable when there is none to use.
+
+        Fresh: the cached one. Expired: a new fetch; if that fails, the last good store while it is within its stale
+        grace (and no new fetch until `retry_at`), else the failure. Failures are never cached: with no store to fall
+        back on, every request tries again.
+        """
+        cached = self.snapshot
+        if cached is not None and now < cached.expires_at:
+            return cached, False
+        if cached is not None and now >= cached.stale_until:
+            cached = self.snapshot = None
+        if cached is not None and now < self.retry_at:
+            return cached, True
+        try:
+            store = self.fetch()
+        except _Unavailable as failure:
+            if cached is None:
+                raise
+            self.retry_at = now + self.retry_after
+            logger.info(
+                json.dumps(
+                    {"message": "users store refresh failed: using the last good one", "reason": failure.reason}
+                    | failure.extra,
+                    sort_keys=True,
+                )
             )
-        )
-        return cached, True
-    snapshot = _Snapshot(store, now + min(ttl, MAX_STORE_CACHE_SECONDS))
-    _snapshot = snapshot if ttl > 0 else None
-    _retry_at = 0.0
-    return snapshot, False
+            return cached, True
+        expires_at = now + min(ttl, self.max_age)
+        snapshot = _Snapshot(store, expires_at, expires_at + self.stale_for)
+        self.snapshot = snapshot if ttl > 0 else None
+        self.retry_at = 0.0
+        return snapshot, False
 
 
-def _authorize(event: object) -> dict[str, Any]:
+def _authorize(event: object, users: UsersCache) -> dict[str, Any]:
     header = _authorization_header(event)
     if header is None:
         raise _Deny("missing_credentials")
     username, password = _parse_basic(header)
-    now, ttl = _clock(), _cache_seconds()
-    key = hmac.new(_CACHE_KEY, header.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
-    snapshot, stale = _current_snapshot(now, ttl)
+    now, ttl = users.clock(), _cache_seconds()
+    key = hmac.new(users.key, header.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    snapshot, stale = users.current(now, ttl)
     cached = snapshot.results.get(key)
     if cached is not None and now < cached.expires_at:
         _log("allow", "cached", cached.username)
@@ -262,7 +279,7 @@ def _authorize(event: object) -> dict[str, Any]:
         raise _Deny(reason, known)
     groups = ",".join(result[1])
     if ttl > 0 and not stale:
-        if len(snapshot.results) >= MAX_CACHED_RESULTS:
+        if len(snapshot.results) >= users.max_results:
             del snapshot.results[next(iter(snapshot.results))]
         snapshot.results[key] = _Verified(username, groups, min(now + ttl, snapshot.expires_at))
     if stale:
@@ -276,19 +293,60 @@ def _allow(username: str, groups: str) -> dict[str, Any]:
     return {"isAuthorized": True, "context": {"username": username, "groups": groups}}
 
 
+class Authorizer:
+    """The authorizer over one users cache (the module's `authorizer`, or one a test built)."""
+
+    __slots__ = ("users",)
+
+    def __init__(self, users: UsersCache) -> None:
+        self.users = users
+
+    def handler(self, event: object, context: object = None) -> dict[str, Any]:
+        """A simple response for any credentials, good or bad; raises when it cannot check them.
+
+        The exception is a fresh AuthorizerUnavailableError with a fixed message and no cause or context attached, so
+        neither the runtime's error log nor the gateway learns anything from it; the reason is in the log line.
+        """
+        try:
+            return _authorize(event, self.users)
+        except _Deny as deny:
+            _log("deny", deny.reason, deny.username)
+            return {"isAuthorized": False}
+        except _Unavailable as failure:
+            _log("error", failure.reason, **failure.extra)
+        except Exception as exc:  # a bug: no decision was made, so none may be cached; its trace might hold secrets
+            _log("error", "internal_error", error=type(exc).__name__)
+        raise AuthorizerUnavailableError from None
+
+
+authorizer = Authorizer(UsersCache(fetch_users_store))
+
+
+def _after_restore() -> None:
+    """SnapStart's restore hook: a fresh HMAC key and no state from before the snapshot (there should be none: the
+    store is read on the first request, never at import)."""
+    authorizer.users.clear()
+
+
+try:  # the Lambda Python runtime's restore hooks (python3.12+); absent locally, where there is no snapshot
+    from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - local runs
+    pass
+else:  # pragma: no cover - only inside Lambda
+    register_after_restore(_after_restore)
+
+
+DEPLOY_CHECK_EVENT: Final = {"deployCheck": "import"}
+
+
 def handler(event: object, context: object = None) -> dict[str, Any]:
     """Lambda entry point: a simple response for any credentials, good or bad; raises when it cannot check them.
 
     The exception is a fresh AuthorizerUnavailableError with a fixed message and no cause or context attached, so
     neither the runtime's error log nor the gateway learns anything from it; the reason is in the log line.
+    The stack's deploy check (template.yaml, DeployCheck) invokes it directly with {"deployCheck": "import"}: the
+    answer says this module loaded. No gateway event has that shape, and the answer is no authorization.
     """
-    try:
-        return _authorize(event)
-    except _Deny as deny:
-        _log("deny", deny.reason, deny.username)
-        return {"isAuthorized": False}
-    except _Unavailable as failure:
-        _log("error", failure.reason, **failure.extra)
-    except Exception as exc:  # a bug: no decision was made, so none may be cached; its trace might hold secrets
-        _log("error", "internal_error", error=type(exc).__name__)
-    raise AuthorizerUnavailableError from None
+    if event == DEPLOY_CHECK_EVENT:
+        return {"deployCheck": "ok"}
+    return authorizer.handler(event, context)

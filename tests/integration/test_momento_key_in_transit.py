@@ -218,42 +218,40 @@ def test_the_proxy_would_see_the_key_of_a_plaintext_call(proxied: Any) -> None:
 
 # --- the vending Lambda, with the environment the template gives it ---------------------------------------------------
 @pytest.fixture
-def fresh_minter(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No minter yet: the next mint builds one from MOMENTO_ENDPOINT and MOMENTO_EMULATOR_ENDPOINT as they are."""
-    monkeypatch.setattr(function, "_minter", None)
-    yield
-    if function._minter is not None:
-        function._minter.close()  # monkeypatch then puts back the minter from before
+def fresh(function: ModuleType) -> Iterator[Any]:
+    """A new container's function, its key cache the one the module builds: no minter yet, so the first mint builds
+    one from MOMENTO_ENDPOINT and MOMENTO_EMULATOR_ENDPOINT as they are."""
+    built = function.VendingFunction(function.key_cache())
+    yield built
+    built.close()
 
 
 def _records(logs: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
 
 
-@pytest.mark.usefixtures("fresh_minter")
 def test_deployed_the_function_sends_the_key_to_a_port_8443_endpoint_only_over_tls(
-    function: ModuleType, proxied: Any, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+    fresh: Any, proxied: Any, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
 ) -> None:
     """MomentoEndpoint=cell-...:8443 (a copied port) and MomentoEmulatorEndpoint left empty, as in every deployment:
     the function's only connection is TLS to token.cell-...:8443 (here it goes unanswered: a 503)."""
     proxy = proxied()
     monkeypatch.setenv("MOMENTO_ENDPOINT", "cell-x.momentohq.com:8443")
     monkeypatch.setenv("MOMENTO_EMULATOR_ENDPOINT", "")
-    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    status, _, body = invoke(fresh, as_user("alice", "readwrite"))
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
-    function._minter.close()  # the connection ends: the proxy has everything the function sent
+    fresh.close()  # the connection ends: the proxy has everything the function sent
     assert_only_tls_left(proxy, "cell-x.momentohq.com:8443")
     assert KEY not in logs.getvalue()
 
 
-@pytest.mark.usefixtures("fresh_minter")
 def test_a_mismatched_emulator_endpoint_is_a_logged_configuration_error_and_dials_nothing(
-    function: ModuleType, proxied: Any, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+    fresh: Any, proxied: Any, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
 ) -> None:
     proxy = proxied()
     monkeypatch.setenv("MOMENTO_ENDPOINT", "cell-x.momentohq.com:8443")
     monkeypatch.setenv("MOMENTO_EMULATOR_ENDPOINT", "172.17.0.1:8080")
-    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    status, _, body = invoke(fresh, as_user("alice", "readwrite"))
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
     reasons = [r.get("reason", "") for r in _records(logs) if r.get("message") == "upstream unavailable"]
     assert len(reasons) == 1
@@ -262,9 +260,8 @@ def test_a_mismatched_emulator_endpoint_is_a_logged_configuration_error_and_dial
     assert KEY not in logs.getvalue()
 
 
-@pytest.mark.usefixtures("fresh_minter")
 def test_under_sam_local_the_named_bridge_emulator_mints_in_plaintext(
-    function: ModuleType, proxied: Any, emulator_thread: Any, monkeypatch: pytest.MonkeyPatch
+    fresh: Any, proxied: Any, emulator_thread: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What `make sam-api` passes (local/sam_local/stack.py `parameter_overrides`): MomentoEndpoint and
     MomentoEmulatorEndpoint both the bridge's 172.17.0.1:port. The proxy stands in for the bridge relay: it
@@ -273,9 +270,9 @@ def test_under_sam_local_the_named_bridge_emulator_mints_in_plaintext(
     bridge = f"172.17.0.1:{emulator_thread.grpc_port}"
     monkeypatch.setenv("MOMENTO_ENDPOINT", bridge)
     monkeypatch.setenv("MOMENTO_EMULATOR_ENDPOINT", bridge)
-    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    status, _, body = invoke(fresh, as_user("alice", "readwrite"))
     assert status == 200, body
     assert body["authToken"]
-    function._minter.close()
+    fresh.close()
     assert [tunnel.target for tunnel in proxy.tunnels] == [bridge]
     assert proxy.sent_bytes().startswith(HTTP2_PREFACE)

@@ -432,7 +432,7 @@ def test_the_embedding_docs_logging_snippet_shows_the_cause_of_an_outage(
     assert any(line.startswith("INFO momento_tvm: token issued") for line in lines), lines
     outage = [line for line in lines if line.startswith("WARNING momento_tvm: upstream unavailable")]
     assert len(outage) == 1, lines
-    cause = outage[0].removeprefix("WARNING momento_tvm: upstream unavailable").strip()
+    cause = outage[0].removeprefix("WARNING momento_tvm: upstream unavailable").removeprefix(":").strip()
     assert cause.startswith(("Momento did not mint a token (", "cannot reach Momento (")), outage
     assert EMULATOR_API_KEY not in done.stderr
 

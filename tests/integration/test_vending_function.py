@@ -266,59 +266,71 @@ def test_issuance_is_logged_once_without_the_token(function: ModuleType, logs: i
     assert body["authToken"] not in logs.getvalue()
 
 
-def test_upstream_failures_are_503_with_retry_after(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fresh(function: ModuleType, clock: Clock) -> Iterator[Any]:
+    """A new container's function: no key read and no Momento client yet, its key cache (the one the module builds at
+    import) on the test's clock. The next mint reads the key from where the environment says."""
+    built = function.VendingFunction(function.key_cache(clock))
+    yield built
+    built.close()
+
+
+def test_upstream_failures_are_503_with_retry_after(
+    function: ModuleType, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")
-    monkeypatch.setattr(function, "_minter", None)
-    function.clear_secret_cache()
-    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    no_key = function.VendingFunction(function.key_cache(clock))
+    status, headers, body = invoke(no_key, as_user("alice", "readwrite"))
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
     assert int(headers["Retry-After"]) > 0
 
     monkeypatch.setenv("MOMENTO_API_KEY_SECRET", SECRET_NAME)
     monkeypatch.setenv("MOMENTO_ENDPOINT", "127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setattr(function, "_minter", None)
-    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    no_momento = function.VendingFunction(function.key_cache(clock))
+    try:
+        status, headers, body = invoke(no_momento, as_user("alice", "readwrite"))
+    finally:
+        no_momento.close()
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
     assert "Retry-After" in headers
-    monkeypatch.setattr(function, "_minter", None)
 
 
 def test_a_rotated_key_is_picked_up_and_a_secrets_outage_keeps_the_last_key(
-    function: ModuleType, monkeypatch: pytest.MonkeyPatch
+    function: ModuleType, fresh: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(function, "_minter", None)
-    function.clear_secret_cache()
-    assert invoke(function, as_user("alice", "readwrite"))[0] == 200
+    assert invoke(fresh, as_user("alice", "readwrite"))[0] == 200
 
-    monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")  # Secrets Manager fails from now on
-    function.clear_secret_cache()
-    assert invoke(function, as_user("alice", "readwrite"))[0] == 200  # the key read before keeps serving
-    monkeypatch.setattr(function, "_secret_retry_at", 0.0)  # as if SECRET_RETRY_SECONDS had passed
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:9")  # Secrets Manager fails from now on
+    clock.now += function.SECRET_MAX_AGE_SECONDS  # the cached key is due for a refresh, which fails
+    assert invoke(fresh, as_user("alice", "readwrite"))[0] == 200  # the key read before keeps serving
+    clock.now += function.SECRET_RETRY_SECONDS  # Secrets Manager may be asked again
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT")  # and answers again
 
     secrets = boto3.client("secretsmanager")
     secrets.create_secret(Name="tvm/rotated", SecretString="a-key-the-emulator-does-not-know")
     try:
         monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/rotated")
-        function.clear_secret_cache()
-        status, _, body = invoke(function, as_user("alice", "readwrite"))
+        status, _, body = invoke(fresh, as_user("alice", "readwrite"))
         assert (status, body["error"]["code"]) == (503, "upstream_unavailable")  # the new key is the one used
     finally:
         secrets.delete_secret(SecretId="tvm/rotated", ForceDeleteWithoutRecovery=True)
-        function.clear_secret_cache()
-        monkeypatch.setattr(function, "_minter", None)
 
 
-@pytest.fixture
-def fresh_secrets_provider(function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No cached key, no minter: the next mint reads the key from the endpoint the environment names."""
-    function.clear_secret_cache()
-    monkeypatch.setattr(function, "_minter", None)
-    monkeypatch.setattr(function, "_secret_retry_at", 0.0)
-    yield
-    function.clear_secret_cache()
-
-
-@pytest.mark.usefixtures("fresh_secrets_provider")
 @pytest.mark.parametrize("value", [None, "", "  "])
 def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
     function: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str | None
@@ -336,16 +348,15 @@ def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
     )
 
 
-@pytest.mark.usefixtures("fresh_secrets_provider")
 def test_a_set_secrets_manager_endpoint_is_the_one_the_key_is_read_from(
-    function: ModuleType, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+    function: ModuleType, fresh: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under `sam local` the template's SecretsManagerEndpoint is moto's URL: the key is read there, whatever
     botocore's own variables say (here they name the discard port, where nothing answers)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:9")
     monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_endpoint)
     assert function.secrets_manager_url() == moto_endpoint
-    status, _, body = invoke(function, as_user("alice", "readwrite"))
+    status, _, body = invoke(fresh, as_user("alice", "readwrite"))
     assert status == 200, body
     assert body["authToken"]
 
@@ -357,9 +368,8 @@ def test_unknown_route_is_a_typed_404(function: ModuleType) -> None:
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-@pytest.mark.usefixtures("fresh_secrets_provider")
 def test_a_malformed_region_is_a_503_whose_log_names_the_variable_to_fix_never_its_value(
-    function: ModuleType, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+    fresh: Any, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
 ) -> None:
     """The attacker's region of issue 18 sends nothing; the operator's log line says which variable to fix."""
     bad_region = "x@127.0.0.1:35091/#"
@@ -368,7 +378,7 @@ def test_a_malformed_region_is_a_503_whose_log_names_the_variable_to_fix_never_i
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_REGION", bad_region)
     monkeypatch.setenv("AWS_DEFAULT_REGION", bad_region)
-    status, headers, body = invoke(function, as_user("alice", "readwrite"))
+    status, headers, body = invoke(fresh, as_user("alice", "readwrite"))
     assert (status, body["error"]["code"]) == (503, "upstream_unavailable")
     assert "Retry-After" in headers
     lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.strip()]

@@ -110,6 +110,7 @@ def loaded_function(moto_endpoint: str, emulator_thread: Any) -> Iterator[Module
     sys.modules["token_vending_app"] = module
     spec.loader.exec_module(module)
     yield module
+    module.vending.close()
     sys.modules.pop("token_vending_app", None)
     for key, value in saved.items():
         if value is None:
@@ -127,9 +128,9 @@ def captured_logs(function: ModuleType) -> Iterator[io.StringIO]:
     handler.setStream(previous)
 
 
-def invoke(
-    function: ModuleType, event: dict[str, Any], mode: str = "LambdaAuthorizer"
-) -> tuple[int, dict[str, Any], Any]:
+def invoke(function: Any, event: dict[str, Any], mode: str = "LambdaAuthorizer") -> tuple[int, dict[str, Any], Any]:
+    """(status, headers, JSON body) of `function.handler` for `event`: the module's handler, or the handler of a
+    `VendingFunction` a test built around its own key cache."""
     os.environ["AUTH_MODE"] = mode
     try:
         response = function.handler(event, LambdaContext())

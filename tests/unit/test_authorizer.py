@@ -1,7 +1,9 @@
 """The credentials authorizer: Basic credentials against a hashed users store in (moto's) Secrets Manager.
 
-The handler is loaded by file path under its own module name, fresh for each test (a fresh warm container), because
-the vending function also has an `app.py`. Hash work is checked by counting `hashlib.scrypt` calls, never by timing.
+The handler is loaded by file path under its own module name, fresh for each test, because the vending function also
+has an `app.py`. Each test's warm container is an `Authorizer` over a `UsersCache` it builds (its clock, a fetch that
+counts the reads), as the module builds its own at import: nothing in the module is patched. Hash work is checked by
+counting `hashlib.scrypt` calls, never by timing.
 """
 
 from __future__ import annotations
@@ -162,11 +164,28 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def authorizer(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    module = load_authorizer()
-    monkeypatch.setattr(module, "_clock", clock)
-    yield module
+def module() -> Iterator[ModuleType]:
+    """The authorizer's module, freshly loaded."""
+    loaded = load_authorizer()
+    yield loaded
     sys.modules.pop("credentials_authorizer_app", None)
+
+
+@pytest.fixture
+def fetches(module: ModuleType) -> Counter:
+    """Counts reads of the users secret (the module's own fetch, wrapped)."""
+    return Counter(module.fetch_users_store)
+
+
+@pytest.fixture
+def authorizer(module: ModuleType, fetches: Counter, clock: Clock) -> Any:
+    """A fresh warm container: the module's Authorizer over a users cache on the test's clock, reads counted."""
+    return module.Authorizer(module.UsersCache(fetches, clock=clock))
+
+
+def unavailable_error(authorizer: Any) -> Any:
+    """AuthorizerUnavailableError of the authorizer's own module copy (a module, or an Authorizer built from one)."""
+    return authorizer.handler.__globals__["AuthorizerUnavailableError"]
 
 
 @pytest.fixture
@@ -177,18 +196,10 @@ def scrypt(monkeypatch: pytest.MonkeyPatch) -> Counter:
     return counter
 
 
-@pytest.fixture
-def fetches(authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Counter:
-    """Counts reads of the users secret."""
-    counter = Counter(authorizer._fetch_store)
-    monkeypatch.setattr(authorizer, "_fetch_store", counter)
-    return counter
-
-
 # --- decisions --------------------------------------------------------------------------------------------------
 
 
-def test_good_credentials_are_allowed_with_username_and_groups(authorizer: ModuleType, users_secret: str) -> None:
+def test_good_credentials_are_allowed_with_username_and_groups(authorizer: Any, users_secret: str) -> None:
     response = authorizer.handler(load_event("valid_alice"), None)
     assert response == {"isAuthorized": True, "context": {"username": "alice", "groups": "readwrite"}}
     assert all(isinstance(value, str) for value in response["context"].values())
@@ -202,7 +213,7 @@ def test_the_valid_event_carries_the_demo_password() -> None:
 
 
 @pytest.mark.parametrize("name", DENY_EVENTS)
-def test_bad_or_missing_credentials_are_denied(authorizer: ModuleType, users_secret: str, name: str) -> None:
+def test_bad_or_missing_credentials_are_denied(authorizer: Any, users_secret: str, name: str) -> None:
     assert authorizer.handler(load_event(name), None) == DENY
 
 
@@ -211,7 +222,7 @@ def test_bad_or_missing_credentials_are_denied(authorizer: ModuleType, users_sec
     [("bob", "bob-password", "readwrite"), ("viewer", "viewer-password", "readonly")],
 )
 def test_every_demo_user_gets_their_groups(
-    authorizer: ModuleType, users_secret: str, user: str, password: str, groups: str
+    authorizer: Any, users_secret: str, user: str, password: str, groups: str
 ) -> None:
     response = authorizer.handler(event_with(basic(f"{user}:{password}")), None)
     assert response == {"isAuthorized": True, "context": {"username": user, "groups": groups}}
@@ -219,7 +230,7 @@ def test_every_demo_user_gets_their_groups(
 
 @pytest.mark.parametrize("header_name", ["authorization", "Authorization", "AUTHORIZATION"])
 def test_the_header_is_found_in_any_case_without_identity_source(
-    authorizer: ModuleType, users_secret: str, header_name: str
+    authorizer: Any, users_secret: str, header_name: str
 ) -> None:
     response = authorizer.handler(event_with(basic("alice:alice-password"), header_name), None)
     assert response["isAuthorized"] is True
@@ -227,14 +238,14 @@ def test_the_header_is_found_in_any_case_without_identity_source(
 
 @pytest.mark.parametrize("value", ["basic {}", "BASIC {}", "Basic   {}  ", "  Basic {}"])
 def test_the_scheme_is_case_insensitive_and_spaces_are_tolerated(
-    authorizer: ModuleType, users_secret: str, value: str
+    authorizer: Any, users_secret: str, value: str
 ) -> None:
     token = base64.b64encode(b"alice:alice-password").decode()
     assert authorizer.handler(event_with(value.format(token)), None)["isAuthorized"] is True
 
 
 def test_a_password_may_contain_colons_and_unicode(
-    authorizer: ModuleType, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
+    authorizer: Any, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     password = "pa:ss wörd:☃"
     store = UsersStore().with_user("carol", hash_password(password, params=CHEAP), ["readwrite", "editors"])
@@ -245,7 +256,7 @@ def test_a_password_may_contain_colons_and_unicode(
 
 
 def test_a_user_in_no_group_gets_an_empty_groups_string(
-    authorizer: ModuleType, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
+    authorizer: Any, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = UsersStore().with_user("dave", hash_password("dave-password", params=CHEAP), [])
     monkeypatch.setenv(
@@ -280,14 +291,14 @@ def test_a_user_in_no_group_gets_an_empty_groups_string(
     ],
 )
 def test_malformed_credentials_are_denied_without_hash_work(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter, authorization: str
+    authorizer: Any, users_secret: str, scrypt: Counter, authorization: str
 ) -> None:
     assert authorizer.handler(event_with(authorization), None) == DENY
     assert scrypt.count == 0
 
 
 def test_a_nul_padded_password_is_denied_after_the_same_hash_work(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter
+    authorizer: Any, users_secret: str, scrypt: Counter
 ) -> None:
     """The reproduction: `alice:alice-password\\0` was allowed as alice (scrypt's HMAC zero-pads the key)."""
     assert authorizer.handler(load_event("wrong_password"), None) == DENY
@@ -299,11 +310,11 @@ def test_a_nul_padded_password_is_denied_after_the_same_hash_work(
         assert authorizer.handler(event_with(basic(f"alice:alice-password{padding}")), None) == DENY
 
 
-def test_no_guest_identity_can_be_forged(authorizer: ModuleType, users_secret: str) -> None:
+def test_no_guest_identity_can_be_forged(authorizer: Any, module: ModuleType, users_secret: str) -> None:
     """Usernames never contain ':', so `guest:x` can be neither a stored user nor a parsed one."""
     with pytest.raises(ValueError, match="invalid username"):
         UsersStore().with_user("guest:x", hash_password("pw", params=CHEAP), [])
-    assert authorizer._parse_basic(basic("guest:x:pw")) == ("guest", "x:pw")
+    assert module._parse_basic(basic("guest:x:pw")) == ("guest", "x:pw")
     assert authorizer.handler(event_with(basic("guest:x:alice-password")), None) == DENY
 
 
@@ -311,11 +322,11 @@ def test_no_guest_identity_can_be_forged(authorizer: ModuleType, users_secret: s
     "event",
     [None, [], "Basic x", {"identitySource": "Basic x"}, {"identitySource": [None]}, {"headers": ["authorization"]}],
 )
-def test_events_of_the_wrong_shape_are_denied(authorizer: ModuleType, users_secret: str, event: object) -> None:
+def test_events_of_the_wrong_shape_are_denied(authorizer: Any, users_secret: str, event: object) -> None:
     assert authorizer.handler(event, None) == DENY
 
 
-def test_identity_source_wins_over_the_header(authorizer: ModuleType, users_secret: str) -> None:
+def test_identity_source_wins_over_the_header(authorizer: Any, users_secret: str) -> None:
     """The gateway caches on the identity source, so that is the value verified."""
     event = load_event("valid_alice")
     event["headers"]["authorization"] = basic("alice:wrong")
@@ -326,7 +337,7 @@ def test_identity_source_wins_over_the_header(authorizer: ModuleType, users_secr
 
 
 def test_unknown_users_cost_exactly_the_hash_work_of_a_wrong_password(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter
+    authorizer: Any, users_secret: str, scrypt: Counter
 ) -> None:
     assert authorizer.handler(load_event("wrong_password"), None) == DENY
     wrong_password = list(scrypt.calls)
@@ -342,7 +353,7 @@ def test_unknown_users_cost_exactly_the_hash_work_of_a_wrong_password(
 
 
 def test_equal_hash_work_with_the_production_parameters(
-    authorizer: ModuleType, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch, scrypt: Counter
+    authorizer: Any, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch, scrypt: Counter
 ) -> None:
     store = UsersStore().with_user("alice", hash_password("alice-password"), ["readwrite"])
     scrypt.reset()
@@ -370,7 +381,7 @@ def test_authenticate_checks_unknown_users_against_a_dummy_of_the_same_cost(scry
 
 
 def test_a_repeated_request_is_not_verified_again(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter, fetches: Counter, clock: Clock
+    authorizer: Any, users_secret: str, scrypt: Counter, fetches: Counter, clock: Clock
 ) -> None:
     event = load_event("valid_alice")
     assert authorizer.handler(event, None)["isAuthorized"] is True
@@ -381,7 +392,7 @@ def test_a_repeated_request_is_not_verified_again(
 
 
 def test_the_cache_expires_after_the_gateway_cache_time(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter, fetches: Counter, clock: Clock
+    authorizer: Any, users_secret: str, scrypt: Counter, fetches: Counter, clock: Clock
 ) -> None:
     event = load_event("valid_alice")
     authorizer.handler(event, None)
@@ -392,7 +403,7 @@ def test_the_cache_expires_after_the_gateway_cache_time(
 
 @pytest.mark.parametrize(("ttl", "lifetime"), [(60, 60), (300, 300), (3600, 300)])
 def test_cached_results_never_outlive_the_ttl_or_the_store_snapshot(
-    authorizer: ModuleType,
+    authorizer: Any,
     users_secret: str,
     scrypt: Counter,
     clock: Clock,
@@ -413,7 +424,7 @@ def test_cached_results_never_outlive_the_ttl_or_the_store_snapshot(
 
 @pytest.mark.parametrize("ttl", ["0", "", "not-a-number", "-5"])
 def test_no_caching_when_the_gateway_does_not_cache(
-    authorizer: ModuleType,
+    authorizer: Any,
     users_secret: str,
     scrypt: Counter,
     fetches: Counter,
@@ -428,7 +439,7 @@ def test_no_caching_when_the_gateway_does_not_cache(
 
 
 def test_the_cache_is_keyed_by_the_whole_header(
-    authorizer: ModuleType, users_secret: str, scrypt: Counter, fetches: Counter
+    authorizer: Any, users_secret: str, scrypt: Counter, fetches: Counter
 ) -> None:
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
     assert authorizer.handler(load_event("wrong_password"), None) == DENY
@@ -436,26 +447,26 @@ def test_the_cache_is_keyed_by_the_whole_header(
     assert (scrypt.count, fetches.count) == (3, 1)
 
 
-def test_the_cache_holds_keyed_digests_not_headers(authorizer: ModuleType, users_secret: str) -> None:
+def test_the_cache_holds_keyed_digests_not_headers(authorizer: Any, users_secret: str) -> None:
     header = load_event("valid_alice")["identitySource"][0]
     authorizer.handler(load_event("valid_alice"), None)
-    keys = list(authorizer._snapshot.results)
+    keys = list(authorizer.users.snapshot.results)
     assert len(keys) == 1 and len(keys[0]) == 32
     assert keys[0] != hashlib.sha256(header.encode()).digest()  # keyed, so not a plain hash of the header either
-    assert header.encode() not in keys[0] and b"alice-password" not in repr(authorizer._snapshot).encode()
+    assert header.encode() not in keys[0] and b"alice-password" not in repr(authorizer.users.snapshot).encode()
     other = load_authorizer()  # another container has another key
-    assert other._CACHE_KEY != authorizer._CACHE_KEY
+    assert other.authorizer.users.key != authorizer.users.key
 
 
-def test_denials_are_not_cached(authorizer: ModuleType, users_secret: str, scrypt: Counter) -> None:
+def test_denials_are_not_cached(authorizer: Any, users_secret: str, scrypt: Counter) -> None:
     for _ in range(3):
         assert authorizer.handler(load_event("wrong_password"), None) == DENY
     assert scrypt.count == 3
-    assert authorizer._snapshot.results == {}
+    assert authorizer.users.snapshot.results == {}
 
 
 def test_a_removed_user_is_denied_once_the_store_snapshot_expires(
-    authorizer: ModuleType, users_secret: str, secretsmanager: Any, clock: Clock
+    authorizer: Any, users_secret: str, secretsmanager: Any, clock: Clock
 ) -> None:
     event = load_event("valid_alice")
     assert authorizer.handler(event, None)["isAuthorized"] is True
@@ -466,13 +477,11 @@ def test_a_removed_user_is_denied_once_the_store_snapshot_expires(
     assert authorizer.handler(event, None) == DENY
 
 
-def test_the_result_cache_is_bounded(
-    authorizer: ModuleType, users_secret: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(authorizer, "MAX_CACHED_RESULTS", 2)
+def test_the_result_cache_is_bounded(module: ModuleType, fetches: Counter, clock: Clock, users_secret: str) -> None:
+    authorizer = module.Authorizer(module.UsersCache(fetches, clock=clock, max_results=2))
     for user, password in [("alice", "alice-password"), ("bob", "bob-password"), ("viewer", "viewer-password")]:
         assert authorizer.handler(event_with(basic(f"{user}:{password}")), None)["isAuthorized"] is True
-    assert [hit.username for hit in authorizer._snapshot.results.values()] == ["bob", "viewer"]
+    assert [hit.username for hit in authorizer.users.snapshot.results.values()] == ["bob", "viewer"]
 
 
 # --- Secrets Manager and configuration failures: the authorizer fails (a 500, never cached), it does not deny ---
@@ -486,9 +495,9 @@ def decision_lines(caplog: Any) -> list[dict[str, Any]]:
     ]
 
 
-def fails(authorizer: ModuleType, event: object) -> BaseException:
+def fails(authorizer: Any, event: object) -> BaseException:
     """Call the handler, expecting the function error that makes API Gateway answer 500 and cache nothing."""
-    with pytest.raises(authorizer.AuthorizerUnavailableError) as raised:
+    with pytest.raises(unavailable_error(authorizer)) as raised:
         authorizer.handler(event, None)
     error = raised.value
     assert str(error) == "the authorizer cannot check credentials now; its log line says why"
@@ -497,7 +506,7 @@ def fails(authorizer: ModuleType, event: object) -> BaseException:
 
 
 def test_a_missing_secret_fails_and_is_retried(
-    authorizer: ModuleType, secretsmanager: Any, demo_store_json: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    authorizer: Any, secretsmanager: Any, demo_store_json: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     caplog.set_level(logging.INFO)
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm-users-AbCdEf"
@@ -512,7 +521,7 @@ def test_a_missing_secret_fails_and_is_retried(
             "error_code": "ResourceNotFoundException",
         }
     ]
-    assert authorizer._snapshot is None  # nothing was cached: not the failure, not an empty store
+    assert authorizer.users.snapshot is None  # nothing was cached: not the failure, not an empty store
     real = secretsmanager.create_secret(Name="tvm-users", SecretString=demo_store_json)["ARN"]
     monkeypatch.setenv("USERS_SECRET_ARN", real)
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True  # failures are not cached
@@ -520,7 +529,7 @@ def test_a_missing_secret_fails_and_is_retried(
 
 @pytest.mark.parametrize("name", ["valid_alice", "wrong_password", "unknown_user"])
 def test_without_the_store_no_credentials_are_denied(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, secretsmanager: Any, name: str
+    authorizer: Any, monkeypatch: pytest.MonkeyPatch, secretsmanager: Any, name: str
 ) -> None:
     """Right or wrong, credentials cannot be checked without the store: a deny would be cached as a wrong password."""
     monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
@@ -529,16 +538,14 @@ def test_without_the_store_no_credentials_are_denied(
 
 @pytest.mark.parametrize("name", ["malformed_basic", "bearer_scheme", "missing_header"])
 def test_bad_input_is_still_denied_without_the_store(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, name: str
+    authorizer: Any, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     """Credentials that can never be right need no store: they are denied (never a 5xx for bad input)."""
     monkeypatch.setenv("USERS_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf")
     assert authorizer.handler(load_event(name), None) == DENY
 
 
-def test_an_unreachable_secrets_manager_fails(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
+def test_an_unreachable_secrets_manager_fails(authorizer: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
     """No moto here: a real connection to a closed local port."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -556,7 +563,7 @@ def test_an_unreachable_secrets_manager_fails(
 
 
 def test_a_hung_secrets_manager_fails_within_the_deadline(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    authorizer: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     """A port that accepts connections and never answers (what a stopped Secrets Manager looks like): the read's
     own deadline (1 s, one attempt) ends it well inside the function's 10 s timeout."""
@@ -574,22 +581,24 @@ def test_a_hung_secrets_manager_fails_within_the_deadline(
     assert (line["reason"], line["error"]) == ("users_store_unavailable", "Timeout")
 
 
-def test_the_secret_read_has_an_explicit_deadline_and_one_attempt(authorizer: ModuleType, users_secret: str) -> None:
-    assert (authorizer.SECRETS_CONNECT_TIMEOUT_SECONDS, authorizer.SECRETS_READ_TIMEOUT_SECONDS) == (1.0, 1.0)
-    assert authorizer.SECRETS_MAX_ATTEMPTS == 1
+def test_the_secret_read_has_an_explicit_deadline_and_one_attempt(
+    authorizer: Any, module: ModuleType, users_secret: str
+) -> None:
+    assert (module.SECRETS_CONNECT_TIMEOUT_SECONDS, module.SECRETS_READ_TIMEOUT_SECONDS) == (1.0, 1.0)
+    assert module.SECRETS_MAX_ATTEMPTS == 1
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
 
 
 @pytest.mark.parametrize("value", [None, "", "  "])
 def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str | None
+    module: ModuleType, monkeypatch: pytest.MonkeyPatch, value: str | None
 ) -> None:
     """Deployed, SECRETS_MANAGER_ENDPOINT is "": the client is exactly the one boto3 makes for the region."""
     if value is None:
         monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT", raising=False)
     else:
         monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", value)
-    endpoint = authorizer.secrets_manager_url()
+    endpoint = module.secrets_manager_url()
     assert (
         endpoint == boto3.client("secretsmanager").meta.endpoint_url == "https://secretsmanager.us-east-1.amazonaws.com"
     )
@@ -608,7 +617,7 @@ def moto_server() -> Iterator[str]:
 
 
 def test_a_set_secrets_manager_endpoint_is_the_one_the_store_is_read_from(
-    authorizer: ModuleType, moto_server: str, demo_store_json: str, monkeypatch: pytest.MonkeyPatch
+    authorizer: Any, module: ModuleType, moto_server: str, demo_store_json: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under `sam local` the template's SecretsManagerEndpoint is moto's URL: the users store is read there, whatever
     botocore's own variables say (here they name a closed port)."""
@@ -620,14 +629,14 @@ def test_a_set_secrets_manager_endpoint_is_the_one_the_store_is_read_from(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{closed}")
     monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_server)
     monkeypatch.setenv("USERS_SECRET_ARN", arn)
-    assert authorizer.secrets_manager_url() == moto_server
+    assert module.secrets_manager_url() == moto_server
     decision = authorizer.handler(load_event("valid_alice"), None)
     assert decision["isAuthorized"] is True
     assert decision["context"]["username"] == "alice"
 
 
 def test_an_invalid_store_fails(
-    authorizer: ModuleType, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    authorizer: Any, secretsmanager: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
     caplog.set_level(logging.INFO)
     bad = json.dumps({"users": {"alice": {"password_hash": "plain-text!", "groups": ["readwrite"]}}})
@@ -637,21 +646,19 @@ def test_an_invalid_store_fails(
     assert "plain-text!" not in caplog.text
 
 
-def test_no_secret_configured_fails(authorizer: ModuleType, caplog: Any) -> None:
+def test_no_secret_configured_fails(authorizer: Any, caplog: Any) -> None:
     caplog.set_level(logging.INFO)
     fails(authorizer, load_event("valid_alice"))
     assert decision_lines(caplog)[-1]["reason"] == "not_configured"
 
 
-def test_an_unexpected_error_fails_without_leaking(
-    authorizer: ModuleType, monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
+def test_an_unexpected_error_fails_without_leaking(module: ModuleType, caplog: Any) -> None:
     """A bug is not a decision: nothing may be cached, and neither the log nor the error carries its message."""
 
-    def explode(event: object) -> dict[str, Any]:
+    def explode() -> Any:
         raise RuntimeError("boom with alice-password inside")
 
-    monkeypatch.setattr(authorizer, "_authorize", explode)
+    authorizer = module.Authorizer(module.UsersCache(explode))  # a bug in reading the store
     caplog.set_level(logging.INFO)
     error = fails(authorizer, load_event("valid_alice"))
     assert decision_lines(caplog)[-1] == {
@@ -668,7 +675,7 @@ def test_an_unexpected_error_fails_without_leaking(
 
 @pytest.fixture
 def store_outage(
-    authorizer: ModuleType, users_secret: str, monkeypatch: pytest.MonkeyPatch, fetches: Counter, clock: Clock
+    authorizer: Any, users_secret: str, monkeypatch: pytest.MonkeyPatch, fetches: Counter, clock: Clock
 ) -> Callable[[], None]:
     """Warm the container with the store, then make every later read fail as Secrets Manager would."""
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
@@ -680,7 +687,7 @@ def store_outage(
 
 
 def test_a_failed_refresh_keeps_allowing_with_the_last_good_store(
-    authorizer: ModuleType,
+    authorizer: Any,
     store_outage: Callable[[], None],
     fetches: Counter,
     scrypt: Counter,
@@ -707,14 +714,14 @@ def test_a_failed_refresh_keeps_allowing_with_the_last_good_store(
     scrypt.reset()
     assert authorizer.handler(bob, None)["isAuthorized"] is True
     assert (fetches.count, scrypt.count) == (2, 1)
-    clock.now += authorizer.RETRY_AFTER_FAILURE_SECONDS
+    clock.now += authorizer.users.retry_after
     assert authorizer.handler(bob, None)["isAuthorized"] is True
     assert fetches.count == 3
 
 
 @pytest.mark.parametrize("name", ["wrong_password", "unknown_user"])
 def test_a_stale_store_never_denies(
-    authorizer: ModuleType, store_outage: Callable[[], None], clock: Clock, name: str, caplog: Any
+    authorizer: Any, store_outage: Callable[[], None], clock: Clock, name: str, caplog: Any
 ) -> None:
     """The store that could not be read may hold a new user or a changed password: fail rather than deny."""
     caplog.set_level(logging.INFO)
@@ -725,18 +732,18 @@ def test_a_stale_store_never_denies(
 
 
 def test_the_last_good_store_is_dropped_after_its_grace(
-    authorizer: ModuleType, store_outage: Callable[[], None], clock: Clock
+    authorizer: Any, store_outage: Callable[[], None], clock: Clock
 ) -> None:
     store_outage()
-    clock.now += TTL + authorizer.STALE_STORE_SECONDS - 1
+    clock.now += TTL + authorizer.users.stale_for - 1
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True
     clock.now += 1
     fails(authorizer, load_event("valid_alice"))
-    assert authorizer._snapshot is None
+    assert authorizer.users.snapshot is None
 
 
 def test_a_store_that_comes_back_is_used_at_once(
-    authorizer: ModuleType,
+    authorizer: Any,
     users_secret: str,
     store_outage: Callable[[], None],
     clock: Clock,
@@ -747,13 +754,13 @@ def test_a_store_that_comes_back_is_used_at_once(
     clock.now += TTL
     assert authorizer.handler(load_event("valid_alice"), None)["isAuthorized"] is True  # stale
     monkeypatch.setenv("USERS_SECRET_ARN", users_secret)
-    clock.now += authorizer.RETRY_AFTER_FAILURE_SECONDS
+    clock.now += authorizer.users.retry_after
     assert authorizer.handler(load_event("wrong_password"), None) == DENY  # a fresh store denies again
     assert fetches.count == 3
 
 
 def test_no_store_is_kept_when_the_gateway_does_not_cache(
-    authorizer: ModuleType, users_secret: str, monkeypatch: pytest.MonkeyPatch
+    authorizer: Any, users_secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With AUTH_CACHE_TTL_SECONDS=0 every request reads the store, so there is no last good one to fall back on."""
     monkeypatch.setenv("AUTH_CACHE_TTL_SECONDS", "0")
@@ -766,7 +773,7 @@ def test_no_store_is_kept_when_the_gateway_does_not_cache(
 
 
 def test_logs_hold_decisions_and_never_credentials(
-    authorizer: ModuleType,
+    authorizer: Any,
     users_secret: str,
     secretsmanager: Any,
     demo_store_json: str,
@@ -837,7 +844,7 @@ headers = st.one_of(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(header=headers, as_identity_source=st.booleans())
 def test_any_header_gives_a_simple_response(
-    authorizer: ModuleType, users_secret: str, header: str, as_identity_source: bool
+    authorizer: Any, users_secret: str, header: str, as_identity_source: bool
 ) -> None:
     event = event_with(None)
     if as_identity_source:
@@ -855,7 +862,7 @@ def test_any_header_gives_a_simple_response(
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(event=json_values)
-def test_any_event_gives_a_simple_response(authorizer: ModuleType, users_secret: str, event: object) -> None:
+def test_any_event_gives_a_simple_response(authorizer: Any, users_secret: str, event: object) -> None:
     assert authorizer.handler(event, None) == DENY
 
 

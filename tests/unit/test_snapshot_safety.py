@@ -25,17 +25,18 @@ VENDING_PROBE = """
 import json, sys
 import snapshot_restore_py
 import app
+from momento_tvm.secret_cache import CachedSecret
 state = {
     "hooks": [f.__module__ + "." + f.__name__ for f in snapshot_restore_py.hooks],
-    "minter": app._minter is not None,
-    "secret": app._secret_cache is not None,
+    "minter": app.vending.minter.current is not None,
+    "secret": bool(app.vending.keys.store),
     "grpc": sorted(m for m in sys.modules if m == "grpc" or m.startswith("grpc.")),
     # Powertools' user_agent imports the bare `botocore` package (0.3 ms, no session, no client): not the SDK
     "boto": sorted(m for m in sys.modules if m == "boto3" or m.startswith(("boto3.", "botocore."))),
 }
-app._secret_cache = ("id", "key", 1e18)
+app.vending.keys.store["id"] = CachedSecret("key", 1e18)  # as if a key had been read before the snapshot
 snapshot_restore_py.hooks[0]()
-state["secret_after_restore"] = app._secret_cache is not None
+state["secret_after_restore"] = bool(app.vending.keys.store)
 print(json.dumps(state))
 """
 
@@ -43,14 +44,15 @@ AUTHORIZER_PROBE = """
 import json, sys
 import snapshot_restore_py
 import app
-before = app._CACHE_KEY
+users = app.authorizer.users
+before = users.key
 state = {
     "hooks": [f.__module__ + "." + f.__name__ for f in snapshot_restore_py.hooks],
-    "store": app._snapshot is not None,
+    "store": users.snapshot is not None,
     "boto": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore")),
 }
 snapshot_restore_py.hooks[0]()
-state["new_key"] = app._CACHE_KEY != before and len(app._CACHE_KEY) == 32
+state["new_key"] = users.key != before and len(users.key) == 32
 print(json.dumps(state))
 """
 

@@ -6,7 +6,8 @@
 `current_user` is a FastAPI dependency (sync or async, with any parameters FastAPI can inject: the `Request`, a
 cookie, the host's session or database dependencies) returning the signed-in user as an `Identity`
 (`verified_identity(name, groups)`), or None when nobody is signed in (401). The answers are the vending Lambda's,
-status for status and byte for byte in their JSON (`momento_tvm.http`).
+status for status and byte for byte in their JSON (`momento_tvm.http`). Each is logged on `momento_tvm` (or
+`logger=`), or reported to `observer=` instead (momento_tvm.observe).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime, and `User` is local.
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from .http import HttpAnswer, TokenRoutes, joined_query
 from .identity import Identity
+from .observe import RouteObserver
 from .parsing import MAX_BODY_BYTES
 from .vending import VendingMachine
 
@@ -32,9 +34,12 @@ def token_router(
     *,
     path: str = DEFAULT_PATH,
     logger: logging.Logger | None = None,
+    observer: RouteObserver | None = None,
 ) -> APIRouter:
     """An `APIRouter` with the token routes at `path` (include it with `app.include_router`)."""
-    routes = TokenRoutes(machine, logger)
+    if logger is not None and observer is not None:
+        raise TypeError("pass logger= or observer=, not both: an observer does its own logging")
+    routes = TokenRoutes(machine, observer or logger)
     router = APIRouter(tags=["momento"])
     User = Annotated[Identity | None, Depends(current_user)]
 

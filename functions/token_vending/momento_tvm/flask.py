@@ -5,7 +5,8 @@
 
 `current_user()` is called inside the request (use `flask.session`, `flask_login.current_user`, ...) and returns the
 signed-in user as an `Identity` (`verified_identity(name, groups)`), or None when nobody is signed in (401). The
-answers are the vending Lambda's, status for status (`momento_tvm.http`).
+answers are the vending Lambda's, status for status (`momento_tvm.http`). Each is logged on `momento_tvm` (or
+`logger=`), or reported to `observer=` instead (momento_tvm.observe).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from flask import Blueprint, Response, request
 
 from .http import HttpAnswer, TokenRoutes, joined_query, read_bounded
 from .identity import Identity
+from .observe import RouteObserver
 from .vending import VendingMachine
 
 __all__ = ["DEFAULT_PATH", "token_blueprint"]
@@ -31,9 +33,12 @@ def token_blueprint(
     url_prefix: str = DEFAULT_PATH,
     name: str = "momento_token",
     logger: logging.Logger | None = None,
+    observer: RouteObserver | None = None,
 ) -> Blueprint:
     """A `Blueprint` with the token routes under `url_prefix` (register it with `app.register_blueprint`)."""
-    routes = TokenRoutes(machine, logger)
+    if logger is not None and observer is not None:
+        raise TypeError("pass logger= or observer=, not both: an observer does its own logging")
+    routes = TokenRoutes(machine, observer or logger)
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
 
     @blueprint.get("")

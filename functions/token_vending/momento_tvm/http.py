@@ -1,11 +1,13 @@
 """The HTTP contract of the token routes, with no web framework: what to answer for `GET`/`POST .../token` and
-`GET .../token/explain`, given the caller's verified identity (or None) and the raw query or body.
+`GET .../token/explain`, given the caller's verified identity (or None, or a callable that finds it) and the raw
+query or body.
 
 The Lambda handler and the FastAPI and Flask integrations all answer through here, so the status codes, the JSON
-(`{"error": {"code", "message"}}` for every refusal), `Cache-Control: no-store`, `Retry-After` on a 503 and the
-log lines are the same everywhere. Logs carry the user (a verified username, or a guest as `guest#<hash>`: a guest's
-display name is the caller's text), tier, rule and a scope digest: never the token, the key, a password or a value
-the caller sent.
+(`{"error": {"code", "message"}}` for every refusal), `Cache-Control: no-store` and `Retry-After` on a 503 are the
+same everywhere. Each answer is reported to one observer (momento_tvm.observe): the integrations log through stdlib
+logging, the Lambda adds its metrics; a log line carries the user (a verified username, or a guest as
+`guest#<hash>`: a guest's display name is the caller's text), tier, rule and a scope digest: never the token, the
+key, a password or a value the caller sent.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from .errors import TvmError, UnauthenticatedError, UpstreamUnavailableError
 from .identity import Identity
-from .parsing import MAX_BODY_BYTES, ParsedRequest, parse_body, parse_query
-from .vending import VendedToken, VendingMachine
+from .observe import LoggingObserver, RouteObserver
+from .parsing import MAX_BODY_BYTES, ParsedRequest, parse_body, parse_event_body, parse_query
+from .vending import VendingMachine
 
-__all__ = ["HttpAnswer", "TokenRoutes", "error_answer", "joined_query", "json_answer", "read_bounded"]
+__all__ = [
+    "HttpAnswer",
+    "IdentitySource",
+    "TokenRoutes",
+    "error_answer",
+    "joined_query",
+    "json_answer",
+    "read_bounded",
+]
 
-log = logging.getLogger("momento_tvm")
+# Who is asking: the identity the host verified, None (nobody signed in: a 401), or a callable that finds it from the
+# parsed request, called after parsing (so a bad request is a 400 first) and inside the routes' guard (so its
+# TvmError is answered like any other). The Lambda's is a callable: an Open-mode guest's name is in the request.
+IdentitySource: TypeAlias = Identity | Callable[[ParsedRequest], Identity | None] | None
 
 SIGN_IN_FIRST = "sign in first: no signed-in user reached the token route"
 INTERNAL_ERROR = {"error": {"code": "internal_error", "message": "internal error"}}
@@ -60,75 +74,69 @@ def joined_query(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 class TokenRoutes:
-    """The three routes over one `VendingMachine`. Each method takes the identity the host verified (None: nobody
-    signed in, a 401) and returns the `HttpAnswer`; none raises, whatever the caller sent."""
+    """The three routes over one `VendingMachine`. Each method takes who is asking (`IdentitySource`) and returns the
+    `HttpAnswer`; none raises, whatever the caller sent. Each answer is reported to `observer` (momento_tvm.observe;
+    a `logging.Logger` or None means a `LoggingObserver` on it, or on `momento_tvm`)."""
 
-    def __init__(self, machine: VendingMachine, logger: logging.Logger | None = None) -> None:
+    def __init__(self, machine: VendingMachine, observer: RouteObserver | logging.Logger | None = None) -> None:
         self.machine = machine
-        self.log = logger or log
+        self.observer = observer if isinstance(observer, RouteObserver) else LoggingObserver(observer)
 
-    def get(self, identity: Identity | None, query: Mapping[str, str]) -> HttpAnswer:
+    def get(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
         return self._guarded(lambda: self._vend(identity, parse_query(query)))
 
-    def post(self, identity: Identity | None, body: bytes | None) -> HttpAnswer:
-        return self._guarded(lambda: self._vend(identity, parse_body(body)))
+    def post(self, identity: IdentitySource, body: bytes | str | None, *, base64_encoded: bool = False) -> HttpAnswer:
+        """`body` as read (bytes), or as API Gateway's payload 2.0 gives it: text, base64 when `base64_encoded`."""
+        return self._guarded(lambda: self._vend(identity, _parsed_body(body, base64_encoded)))
 
-    def explain(self, identity: Identity | None, query: Mapping[str, str]) -> HttpAnswer:
+    def explain(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
         return self._guarded(lambda: self._explain(identity, parse_query(query)))
 
-    async def aget(self, identity: Identity | None, query: Mapping[str, str]) -> HttpAnswer:
+    async def aget(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
         """`get` off the event loop (the mint is a blocking gRPC call)."""
         return await asyncio.to_thread(self.get, identity, query)
 
-    async def apost(self, identity: Identity | None, body: bytes | None) -> HttpAnswer:
+    async def apost(self, identity: IdentitySource, body: bytes | None) -> HttpAnswer:
         return await asyncio.to_thread(self.post, identity, body)
 
-    def _vend(self, identity: Identity | None, parsed: ParsedRequest) -> HttpAnswer:
-        token = self.machine.vend(_signed_in(identity), parsed.request)
-        self.log_issued(token)
+    def _vend(self, identity: IdentitySource, parsed: ParsedRequest) -> HttpAnswer:
+        token = self.machine.vend(_signed_in(identity, parsed), parsed.request)
+        self.observer.issued(token)
         return json_answer(200, token.to_json())
 
-    def _explain(self, identity: Identity | None, parsed: ParsedRequest) -> HttpAnswer:
-        return json_answer(200, self.machine.explain(_signed_in(identity), parsed.request).to_json())
-
-    def log_issued(self, token: VendedToken, **extra: Any) -> None:
-        grant = token.grant
-        self.log.info(
-            "token issued",
-            extra={
-                "user": grant.log_name,
-                "tier": grant.tier,
-                "rule": grant.rule,
-                "scope_digest": grant.digest(),
-                "expires_at": token.expires_at,
-                **extra,
-            },
-        )
-
-    def log_refused(self, error: TvmError) -> None:
-        if isinstance(error, UpstreamUnavailableError):
-            self.log.warning("upstream unavailable", extra={"reason": error.log_message})
-        else:
-            self.log.info("request refused", extra={"code": error.code, "reason": error.log_message})
+    def _explain(self, identity: IdentitySource, parsed: ParsedRequest) -> HttpAnswer:
+        explanation = self.machine.explain(_signed_in(identity, parsed), parsed.request)
+        self.observer.explained(explanation)
+        return json_answer(200, explanation.to_json())
 
     def _guarded(self, route: Callable[[], HttpAnswer]) -> HttpAnswer:
         try:
-            answer = route()
+            return route()
+        except UpstreamUnavailableError as error:
+            self.observer.unavailable(error)
+            return error_answer(error)
         except TvmError as error:
-            self.log_refused(error)
+            self.observer.refused(error)
             return error_answer(error)
         except Exception as error:  # a bug of ours: the class only (values may hold secrets), no stack trace out
-            self.log.error("unexpected error", extra={"error_type": type(error).__name__})
+            self.observer.failed(error)
             return json_answer(500, INTERNAL_ERROR)
-        return answer
 
 
-def _signed_in(identity: Identity | None) -> Identity:
-    """The host's user; the vending machine checks it as a gateway's would be (`InvalidIdentityError`, a 401, for a
-    name that cannot be a token id)."""
-    if identity is None:
+def _parsed_body(body: object, base64_encoded: bool) -> ParsedRequest:
+    """Bytes as read by a host; anything else as a gateway event's `body` (text, base64, or junk: a 400)."""
+    if isinstance(body, bytes):
+        return parse_body(body)
+    return parse_event_body(body, base64_encoded)
+
+
+def _signed_in(identity: IdentitySource, parsed: ParsedRequest) -> Identity:
+    """The caller; the vending machine checks it as a gateway's would be (`InvalidIdentityError`, a 401, for a name
+    that cannot be a token id)."""
+    found = identity(parsed) if callable(identity) else identity
+    if found is None:
         raise UnauthenticatedError(SIGN_IN_FIRST)
-    return identity
+    return found
 
 
 def read_bounded(chunks: Iterable[bytes]) -> bytes:

@@ -1,0 +1,152 @@
+"""The metric contract: each metric the vending function emits is declared once (`METRICS` in
+functions/token_vending/app.py: name, unit, dimension sets), and this runs the handler in-process (Secrets Manager in
+moto, Momento the session's emulator) through every kind of answer, reads the EMF records it writes to stdout, and
+requires each to be exactly a declared metric with exactly its declared dimension sets; docs/deploy.md's table must
+say the same.
+
+Why records are read, not the code: CloudWatch publishes what the record says. Powertools' per-invocation record has
+one dimension set for everything in it, so `add_dimension("tier", ...)` once made `TokensVended` published only with
+`[service, tier]` while the docs promised a `service`-only series too, which an alarm would have waited on forever.
+(The authorizer publishes no metric: it logs only.)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from momento_tvm.secret_cache import SecretCache
+from tests.integration.vending import as_user, invoke, load_event, merge, with_query, without_authorizer
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+NAMESPACE = "MomentoTokenVending"  # tests/integration/vending.py's POWERTOOLS_METRICS_NAMESPACE, as the template's
+SERVICE = "token-vending"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fresh(function: ModuleType, clock: Clock) -> Iterator[Any]:
+    """A new container's function over the module's own kind of key cache, on the test's clock."""
+    built = function.VendingFunction(function.key_cache(clock))
+    yield built
+    built.close()
+
+
+def records(captured: str) -> list[dict[str, Any]]:
+    """The EMF records among what the handler printed (Powertools prints one JSON object per line)."""
+    return [json.loads(line) for line in captured.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+def checked(function: ModuleType, record: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """(metric name, its dimension values) of one record, after requiring it to be exactly its declaration."""
+    declared = {metric.name: metric for metric in function.METRICS}
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == NAMESPACE
+    [definition] = directive["Metrics"]
+    metric = declared[definition["Name"]]  # a KeyError here: an undeclared metric
+    assert definition == {"Name": metric.name, "Unit": metric.unit.value}  # standard resolution: no StorageResolution
+    assert directive["Dimensions"] == [list(names) for names in metric.dimension_sets]
+    names = {name for names in metric.dimension_sets for name in names}
+    values = {name: record[name] for name in names}
+    assert all(isinstance(value, str) and value for value in values.values()), values
+    assert values["service"] == SERVICE
+    assert record[metric.name] == [1.0]
+    extra = set(record) - {"_aws", metric.name} - names
+    assert not extra, f"the record carries more than its metric and dimensions: {extra}"
+    return metric.name, {name: value for name, value in values.items() if name != "service"}
+
+
+def published(function: ModuleType, target: Any, capsys: pytest.CaptureFixture[str], *args: Any) -> list[Any]:
+    """Invoke, then the metrics the invocation published, in order, each checked against its declaration."""
+    capsys.readouterr()
+    invoke(target, *args)
+    return [checked(function, record) for record in records(capsys.readouterr().out)]
+
+
+def explain(event: dict[str, Any]) -> dict[str, Any]:
+    event = merge(event, {"routeKey": "GET /token/explain", "rawPath": "/token/explain"})
+    event["requestContext"]["http"]["path"] = "/token/explain"
+    event["requestContext"]["routeKey"] = "GET /token/explain"
+    return event
+
+
+def test_every_answer_publishes_exactly_its_declared_metric(
+    function: ModuleType,
+    fresh: Any,
+    clock: Clock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    logs: io.StringIO,
+) -> None:
+    alice = as_user("alice", "readwrite")
+    seen: list[Any] = []
+
+    def expect(target: Any, event: dict[str, Any], expected: list[Any], mode: str = "LambdaAuthorizer") -> None:
+        got = published(function, target, capsys, event, mode)
+        assert got == expected, event.get("rawPath")
+        seen.extend(got)
+
+    expect(function, alice, [("TokensVended", {"tier": "readwrite"})])
+    expect(function, as_user("viewer", "readonly"), [("TokensVended", {"tier": "readonly"})])
+    expect(function, explain(alice), [("Explained", {})])
+    expect(function, with_query(alice, ttlSeconds="5"), [("Denials", {"reason": "invalid_request"})])
+    expect(function, without_authorizer(alice), [("Denials", {"reason": "unauthenticated"})])
+    open_event = with_query(load_event("get_token_open.json"), topics="secret-room")
+    expect(function, open_event, [("Denials", {"reason": "scope_denied"})], "Open")
+    nowhere = load_event("get_token_lambda_authorizer.json", rawPath="/nope", routeKey="GET /nope")
+    nowhere["requestContext"]["http"]["path"] = "/nope"
+    expect(function, nowhere, [("NotFound", {})])
+
+    # A failed key read that the last key covers is counted, and the token it still vends is counted apart, by tier.
+    expect(fresh, alice, [("TokensVended", {"tier": "readwrite"})])
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", "http://127.0.0.1:9")  # nothing answers on the discard port
+    clock.now += function.SECRET_MAX_AGE_SECONDS
+    expect(fresh, alice, [("KeyReadErrors", {}), ("TokensVended", {"tier": "readwrite"})])
+    monkeypatch.delenv("SECRETS_MANAGER_ENDPOINT")
+
+    # No key at all: the read failure, then the 503 it causes.
+    monkeypatch.setenv("MOMENTO_API_KEY_SECRET", "tvm/no-such-secret")
+    no_key = function.VendingFunction(function.key_cache(clock))
+    expect(no_key, alice, [("KeyReadErrors", {}), ("UpstreamErrors", {})])
+    monkeypatch.undo()
+
+    # A bug of ours (the key cache hands out something that is not a key): a 500, counted.
+    broken = function.VendingFunction(SecretCache(lambda name: 42))
+    expect(broken, alice, [("InternalErrors", {})])
+    broken.close()
+
+    assert {name for name, _ in seen} == {metric.name for metric in function.METRICS}, "a declaration went unexercised"
+
+
+def test_deploy_docs_list_exactly_the_declared_metrics(function: ModuleType) -> None:
+    """docs/deploy.md's table (after its `<!-- metrics: ... -->` marker): name, unit, dimension sets, in order."""
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
+    table = text[text.index("<!-- metrics:") :].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = []
+    for row in rows:
+        name, unit, sets = (cell.strip() for cell in row.strip("|").split("|")[:3])
+        dimension_sets = tuple(tuple(re.findall(r"`([^`]+)`", part)) for part in sets.split(";"))
+        documented.append((name.strip("`"), unit, dimension_sets))
+    declared = [(metric.name, metric.unit.value, metric.dimension_sets) for metric in function.METRICS]
+    assert documented == declared

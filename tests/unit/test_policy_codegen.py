@@ -5,12 +5,13 @@ from __future__ import annotations
 import fastjsonschema
 import pytest
 
-from momento_tvm import policy, schema_codegen
+import schema_codegen
+from momento_tvm import policy
 
 
 def test_regenerating_the_validator_gives_the_committed_module() -> None:
     assert schema_codegen.TARGET.read_text(encoding="utf-8") == schema_codegen.generate(), (
-        "SCHEMA changed: run `python -m momento_tvm.schema_codegen` in functions/token_vending and commit the result"
+        "SCHEMA changed: run `.venv/bin/python -m schema_codegen` and commit the result"
     )
 
 

@@ -196,7 +196,7 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-# SCHEMA compiled ahead of time (python -m momento_tvm.schema_codegen), not at import: about 8 ms of cold start.
+# SCHEMA compiled ahead of time (python -m schema_codegen, in tools/), not at import: about 8 ms of cold start.
 from ._policy_validator import validate as _generated_validate  # noqa: E402
 
 _validate: Callable[[Any], Any] = _generated_validate

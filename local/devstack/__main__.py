@@ -22,6 +22,7 @@ import sys
 
 from .config import AUTH_METHODS, PORT_VARIABLES, config_from_env
 from .errors import DevstackError
+from .modes import DEFAULT_AUTH
 from .ready import ready_block, ready_json
 from .signals import run_until_stopped
 from .stack import Stack
@@ -42,8 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--auth",
         choices=AUTH_METHODS,
-        default="LambdaAuthorizer",
-        help="the template's AuthenticationMethod (default: LambdaAuthorizer)",
+        default=DEFAULT_AUTH,
+        help=f"the template's AuthenticationMethod (default: {DEFAULT_AUTH})",
     )
     parser.add_argument(
         "--ready-json", action="store_true", help="when ready, print one JSON line on stdout instead of the block"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from .errors import ConfigError
+from .modes import DEFAULT_AUTH, MODES, AuthMode
 
 __all__ = [
     "AUTH_METHODS",
@@ -26,7 +27,7 @@ __all__ = [
     "parse_token_ttl",
 ]
 
-AUTH_METHODS: Final = ("Open", "LambdaAuthorizer", "AmazonCognito")
+AUTH_METHODS: Final = tuple(MODES)  # the modes' names (modes.py), in the order they are offered
 HOST: Final = "127.0.0.1"
 DEFAULT_CACHE: Final = "default-cache"
 
@@ -125,7 +126,7 @@ class RestartPolicy:
 class StackConfig:
     """Everything `Stack` needs. Ports default to the `make dev` defaults; tests pass 0 for free ports."""
 
-    auth: str = "LambdaAuthorizer"
+    auth: str = DEFAULT_AUTH  # a name in modes.MODES; `mode` is its entry
     api_port: int = 3000
     site_port: int = 8000
     momento_grpc_port: int = 8080
@@ -175,6 +176,11 @@ class StackConfig:
             PortSetting(variable, values[variable], self.port_sources.get(variable, "argument"))
             for variable in PORT_VARIABLES
         )
+
+    @property
+    def mode(self) -> AuthMode:
+        """What the auth mode needs and does offline (modes.py)."""
+        return MODES[self.auth]
 
     @property
     def template(self) -> Path:

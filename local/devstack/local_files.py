@@ -58,7 +58,7 @@ class LocalFiles:
     """What the two files say, checked: the policy, and (modes with users) the users with the tier each gets."""
 
     policy: Policy
-    users: DemoUsers | None  # None in Open mode: it has no users, and does not read the file
+    users: DemoUsers | None  # None in a mode without users (Open): it does not read the file
     demo_users: tuple[DemoUser, ...]
 
     @property
@@ -109,7 +109,7 @@ def read_users(config: StackConfig) -> DemoUsers:
 def read_local_files(config: StackConfig) -> LocalFiles:
     """Both files, checked together: every user's tier comes from the policy's group rules."""
     policy = read_policy(config)
-    if config.auth == "Open":
+    if not config.mode.has_users:
         return LocalFiles(policy, None, ())
     users = read_users(config)
     demo_users = []
@@ -127,7 +127,7 @@ def check_token_ttl(config: StackConfig, files: LocalFiles) -> None:
         return
     from local_api.template import parameter_default
 
-    tiers = [files.guest_tier] if config.auth == "Open" else [user.tier for user in files.demo_users]
+    tiers = [user.tier for user in files.demo_users] if config.mode.has_users else [files.guest_tier]
     policy = shown(config, config.policy_file)
     limits = {
         f"tier '{tier}' allows ({{}} s, its max_ttl_seconds in {policy})": files.policy.tiers[tier].max_ttl_seconds

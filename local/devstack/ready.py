@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shlex
 
+from .modes import MODES
 from .ports import suggest_port
 from .stack import StackInfo
 
@@ -29,38 +29,7 @@ def ready_block(info: StackInfo) -> str:
         f"   Site   {info.site_url}{_SITE_NOTES.get(info.site_content, '')}",
         f"   API    {info.api_url}   {', '.join(info.routes)}",
     ]
-    if info.auth_method == "LambdaAuthorizer":
-        lines += ["   Auth   LambdaAuthorizer: HTTP Basic with a demo login", "", *_logins(info)]
-        if info.users:
-            first = info.users[0]
-            credentials = shlex.quote(f"{first.username}:{first.password}")
-            lines += ["", f"   Try    curl -u {credentials} {info.api_url}/token"]
-    elif info.auth_method == "AmazonCognito" and info.cognito is not None:
-        cognito = info.cognito
-        lines += [
-            "   Auth   AmazonCognito: a Cognito ID token (Authorization: Bearer), checked like API Gateway's JWT",
-            "          authorizer against moto's user pool. LOCAL ONLY: moto's signing key is public, and the",
-            "          local pool's password policy is relaxed (8 characters) for the demo passwords.",
-            "",
-            f"   Cognito   pool {cognito.user_pool_id}",
-            f"             client {cognito.client_id}   region {cognito.region}   endpoint {cognito.endpoint} (moto)",
-            "",
-            *_logins(info),
-        ]
-        if info.users:
-            prefix = "" if info.moto_url.endswith(":5000") else f"MOTO_PORT={info.moto_url.rsplit(':', 1)[1]} "
-            lines += [
-                "",
-                f"   Try    TOKEN=$({prefix}.venv/bin/python -m devstack token {shlex.quote(info.users[0].username)})",
-                f'          curl -H "Authorization: Bearer $TOKEN" {info.api_url}/token',
-            ]
-    else:
-        tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
-        lines += [
-            f"   Auth   Open: no login; anyone, as a guest{tier}",
-            "",
-            f"   Try    curl '{info.api_url}/token?name=Ann&topics=chat-lobby'",
-        ]
+    lines += MODES[info.auth_method].ready_lines(info)  # how to sign in, and a request to try
     lines += ["", *_settings(info)]
     lines += [
         "",
@@ -96,17 +65,6 @@ def _port_example(info: StackInfo) -> str:
     api = next(port for port in info.ports if port.variable == "API_PORT")
     avoid = {port.port for port in info.ports} | {port.requested for port in info.ports}
     return f"API_PORT={suggest_port(api.port, avoid)}"
-
-
-def _logins(info: StackInfo) -> list[str]:
-    """The demo users' table: user, password, tier (from the policy's group rules)."""
-    lines = ["   Demo logins (local/demo_users.json, local only):"]
-    width = max([len("user"), *(len(u.username) for u in info.users)]) + 3
-    pwidth = max([len("password"), *(len(u.password) for u in info.users)]) + 3
-    lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
-    for user in info.users:
-        lines.append(f"     {user.username:<{width}}{user.password:<{pwidth}}{user.tier or '(refused)'}")
-    return lines
 
 
 def _settings(info: StackInfo) -> list[str]:

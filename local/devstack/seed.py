@@ -3,8 +3,9 @@
 moto keeps its state in memory, so a moto that crashed and was started again is empty. Everything the stack put into
 it is therefore described once, as a `MotoState` in `what_moto_must_hold`, and `seed` applies the whole list, at start
 and after every restart, under the same names and ARNs (the functions were given those ARNs when the stack started).
-AmazonCognito mode adds its user pool, app client, groups and demo users (cognito.py's `CognitoPool`, under the same
-ids thanks to moto's HASH id strategies); a later mode adds its own entries the same way.
+Each mode adds what it keeps its users in (modes.py's `users_in_moto`): LambdaAuthorizer the users secret,
+AmazonCognito its user pool, app client, groups and demo users (cognito.py's `CognitoPool`, under the same ids
+thanks to moto's HASH id strategies); a later mode adds its own entry the same way.
 """
 
 from __future__ import annotations
@@ -140,26 +141,13 @@ def users_secret(users_store: str) -> SeededSecret:
     return SeededSecret(USERS_SECRET_NAME, "the users (hashed from local/demo_users.json)", users_store)
 
 
-def what_moto_must_hold(
-    auth: str, api_key: str, users_store: str | None, cognito: MotoState | None = None
-) -> list[MotoState]:
-    """Everything `auth` mode reads from moto. A mode that needs more adds it here.
-
-    `cognito` (AmazonCognito mode): the template's user pool with its client, groups and the demo users
-    (`cognito.cognito_pool_from_template`).
-    """
+def what_moto_must_hold(api_key: str, users: MotoState | None) -> list[MotoState]:
+    """The Momento key's secret, then what the mode keeps its users in (modes.py's `users_in_moto`: the users
+    secret, the Cognito pool, or nothing)."""
     holds: list[MotoState] = [
         SeededSecret(MOMENTO_KEY_SECRET_NAME, "the Momento API key (the emulator's root key)", api_key)
     ]
-    if auth == "LambdaAuthorizer":
-        if users_store is None:
-            raise ValueError("LambdaAuthorizer mode needs the hashed users store")
-        holds.append(users_secret(users_store))
-    if auth == "AmazonCognito":
-        if cognito is None:
-            raise ValueError("AmazonCognito mode needs the user pool read from the template")
-        holds.append(cognito)
-    return holds
+    return holds if users is None else [*holds, users]
 
 
 def seed(moto: MotoClients, holds: Iterable[MotoState]) -> None:

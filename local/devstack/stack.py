@@ -18,6 +18,9 @@ audience): it starts once the pool, client, groups and demo users are in moto (c
 Before anything starts, the files a developer edits are read and checked (local_files.py): a bad policy or users
 file is one ConfigError line, and nothing is spawned.
 
+What differs per auth mode (what moto holds for its users, the API's authorizer resources, how an edit of the users
+is applied, the files watched) is the mode's entry in modes.py: this class asks it, and never compares a mode's name.
+
 Once ready, the emulator and moto are supervised (supervisor.py): one that exits, however, is started again on the
 same ports with the same environment, after a short backoff, and moto is re-seeded with everything in
 `what_moto_must_hold` (seed.py). The emulator keeps its root key, so tokens vended before still work, and creates its
@@ -51,7 +54,7 @@ from yarl import URL
 from site_tools import SiteCognito, SiteConfig
 
 from .children import ChildProcess, moto_line_filter
-from .cognito import HASH_ID_STRATEGIES, CognitoInfo, CognitoPool, cognito_pool_from_template, cognito_users
+from .cognito import HASH_ID_STRATEGIES, CognitoInfo
 from .config import HOST, PORT_VARIABLES, StackConfig
 from .errors import ChildExitedError, ConfigError, DevstackError, PortInUseError, StartTimeoutError
 from .local_files import (
@@ -64,6 +67,7 @@ from .local_files import (
     read_local_files,
     shown,
 )
+from .modes import Seeded
 from .ports import check_ports, free_port, port_taken
 from .seed import (
     ACCOUNT_ID,
@@ -72,10 +76,8 @@ from .seed import (
     USERS_SECRET_NAME,
     MotoClients,
     MotoState,
-    SeededSecret,
     secret_arn,
     seed,
-    users_secret,
     what_moto_must_hold,
 )
 from .site import SiteServer, site_directory
@@ -170,7 +172,6 @@ class Stack:
         self._stop_task: asyncio.Task[None] | None = None
         self._moto_port = 0
         self._moto_clients: MotoClients | None = None
-        self._cognito: CognitoPool | None = None
         # What moto must hold (seed.py): seeded at start, and again after every restart of moto.
         self.moto_holds: list[MotoState] = []
         # The users and policy in force (read before start; replaced by each change applied while running).
@@ -293,7 +294,7 @@ class Stack:
     def _read_files(self) -> None:
         """The policy and the users, checked (one ConfigError line: file, line, problem, what to do)."""
         config = self.config
-        watched = [config.policy_file] + ([] if config.auth == "Open" else [config.demo_users_file])
+        watched = config.mode.watched_files(config)
         self._fingerprints = {path: fingerprint(path) for path in watched}  # before reading: no change is missed
         files = read_local_files(config)
         check_token_ttl(config, files)
@@ -345,9 +346,9 @@ class Stack:
         )
         await asyncio.gather(self._emulator.start(), self._moto.start())
         assert self._files is not None
-        users_task = asyncio.ensure_future(asyncio.to_thread(_users_store, config, self._files))
-        services = ("secretsmanager", "cognito-idp") if config.auth == "AmazonCognito" else ("secretsmanager",)
+        services = config.mode.moto_services
         client_task = asyncio.ensure_future(asyncio.to_thread(MotoClients.warmed, self._moto_url, *services))
+        users_task: asyncio.Future[MotoState | None] | None = None
         site_directory_path, site_content = site_directory(config.root)
         if site_content == "site sources":
             log.warning(
@@ -358,17 +359,26 @@ class Stack:
         try:
             await self._site.start()
             emulator_ready = asyncio.ensure_future(self._emulator_ready())
+
+            async def parameters() -> Mapping[str, str]:
+                return self._api_parameters((await emulator_ready)[0])
+
+            # What moto must hold for the mode's users (hashed in a thread, or the pool read from the template).
+            users = config.mode.users_in_moto(self._files.users, config.template, parameters)
+            users_task = asyncio.ensure_future(users)
             # The API's workers take longest (they import their handlers), so they start as soon as their
             # settings are known: now when the emulator's gRPC port is fixed, else once the emulator reports it.
             # The secrets' ARNs are fixed in advance, and the functions read them on first use, not at import.
-            # In AmazonCognito mode the API waits for the pool's ids (moto_seeded's result).
-            moto_seeded = asyncio.ensure_future(self._moto_ready_and_seeded(users_task, client_task, emulator_ready))
-            (grpc_port, web_port), cognito, api = await _all(
+            # An API whose authorizers need moto's ids (the pool's) waits for moto_seeded (modes.py).
+            moto_seeded = asyncio.ensure_future(self._moto_ready_and_seeded(users_task, client_task))
+            (grpc_port, web_port), seeded, api = await _all(
                 emulator_ready, moto_seeded, self._start_api(emulator_ready, moto_seeded)
             )
         finally:
             for task in (users_task, client_task):
-                task.cancel()
+                if task is not None:
+                    _drop(task)
+        cognito = seeded.cognito
         files = self._files
         api_url = str(api.url).rstrip("/")
         web_url = f"http://{HOST}:{web_port}"
@@ -404,7 +414,7 @@ class Stack:
             cache_name=config.cache_name,
             moto_url=self._moto_url,
             users=files.demo_users,
-            guest_tier=files.guest_tier if config.auth == "Open" else None,
+            guest_tier=None if config.mode.has_users else files.guest_tier,
             cognito=cognito,
             token_ttl_seconds=config.token_ttl_seconds,
             api_cors_origins=self._api_cors_origins(),
@@ -487,15 +497,11 @@ class Stack:
         return grpc_port, web_port
 
     async def _moto_ready_and_seeded(
-        self,
-        users_task: Awaitable[str | None],
-        client_task: Awaitable[MotoClients],
-        emulator_ready: Awaitable[tuple[int, int]],
-    ) -> CognitoInfo | None:
+        self, users_task: Awaitable[MotoState | None], client_task: Awaitable[MotoClients]
+    ) -> Seeded:
         """moto answers and holds everything in `moto_holds`; from then on it is supervised (and re-seeded).
 
-        AmazonCognito mode: the pool, client and groups are read from the template with the parameters the API gets
-        (so once the emulator's port is known), and the pool's facts are returned for the API and the site.
+        Returns what it holds, and the local pool's facts for the API and the site in a mode with a pool.
         """
         config = self.config
         assert self._moto is not None
@@ -507,16 +513,11 @@ class Stack:
             raise DevstackError(
                 f"moto could not listen on port {self._moto_port}, free a moment before: please run again"
             ) from None
-        users_store = await users_task
-        if config.auth == "AmazonCognito":
-            parameters = self._api_parameters((await emulator_ready)[0])
-            assert self._files is not None and self._files.users is not None
-            demo = self._files.users.as_tuples()
-            self._cognito = await asyncio.to_thread(cognito_pool_from_template, config.template, parameters, demo)
+        users = await users_task
         self._moto_clients = await client_task
-        self.moto_holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store, self._cognito)
+        self.moto_holds = what_moto_must_hold(config.resolved_api_key(), users)
         await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
-        cognito = None if self._cognito is None else await asyncio.to_thread(self._cognito.info, self._moto_url)
+        cognito = await config.mode.cognito_info(self.moto_holds, self._moto_url)
         first = self._moto
 
         async def back(child: ChildProcess) -> str:
@@ -535,7 +536,7 @@ class Stack:
             grace_seconds=config.stop_grace_seconds,
         )
         self._supervise(supervisor, first)
-        return cognito
+        return Seeded(tuple(self.moto_holds), cognito)
 
     async def _moto_answers(self, child: ChildProcess) -> None:
         try:
@@ -579,30 +580,14 @@ class Stack:
         assert self._site is not None
         return tuple(dict.fromkeys([*self._site.origins, *self.config.allowed_origins]))
 
-    async def _start_api(
-        self, emulator_ready: Awaitable[tuple[int, int]], moto_seeded: Awaitable[CognitoInfo | None]
-    ) -> LocalApi:
+    async def _start_api(self, emulator_ready: Awaitable[tuple[int, int]], moto_seeded: Awaitable[Seeded]) -> LocalApi:
         from local_api import PortInUseError as ApiPortInUseError
         from local_api import TemplateError, WorkerStartError
 
         grpc_port = self.config.momento_grpc_port or (await emulator_ready)[0]
-        config = self.config
-        resources: dict[str, str] = {}
-        jwks_urls: dict[str, str] = {}
-        if config.auth == "LambdaAuthorizer":
-            resources = {"UsersSecret": secret_arn(USERS_SECRET_NAME)}
-        elif config.auth == "AmazonCognito":
-            cognito = await moto_seeded
-            assert cognito is not None and self._cognito is not None
-            # The template's `!Ref UserPool` and `!Ref UserPoolClient`, as CloudFormation would resolve them.
-            resources = {
-                self._cognito.pool_logical_id: cognito.user_pool_id,
-                self._cognito.client_logical_id: cognito.client_id,
-            }
-            # Local use only: moto's signing key is public (local_api/jwt_authorizer.py).
-            jwks_urls = {cognito.issuer: cognito.jwks_url}
+        authorizers = await self.config.mode.api_authorizers(moto_seeded)
         try:
-            api = self._local_api(grpc_port, resources, jwks_urls)
+            api = self._local_api(grpc_port, dict(authorizers.resources), dict(authorizers.jwks_urls))
         except TemplateError as error:  # a template.yaml the local API cannot serve
             raise ConfigError(f"template.yaml: {error}") from None
         self._api = api
@@ -676,8 +661,8 @@ class Stack:
             try:
                 files = await asyncio.to_thread(read_local_files, config)
                 check_token_ttl(config, files)
-                if self._cognito is not None and files.users is not None:  # AmazonCognito: the pool's groups
-                    cognito_users(files.users.as_tuples(), self._cognito.group_names)
+                if files.users is not None:  # e.g. a group the Cognito pool lacks (modes.py)
+                    config.mode.check_users(files.users, self.moto_holds)
             except ConfigError as error:
                 problem = error.problem if isinstance(error, LocalFileError) else str(error)
                 log.warning("devstack: %s changed, NOT applied: %s (the previous version stays)", names, problem)
@@ -690,38 +675,19 @@ class Stack:
                 done.append(f"the API's functions restarted ({', '.join(sorted(restarted))})")
             self._files = files
             if self._info is not None:
-                guest_tier = files.guest_tier if config.auth == "Open" else None
+                guest_tier = None if config.mode.has_users else files.guest_tier
                 self._info = replace(self._info, users=files.demo_users, guest_tier=guest_tier)
             self.changes_applied += 1
-            log.info("devstack: %s changed: applied (%s). %s", names, "; ".join(done), _tiers_now(files, config.auth))
+            log.info("devstack: %s changed: applied (%s). %s", names, "; ".join(done), _tiers_now(files))
         finally:
             async with self._changes:
                 self.changes_handled += 1
                 self._changes.notify_all()
 
     async def _apply_users(self, files: LocalFiles) -> str:
-        """The new users where the API reads them, at once (what it did, for the log).
-
-        LambdaAuthorizer: the users secret re-seeded with the new hashes, and the authorizer restarted with the
-        gateway's cached results dropped (both would keep the old users for up to 300 s each). AmazonCognito: the
-        pool's users synced (a token signed before keeps its groups until it expires, as in AWS).
-        """
+        """The new users where the API reads them, at once (what it did, for the log): the mode's way (modes.py)."""
         assert files.users is not None and self._moto_clients is not None
-        if self._cognito is not None:
-            users = cognito_users(files.users.as_tuples(), self._cognito.group_names)
-            await asyncio.to_thread(self._cognito.sync_users, self._moto_clients, users)
-            return f"the local Cognito pool's users synced ({len(users)})"
-        store = await asyncio.to_thread(_users_store, self.config, files)
-        assert store is not None
-        secret = users_secret(store)
-        # Replaced first: a moto restarted from now on is re-seeded with the new users.
-        self.moto_holds = [
-            secret if isinstance(held, SeededSecret) and held.name == USERS_SECRET_NAME else held
-            for held in self.moto_holds
-        ]
-        await asyncio.to_thread(secret.update, self._moto_clients)
-        restarted = await self.api.restart_functions(self.api.authorizer_functions)
-        return f"{secret.describe()} re-seeded, {', '.join(restarted)} restarted, cached authorizer results dropped"
+        return await self.config.mode.apply_users(files.users, self.moto_holds, self._moto_clients, self.api)
 
     # ------------------------------------------------------------------ stop
     async def _stop(self) -> None:
@@ -743,20 +709,10 @@ class Stack:
         await asyncio.gather(*(child.stop(self.config.stop_grace_seconds) for child in children))
 
 
-# ---------------------------------------------------------------------- helpers (run in threads)
-def _users_store(config: StackConfig, files: LocalFiles) -> str | None:
-    """LambdaAuthorizer mode: the users secret's value, the demo users hashed (scrypt at the production cost)."""
-    if config.auth != "LambdaAuthorizer" or files.users is None:
-        return None
-    from tvm_users.demo import store_from_demo_users
-    from tvm_users.store import dumps_store
-
-    return dumps_store(store_from_demo_users(files.users))
-
-
-def _tiers_now(files: LocalFiles, auth: str) -> str:
+# ---------------------------------------------------------------------- helpers
+def _tiers_now(files: LocalFiles) -> str:
     """One line's worth of who gets what now: "users: alice readwrite, viewer readonly"."""
-    if auth == "Open":
+    if files.users is None:  # a mode without users: its callers are guests
         return f"Guests get tier {files.guest_tier or '(none: refused)'}."
     users = ", ".join(f"{user.username} {user.tier or '(refused)'}" for user in files.demo_users)
     return f"Users now: {users or 'none'}."
@@ -772,6 +728,13 @@ def _route_names(api: Any) -> tuple[str, ...]:
             path = getattr(route, "path", None)
             names.append(f"{method} {path}" if method and path else str(route))
     return tuple(names)
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    """Cancel a helper task that is no longer needed; if it is done already, its error (one `_all` raised, or moot
+    once start failed) counts as seen, so asyncio does not log it again."""
+    if not task.cancel() and not task.cancelled():
+        task.exception()
 
 
 async def _all(*coroutines: Awaitable[Any]) -> Sequence[Any]:

@@ -25,12 +25,13 @@ import shlex
 import sys
 
 from devstack.errors import DevstackError
+from devstack.modes import DEFAULT_AUTH, MODES
 from devstack.signals import run_until_stopped
 
 from .engine import DockerDaemon, ensure_docker_installed
 from .errors import SamLocalError
 from .image import IMAGE, ensure_image
-from .stack import SamApi, SamApiConfig, SamApiInfo, repo_root, sam_build
+from .stack import SAM_AUTH_METHODS, SamApi, SamApiConfig, SamApiInfo, repo_root, sam_build
 
 log = logging.getLogger("sam_local")
 _RULE = "-" * 78
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog="Ports: API_PORT (3000), MOMENTO_GRPC_PORT (8080), MOMENTO_WEB_PORT (8081), MOTO_PORT (5000); "
         "0 picks a free port.",
     )
-    api.add_argument("--auth", default="LambdaAuthorizer", help="Open or LambdaAuthorizer (default)")
+    api.add_argument("--auth", default=DEFAULT_AUTH, help=f"{' or '.join(SAM_AUTH_METHODS)} (default: {DEFAULT_AUTH})")
     api.add_argument("--ready-json", action="store_true", help="when ready, print one JSON line instead of the block")
     api.add_argument("--no-build", action="store_true", help="reuse the last `sam build` (.aws-sam/sam-local/)")
     return parser.parse_args(argv)
@@ -68,22 +69,9 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
         f"   API    {info.api_url}   (SAM CLI's gateway; each function runs in a Docker container)",
     ]
     lines += [f"          {mount}" for mount in info.mounts]
-    if info.auth_method == "LambdaAuthorizer":
-        lines += ["   Auth   LambdaAuthorizer: HTTP Basic, checked by CredentialsAuthorizerFunction", ""]
-        lines.append("   Demo logins (local/demo_users.json, local only):")
-        width = max([4, *(len(user.username) for user in info.users)]) + 3
-        pwidth = max([8, *(len(user.password) for user in info.users)]) + 3
-        lines.append(f"     {'user':<{width}}{'password':<{pwidth}}tier")
-        lines += [f"     {u.username:<{width}}{u.password:<{pwidth}}{u.tier or '(refused)'}" for u in info.users]
-        if info.users:
-            first = info.users[0]
-            lines += ["", f"   Try    curl -u {shlex.quote(f'{first.username}:{first.password}')} {info.api_url}/token"]
-    else:
-        tier = f" (tier {info.guest_tier})" if info.guest_tier else ""
-        lines += [f"   Auth   Open: no login; anyone, as a guest{tier}", ""]
-        lines.append(f"   Try    curl '{info.api_url}/token?name=Ann&topics=room-1'")
-    event = "get_token_open" if info.auth_method == "Open" else "get_token_lambda_authorizer"
-    invoke = info.invoke_command("TokenVendingFunction", f"events/token/{event}.json")
+    mode = MODES[info.auth_method]
+    lines += mode.sam_ready_lines(info.api_url, info.users, info.guest_tier)
+    invoke = info.invoke_command("TokenVendingFunction", mode.invoke_event)
     lines += [
         "          " + " ".join(shlex.quote(part) for part in invoke),
         "",

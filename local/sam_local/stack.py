@@ -35,19 +35,21 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
 from devstack.children import ChildProcess, moto_line_filter
 from devstack.config import HOST, PORT_VARIABLES, PortSetting
 from devstack.errors import DevstackError
+from devstack.modes import DEFAULT_AUTH, MODES, SAM_LOCAL_MODES, AuthMode
 from devstack.ports import check_ports, free_port
 from devstack.seed import (
     ACCOUNT_ID,
     MOMENTO_KEY_SECRET_NAME,
     REGION,
     MotoClients,
+    MotoState,
     secret_arn,
     seed,
     what_moto_must_hold,
@@ -58,6 +60,9 @@ from .errors import SamLocalError, UnsupportedModeError
 from .forward import TcpForwarder
 from .image import find_python313
 from .network import RunNetwork
+
+if TYPE_CHECKING:
+    from tvm_users.demo import DemoUsers
 
 __all__ = [
     "ENV_VARS_FILE",
@@ -77,7 +82,7 @@ __all__ = [
 
 log = logging.getLogger("sam_local")
 
-SAM_AUTH_METHODS: Final = ("Open", "LambdaAuthorizer")
+SAM_AUTH_METHODS: Final = SAM_LOCAL_MODES  # modes.py: those with no `sam_local_refusal`
 SAM_PORT_VARIABLES: Final = ("API_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
 _WHAT: Final = {**{name: what for name, (_, what) in PORT_VARIABLES.items()}, "API_PORT": "SAM CLI's local API"}
 # SAM's --env-vars: the authorizer's USERS_SECRET_ARN is the seeded users secret (a fixed ARN, seed.py; no secret).
@@ -110,7 +115,7 @@ def sam_executable(root: Path | None = None) -> Path:
 class SamApiConfig:
     """What to run. Ports as for `make dev` (0 = a free port); `build=False` reuses the last build (tests)."""
 
-    auth: str = "LambdaAuthorizer"
+    auth: str = DEFAULT_AUTH  # a name in devstack.modes.MODES; `mode` is its entry
     api_port: int = 3000
     momento_grpc_port: int = 8080
     momento_web_port: int = 8081
@@ -127,14 +132,16 @@ class SamApiConfig:
     docker_gone_grace_seconds: float = 3.0  # sam's stop when Docker is gone: it has nothing left to clean up
 
     def __post_init__(self) -> None:
-        if self.auth == "AmazonCognito":
-            raise UnsupportedModeError(
-                "AUTH=AmazonCognito cannot run under sam local: SAM CLI has no local JWT authorizer (it logs "
-                "\"Authorizer 'CognitoAuthorizer' ... not found, skipping\" and would serve /token with no "
-                "authentication at all). Use AUTH=LambdaAuthorizer (the default) or AUTH=Open."
-            )
-        if self.auth not in SAM_AUTH_METHODS:
-            raise SamLocalError(f"unknown AUTH={self.auth!r}: choose Open or LambdaAuthorizer")
+        if self.auth not in MODES:
+            raise SamLocalError(f"unknown AUTH={self.auth!r}: choose {' or '.join(SAM_AUTH_METHODS)}")
+        refusal = self.mode.sam_local_refusal
+        if refusal is not None:
+            raise UnsupportedModeError(refusal)
+
+    @property
+    def mode(self) -> AuthMode:
+        """What the auth mode needs and does offline (devstack/modes.py)."""
+        return MODES[self.auth]
 
     def ports(self) -> tuple[PortSetting, ...]:
         values = {
@@ -312,13 +319,13 @@ class SamApi:
         )
         try:
             await asyncio.gather(self._emulator.start(), self._moto.start())
-            users_task = asyncio.ensure_future(asyncio.to_thread(_demo_users, config))
+            users_task = asyncio.ensure_future(_demo_users(config))
             ready = json.loads(await self._emulator.first_line(60))
             grpc_port, web_port = int(ready["grpc_port"]), int(ready["web_port"])
             await _wait_until_answers(self._moto, f"http://{HOST}:{moto_port}/moto-api/")
-            users, guest_tier, users_store = await users_task
-            moto = await asyncio.to_thread(MotoClients.warmed, f"http://{HOST}:{moto_port}", "secretsmanager")
-            holds = what_moto_must_hold(config.auth, config.resolved_api_key(), users_store)
+            users, guest_tier, users_held = await users_task
+            moto = await asyncio.to_thread(MotoClients.warmed, f"http://{HOST}:{moto_port}", *config.mode.moto_services)
+            holds = what_moto_must_hold(config.resolved_api_key(), users_held)
             await asyncio.to_thread(seed, moto, holds)
             for name, port in (("emulator", grpc_port), ("moto", moto_port)):
                 relay = TcpForwarder(name, bridge, port, HOST, port)
@@ -384,8 +391,8 @@ class SamApi:
             env_vars_file=_shown(env_file, config.root),
             built_template=_shown(config.built_template, config.root),
             sam=_shown(sam, config.root),
-            users=users if config.auth == "LambdaAuthorizer" else (),
-            guest_tier=guest_tier if config.auth == "Open" else None,
+            users=users if config.mode.has_users else (),
+            guest_tier=None if config.mode.has_users else guest_tier,
             ports={
                 s.variable: {
                     "requested": s.port,
@@ -588,19 +595,31 @@ def _build_line(line: str) -> str | None:
     return None if _BUILD_NOISE.search(line.strip()) or not line.strip() else line
 
 
-def _demo_users(config: SamApiConfig) -> tuple[tuple[DemoLogin, ...], str | None, str | None]:
-    """(demo logins with their tiers, the policy's guest tier, the hashed users store), as `make dev` has them."""
-    from momento_tvm import load_policy
-    from tvm_users.demo import hashed_store_from_demo_file, load_demo_users
+async def _demo_users(config: SamApiConfig) -> tuple[tuple[DemoLogin, ...], str | None, MotoState | None]:
+    """(demo logins with their tiers, the policy's guest tier, what moto must hold for the mode's users: the hashed
+    users secret), as `make dev` has them."""
 
-    policy = load_policy(config.root / "functions" / "token_vending" / "policy.yaml")
-    demo_file = config.root / "local" / "demo_users.json"
-    users = []
-    for name, (password, groups) in load_demo_users(demo_file).items():
-        rule = next((rule for rule in policy.groups if rule.group in groups), None)
-        users.append(DemoLogin(name, password, rule.tier if rule else policy.default_tier))
-    store = hashed_store_from_demo_file(demo_file) if config.auth == "LambdaAuthorizer" else None
-    return tuple(users), policy.anonymous_tier, store
+    def read() -> tuple[tuple[DemoLogin, ...], str | None, DemoUsers]:  # in a thread, imports included
+        from momento_tvm import load_policy
+        from tvm_users.demo import read_demo_users
+
+        policy = load_policy(config.root / "functions" / "token_vending" / "policy.yaml")
+        demo = read_demo_users(config.root / "local" / "demo_users.json")
+        users = []
+        for name, (password, groups) in demo.as_tuples().items():
+            rule = next((rule for rule in policy.groups if rule.group in groups), None)
+            users.append(DemoLogin(name, password, rule.tier if rule else policy.default_tier))
+        return tuple(users), policy.anonymous_tier, demo
+
+    logins, guest_tier, demo = await asyncio.to_thread(read)
+    held = await config.mode.users_in_moto(demo, config.root / "template.yaml", _no_template_parameters)
+    return logins, guest_tier, held
+
+
+async def _no_template_parameters() -> Mapping[str, str]:
+    """What a mode that reads template.yaml's resources into moto would ask for; sam local runs none (SamApiConfig
+    refuses them: SAM CLI has no local JWT authorizer)."""
+    raise SamLocalError("sam local runs no mode whose users are read from template.yaml's resources")
 
 
 async def _wait_until_answers(child: ChildProcess, url: str) -> None:

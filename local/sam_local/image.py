@@ -8,8 +8,9 @@ can be had offline, in about a minute (shared/design/sam-local.md, "SAM CLI"):
    in its apt sources, with the shared libraries Python's extension modules link against;
 2. Python 3.13: pyenv's build copied to /var/lang (its test suite and site-packages left out), /var/lang/lib in
    ld.so.conf;
-3. /var/runtime: the runtime interface client and boto3 (runtime-requirements.txt, every package pinned), as the
-   real runtime has them, and the `bootstrap` that RIE starts: `python3.13 -m awslambdaric $_HANDLER`;
+3. /var/runtime: the runtime interface client and boto3 (runtime-requirements.txt, every package pinned and
+   hashed, compiled from runtime-requirements.in by `make lock`), as the real runtime has them, and the
+   `bootstrap` that RIE starts: `python3.13 -m awslambdaric $_HANDLER`;
 4. `docker import` of that tree under the name SAM asks for, labelled as built here.
 
 The image is checked by running its Python once (the extension modules load, awslambdaric and boto3 import).
@@ -181,6 +182,7 @@ def build_image(image: str = IMAGE) -> float:
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-deps",
+                "--require-hashes",
                 "--only-binary=:all:",
                 "--no-compile",
                 "--target",

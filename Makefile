@@ -15,7 +15,7 @@ SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE
 AUTH ?= LambdaAuthorizer
 
 .PHONY: help dev embedded sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
-	soak emulator clean
+	soak emulator clean install-ministack test-deploy test-deploy-broken lock
 
 # One entry per target a user runs (tests/integration/test_readme.py checks every .PHONY target but install* has one).
 help:
@@ -35,10 +35,14 @@ help:
 	@echo "                   CACHE_NAME=chat (the cache it holds; comma-separated for more)"
 	@echo "  make test        install everything needed, then run the whole test suite (what CI runs, with lint)"
 	@echo "  make test-fast   the unit tests only (no servers, no browser)"
+	@echo "  make test-deploy sam deploy of every mode to MiniStack (a local AWS on 127.0.0.1), checked, then deleted"
+	@echo "  make test-deploy-broken  those checks against deliberately broken copies: each must fail (opt-in)"
 	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
 	@echo "  make bench       one table of every benchmark against its floor; BENCH_ARGS='--quick --rows cold,warm'"
 	@echo "  make soak        bounded reliability run of the whole offline stack, PASS/FAIL per phase; SOAK_ARGS=--quick"
 	@echo "  make publish     after sam deploy: build the site and publish it to the stack; STACK=<name> [REGION=<region>]"
+	@echo "  make lock        recompile the Python locks from their .in files, every version kept;"
+	@echo "                   UPGRADE=name[,name] moves those packages to their newest release (requirements/README.md)"
 	@echo "  make clean       remove .venv, the stamps, node_modules and the builds"
 	@echo "  make help        this list"
 
@@ -50,16 +54,37 @@ PIP_FLAGS := --disable-pip-version-check --progress-bar off
 PIP_PROGRESS := sed -u -n -e 's/^Collecting \([^ ]*\).*/  \1/p' -e 's/^Processing [^ ]*\/\([^/ ]*\).*/  \1/p' \
 	-e 's/^Installing collected packages.*/  installing them.../p'
 
+# A lock is the whole closure with every file hashed, so it installs with --no-deps (pip 23.2, which a Python 3.11 venv
+# starts with, refuses a dependency's extras in hash-checking mode otherwise); `pip check` then fails, saying what is
+# missing, if the closure is not whole. Silent when it is.
+PIP_LOCKED := --require-hashes --no-deps
+PIP_CHECK = out=$$($(1) -m pip check) || { echo "$$out" >&2; exit 1; }
+
+# Every Python lock (requirements/*.txt, each function's requirements.txt, the runtime image's) is compiled with hashes
+# from the .in beside it by `make lock`, and its first line records that .in's sha256: a lock older than its .in stops
+# every install here, in one line (tools/requirement_locks.py, standard library only: it runs before .venv exists).
+LOCK_FILES := $(wildcard $(shell $(PYTHON) tools/requirement_locks.py files))
+$(STAMPS)/locks: tools/requirement_locks.py $(LOCK_FILES) | $(STAMPS)
+	@$(PYTHON) tools/requirement_locks.py check
+	@touch $@
+
+# Recompile every lock from its .in with uv (the dev lock's version), keeping every version; UPGRADE=name[,name]
+# moves those packages to their newest release. Then `make install` and `make test`.
+lock: | $(STAMPS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) tools/requirement_locks.py lock $(if $(UPGRADE),--upgrade '$(UPGRADE)')
+
 # Python: a venv with every pinned package; the library (momento_tvm, the one thing pyproject.toml packages)
 # installed editable; and the project's own tools, which are never packaged, on the venv's path by a .pth file.
 DEV_TOOL_DIRS := local authorizers/credentials tools
-$(STAMPS)/python: requirements/dev.txt pyproject.toml | $(STAMPS)
+$(STAMPS)/python: requirements/dev.txt pyproject.toml | $(STAMPS)/locks
 	@echo "Installing Python packages into .venv (first run: about a minute)..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@set -o pipefail; $(PY) -m pip install $(PIP_FLAGS) -r requirements/dev.txt | $(PIP_PROGRESS)
+	@set -o pipefail; $(PY) -m pip install $(PIP_FLAGS) $(PIP_LOCKED) -r requirements/dev.txt | $(PIP_PROGRESS)
 	@$(PY) -m pip install $(PIP_FLAGS) --quiet --no-deps -e .
 	@$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "momento_tvm_dev_tools.pth")\
 		.write_text("".join(str(pathlib.Path(d).resolve()) + "\n" for d in sys.argv[1:]))' $(DEV_TOOL_DIRS)
+	@$(call PIP_CHECK,$(PY))
 	@touch $@
 
 # Node.js 20.19+ or 22.12+ (what Vite 8 needs), checked before each npm step: missing or too old, one line saying what
@@ -106,7 +131,9 @@ embedded: install install-site
 $(SAM): requirements/sam.txt | $(STAMPS)/python
 	@echo "Installing SAM CLI into $(SAM_VENV) (first run: about a minute)..."
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	@set -o pipefail; $(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/sam.txt | $(PIP_PROGRESS)
+	@set -o pipefail; $(SAM_VENV)/bin/python -m pip install $(PIP_FLAGS) $(PIP_LOCKED) -r requirements/sam.txt \
+		| $(PIP_PROGRESS)
+	@$(call PIP_CHECK,$(SAM_VENV)/bin/python)
 	@touch $@
 
 # What `sam local` needs, offline and idempotently (root: apt-get, dockerd, debootstrap): docker.io, and the Lambda
@@ -131,9 +158,34 @@ install-browser: $(STAMPS)/browser
 install-site: $(STAMPS)/site
 
 # tests/sam/ (sam local start-api and invoke, in Docker) run here too: install-sam fails loudly where they cannot.
-test: install install-js install-browser install-site install-sam
+test: install install-js install-browser install-site install-sam install-ministack
 	$(PY) -m pytest
 	cd $(SITE) && npm test --silent
+
+# MiniStack (a local AWS, requirements/ministack.txt) for tests/deploy, in its own venv made with Python 3.13 (found as
+# local/sam_local finds it; none: one line, and it fails): it runs the functions' cp313 wheels on its own interpreter.
+MINISTACK_VENV := $(VENV)/ministack
+MINISTACK := $(MINISTACK_VENV)/bin/ministack
+$(MINISTACK): requirements/ministack.txt | $(STAMPS)/python
+	@python313=$$($(PY) tests/deploy/python313.py) || exit 1; \
+	echo "Installing MiniStack into $(MINISTACK_VENV) (first run: about 40 s)..."; \
+	{ test -x $(MINISTACK_VENV)/bin/python || "$$python313" -m venv $(MINISTACK_VENV); } || exit 1; \
+	set -o pipefail; $(MINISTACK_VENV)/bin/python -m pip install $(PIP_FLAGS) $(PIP_LOCKED) \
+		-r requirements/ministack.txt | $(PIP_PROGRESS)
+	@$(call PIP_CHECK,$(MINISTACK_VENV)/bin/python)
+	@touch $@
+
+install-ministack: $(MINISTACK)
+
+# `sam deploy` of every AuthenticationMethod to MiniStack on 127.0.0.1 as docs/deploy.md gives it, the deployed API
+# exercised, the site published, the stack deleted (tests/deploy/README.md). Part of `make test`.
+test-deploy: install install-site $(SAM) install-ministack
+	$(PY) -m pytest tests/deploy
+
+# Opt-in, not in `make test`: the deploy checks against deliberately broken copies of the project, each of which must
+# fail (an output renamed, an authorizer letting a wrong password in, a dependency removed, ...).
+test-deploy-broken: install install-site $(SAM) install-ministack
+	$(PY) tests/deploy/broken.py
 
 # Unit tests only: no SDK processes, no browser.
 test-fast: install

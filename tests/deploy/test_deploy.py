@@ -1,0 +1,342 @@
+"""`sam deploy` of every AuthenticationMethod, as docs/deploy.md gives it, on MiniStack: the stack and its outputs, the
+deployed API (through the real Lambda authorizer and Cognito JWT checks), a vended token used with the real `momento`
+SDK against the emulator, `make publish`, and the documented deletion.
+
+Each mode's steps run in order on one stack, in a thread of its own (conftest.py's Flow: the modes overlap); each test
+below waits for its step of one mode and fails with that step's own error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+import pytest
+
+from momento_emulator import DEFAULT_API_KEY
+from tests.sdk_rights import cache_rights, emulator_provider, topic_rights
+
+from .conftest import CACHE, Flow, World, start_flows
+from .docs_page import same_fields
+from .stacks import MODES, Deployment, delete, failed_reasons, still_there
+from .world import REGION, REPORT, Answer, answers, request
+
+# Cold caches: the first test waits for MiniStack, both builds (wheels downloaded) and a deployment.
+pytestmark = pytest.mark.timeout(900)
+
+PASSWORD = "Correct-Horse-42"  # LambdaAuthorizer (8+) and Cognito (12+, upper, lower, digit) alike
+ARN_OF_SECRET = r"arn:aws:secretsmanager:{region}:\d{{12}}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{{6}}"
+
+
+# ------------------------------------------------------------------------------------------------ the page itself
+def test_every_shell_block_of_the_deploy_page_is_marked(world: World) -> None:
+    """A command added to docs/deploy.md is replayed here, or says why not: none goes untested unnoticed."""
+    for block in world.page.blocks:
+        if block.language in ("sh", "bash", "shell", "console"):
+            assert block.marker, f"{block}: no <!-- deploy-test: NAME --> or <!-- deploy-test: skip (...) --> above it"
+
+
+# ------------------------------------------------------------------------------------------- the stack, outputs
+def _deploy(world: World, flow: Flow) -> None:
+    flow.deployment = world.deploy(flow.mode, world.build("x86_64"))
+    ran = flow.deployment.ran
+    assert ran.returncode == 0, f"sam deploy ({flow.mode}) failed: {failed_reasons(flow.deployment)}\n{ran.tail(40)}"
+
+
+def _outputs(world: World, flow: Flow) -> None:
+    deployment = _deployed(flow)
+    cloudformation = deployment.ministack.client("cloudformation")
+    status = cloudformation.describe_stacks(StackName=deployment.stack)["Stacks"][0]["StackStatus"]
+    assert status == "CREATE_COMPLETE"
+    assert "Successfully created/updated stack" in deployment.ran.output
+    failed = [r for r in deployment.resources if r["ResourceStatus"] != "CREATE_COMPLETE"]
+    assert not failed, failed
+
+    documented = {name for name, only in world.page.outputs().items() if only in (None, deployment.mode)}
+    assert set(deployment.outputs) == documented, "the outputs differ from docs/deploy.md's table (section 5)"
+    outputs, physical = deployment.outputs, deployment.physical
+    assert outputs["ApiUrl"] == f"https://{deployment.api_id}.execute-api.{REGION}.amazonaws.com"
+    apis = deployment.ministack.client("apigatewayv2")
+    assert apis.get_api(ApiId=deployment.api_id)["Name"].startswith(f"{deployment.stack}-TokenApi")
+    assert outputs["AuthenticationMethod"] == deployment.mode
+    assert outputs["Region"] == REGION
+    assert outputs["MomentoEndpoint"] == world.momento_endpoint
+    distribution = deployment.ministack.client("cloudfront").get_distribution(Id=physical("SiteDistribution"))
+    assert outputs["SiteUrl"] == f"https://{distribution['Distribution']['DomainName']}"
+    assert re.fullmatch(r"https://[a-z0-9]+\.cloudfront\.net", outputs["SiteUrl"]), outputs["SiteUrl"]
+    assert outputs["SiteDistributionId"] == physical("SiteDistribution")
+    assert outputs["SiteBucketName"] == physical("SiteBucket")
+    deployment.ministack.client("s3").head_bucket(Bucket=outputs["SiteBucketName"])
+    secrets = deployment.ministack.client("secretsmanager")
+    key_arn = outputs["MomentoApiKeySecretArn"]
+    assert re.fullmatch(ARN_OF_SECRET.format(region=REGION), key_arn), key_arn
+    assert key_arn == (deployment.existing_secret_arn or secrets.describe_secret(SecretId=key_arn)["ARN"])
+    assert secrets.get_secret_value(SecretId=key_arn)["SecretString"] == DEFAULT_API_KEY  # the emulator's key
+    if deployment.mode == "LambdaAuthorizer":
+        users = outputs["UsersSecretArn"]
+        assert re.fullmatch(ARN_OF_SECRET.format(region=REGION), users), users
+        assert json.loads(secrets.get_secret_value(SecretId=users)["SecretString"]) == {"users": {}}
+    if deployment.mode == "AmazonCognito":
+        cognito = deployment.ministack.client("cognito-idp")
+        assert outputs["UserPoolId"] == physical("UserPool")
+        assert cognito.describe_user_pool(UserPoolId=outputs["UserPoolId"])["UserPool"]["Id"] == outputs["UserPoolId"]
+        assert outputs["UserPoolClientId"] == physical("UserPoolClient")
+        assert outputs["CognitoEndpoint"] == f"https://cognito-idp.{REGION}.amazonaws.com"
+
+    # The page's own commands for reading them.
+    ran = world.shell.run("\n".join(deployment.substitute(c) for c in world.page.block("outputs").commands))
+    assert ran.returncode == 0, ran.tail()
+    assert ran.stdout.strip().splitlines()[-1] == outputs["ApiUrl"]
+    for name in deployment.outputs:
+        assert name in ran.stdout, f"`aws cloudformation describe-stacks ... --output table` shows no {name}"
+
+
+# ------------------------------------------------------------------------------------------------ the API itself
+def _api(world: World, flow: Flow) -> None:
+    deployment = _deployed(flow)
+    gateway = world.page.gateway_answers()
+    if deployment.mode == "Open":
+        tokens = _check_open(world, deployment)
+    else:
+        unauthorized = request(f"{deployment.base_url}/token")
+        assert unauthorized.status == 401 and unauthorized.body in gateway[401], unauthorized
+        tokens = (
+            _check_lambda_authorizer(world, deployment, gateway)
+            if deployment.mode == "LambdaAuthorizer"
+            else _check_cognito(world, deployment)
+        )
+    for token, (may_read, may_write, may_publish) in tokens:
+        _check_with_the_sdk(world, token, may_read=may_read, may_write=may_write, may_publish=may_publish)
+
+
+def _run_check(world: World, deployment: Deployment, names: list[str], stdin: str = "") -> list[Answer]:
+    """Commands of the page's blocks, in one shell (API_URL set by the first carries over), and the answers."""
+    script = "\n".join(deployment.substitute(c) for name in names for c in world.page.block(name).commands)
+    ran = world.shell.run(script, stdin=stdin, timeout=120)
+    assert ran.returncode == 0, ran.tail()
+    return answers(ran.stdout)
+
+
+def _api_url_line(world: World) -> str:
+    (line,) = (c for c in world.page.block("check").commands if c.startswith("API_URL="))
+    return line
+
+
+def _check_open(world: World, deployment: Deployment) -> list[tuple[dict[str, Any], tuple[bool, bool, bool]]]:
+    script = [deployment.substitute(_api_url_line(world)), *world.page.block("check-open").commands]
+    ran = world.shell.run("\n".join(script), timeout=120)
+    assert ran.returncode == 0, ran.tail()
+    named, everything = answers(ran.stdout)
+    assert named.status == 200, f"GET /token?topics=room-lobby answered {named.status} {named.body}"
+    assert named.body["tokenId"] == "guest:Ann"
+    assert named.body["scope"]["topics"]["names"] == ["room-lobby"] and named.body["scope"]["topics"]["prefixes"] == []
+    # Without topics: the tier's patterns as prefixes, not 403 scope_denied (docs/deploy.md's Open paragraph).
+    assert everything.status == 200, everything
+    sample = world.page.block("answer-open").json()
+    assert not same_fields(sample, everything.body), same_fields(sample, everything.body)
+    assert everything.body["scope"] == {**sample["scope"], "cache": CACHE}
+    assert re.fullmatch(r"guest:[0-9a-f]{8}", everything.body["tokenId"]), everything.body["tokenId"]
+    assert "`403 scope_denied`" in world.page.text.split("check-open", 1)[1][:1500]
+    outside = request(f"{deployment.base_url}/token?topics=general")
+    assert outside.status == 403 and outside.body["error"]["code"] == "scope_denied", outside
+    return [(named.body, (False, False, True)), (everything.body, (False, False, True))]
+
+
+def _check_lambda_authorizer(
+    world: World, deployment: Deployment, gateway: dict[int, list[Any]]
+) -> list[tuple[dict[str, Any], tuple[bool, bool, bool]]]:
+    # Step 7: the first user, with the password typed twice at tvm_users' prompt (here, its stdin).
+    users = world.page.block("users")
+    script = "\n".join(deployment.substitute(c) for c in users.commands)
+    ran = world.shell.run(script, stdin=f"{PASSWORD}\n{PASSWORD}\n", timeout=120)
+    assert ran.returncode == 0, ran.tail()
+    assert "alice" in ran.stdout and "readwrite" in ran.stdout, ran.stdout
+    # The authorizer's deny for a wrong password: the gateway's own 403, as the page's table shows it.
+    wrong = request(f"{deployment.base_url}/token", {"Authorization": _basic("alice", "not-the-password")})
+    assert wrong.status == 403 and wrong.body in gateway[403], (
+        f"a wrong password got {wrong.status}, {str(wrong)[:200]}"
+    )
+    # Step 8: the page's check, curl asking for the password.
+    (token,) = _run_check(world, deployment, ["check"], stdin=f"{PASSWORD}\n")
+    assert token.status == 200, token
+    sample = world.page.block("answer").json()
+    assert not same_fields(sample, token.body), same_fields(sample, token.body)
+    assert token.body["tokenId"] == "alice" and token.body["scope"]["tier"] == "readwrite"
+    assert token.body["scope"]["cache"] == CACHE and token.body["endpoint"] == world.momento_endpoint
+    assert token.body["expiresAt"] - token.body["now"] == 3600  # "an hour ahead for the shipped tiers"
+    return [(token.body, (True, True, True))]
+
+
+def _check_cognito(world: World, deployment: Deployment) -> list[tuple[dict[str, Any], tuple[bool, bool, bool]]]:
+    users = world.page.block("users-cognito")
+    script = "\n".join(deployment.substitute(c) for c in users.commands)
+    ran = world.shell.run(script, stdin=f"{PASSWORD}\n{PASSWORD}\n", timeout=120)
+    assert ran.returncode == 0, ran.tail()
+    assert "alice" in ran.stdout, ran.stdout
+    # A second user in the other group: the tier follows the group, not a default.
+    add_bob = users.commands[0].replace("add-user alice", "add-user bob").replace("readwrite", "readonly")
+    assert "bob" in add_bob and "readonly" in add_bob, add_bob
+    bob = world.shell.run(deployment.substitute(add_bob), stdin=f"{PASSWORD}\n{PASSWORD}\n", timeout=120)
+    assert bob.returncode == 0, bob.tail()
+    # Step 8: the page's sign-in and request (API_URL from its first check), the password read at its prompt.
+    commands = [_api_url_line(world), *world.page.block("check-cognito").commands]
+    ran = world.shell.run("\n".join(deployment.substitute(c) for c in commands), stdin=f"{PASSWORD}\n", timeout=120)
+    assert ran.returncode == 0, ran.tail()
+    (alice,) = answers(ran.stdout)
+    assert alice.status == 200, alice
+    assert alice.body["tokenId"] == "alice" and alice.body["scope"]["tier"] == "readwrite", alice.body
+    # bob signs in the same way; a wrong password is refused by Cognito; a tampered ID token by the gateway.
+    cognito = deployment.ministack.client("cognito-idp")
+    client_id = deployment.outputs["UserPoolClientId"]
+
+    def sign_in(username: str, password: str) -> str:
+        result = cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        return str(result["AuthenticationResult"]["IdToken"])
+
+    bob_token = request(f"{deployment.base_url}/token", {"Authorization": f"Bearer {sign_in('bob', PASSWORD)}"})
+    assert bob_token.status == 200 and bob_token.body["scope"]["tier"] == "readonly", bob_token
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        sign_in("bob", "Wrong-Password-42")
+    id_token = sign_in("bob", PASSWORD)
+    header, claims, signature = id_token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    payload["cognito:groups"] = ["readwrite"]  # bob promotes himself: the signature no longer matches
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    tampered = request(f"{deployment.base_url}/token", {"Authorization": f"Bearer {header}.{forged}.{signature}"})
+    assert tampered.status == 401, tampered
+    return [(alice.body, (True, True, True)), (bob_token.body, (True, False, False))]
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _check_with_the_sdk(
+    world: World, token: dict[str, Any], *, may_read: bool, may_write: bool, may_publish: bool
+) -> None:
+    """The vended token, used with the real `momento` SDK against the emulator the function minted it with."""
+    provider = emulator_provider(token["authToken"], world.emulator.grpc_port, world.emulator.host)
+    topics = token["scope"]["topics"]
+    topic = (topics["names"] or [prefix + "lobby" for prefix in topics["prefixes"]] or ["chat-room"])[0]
+    published, _ = asyncio.run(topic_rights(provider, CACHE, topic))
+    assert published == may_publish, (token["tokenId"], topic)
+    read, written = asyncio.run(cache_rights(provider, CACHE, f"deploy-test-{token['tokenId']}"))
+    assert (read, written) == (may_read, may_write), token["tokenId"]
+
+
+# ---------------------------------------------------------------------------------------------------- the site
+def _publish(world: World, flow: Flow) -> None:
+    deployment = _deployed(flow)
+    ran = world.shell.run(deployment.substitute(world.page.block("publish").commands[0]), timeout=300)
+    assert ran.returncode == 0, ran.tail()
+    assert f"the site: {deployment.outputs['SiteUrl']}" in ran.stdout, ran.stdout
+    s3 = deployment.ministack.client("s3")
+    bucket = deployment.outputs["SiteBucketName"]
+    dist = world.root / "static_site" / "dist"
+    built = {p.relative_to(dist).as_posix(): p.read_bytes() for p in dist.rglob("*") if p.is_file()}
+    stored = {item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+    assert stored == set(built) | {"config.js"}, stored ^ (set(built) | {"config.js"})
+    for key, body in built.items():
+        if key not in ("index.html", "config.js"):
+            assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body, key
+    config_js = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
+    match = re.search(r"window\.TVM_CONFIG = (\{.*\});", config_js, re.DOTALL)
+    assert match, config_js
+    config = json.loads(match.group(1))
+    outputs = deployment.outputs
+    assert config["apiUrl"] == outputs["ApiUrl"] and config["authMethod"] == deployment.mode, config
+    if deployment.mode == "AmazonCognito":
+        assert config["cognito"] == {
+            "clientId": outputs["UserPoolClientId"],
+            "region": outputs["Region"],
+            "userPoolId": outputs["UserPoolId"],
+        }, config
+    else:
+        assert "cognito" not in config, config
+    page = s3.get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
+    assert "Content-Security-Policy" in page and outputs["ApiUrl"] in page
+
+
+# ----------------------------------------------------------------------------------------------------- deletion
+def _delete(world: World, flow: Flow) -> None:
+    deployment = _deployed(flow)
+    deployment.refresh()
+    resources = list(deployment.resources)
+    emptied, deleted = delete(world.shell, world.page, deployment, world.probes)
+    assert deleted.returncode == 0, deleted.tail()
+    assert "Deleted successfully" in deleted.output, deleted.tail()
+    cloudformation = deployment.ministack.client("cloudformation")
+    with pytest.raises(cloudformation.exceptions.ClientError, match="does not exist"):
+        cloudformation.describe_stacks(StackName=deployment.stack)
+    left = [r for r in resources if still_there(deployment.ministack, r, resources)]
+    assert not left, f"sam delete left {[(r['LogicalResourceId'], r['PhysicalResourceId']) for r in left]}"
+    if deployment.existing_secret_arn:  # "Not deleted: a secret you passed as MomentoApiKeySecretArn: it is yours"
+        secrets = deployment.ministack.client("secretsmanager")
+        assert secrets.describe_secret(SecretId=deployment.existing_secret_arn).get("DeletedDate") is None
+    REPORT.add(
+        "checked",
+        f"{deployment.mode}: deployed, outputs, API, SDK, make publish, emptied ({emptied.seconds:.1f} s) and deleted "
+        f"({deleted.seconds:.1f} s); {len(resources)} resources gone",
+    )
+
+
+def _deployed(flow: Flow) -> Deployment:
+    assert flow.deployment is not None
+    return flow.deployment
+
+
+# ----------------------------------------------------------------------------------------------------- the tests
+STEPS: Final = (("deploy", _deploy), ("outputs", _outputs), ("api", _api), ("publish", _publish), ("delete", _delete))
+
+
+@pytest.fixture(scope="session")
+def flows(request: pytest.FixtureRequest, world: World) -> Iterator[dict[str, Flow]]:
+    """The flows of the modes this run selected (all three in `make test`), started at once."""
+    modes = {
+        item.callspec.params["mode"]
+        for item in request.session.items
+        if "flows" in getattr(item, "fixturenames", ()) and hasattr(item, "callspec")
+    }
+    started = start_flows(world, STEPS, [mode for mode in MODES if mode in modes])
+    try:
+        yield started
+    finally:
+        for flow in started.values():
+            flow.finish()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sam_deploy_completes(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("deploy")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stack_completes_with_each_documented_output(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("outputs")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_deployed_api_answers_as_documented_and_its_tokens_work_with_the_sdk(
+    flows: dict[str, Flow], mode: str
+) -> None:
+    flows[mode].outcome("api")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_make_publish_puts_the_built_site_and_a_correct_config_js_in_the_bucket(
+    flows: dict[str, Flow], mode: str
+) -> None:
+    flows[mode].outcome("publish")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_documented_deletion_leaves_nothing_of_the_stack(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("delete")

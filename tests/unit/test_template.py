@@ -40,6 +40,9 @@ MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
 API = "TokenApi"
 VENDING = "TokenVendingFunction"
 AUTHORIZER_FUNCTION = "CredentialsAuthorizerFunction"
+# The stack's deploy check (architecture trap, issue 20): a custom resource and its inline function, in every mode.
+DEPLOY_CHECK = "DeployCheck"
+DEPLOY_CHECK_FUNCTION = "DeployCheckFunction"
 # What each mode creates besides the API, the vending function and the site; each of these keeps its Condition.
 MODE_RESOURCES = {
     "Open": {},
@@ -134,7 +137,7 @@ class _StubManagedPolicyLoader:
 def _package(template: dict[str, Any]) -> dict[str, Any]:
     """What `sam package` does to local code: each CodeUri becomes an S3 URI (the key keeps the folder name)."""
     for resource in template["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
+        if resource["Type"] == "AWS::Serverless::Function" and "InlineCode" not in resource["Properties"]:
             resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{resource['Properties']['CodeUri']}"
     return template
 
@@ -372,7 +375,8 @@ def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -
     assert set(deployed.of_type("AWS::ApiGatewayV2::Stage")) == {f"{API}ApiGatewayDefaultStage"}
     functions = set(deployed.of_type("AWS::Lambda::Function"))
     expected = {VENDING, AUTHORIZER_FUNCTION} if mode == "LambdaAuthorizer" else {VENDING}
-    assert functions == expected
+    assert functions == expected | {DEPLOY_CHECK_FUNCTION}
+    assert set(deployed.of_type("Custom::DeployCheck")) == {DEPLOY_CHECK}
     assert deployed.properties(VENDING)["Environment"]["Variables"]["AUTH_MODE"] == mode
     for other, resources in MODE_RESOURCES.items():
         assert (set(resources) <= set(deployed.resources)) == (other == mode or not resources), other
@@ -382,12 +386,13 @@ def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -
 
 def test_the_shared_resources_are_unconditional_and_the_mode_resources_keep_their_conditions() -> None:
     resources = _source()["Resources"]
-    assert "Condition" not in resources[API] and "Condition" not in resources[VENDING]
+    for shared in (API, VENDING, DEPLOY_CHECK, DEPLOY_CHECK_FUNCTION):
+        assert "Condition" not in resources[shared], shared
     for mode, own in MODE_RESOURCES.items():
         for name, condition in own.items():
             assert resources[name].get("Condition") == condition, (mode, name)
     serverless = {n for n, r in resources.items() if r["Type"].startswith("AWS::Serverless::")}
-    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION}
+    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION}
 
 
 def test_sam_alone_rejects_the_template_so_these_tests_resolve_the_language_extensions_first() -> None:
@@ -548,10 +553,14 @@ def test_every_function_is_python313_on_the_chosen_architecture_with_its_own_cod
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.13", name
         assert properties["Architectures"] == [architecture or "arm64"], name  # arm64 by default
+        assert "TracingConfig" not in properties, name  # Tracing defaults to Disabled
+        if name == DEPLOY_CHECK_FUNCTION:  # inline code, standard library only: any architecture runs it
+            assert properties["Handler"] == "index.handler"
+            assert set(properties["Code"]) == {"ZipFile"}
+            continue
         assert properties["Handler"] == "app.handler", name
         kind = "authorizer" if name == AUTHORIZER_FUNCTION else "vending"
         assert properties["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": CODE_URI[kind]}, name
-        assert "TracingConfig" not in properties, name  # Tracing defaults to Disabled
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -614,9 +623,13 @@ def test_vending_function_may_only_read_the_momento_key_secret(
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_local_secrets_manager_endpoint_reaches_every_function(mode: str) -> None:
-    """SecretsManagerEndpoint is for `sam local` only: given, both functions get it; by default it is empty."""
+    """SecretsManagerEndpoint is for `sam local` only: given, both functions get it; by default it is empty. (The deploy
+    check reads no secret: it has no environment at all.)"""
     deployed = deploy(mode, SecretsManagerEndpoint=LOCAL_MOTO)
+    assert "Environment" not in deployed.properties(DEPLOY_CHECK_FUNCTION)
     for name, function in deployed.of_type("AWS::Lambda::Function").items():
+        if name == DEPLOY_CHECK_FUNCTION:
+            continue
         assert function["Properties"]["Environment"]["Variables"]["SECRETS_MANAGER_ENDPOINT"] == LOCAL_MOTO, name
     spec = _source()["Parameters"]["SecretsManagerEndpoint"]
     assert spec["Default"] == ""
@@ -646,7 +659,7 @@ def test_the_emulator_endpoint_parameter_is_local_only_and_empty_by_default(mode
         assert not _allowed(spec, value), value
     deployed = deploy(mode)
     for name, function in deployed.of_type("AWS::Lambda::Function").items():
-        variables = function["Properties"]["Environment"]["Variables"]
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
         if name == VENDING:
             assert variables["MOMENTO_EMULATOR_ENDPOINT"] == "", name
         else:
@@ -1027,3 +1040,216 @@ def test_cfn_lint_passes_without_warnings() -> None:
         [str(cfn_lint), str(TEMPLATE)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------------------------- the deploy check
+# DeployCheck (issue 20): after an arm64 `sam build`, a deployment with LambdaArchitecture=x86_64 must fail before the
+# stack is usable, in one line naming the mismatch. tests/deploy runs it on MiniStack; here its wiring, its IAM and
+# its inline code (with fakes for boto3 and a local HTTP server for the package and CloudFormation's ResponseURL).
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+INLINE_CODE_LIMIT = 4096  # CloudFormation's limit on Code.ZipFile (SAM's InlineCode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
+def test_the_deploy_check_covers_every_function_of_the_mode_on_its_architecture(mode: str, architecture: str) -> None:
+    deployed = deploy(mode, LambdaArchitecture=architecture)
+    served = set(deployed.of_type("AWS::Lambda::Function")) - {DEPLOY_CHECK_FUNCTION}
+    check = deployed.properties(DEPLOY_CHECK)
+    assert check["ServiceToken"] == {"Fn::GetAtt": [DEPLOY_CHECK_FUNCTION, "Arn"]}
+    assert check["Functions"] == {name: {"Ref": name} for name in served}
+    assert check["Architecture"] == architecture  # a change of architecture re-runs the check
+    assert int(check["ServiceTimeout"]) <= 600  # a check that never answers fails in minutes, not CloudFormation's hour
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_deploy_check_may_only_read_and_invoke_the_functions_and_read_its_own_stack(mode: str) -> None:
+    deployed = deploy(mode)
+    role = _role_of(deployed, DEPLOY_CHECK_FUNCTION)
+    assert role["ManagedPolicyArns"] == [BASIC_EXECUTION]
+    served = sorted(set(deployed.of_type("AWS::Lambda::Function")) - {DEPLOY_CHECK_FUNCTION})
+    granted = {
+        (action, str(resource))
+        for statement in _statements(role)
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        for resource in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+        if statement["Effect"] == "Allow"
+    }
+    expected = {
+        (action, str({"Fn::GetAtt": [name, "Arn"]}))
+        for action in ("lambda:GetFunction", "lambda:InvokeFunction")
+        for name in served
+    } | {("cloudformation:DescribeStacks", PSEUDO_VALUES["AWS::StackId"])}  # its own stack only
+    assert granted == expected
+    assert all(statement["Effect"] == "Allow" and "NotAction" not in statement for statement in _statements(role))
+
+
+def _deploy_check_code() -> str:
+    code = _source()["Resources"][DEPLOY_CHECK_FUNCTION]["Properties"]["InlineCode"]
+    assert isinstance(code, str)
+    return code
+
+
+def test_the_deploy_check_code_fits_inline() -> None:
+    assert len(_deploy_check_code().encode()) <= INLINE_CODE_LIMIT
+
+
+def _elf(architecture: str) -> bytes:
+    """The first bytes of a 64-bit little-endian ELF shared object for `architecture` (e_machine at offset 18)."""
+    return (
+        b"\x7fELF\x02\x01\x01" + bytes(9) + (3).to_bytes(2, "little") + ELF_MACHINE[architecture].to_bytes(2, "little")
+    )
+
+
+def _zip_package(files: Mapping[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        for path, body in files.items():
+            package.writestr(path, body)
+    return buffer.getvalue()
+
+
+class _CheckWorld:
+    """What DeployCheckFunction talks to, faked: Lambda and CloudFormation (boto3 clients), and urllib for the package
+    download (Code.Location) and CloudFormation's ResponseURL (the PUT of its answer). No socket is opened."""
+
+    URL = "https://deploy-check.test"
+
+    def __init__(self, architecture: str, package: bytes, invoke_answer: tuple[str | None, Any], status: str) -> None:
+        self.architecture, self.package, self.invoke_answer, self.status = architecture, package, invoke_answer, status
+        self.responses: list[dict[str, Any]] = []
+        self.invoked: list[str] = []
+        self.package_url: str | None = None
+
+    def urlopen(self, target: Any, timeout: float) -> Any:
+        import io
+        import json
+        import urllib.error
+        import urllib.request
+
+        if isinstance(target, urllib.request.Request):  # the answer to CloudFormation
+            assert target.get_method() == "PUT" and target.full_url == f"{self.URL}/response"
+            self.responses.append(json.loads(target.data))  # type: ignore[arg-type]
+            return io.BytesIO(b"")
+        if target != f"{self.URL}/package.zip":
+            raise urllib.error.URLError("connection refused")
+        return io.BytesIO(self.package)
+
+    def client(self, service: str) -> Any:
+        import io
+        import json
+
+        world = self
+
+        class Lambda:
+            def get_function(self, FunctionName: str) -> dict[str, Any]:
+                return {
+                    "Configuration": {"Architectures": [world.architecture]},
+                    "Code": {"Location": world.package_url or f"{world.URL}/package.zip"},
+                }
+
+            def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+                assert json.loads(Payload) == {"deployCheck": "import"}
+                world.invoked.append(FunctionName)
+                error, body = world.invoke_answer
+                answer: dict[str, Any] = {"Payload": io.BytesIO(json.dumps(body).encode())}
+                if error:
+                    answer["FunctionError"] = error
+                return answer
+
+        class CloudFormation:
+            def describe_stacks(self, StackName: str) -> dict[str, Any]:
+                return {"Stacks": [{"StackStatus": world.status}]}
+
+        return Lambda() if service == "lambda" else CloudFormation()
+
+    def run(self, request_type: str) -> dict[str, Any]:
+        import types
+
+        event = {
+            "RequestType": request_type,
+            "ResponseURL": f"{self.URL}/response",
+            "StackId": "arn:aws:cloudformation:us-west-2:123456789012:stack/my-tvm/guid",
+            "RequestId": "request-1",
+            "LogicalResourceId": DEPLOY_CHECK,
+            "ResourceProperties": {"Functions": {VENDING: "my-tvm-TokenVendingFunction-1"}, "Architecture": "x"},
+        }
+        boto3 = types.SimpleNamespace(client=self.client)
+        namespace: dict[str, Any] = {}
+        with mock.patch.dict(sys.modules, {"boto3": boto3}), mock.patch("urllib.request.urlopen", self.urlopen):
+            exec(compile(_deploy_check_code(), "index.py", "exec"), namespace)  # noqa: S102 - the template's code
+            namespace["handler"](event, None)
+        (response,) = self.responses
+        assert {k: response[k] for k in ("StackId", "RequestId", "LogicalResourceId")} == {
+            k: event[k] for k in ("StackId", "RequestId", "LogicalResourceId")
+        }
+        assert response["PhysicalResourceId"] == "deploy-check"  # stable: an update never replaces it
+        assert "\n" not in response["Reason"]
+        return response
+
+
+NATIVE = "grpc/_cython/cygrpc.cpython-313-{}-linux-gnu.so"
+OK_ANSWER = (None, {"deployCheck": "ok"})
+
+
+@pytest.mark.parametrize("request_type", ["Create", "Update"])
+def test_the_deploy_check_refuses_native_code_of_another_architecture_in_one_line(request_type: str) -> None:
+    package = _zip_package(
+        {"app.py": b"", NATIVE.format("aarch64"): _elf("arm64"), "yaml/_yaml.abi3.so": _elf("arm64")}
+    )
+    world = _CheckWorld("x86_64", package, OK_ANSWER, "UPDATE_IN_PROGRESS")
+    response = world.run(request_type)
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith(
+        f"{VENDING} is x86_64 but its code was built for arm64 ({NATIVE.format('aarch64')} and 1 more native files)"
+    )
+    assert "sam build --parameter-overrides LambdaArchitecture=x86_64" in response["Reason"]
+    assert world.invoked == []  # refused before its code ever runs
+
+
+@pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
+def test_the_deploy_check_passes_code_built_for_the_functions_architecture(architecture: str) -> None:
+    machine = "aarch64" if architecture == "arm64" else "x86_64"
+    package = _zip_package({"app.py": b"", NATIVE.format(machine): _elf(architecture), "README.so.txt": b"not ELF"})
+    world = _CheckWorld(architecture, package, OK_ANSWER, "CREATE_IN_PROGRESS")
+    assert world.run("Create")["Status"] == "SUCCESS"
+    assert world.invoked == ["my-tvm-TokenVendingFunction-1"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("Unhandled", {"errorMessage": "Unable to import module 'app': No module named 'yaml'", "errorType": "x"}),
+        (None, {"statusCode": 200}),  # a handler that does not know the probe
+    ],
+)
+def test_the_deploy_check_refuses_a_function_that_cannot_load_its_code(answer: tuple[str | None, Any]) -> None:
+    world = _CheckWorld("arm64", _zip_package({"app.py": b""}), answer, "CREATE_IN_PROGRESS")
+    response = world.run("Create")
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith(f"{VENDING} (arm64) cannot load its code: ")
+    if answer[0]:
+        assert "No module named 'yaml'" in response["Reason"]
+
+
+@pytest.mark.parametrize(
+    ("request_type", "status"), [("Delete", "DELETE_IN_PROGRESS"), ("Update", "UPDATE_ROLLBACK_IN_PROGRESS")]
+)
+def test_the_deploy_check_never_blocks_a_deletion_or_a_rollback(request_type: str, status: str) -> None:
+    """A rollback sends the old properties while the new code may still be there: failing it would leave the stack in
+    UPDATE_ROLLBACK_FAILED. Deleting never depends on the code."""
+    package = _zip_package({NATIVE.format("aarch64"): _elf("arm64")})
+    world = _CheckWorld("x86_64", package, ("Unhandled", {"errorMessage": "boom"}), status)
+    assert world.run(request_type)["Status"] == "SUCCESS"
+    assert world.invoked == []
+
+
+def test_the_deploy_check_fails_in_one_line_when_it_cannot_run() -> None:
+    world = _CheckWorld("x86_64", _zip_package({}), OK_ANSWER, "CREATE_IN_PROGRESS")
+    world.package_url = "https://elsewhere.test/package.zip"  # the package cannot be fetched
+    response = world.run("Create")
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith("the deploy check could not run: ")

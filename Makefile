@@ -34,7 +34,7 @@ help:
 	@echo "  make emulator    only the Momento emulator; ports: MOMENTO_GRPC_PORT=8080 (gRPC) MOMENTO_WEB_PORT=8081"
 	@echo "                   CACHE_NAME=chat (the cache it holds; comma-separated for more)"
 	@echo "  make test        install everything needed, then run the whole test suite (what CI runs, with lint)"
-	@echo "  make test-fast   the unit tests only (no servers, no browser)"
+	@echo "  make test-fast   the unit tier only (tests/unit: no socket, no process, under 30 s)"
 	@echo "  make test-deploy sam deploy of every mode to MiniStack (a local AWS on 127.0.0.1), checked, then deleted"
 	@echo "  make test-deploy-broken  those checks against deliberately broken copies: each must fail (opt-in)"
 	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
@@ -63,7 +63,7 @@ PIP_CHECK = out=$$($(1) -m pip check) || { echo "$$out" >&2; exit 1; }
 # Every Python lock (requirements/*.txt, each function's requirements.txt, the runtime image's) is compiled with hashes
 # from the .in beside it by `make lock`, and its first line records that .in's sha256: a lock older than its .in stops
 # every install here, in one line (tools/requirement_locks.py, standard library only: it runs before .venv exists).
-LOCK_FILES := $(wildcard $(shell $(PYTHON) tools/requirement_locks.py files))
+LOCK_FILES := $(wildcard $(shell $(PYTHON) tools/requirement_locks.py files 2>/dev/null))
 $(STAMPS)/locks: tools/requirement_locks.py $(LOCK_FILES) | $(STAMPS)
 	@$(PYTHON) tools/requirement_locks.py check
 	@touch $@
@@ -187,7 +187,8 @@ test-deploy: install install-site $(SAM) install-ministack
 test-deploy-broken: install install-site $(SAM) install-ministack
 	$(PY) tests/deploy/broken.py
 
-# Unit tests only: no SDK processes, no browser.
+# The unit tier only (tests/unit): no socket, no process, no moto, under 30 s; its conftest.py refuses the rest, and
+# it passes under `unshare -n`. tests/functional (moto, subprocesses, cfn-lint, the package index) runs in `make test`.
 test-fast: install
 	$(PY) -m pytest tests/unit
 
@@ -215,4 +216,4 @@ emulator: install
 	CACHE_NAME='$(or $(CACHE_NAME),chat)' $(PY) -m momento_emulator $(if $(MOMENTO_GRPC_PORT),--grpc-port $(MOMENTO_GRPC_PORT))$(if $(MOMENTO_WEB_PORT), --web-port $(MOMENTO_WEB_PORT))
 
 clean:
-	rm -rf $(VENV) $(STAMPS) .aws-sam/sam-local $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist
+	rm -rf $(VENV) $(STAMPS) .aws-sam/sam-local .aws-sam/deploy-test $(JS_TESTS)/node_modules $(JS_TESTS)/dist $(SITE)/node_modules $(SITE)/dist

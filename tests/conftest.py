@@ -1,4 +1,5 @@
-"""Shared fixtures: one emulator per test session on free ports, driven by the real `momento` SDK."""
+"""Shared fixtures: one emulator per test session on free ports, driven by the real `momento` SDK; and the suite's
+one moto server (tests/aws_moto.py), emptied before each test that takes `moto`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from momento import AuthClient, CredentialProvider
@@ -16,6 +18,9 @@ from momento.utilities import ExpiresIn
 
 from momento_emulator import DEFAULT_API_KEY, EmulatorConfig
 from momento_emulator.testing import EmulatorThread
+
+if TYPE_CHECKING:
+    from tests.aws_moto import Moto
 
 CACHE = "test-cache"
 
@@ -84,3 +89,21 @@ def emulator(emulator_thread: EmulatorThread) -> RunningEmulator:
 def client_timeout() -> timedelta:
     """A long client deadline: the SDK's default 5 s is a whole-stream deadline that kills subscriptions."""
     return timedelta(minutes=5)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Moto]:
+    """The session's moto server, not emptied: for module-scoped fixtures that keep what they make for their module
+    (with unique names, or a `reset()` of their own at their start). Imported here, not above: the unit tier loads
+    this file and needs neither moto nor boto3."""
+    from tests import aws_moto
+
+    with aws_moto.moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def moto(moto_server: Moto) -> Moto:
+    """The session's moto server, emptied before this test (moto's state is per process: see tests/aws_moto.py)."""
+    moto_server.reset()
+    return moto_server

@@ -1,7 +1,7 @@
 """The project's grant as the momento SDK's scope objects (the SDK-based minter's old code).
 
-The vending path no longer imports the SDK: tests/unit/test_mint_request_bytes.py mints the same grant with the SDK
-and with our minter and compares the request bytes, and bench/bench.py's warm row times the raw SDK mint.
+The vending path no longer imports the SDK: tests/functional/test_mint_request_bytes.py mints the same grant with the
+SDK and with our minter and compares the request bytes, and bench/bench.py's warm row times the raw SDK mint.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import http.client
 import importlib.util
 import json
 import logging
@@ -28,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.aws_moto import Moto
 from tvm_users.demo import hashed_store_from_demo_file, load_demo_users
 from tvm_users.passwords import DEFAULT_N, ScryptParams, hash_password, verify_password
 from tvm_users.store import UsersStore, authenticate, dumps_store, loads_store
@@ -103,7 +103,7 @@ def load_authorizer() -> ModuleType:
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and region; no endpoint override, so moto's in-process mock answers."""
+    """Fake credentials and region; no endpoint override: a test that reads a secret names moto's server."""
     for name in (
         "AWS_PROFILE",
         "AWS_ENDPOINT_URL",
@@ -125,29 +125,12 @@ def demo_store_json() -> str:
     return text
 
 
-@pytest.fixture(scope="module")
-def shared_moto() -> Iterator[str]:
-    """One real moto server for the module: the authorizer's own SigV4 client talks HTTP, which the in-process
-    mock would not see."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def secretsmanager(shared_moto: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A clean moto Secrets Manager, the one SECRETS_MANAGER_ENDPOINT names (as under sam local)."""
-    host, _, port = shared_moto.removeprefix("http://").partition(":")
-    reset = http.client.HTTPConnection(host, int(port), timeout=5)
-    reset.request("POST", "/moto-api/reset")
-    reset.getresponse().read()
-    reset.close()
-    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", shared_moto)
-    return boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=shared_moto)
+def secretsmanager(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A clean moto Secrets Manager (a real server: the authorizer's own SigV4 client talks HTTP, which the in-process
+    mock would not see), the one SECRETS_MANAGER_ENDPOINT names (as under sam local)."""
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto.url)
+    return boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto.url)
 
 
 @pytest.fixture
@@ -604,32 +587,21 @@ def test_an_empty_secrets_manager_endpoint_leaves_boto3s_default(
     )
 
 
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    """A real moto server (not the in-process mock, which would answer whatever the endpoint)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_a_set_secrets_manager_endpoint_is_the_one_the_store_is_read_from(
-    authorizer: Any, module: ModuleType, moto_server: str, demo_store_json: str, monkeypatch: pytest.MonkeyPatch
+    authorizer: Any, module: ModuleType, moto: Moto, demo_store_json: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Under `sam local` the template's SecretsManagerEndpoint is moto's URL: the users store is read there, whatever
-    botocore's own variables say (here they name a closed port)."""
-    store = boto3.client("secretsmanager", endpoint_url=moto_server)
+    botocore's own variables say (here they name a closed port). A real moto server, not the in-process mock, which
+    would answer whatever the endpoint."""
+    store = boto3.client("secretsmanager", endpoint_url=moto.url)
     arn = store.create_secret(Name="tvm-users-endpoint", SecretString=demo_store_json)["ARN"]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", f"http://127.0.0.1:{closed}")
-    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_server)
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto.url)
     monkeypatch.setenv("USERS_SECRET_ARN", arn)
-    assert module.secrets_manager_url() == moto_server
+    assert module.secrets_manager_url() == moto.url
     decision = authorizer.handler(load_event("valid_alice"), None)
     assert decision["isAuthorized"] is True
     assert decision["context"]["username"] == "alice"

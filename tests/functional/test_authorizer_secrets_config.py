@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_authorizer import decision_lines, fails, load_authorizer, load_event
+from tests.functional.test_authorizer import decision_lines, fails, load_authorizer, load_event
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm-users-AbCdEf"
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "functions" / "token_vending"))
 
 from momento_tvm import aws_secrets  # noqa: E402
+from tests.aws_moto import Moto  # noqa: E402
 
 ENDPOINT_VARIABLES = ("SECRETS_MANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
 FIXED_TIME = 1_780_000_000.0  # 2026-05-28T20:26:40Z
@@ -86,19 +87,6 @@ def test_the_endpoint_follows_the_environment() -> None:
     assert raised.value.code == "NoRegion"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 def env(url: str) -> dict[str, str]:
     return {
         "AWS_REGION": "us-east-1",
@@ -109,21 +97,21 @@ def env(url: str) -> dict[str, str]:
     }
 
 
-def test_a_real_read_from_moto(moto_url: str) -> None:
+def test_a_real_read_from_moto(moto: Moto) -> None:
     client = boto3.client(
         "secretsmanager",
-        endpoint_url=moto_url,
+        endpoint_url=moto.url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
     client.create_secret(Name="tvm/stdlib-read", SecretString="the-key\u00e9")
-    assert aws_secrets.get_secret_string("tvm/stdlib-read", timeout=1.0, environ=env(moto_url)) == "the-key\u00e9"
+    assert aws_secrets.get_secret_string("tvm/stdlib-read", timeout=1.0, environ=env(moto.url)) == "the-key\u00e9"
 
 
-def test_a_missing_secret_is_its_aws_code_only(moto_url: str) -> None:
+def test_a_missing_secret_is_its_aws_code_only(moto: Moto) -> None:
     with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("tvm/none-such", timeout=1.0, environ=env(moto_url))
+        aws_secrets.get_secret_string("tvm/none-such", timeout=1.0, environ=env(moto.url))
     assert (raised.value.code, raised.value.from_aws) == ("ResourceNotFoundException", True)
     assert str(raised.value) == "ResourceNotFoundException"
     assert raised.value.__cause__ is None
@@ -196,7 +184,7 @@ def test_the_authorizers_copy_is_identical() -> None:
     assert copy.read_bytes() == source.read_bytes(), f"cp {source.relative_to(ROOT)} {copy.relative_to(ROOT)}"
 
 
-def test_snapstart_container_credentials_are_used_when_the_environment_has_none(moto_url: str) -> None:
+def test_snapstart_container_credentials_are_used_when_the_environment_has_none(moto: Moto) -> None:
     """SnapStart functions get AWS_CONTAINER_CREDENTIALS_FULL_URI instead of key variables: a local endpoint here,
     answering as Lambda's does (only with the authorization token)."""
     import http.server
@@ -222,7 +210,7 @@ def test_snapstart_container_credentials_are_used_when_the_environment_has_none(
     try:
         client = boto3.client(
             "secretsmanager",
-            endpoint_url=moto_url,
+            endpoint_url=moto.url,
             region_name="us-east-1",
             aws_access_key_id="t",
             aws_secret_access_key="t",
@@ -230,7 +218,7 @@ def test_snapstart_container_credentials_are_used_when_the_environment_has_none(
         client.create_secret(Name="tvm/snapstart", SecretString="k")
         environ = {
             "AWS_REGION": "us-east-1",
-            "SECRETS_MANAGER_ENDPOINT": moto_url,
+            "SECRETS_MANAGER_ENDPOINT": moto.url,
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{server.server_port}/2021-04-23/credentials",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-token",
         }
@@ -481,10 +469,10 @@ def test_a_region_is_accepted_exactly_when_botocore_accepts_it_and_then_only_nam
 
 @pytest.mark.parametrize("variable", ENDPOINT_VARIABLES)
 @pytest.mark.parametrize("spelling", ["{url}", "{url}/", " {url} ", "HTTP://localhost:{port}"])
-def test_a_valid_region_and_each_endpoint_override_read_from_moto(moto_url: str, variable: str, spelling: str) -> None:
+def test_a_valid_region_and_each_endpoint_override_read_from_moto(moto: Moto, variable: str, spelling: str) -> None:
     client = boto3.client(
         "secretsmanager",
-        endpoint_url=moto_url,
+        endpoint_url=moto.url,
         region_name="eu-west-3",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -492,6 +480,6 @@ def test_a_valid_region_and_each_endpoint_override_read_from_moto(moto_url: str,
     name = f"tvm/override-{ENDPOINT_VARIABLES.index(variable)}"
     if not client.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]:
         client.create_secret(Name=name, SecretString="the-key")
-    port = str(urlsplit(moto_url).port)
-    environ = keys_only(AWS_DEFAULT_REGION="eu-west-3", **{variable: spelling.format(url=moto_url, port=port)})
+    port = str(urlsplit(moto.url).port)
+    environ = keys_only(AWS_DEFAULT_REGION="eu-west-3", **{variable: spelling.format(url=moto.url, port=port)})
     assert aws_secrets.get_secret_string(name, timeout=1.0, environ=environ) == "the-key"

@@ -19,17 +19,16 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 import tvm_users.__main__ as cli_main
+from tests.aws_moto import Moto
 from tvm_users.__main__ import main
 from tvm_users.passwords import ScryptParams, hash_password
 from tvm_users.store import UserRecord, UsersStore, authenticate, dumps_store, loads_store
@@ -62,10 +61,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[Any]:
-    """moto's in-process Secrets Manager, and a client on it (the other administrator's, or the AWS console's)."""
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name=REGION)
+def aws(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto's Secrets Manager (the suite's moto server, emptied), the CLI's through AWS_ENDPOINT_URL, and a client on
+    it (the other administrator's, or the AWS console's)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    return boto3.client("secretsmanager", region_name=REGION)
 
 
 def current(client: Any, arn: str) -> str:
@@ -291,20 +291,6 @@ def test_a_secret_that_keeps_changing_is_a_one_line_error_after_five_attempts(
 # --- the authorizer reads what the CLI wrote --------------------------------------------------------------------
 
 
-@pytest.fixture
-def moto_server() -> Iterator[str]:
-    """A moto server, emptied first: moto's state is per process, shared by every server a test process starts."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()  # noqa: S310
-    yield url
-    server.stop()
-
-
 def load_authorizer() -> ModuleType:
     spec = importlib.util.spec_from_file_location("credentials_authorizer_app", APP)
     assert spec is not None and spec.loader is not None
@@ -325,12 +311,12 @@ def basic_event(username: str, password: str) -> dict[str, Any]:
 
 
 def test_the_authorizer_lets_in_both_users_of_a_concurrent_edit(
-    monkeypatch: pytest.MonkeyPatch, capsys: Any, moto_server: str
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, moto: Moto
 ) -> None:
     """End to end over HTTP: two CLI edits at once into a moto server's secret, then the authorizer (its own
     standard-library SigV4 client, reading AWSCURRENT) admits both users with their groups."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)  # the CLI (boto3)
-    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto_server)  # the authorizer
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)  # the CLI (boto3)
+    monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", moto.url)  # the authorizer
     client = boto3.client("secretsmanager", region_name=REGION)
     arn = client.create_secret(Name="tvm-users", SecretString=dumps_store(UsersStore()))["ARN"]
     bob = other_admin("add-user", "bob", "--group", "readonly", "--secret-arn", arn, "--password-stdin")
@@ -346,15 +332,15 @@ def test_the_authorizer_lets_in_both_users_of_a_concurrent_edit(
         sys.modules.pop("credentials_authorizer_app", None)
 
 
-def test_a_local_secrets_manager_needs_no_aws_credentials(moto_server: str, tmp_path: Path) -> None:
+def test_a_local_secrets_manager_needs_no_aws_credentials(moto: Moto, tmp_path: Path) -> None:
     """With AWS_ENDPOINT_URL on this machine (a moto) and no AWS configuration at all, the users commands sign with
     dummy credentials, as `tvm_users cognito --endpoint-url` does; it used to stop at "no AWS credentials"."""
-    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_server)
+    client = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto.url)
     arn = client.create_secret(Name="tvm-users", SecretString=dumps_store(UsersStore()))["ARN"]
     home = tmp_path / "home"
     home.mkdir()
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env |= {"HOME": str(home), "AWS_ENDPOINT_URL": moto_server, "TVM_SCRYPT_N": str(CHEAP.n)}
+    env |= {"HOME": str(home), "AWS_ENDPOINT_URL": moto.url, "TVM_SCRYPT_N": str(CHEAP.n)}
     done = subprocess.run(
         [sys.executable, "-m", "tvm_users", "add-user", "alice", "--secret-arn", arn, "--password-stdin"],
         input=PASSWORD,

@@ -12,12 +12,16 @@ from typing import Any
 
 import pytest
 
+from tests.aws_moto import Moto
 from tests.integration import fresh_venv, vending
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    yield from vending.serve_moto()
+def moto_endpoint(moto_server: Moto) -> str:
+    """The suite's moto server (tests/aws_moto.py), emptied once for this module: the function's key secret, made
+    when the module's `function` is loaded, lasts the module."""
+    moto_server.reset()
+    return moto_server.url
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from samtranslator.yaml_helper import yaml_parse
 
+from tests.aws_moto import Moto
 from tvm_users.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,15 +41,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)  # no region from the machine's AWS configuration
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @dataclass
@@ -83,8 +73,10 @@ def _properties(logical_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def pool(endpoint: str) -> Pool:
-    """A fresh pool per test, with the template's settings, groups and app client."""
+def pool(moto: Moto) -> Pool:
+    """A fresh pool per test (in the suite's moto server, emptied), with the template's settings, groups and app
+    client."""
+    endpoint = moto.url
     client = boto3.client("cognito-idp", region_name=REGION, endpoint_url=endpoint)
     spec = _properties("UserPool")
     pool_id = client.create_user_pool(

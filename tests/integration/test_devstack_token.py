@@ -10,13 +10,11 @@ import os
 import socket
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.aws_moto import Moto
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,19 +31,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def moto() -> Iterator[int]:
-    """A moto server, emptied first: moto's state is per process, shared by every server a test process starts."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    port = int(server.get_host_and_port()[1])
-    urllib.request.urlopen(
-        urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST"), timeout=10
-    ).close()
-    yield port
-    server.stop()
-
-
 def test_nothing_listening_names_the_url_and_moto_port() -> None:
     port = free_port()
     done = token("alice", port)
@@ -56,11 +41,12 @@ def test_nothing_listening_names_the_url_and_moto_port() -> None:
     ]
 
 
-def test_a_wrong_password_or_an_unknown_user_names_the_url_too(moto: int) -> None:
+def test_a_wrong_password_or_an_unknown_user_names_the_url_too(moto: Moto) -> None:
+    port = moto.port  # the suite's moto server, emptied
     cognito = boto3.client(
         "cognito-idp",
         region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{moto}",
+        endpoint_url=f"http://127.0.0.1:{port}",
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
@@ -69,23 +55,24 @@ def test_a_wrong_password_or_an_unknown_user_names_the_url_too(moto: int) -> Non
     cognito.admin_create_user(UserPoolId=pool, Username="bob", MessageAction="SUPPRESS")
     cognito.admin_set_user_password(UserPoolId=pool, Username="bob", Password="Bob-Passw0rd!", Permanent=True)
 
-    wrong = token("bob", moto, stdin="not-bobs\n")
+    wrong = token("bob", port, stdin="not-bobs\n")
     assert (wrong.returncode, wrong.stdout) == (1, "")
     assert wrong.stderr.splitlines() == [
-        f"devstack token: sign-in of bob at http://127.0.0.1:{moto} failed (NotAuthorizedException): check the "
+        f"devstack token: sign-in of bob at http://127.0.0.1:{port} failed (NotAuthorizedException): check the "
         "username and the password"
     ]
-    unknown = token("alice", moto)  # a demo user this pool does not have
-    assert unknown.returncode == 1 and f"sign-in of alice at http://127.0.0.1:{moto} failed (" in unknown.stderr
+    unknown = token("alice", port)  # a demo user this pool does not have
+    assert unknown.returncode == 1 and f"sign-in of alice at http://127.0.0.1:{port} failed (" in unknown.stderr
     assert len(unknown.stderr.splitlines()) == 1
-    right = token("bob", moto, stdin="Bob-Passw0rd!\n")
+    right = token("bob", port, stdin="Bob-Passw0rd!\n")
     assert right.returncode == 0 and right.stdout.count(".") == 2, right.stderr  # a JWT
 
 
-def test_a_moto_without_the_pool_names_its_url(moto: int) -> None:
-    done = token("alice", moto)
+def test_a_moto_without_the_pool_names_its_url(moto: Moto) -> None:
+    port = moto.port  # the suite's moto server, emptied: no pool
+    done = token("alice", port)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"devstack token: the moto at http://127.0.0.1:{moto} holds 0 user pool(s) and 0 app client(s), not one of "
+        f"devstack token: the moto at http://127.0.0.1:{port} holds 0 user pool(s) and 0 app client(s), not one of "
         "each: is `make dev AUTH=AmazonCognito` running there (MOTO_PORT)?"
     ]

@@ -28,12 +28,12 @@ import boto3
 import pytest
 from momento import CacheClient, Configurations
 from momento.responses import CacheGet, CacheSet
-from moto.server import ThreadedMotoServer
 
 from local_api import FunctionSpec, LocalApi, PortInUseError, WorkerStartError
 from local_api.workers import InvocationError, Worker, function_environment
 from momento_emulator import DEFAULT_API_KEY
 from momento_emulator.testing import EmulatorThread
+from tests.aws_moto import Moto
 from tests.conftest import RunningEmulator
 from tvm_users.demo import hashed_store_from_demo_file
 
@@ -123,16 +123,14 @@ class Aws:
 
 
 @pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    """moto's Secrets Manager with the Momento root key and the demo users (hashed, as in production).
+def aws(moto_server: Moto) -> Iterator[Aws]:
+    """moto's Secrets Manager (the suite's moto server) with the Momento root key and the demo users (hashed, as in
+    production).
 
-    moto keeps its state per process, shared by every moto server of the test session: the names are unique, and the
-    secrets are deleted afterwards, so no other test module sees them.
+    The names are unique, and the secrets are deleted afterwards, so no other test module sees them; the server is
+    not emptied, so what other modules keep there stays.
     """
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    endpoint = moto_server.url
     client = boto3.client(
         "secretsmanager",
         endpoint_url=endpoint,
@@ -147,7 +145,6 @@ def aws() -> Iterator[Aws]:
     yield Aws(endpoint, key, users)
     for arn in (key, users):
         client.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
-    server.stop()
 
 
 def local_api(mode: str, aws: Aws, emulator: EmulatorThread, log_level: str = "WARNING", **kwargs: Any) -> LocalApi:

@@ -1,5 +1,5 @@
-"""The vending Lambda in-process, as Lambda runs it: events from `events/`, Secrets Manager in a moto server, Momento
-the session's emulator. Shared by the function's test modules (fixtures in conftest.py)."""
+"""The vending Lambda in-process, as Lambda runs it: events from `events/`, Secrets Manager in the suite's moto server,
+Momento the session's emulator. Shared by the function's test modules (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "token"
@@ -68,15 +67,6 @@ class LambdaContext:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 5000
-
-
-def serve_moto() -> Iterator[str]:
-    """A moto server on a free port, as an endpoint URL, for as long as the generator runs."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def loaded_function(moto_endpoint: str, emulator_thread: Any) -> Iterator[ModuleType]:

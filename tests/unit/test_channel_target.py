@@ -4,17 +4,16 @@
 Plaintext gRPC (the key is the call's `authorization` metadata) only for a loopback `host:port` or for the endpoint
 named as a local emulator (MOMENTO_EMULATOR_ENDPOINT, the template's local-development-only MomentoEmulatorEndpoint).
 Before, any explicit port other than 443 meant "a local emulator": `MomentoEndpoint=cell-...momentohq.com:8443` sent
-the super-user key in plaintext on every mint. tests/integration/test_momento_key_in_transit.py watches the bytes.
+the super-user key in plaintext on every mint. tests/integration/test_momento_key_in_transit.py watches the bytes;
+tests/functional/test_channel_target.py checks that a refused mint dials nothing.
 """
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from momento_tvm import EMULATOR_API_KEY, Grant, MomentoSettings, TopicGrant, UpstreamUnavailableError
-from momento_tvm.minting import MomentoMinter, channel_target, is_loopback_endpoint
+from momento_tvm import EMULATOR_API_KEY, Grant, MomentoSettings, TopicGrant
+from momento_tvm.minting import channel_target, is_loopback_endpoint
 
 KEY = EMULATOR_API_KEY  # a v2 key: the TLS branch accepts it
 GRANT = Grant("alice", "t", "r", "chat", 300, TopicGrant("publish_subscribe", "chat", names=("room",)), None)
@@ -90,23 +89,6 @@ def test_an_emulator_endpoint_set_but_different_is_refused(endpoint: str, emulat
 def test_an_emulator_endpoint_must_be_host_and_port(endpoint: str) -> None:
     with pytest.raises(ValueError, match="MOMENTO_EMULATOR_ENDPOINT must be host:port"):
         channel_target(KEY, endpoint, emulator_endpoint=endpoint)
-
-
-def test_a_mismatch_is_refused_at_mint_before_any_connection() -> None:
-    """The vending Lambda builds its minter on the first mint: the refusal is a 503 whose reason (logged) says
-    what is wrong, and nothing is dialled, in plaintext or otherwise."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.3)
-    port = listener.getsockname()[1]
-    with listener:
-        minter = MomentoMinter(KEY, f"127.0.0.1:{port}", emulator_endpoint=f"127.0.0.1:{port + 1}")
-        with pytest.raises(UpstreamUnavailableError, match="configuration error") as refused:
-            minter.mint(GRANT)
-        assert refused.value.status == 503
-        assert KEY not in refused.value.message
-        with pytest.raises(TimeoutError):
-            listener.accept()
-        minter.close()
 
 
 def test_settings_carry_the_emulator_endpoint_from_the_environment() -> None:

@@ -3,7 +3,7 @@
 Why: importing boto3 costs about 150 ms of every cold start, to make one call. This is that call and nothing more:
 credentials from the Lambda environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the region
 from AWS_REGION (else AWS_DEFAULT_REGION), one attempt with a connect/read deadline. The signature is tested
-against botocore's own (tests/unit/test_aws_secrets.py), and the call against a moto server.
+against botocore's own (tests/functional/test_aws_secrets.py), and the call against a moto server.
 
 Everything from the environment is checked before any connection: the region is a host label, as botocore requires
 (else `AWS_REGION='x@127.0.0.1:35091/#'` would send the signed request to that address), an endpoint override is

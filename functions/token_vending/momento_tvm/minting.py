@@ -3,7 +3,7 @@
 `Minter` is a one-method protocol. `MomentoMinter` mints with one gRPC call of its own, `GenerateDisposableToken`,
 built from Momento's published protobuf types (`wire.py`) and sent with a deadline. It does not use the `momento`
 SDK: momento 1.29.1 passes no deadline to that call (a hung Momento held the function for its whole timeout), keeps
-no keepalive and has no reconnect backoff to shorten. tests/unit/test_mint_request_bytes.py proves the request is
+no keepalive and has no reconnect backoff to shorten. tests/functional/test_mint_request_bytes.py proves the request is
 byte for byte the SDK's. grpc is imported on first mint: `GET /token/explain` never needs it.
 
 The key travels as the call's `authorization` metadata, so `channel_target` is the one rule that decides whether it is

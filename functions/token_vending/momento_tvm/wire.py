@@ -1,6 +1,7 @@
 """The `GenerateDisposableToken` request and answer, built from Momento's published protobuf types.
 
-Pure: no I/O and no grpc, so the bytes can be compared with the `momento` SDK's (tests/unit/test_mint_request_bytes.py).
+Pure: no I/O and no grpc, so the bytes can be compared with the `momento` SDK's
+(tests/functional/test_mint_request_bytes.py).
 The shapes follow momento 1.29.1 (`momento/internal/_utilities/_permissions.py`) exactly: one permission entry per
 topic name or cache key/prefix; a whole cache is `all_items` when it is the only permission but has no item selector
 when it sits beside topics (the SDK's `CachePermission`). Topic-name prefixes, which the SDK cannot express, are sent

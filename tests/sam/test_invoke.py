@@ -1,5 +1,6 @@
-"""`sam local invoke -e events/...` of both functions gives the answers the unit and integration tests document
-(tests/functional/test_authorizer.py, tests/integration/test_vending_function.py), in a fresh Lambda container each time.
+"""`sam local invoke -e events/...` of both functions gives the answers the functional and integration tests
+document (tests/functional/test_authorizer.py, tests/integration/test_vending_function.py), in a fresh Lambda
+container each time.
 
 The emulator and moto are those of the session's `make sam-api` (LambdaAuthorizer); the mode is a parameter, so
 the Open and AmazonCognito events are invoked with that mode's AuthenticationMethod (invoke needs no authorizer:

@@ -31,6 +31,20 @@ def function(moto_endpoint: str, emulator_thread: Any) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
+def clock() -> vending.Clock:
+    return vending.Clock()
+
+
+@pytest.fixture
+def fresh(function: ModuleType, clock: vending.Clock) -> Iterator[Any]:
+    """A new container's function: no key read and no Momento client yet, its key cache (the one the module builds at
+    import) on the test's clock. The next mint reads the key from where the environment says."""
+    built = function.VendingFunction(function.key_cache(clock))
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def logs(function: ModuleType) -> Iterator[io.StringIO]:
     yield from vending.captured_logs(function)
 

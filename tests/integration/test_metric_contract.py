@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,33 +22,12 @@ from typing import Any
 import pytest
 
 from momento_tvm.secret_cache import SecretCache
-from tests.integration.vending import as_user, invoke, load_event, merge, with_query, without_authorizer
+from tests.integration.vending import Clock, as_user, invoke, load_event, merge, with_query, without_authorizer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
 NAMESPACE = "MomentoTokenVending"  # tests/integration/vending.py's POWERTOOLS_METRICS_NAMESPACE, as the template's
 SERVICE = "token-vending"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fresh(function: ModuleType, clock: Clock) -> Iterator[Any]:
-    """A new container's function over the module's own kind of key cache, on the test's clock."""
-    built = function.VendingFunction(function.key_cache(clock))
-    yield built
-    built.close()
 
 
 def records(captured: str) -> list[dict[str, Any]]:

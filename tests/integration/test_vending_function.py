@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -21,6 +20,7 @@ from tests import sdk_rights
 from tests.conftest import RunningEmulator
 from tests.integration.vending import (
     SECRET_NAME,
+    Clock,
     as_user,
     invoke,
     load_event,
@@ -264,30 +264,6 @@ def test_issuance_is_logged_once_without_the_token(function: ModuleType, logs: i
     assert issued[0]["expires_at"] == body["expiresAt"]
     assert issued[0]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     assert body["authToken"] not in logs.getvalue()
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fresh(function: ModuleType, clock: Clock) -> Iterator[Any]:
-    """A new container's function: no key read and no Momento client yet, its key cache (the one the module builds at
-    import) on the test's clock. The next mint reads the key from where the environment says."""
-    built = function.VendingFunction(function.key_cache(clock))
-    yield built
-    built.close()
 
 
 def test_upstream_failures_are_503_with_retry_after(

@@ -58,6 +58,16 @@ def with_query(event: dict[str, Any], **params: str) -> dict[str, Any]:
     return event
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (the `clock` fixture of conftest.py)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class LambdaContext:
     function_name = "token-vending"
     memory_limit_in_mb = 256

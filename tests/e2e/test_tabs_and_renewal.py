@@ -547,8 +547,10 @@ async def test_a_tab_resumed_after_its_token_expired_renews_before_its_first_pub
 
     alice.page.on("request", on_request)
     alice.page.on("response", on_response)
-    # Asleep: timers and the monotonic clock stop, for longer than the token lives.
-    await alice.page.clock.pause_at(datetime.now())
+    # Asleep: timers and the monotonic clock stop, for longer than the token lives. Paused at the page's own time
+    # (its fake clock can be a few ms ahead of this process's, and pause_at refuses the past), plus a hair.
+    page_now_ms = await alice.page.evaluate("Date.now()")
+    await alice.page.clock.pause_at(page_now_ms + 50)
     vends_before = len(tvm.vends_for("alice"))
     await asyncio.sleep(SHORT_TTL + 2)
     assert len(tvm.vends_for("alice")) == vends_before  # nothing renewed while asleep

@@ -5,7 +5,7 @@ moto keeps its state per process, not per server: every moto server a test proce
 set of backends. So one server serves every test, and isolation is a reset (moto's `/moto-api/reset`), before each
 test that takes `moto`; a module-scoped fixture that keeps resources for its whole module takes `moto_server` and uses
 unique names (or resets once, at its start). Over HTTP rather than in-process, because the functions' own standard
-library client (`momento_tvm.aws_secrets`) must be answered by a real server at the endpoint it is given.
+library client (`momento_tvm.aws_json`) must be answered by a real server at the endpoint it is given.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Why it looks like this:
 - Cold start is on the caller's path, so only the standard library is imported here, even for the users secret:
-  a SigV4-signed GetSecretValue of our own (tvm_users/aws_secrets.py, a copy of momento_tvm/aws_secrets.py that a
-  test keeps identical; the two functions are packaged from separate folders), not boto3 (150 ms to import).
+  a SigV4-signed GetSecretValue of our own (momento_tvm.aws_json, from the layer both functions share; the package
+  loads nothing else until asked), not boto3 (150 ms to import).
 - The users store (a Secrets Manager secret, see `tvm_users.store`) is cached in the warm container for
   min(AUTH_CACHE_TTL_SECONDS, 300) s, and verified results for no longer than that and AUTH_CACHE_TTL_SECONDS, so a
   removed user or a changed password takes effect within about two gateway cache periods.
@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from tvm_users import aws_secrets
+from momento_tvm.aws_json import SECRETS_MANAGER, AwsConfigError, AwsError, StdlibAwsClient, get_secret_string
 from tvm_users.store import UsersStore, UsersStoreError, authenticate, is_valid_username, loads_store
 
 __all__ = ["Authorizer", "AuthorizerUnavailableError", "UsersCache", "fetch_users_store", "handler"]
@@ -57,7 +57,7 @@ RETRY_AFTER_FAILURE_SECONDS: Final = 5.0  # while serving a stale store, how oft
 # answers (the gateway's 500) in about 1 s; the client retries, which is the retry that matters.
 SECRETS_CONNECT_TIMEOUT_SECONDS: Final = 1.0
 SECRETS_READ_TIMEOUT_SECONDS: Final = 1.0
-SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included: aws_secrets never retries
+SECRETS_MAX_ATTEMPTS: Final = 1  # in all, the first attempt included: StdlibAwsClient never retries
 
 logger = logging.getLogger("tvm.authorizer")
 logger.setLevel(logging.getLevelNamesMapping().get(os.environ.get("LOG_LEVEL", "").upper(), logging.INFO))
@@ -158,25 +158,28 @@ def _parse_basic(header: str) -> tuple[str, str]:
     return username, password
 
 
+secrets_manager = StdlibAwsClient(SECRETS_MANAGER, timeout=SECRETS_READ_TIMEOUT_SECONDS)
+
+
 def secrets_manager_url() -> str:
     """Where the store is read: SECRETS_MANAGER_ENDPOINT when set (local runs), else what boto3 would use."""
-    return aws_secrets.endpoint_url()
+    return secrets_manager.endpoint_url
 
 
 def fetch_users_store() -> UsersStore:
     """Read and validate the users secret; raises _Unavailable, saying only what kind of failure it was.
 
-    A standard-library SigV4 GetSecretValue (aws_secrets), one attempt with the read's deadline: boto3 is never
+    A standard-library SigV4 GetSecretValue (momento_tvm.aws_json), one attempt with the read's deadline: boto3 is never
     imported, which was most of a cold start.
     """
     arn = os.environ.get("USERS_SECRET_ARN")
     if not arn:
         raise _Unavailable("not_configured")
     try:
-        text = aws_secrets.get_secret_string(arn, timeout=SECRETS_READ_TIMEOUT_SECONDS)
-    except aws_secrets.SecretsManagerError as exc:  # down, slow, throttled, forbidden, missing: its code, no message
+        text = get_secret_string(secrets_manager, arn)
+    except AwsError as exc:  # down, slow, throttled, forbidden, missing: its code, no message
         extra = {"error": exc.code, "error_code": exc.code} if exc.from_aws else {"error": exc.code}
-        if isinstance(exc, aws_secrets.SecretsManagerConfigError):  # nothing was sent: which variable to fix, how
+        if isinstance(exc, AwsConfigError):  # nothing was sent: which variable to fix, how
             extra["fix"] = exc.fix  # fixed text naming the variable, never its value
         raise _Unavailable("users_store_unavailable", **extra) from None
     try:

@@ -45,11 +45,20 @@ from momento_tvm import (
     UpstreamUnavailableError,
     VendedToken,
     VendingMachine,
-    aws_secrets,
     identity_from_event,
     load_policy,
 )
+from momento_tvm.aws_json import (
+    DYNAMODB,
+    SECRETS_MANAGER,
+    AwsConfigError,
+    AwsError,
+    StdlibAwsClient,
+    get_secret_string,
+)
+from momento_tvm.errors import LimiterUnavailableError, QuotaExceededError, RateLimitedError
 from momento_tvm.http import INTERNAL_ERROR, HttpAnswer, TokenRoutes, json_answer
+from momento_tvm.limits import DynamoDbLimiter, InMemoryLimiter, Limiter
 from momento_tvm.observe import RouteObserver, issued_fields, refused_fields
 from momento_tvm.secret_cache import SecretCache
 
@@ -59,6 +68,8 @@ SECRET_READ_TIMEOUT_SECONDS = 1.0
 # After a failed secret read, the last key keeps serving this long before Secrets Manager is tried again, so an
 # outage does not add a timed-out read to every request.
 SECRET_RETRY_SECONDS = 5.0
+# The issuance limiter's DynamoDB calls: one attempt each, at most two per request (momento_tvm.limits).
+LIMITER_TIMEOUT_SECONDS = 0.3
 
 
 # ---------------------------------------------------------------------------------------------------------- metrics
@@ -80,7 +91,24 @@ UPSTREAM_ERRORS = Metric("UpstreamErrors", MetricUnit.Count, BY_SERVICE)  # answ
 KEY_READ_ERRORS = Metric("KeyReadErrors", MetricUnit.Count, BY_SERVICE)  # failed key reads, the last key serving or not
 INTERNAL_ERRORS = Metric("InternalErrors", MetricUnit.Count, BY_SERVICE)
 NOT_FOUND = Metric("NotFound", MetricUnit.Count, BY_SERVICE)
-METRICS = (TOKENS_VENDED, EXPLAINED, DENIALS, UPSTREAM_ERRORS, KEY_READ_ERRORS, INTERNAL_ERRORS, NOT_FOUND)
+# A caller over its tier's issuance limit (429 rate_limited; also counted in Denials by reason).
+RATE_LIMITED = Metric("RateLimited", MetricUnit.Count, (("service",), ("service", "tier")))
+# Momento refused a mint for the account's quota (429 quota_exceeded; also in Denials by reason).
+QUOTA_EXCEEDED = Metric("QuotaExceeded", MetricUnit.Count, BY_SERVICE)
+# The issuance limiter's table could not decide: the request went through (LimiterFailureMode=Allow) or got a 503.
+LIMITER_ERRORS = Metric("LimiterErrors", MetricUnit.Count, BY_SERVICE)
+METRICS = (
+    TOKENS_VENDED,
+    EXPLAINED,
+    DENIALS,
+    UPSTREAM_ERRORS,
+    KEY_READ_ERRORS,
+    INTERNAL_ERRORS,
+    NOT_FOUND,
+    RATE_LIMITED,
+    QUOTA_EXCEEDED,
+    LIMITER_ERRORS,
+)
 
 
 class MetricsPublisher:
@@ -121,6 +149,8 @@ class LambdaObserver(RouteObserver):
 
     def issued(self, token: VendedToken) -> None:
         self.metrics.emit(TOKENS_VENDED, tier=token.tier)
+        if token.limiter_error is not None:  # issued unchecked: the limiter's table could not decide
+            self.metrics.emit(LIMITER_ERRORS)
         # The correlation id is the gateway's requestContext.requestId (inject_lambda_context below).
         self.log.info("token issued", extra={"request_id": self.log.get_correlation_id(), **issued_fields(token)})
 
@@ -129,10 +159,16 @@ class LambdaObserver(RouteObserver):
 
     def refused(self, error: TvmError) -> None:
         self.metrics.emit(DENIALS, reason=error.code)
+        if isinstance(error, RateLimitedError):
+            self.metrics.emit(RATE_LIMITED, tier=error.tier)
+        elif isinstance(error, QuotaExceededError):
+            self.metrics.emit(QUOTA_EXCEEDED)
         self.log.info("request refused", extra=refused_fields(error))
 
     def unavailable(self, error: UpstreamUnavailableError) -> None:
         self.metrics.emit(UPSTREAM_ERRORS)
+        if isinstance(error, LimiterUnavailableError):
+            self.metrics.emit(LIMITER_ERRORS)
         self.log.warning("upstream unavailable", extra={"reason": error.log_message})
 
     def failed(self, error: Exception) -> None:
@@ -145,9 +181,9 @@ class LambdaObserver(RouteObserver):
     def key_unavailable(self, error: Exception) -> None:
         """A failed read of the Momento key: its class and AWS code, never a message (they can quote values)."""
         self.metrics.emit(KEY_READ_ERRORS)
-        code = error.code if isinstance(error, aws_secrets.SecretsManagerError) else None
+        code = error.code if isinstance(error, AwsError) else None
         extra: dict[str, object] = {"error_type": type(error).__name__, "error_code": code}
-        if isinstance(error, aws_secrets.SecretsManagerConfigError):  # nothing was sent: which variable to fix, how
+        if isinstance(error, AwsConfigError):  # nothing was sent: which variable to fix, how
             extra["fix"] = error.fix  # fixed text naming the variable, never its value
         self.log.error("cannot read the Momento API key", extra=extra)
 
@@ -158,20 +194,23 @@ policy = load_policy(HERE / os.environ.get("POLICY_FILE", "policy.yaml"))
 
 
 # -------------------------------------------------------------------------------------------------- key and client
+# A standard-library SigV4 client (momento_tvm.aws_json), not boto3: importing boto3 was about 150 ms of every cold
+# start for this one request. One attempt within SECRET_READ_TIMEOUT_SECONDS.
+secrets_manager = StdlibAwsClient(SECRETS_MANAGER, timeout=SECRET_READ_TIMEOUT_SECONDS)
+
+
 def secrets_manager_url() -> str:
     """Where the key is read: SECRETS_MANAGER_ENDPOINT when set (local runs), else what boto3 would use."""
-    return aws_secrets.endpoint_url()
+    return secrets_manager.endpoint_url
 
 
 def read_momento_key(secret_id: str) -> str:
     """The Momento API key in the secret `secret_id`: one attempt within SECRET_READ_TIMEOUT_SECONDS. A failure is
     reported here (logged and counted, whether or not the last key then keeps serving) and raised to the cache.
 
-    A standard-library SigV4 call (momento_tvm.aws_secrets), not boto3: importing boto3 was about 150 ms of every
-    cold start for this one request.
     """
     try:
-        return aws_secrets.get_secret_string(secret_id, timeout=SECRET_READ_TIMEOUT_SECONDS).strip()
+        return get_secret_string(secrets_manager, secret_id).strip()
     except Exception as error:  # Secrets Manager down, slow, throttled, or the secret missing
         observer.key_unavailable(error)
         raise
@@ -237,10 +276,29 @@ def _not_found(_: Exception) -> Response[str]:
     return _response(json_answer(404, {"error": {"code": "not_found", "message": "no such route"}}))
 
 
-class VendingFunction:
-    """The function over one key cache: its Momento client, vending machine, routes and Powertools resolver."""
+def issuance_limiter() -> Limiter:
+    """The table every instance counts issuance in (LIMITS_TABLE, the template's IssuanceTable), over the
+    standard-library DynamoDB client (DYNAMODB_ENDPOINT: the template's local-only DynamoDbEndpoint). Without a
+    table (a handler run outside a stack), this instance's own memory, and a warning: each instance would allow the
+    whole limit."""
+    table = os.environ.get("LIMITS_TABLE", "").strip()
+    if not table:
+        logger.warning("LIMITS_TABLE is not set: issuance limits are counted by this instance alone")
+        return InMemoryLimiter()
+    return DynamoDbLimiter(StdlibAwsClient(DYNAMODB, timeout=LIMITER_TIMEOUT_SECONDS), table)
 
-    def __init__(self, keys: SecretCache) -> None:
+
+def on_limiter_error() -> str:
+    """LIMITER_FAILURE_MODE (the template's LimiterFailureMode): Allow lets a request through when the table cannot
+    decide (the default), Refuse answers 503."""
+    return "refuse" if os.environ.get("LIMITER_FAILURE_MODE", "Allow").strip().lower() == "refuse" else "allow"
+
+
+class VendingFunction:
+    """The function over one key cache and one limiter: its Momento client, vending machine, routes and Powertools
+    resolver."""
+
+    def __init__(self, keys: SecretCache, limiter: Limiter | None = None) -> None:
         self.keys = keys
         self.minter = KeyedMinter(keys)
         self.vendor = VendingMachine(
@@ -248,6 +306,10 @@ class VendingFunction:
             self.minter,
             cache_name=os.environ.get("CACHE_NAME", "default-cache"),
             max_ttl_seconds=int(os.environ.get("MAX_TOKEN_TTL_SECONDS", "3600")),
+            limiter=issuance_limiter() if limiter is None else limiter,
+            on_limiter_error=on_limiter_error(),
+            # A Cognito pool compares usernames without case (the template's pool too): one caller, one bucket.
+            case_insensitive_usernames=os.environ.get("AUTH_MODE") == "AmazonCognito",
         )
         routes = self.routes = TokenRoutes(self.vendor, observer)
         app = self.app = APIGatewayHttpResolver()
@@ -256,20 +318,26 @@ class VendingFunction:
             auth_mode = os.environ.get("AUTH_MODE", "LambdaAuthorizer")
             return identity_from_event(app.current_event.raw_event, auth_mode, parsed.display_name)
 
+        def source_ip() -> str | None:
+            """The caller's address as the gateway saw it (an Open-mode caller is counted by it)."""
+            http = (app.current_event.raw_event.get("requestContext") or {}).get("http") or {}
+            address = http.get("sourceIp")
+            return address if isinstance(address, str) else None
+
         @app.get("/token")
         def get_token() -> Response[str]:
-            return _response(routes.get(identity, app.current_event.query_string_parameters))
+            return _response(routes.get(identity, app.current_event.query_string_parameters, source_ip=source_ip()))
 
         @app.post("/token")
         def post_token() -> Response[str]:
             event = app.current_event.raw_event
-            return _response(
-                routes.post(identity, event.get("body"), base64_encoded=bool(event.get("isBase64Encoded")))
-            )
+            body, encoded = event.get("body"), bool(event.get("isBase64Encoded"))
+            return _response(routes.post(identity, body, base64_encoded=encoded, source_ip=source_ip()))
 
         @app.get("/token/explain")
         def explain_token() -> Response[str]:
-            return _response(routes.explain(identity, app.current_event.query_string_parameters))
+            query = app.current_event.query_string_parameters
+            return _response(routes.explain(identity, query, source_ip=source_ip()))
 
         app.exception_handler(Exception)(_unexpected)
         app.not_found(_not_found)

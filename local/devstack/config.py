@@ -30,6 +30,8 @@ __all__ = [
 AUTH_METHODS: Final = tuple(MODES)  # the modes' names (modes.py), in the order they are offered
 HOST: Final = "127.0.0.1"
 DEFAULT_CACHE: Final = "default-cache"
+# make dev plays Momento's auth quota as Momento has it by default: 5 mints per second for the account.
+MOMENTO_AUTH_QUOTA: Final = 5.0
 
 # Environment variable -> (default port, what listens there). The order is the order of the ready block.
 PORT_VARIABLES: Final[Mapping[str, tuple[int, str]]] = {
@@ -152,6 +154,12 @@ class StackConfig:
     watch_files: bool = False
     # How often the watched files are looked at (their size, mtime and inode; then their content).
     watch_interval_seconds: float = 0.5
+    # The tier policy the functions load (its tiers' issuance limits too); None: the deployed one,
+    # functions/token_vending/policy.yaml. Tests pass their own, with the limits they exercise.
+    policy: Path | None = None
+    # Momento's auth quota, played by the emulator (`--auth-quota`, mints per second for the account): make dev
+    # plays Momento's 5; None leaves it off (tests that are not about it).
+    momento_auth_quota: float | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_METHODS:
@@ -192,7 +200,7 @@ class StackConfig:
 
     @property
     def policy_file(self) -> Path:
-        return self.root / "functions" / "token_vending" / "policy.yaml"
+        return self.policy if self.policy is not None else self.root / "functions" / "token_vending" / "policy.yaml"
 
     def resolved_api_key(self) -> str:
         if self.api_key:
@@ -231,4 +239,5 @@ def config_from_env(auth: str, environ: Mapping[str, str] | None = None) -> Stac
         token_ttl_seconds=parse_token_ttl(environ.get("TOKEN_TTL_SECONDS", "")),
         allowed_origins=parse_allowed_origins(environ.get("ALLOWED_ORIGINS", "")),
         watch_files=True,
+        momento_auth_quota=MOMENTO_AUTH_QUOTA,
     )

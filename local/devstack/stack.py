@@ -436,6 +436,8 @@ class Stack:
         # --cache: the emulator creates the configured cache itself, at every start (so after a restart too).
         argv = [sys.executable, "-m", "momento_emulator", "--host", HOST]
         argv += ["--grpc-port", str(grpc_port), "--web-port", str(web_port)]
+        if self.config.momento_auth_quota is not None:  # Momento's per-account mint quota, played as Momento does
+            argv += ["--auth-quota", f"{self.config.momento_auth_quota:g}"]
         return [*argv, "--cache", self.config.cache_name]
 
     def _child(self, name: ChildName) -> ChildProcess | None:
@@ -616,6 +618,9 @@ class Stack:
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_EC2_METADATA_DISABLED": "true",
+                # The stack's tier policy, when not the deployed one (an absolute path: the function joins it to its
+                # folder, which keeps it as it is).
+                **({"POLICY_FILE": str(config.policy.resolve())} if config.policy is not None else {}),
             },
             host=HOST,
             port=config.api_port,

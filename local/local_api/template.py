@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import yaml
 from samtranslator.model.exceptions import InvalidDocumentException  # type: ignore[import-untyped]
@@ -113,6 +113,16 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: int
     environment: Mapping[str, str]
+    # The local folders of its layers (each a ContentUri built as a Python layer), in the template's order: on the
+    # path after `code_uri`, as Lambda puts /opt/python after /var/task.
+    layers: tuple[Path, ...] = ()
+
+
+class LocalCode(NamedTuple):
+    """Each function's local folder (None: S3, inline or image code) and its local layers' folders."""
+
+    functions: dict[str, Path | None]
+    layers: dict[str, tuple[Path, ...]]
 
 
 @dataclass(frozen=True)
@@ -236,13 +246,17 @@ def _aws_region(region: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _swap_local_code(source: dict[str, Any], base: Path) -> dict[str, Path | None]:
-    """Point every local CodeUri at S3, as `sam package` would, and return logical id -> local folder (or None)."""
+def _swap_local_code(source: dict[str, Any], base: Path) -> LocalCode:
+    """Point every local CodeUri and ContentUri at S3, as `sam package` would, and return the local folders: each
+    function's, and its layers' (a `Ref` to a layer of this template with a local ContentUri; an ARN is AWS's)."""
     globals_function = (source.get("Globals") or {}).get("Function") or {}
     default_uri = globals_function.get("CodeUri")
+    default_layers = globals_function.get("Layers") or []
     if isinstance(default_uri, str) and not default_uri.startswith("s3://"):
         globals_function["CodeUri"] = f"s3://{_CODE_BUCKET}/globals"
     local: dict[str, Path | None] = {}
+    layer_folders: dict[str, Path] = {}
+    function_layers: dict[str, list[Any]] = {}
     for name, resource in source["Resources"].items():
         if not isinstance(resource, dict) or resource.get("Type") not in _SERVERLESS_CODE:
             continue
@@ -256,11 +270,19 @@ def _swap_local_code(source: dict[str, Any], base: Path) -> dict[str, Path | Non
                 properties["CodeUri"] = f"s3://{_CODE_BUCKET}/{name}"
             else:
                 local[name] = None  # S3, inline or image code: not servable from here
+            function_layers[name] = list(properties.get("Layers") or default_layers)
         else:  # a layer: SAM wants its content in S3 too
             uri = properties.get("ContentUri")
             if isinstance(uri, str) and not uri.startswith("s3://"):
+                layer_folders[name] = (base / uri).resolve()
                 properties["ContentUri"] = f"s3://{_CODE_BUCKET}/{name}"
-    return local
+    layers: dict[str, tuple[Path, ...]] = {}
+    for name, refs in function_layers.items():
+        found = [layer_folders.get(ref["Ref"]) if isinstance(ref, dict) and "Ref" in ref else None for ref in refs]
+        if None in found:
+            log.warning("%s: a layer that is not a local folder of this template is not put on the path", name)
+        layers[name] = tuple(folder for folder in found if folder is not None)
+    return LocalCode(local, layers)
 
 
 def _transform(source: dict[str, Any], given: Mapping[str, str], region: str) -> dict[str, Any]:
@@ -373,7 +395,14 @@ def load_api(
         a.function_id for a in authorizers.values() if isinstance(a, LambdaAuthorizerSpec)
     }
     functions = {
-        logical: _function(logical, deployed[logical], resolve, local_code.get(logical), functions_by_name)
+        logical: _function(
+            logical,
+            deployed[logical],
+            resolve,
+            local_code.functions.get(logical),
+            functions_by_name,
+            local_code.layers.get(logical, ()),
+        )
         for logical in sorted(wanted)
     }
     declared = _declared_variables(original, all_resources)
@@ -690,6 +719,7 @@ def _function(
     resolve: Resolver,
     code_uri: Path | None,
     functions_by_name: Mapping[str, str],
+    layers: tuple[Path, ...] = (),
 ) -> FunctionSpec:
     properties = resolve(resource.get("Properties") or {})
     runtime = str(properties.get("Runtime", ""))
@@ -697,8 +727,6 @@ def _function(
         raise TemplateError(f"{logical}: runtime {runtime or properties.get('PackageType')!r} is not served locally")
     if code_uri is None or not code_uri.is_dir():
         raise TemplateError(f"{logical}: CodeUri must be a local folder of the repository (got {code_uri})")
-    if properties.get("Layers"):
-        log.warning("%s: Layers are not put on the path locally", logical)
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != f"python{here}":
         log.debug("%s: runtime %s is served by this interpreter, Python %s", logical, runtime, here)
@@ -719,4 +747,5 @@ def _function(
         memory_mb=int(properties.get("MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
         timeout_seconds=int(properties.get("Timeout", LAMBDA_DEFAULT_TIMEOUT_S)),
         environment=environment,
+        layers=layers,
     )

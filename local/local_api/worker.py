@@ -3,7 +3,7 @@
 Why a process per function: two handlers in one interpreter share `os.environ`, `sys.modules` (two modules named
 `app`) and Powertools' module-level state. Lambda gives every function its own sandbox; so does this.
 
-    python -m local_api.worker --code-uri functions/token_vending --handler app.handler
+    python -m local_api.worker --code-uri functions/token_vending --handler app.handler --layer src
 
 Protocol, one JSON object per line. Before importing anything of the function, the worker keeps a private duplicate
 of its stdout for the protocol and points fd 1 at stderr: whatever the handler prints (Powertools logs, EMF metrics)
@@ -172,11 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one Lambda handler for local_api (one process per function).")
     parser.add_argument("--code-uri", required=True, type=Path, help="the function's folder (its CodeUri)")
     parser.add_argument("--handler", required=True, help="module.function, as the template's Handler")
+    parser.add_argument(
+        "--layer", action="append", default=[], type=Path, help="a layer's folder (its ContentUri), in order"
+    )
     args = parser.parse_args(argv)
     requests, replies = _private_channels()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     code_uri = args.code_uri.resolve()
-    sys.path.insert(0, str(code_uri))
+    # As Lambda orders them: the function's folder (/var/task), then its layers (/opt/python), then the runtime's.
+    sys.path[0:0] = [str(code_uri), *(str(layer.resolve()) for layer in args.layer)]
     os.chdir(code_uri)  # Lambda's working directory is the code's folder (/var/task)
     _runtime_logging()
     try:

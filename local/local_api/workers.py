@@ -178,6 +178,7 @@ class Worker:
             str(spec.code_uri),
             "--handler",
             spec.handler,
+            *(argument for layer in spec.layers for argument in ("--layer", str(layer))),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

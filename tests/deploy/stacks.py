@@ -292,6 +292,8 @@ def still_there(ministack: MiniStack, resource: Mapping[str, str], resources: li
 
     if kind == "AWS::Lambda::Function":
         return exists(ministack.client("lambda").get_function, FunctionName=physical)
+    if kind == "AWS::Lambda::LayerVersion":  # RetentionPolicy: Delete, so the version goes with the stack
+        return exists(ministack.client("lambda").get_layer_version_by_arn, Arn=physical)
     if kind == "AWS::Lambda::Permission":  # a statement of its function's policy: it goes with the function
         functions = of("AWS::Lambda::Function")
         return any(exists(ministack.client("lambda").get_policy, FunctionName=name) for name in functions)

@@ -57,7 +57,13 @@ def test_valid_and_invalid_files_one_line_each(tmp_path: Path) -> None:
     broken.write_text("version: 1\ndefault_tier: nowhere\ngroups: []\ntiers: {}\n")
     result = cli("check-policy", str(POLICY), str(broken))
     assert result.returncode == 1
-    assert re.fullmatch(rf"{re.escape(str(POLICY))}: ok \(\d+ tiers, \d+ group rules\)\n", result.stdout), result.stdout
+    ok_line, *limit_lines = result.stdout.splitlines()
+    assert re.fullmatch(rf"{re.escape(str(POLICY))}: ok \(\d+ tiers, \d+ group rules\)", ok_line), result.stdout
+    assert limit_lines == [
+        "  tier readwrite: issuance limit 5 at once, then 1 every 12 s",
+        "  tier readonly: issuance limit 5 at once, then 1 every 12 s",
+        "  tier guest: issuance limit 3 at once, then 1 every 20 s",
+    ]
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{broken}:"), result.stderr
     assert "Traceback" not in result.stderr
 
@@ -98,3 +104,19 @@ def test_anchors_repeated_keys_and_merge_keys_are_one_line_each(tmp_path: Path) 
         "or the later one would silently replace the first",
         f"{merged}:8: a YAML merge key (<<) is not allowed in a policy: write the keys out",
     ], result.stderr
+
+
+def test_a_tier_without_a_limit_or_over_momentos_quota_is_valid_with_a_warning(tmp_path: Path) -> None:
+    loose = tmp_path / "loose.yaml"
+    tiers = "".join(
+        f"  {name}:\n    topics: {{role: subscribe_only, names: ['*']}}\n    ttl_seconds: 60\n    max_ttl_seconds: 60\n"
+        f"    limits: {limits}\n"
+        for name, limits in (("open", "null"), ("greedy", "{burst: 50, refill_seconds: 1}"))
+    )
+    loose.write_text(f"version: 1\ndefault_tier: open\ngroups: []\ntiers:\n{tiers}")
+    result = cli("check-policy", str(loose))
+    assert result.returncode == 0, result.stderr
+    assert "  tier open: no issuance limit" in result.stdout
+    assert "  tier greedy: issuance limit 50 at once, then 1 every 1 s" in result.stdout
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2 and all(line.startswith(f"{loose}: warning: tier '") for line in warnings), warnings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import http.client
 import json
 import re
@@ -389,6 +390,28 @@ async def test_a_worker_is_a_warm_lambda_whose_prints_cannot_corrupt_the_protoco
         assert worker.invocations == 2
     finally:
         await worker.stop()
+
+
+async def test_a_workers_layers_follow_its_code_on_the_path(code: Path, tmp_path: Path) -> None:
+    """As Lambda orders /var/task before /opt/python: a module in a layer imports, and the function's own folder
+    wins over a layer for the same name."""
+    first, second = tmp_path / "layer-1", tmp_path / "layer-2"
+    for folder, where in ((first, "layer-1"), (second, "layer-2")):
+        folder.mkdir()
+        (folder / "shared_lib.py").write_text(f"WHERE = {where!r}\n")
+        (folder / "layered.py").write_text("def handler(event, context):\n    return 'the layer shadowed the code'\n")
+    (code / "layered.py").write_text("import shared_lib\n\ndef handler(event, context):\n    return shared_lib.WHERE\n")
+    spec = dataclasses.replace(worker_for(code).spec, handler="layered.handler", layers=(first, second))
+    worker = Worker(spec, function_environment(spec, region="us-east-1"), grace_seconds=1.0)
+    await worker.start()
+    try:
+        assert await worker.invoke({}, "request-1") == "layer-1"
+    finally:
+        await worker.stop()
+    without = dataclasses.replace(spec, layers=())
+    alone = Worker(without, function_environment(without, region="us-east-1"), grace_seconds=1.0)
+    with pytest.raises(WorkerStartError, match="shared_lib"):
+        await alone.start()
 
 
 async def test_a_handler_exception_fails_the_invocation_but_keeps_the_worker(code: Path) -> None:

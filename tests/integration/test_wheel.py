@@ -34,7 +34,7 @@ from tests.conftest import CACHE, RunningEmulator
 from tests.integration.fresh_venv import INSTALL_TIMEOUT_SECONDS, make_venv, run
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGE_SOURCE = REPO / "functions" / "token_vending" / "momento_tvm"
+PACKAGE_SOURCE = REPO / "src" / "momento_tvm"
 PROBE = Path(__file__).with_name("wheel_probe.py")
 PYPI_README = REPO / "docs" / "pypi.md"
 DIST_INFO = f"momento_tvm-{momento_tvm.__version__}.dist-info"
@@ -44,7 +44,8 @@ PACKAGE_FILES = {
     "__init__.py",
     "__main__.py",
     "_policy_validator.py",
-    "aws_secrets.py",
+    "aws_boto3.py",
+    "aws_json.py",
     "errors.py",
     "fastapi.py",
     "flask.py",

@@ -98,6 +98,7 @@ def test_vending_function_environment_is_resolved_from_parameters(mode: str) -> 
     }
     assert function.code_uri == ROOT / "functions" / "token_vending"
     assert function.handler == "app.handler"
+    assert function.layers == (ROOT / "src",)  # the MomentoTvmLayer's ContentUri, on the path after the code
     assert (function.memory_mb, function.timeout_seconds) == (256, 10)
 
 
@@ -111,6 +112,7 @@ def test_authorizer_environment_ignores_globals_and_takes_the_users_secret_from_
     }
     assert function.code_uri == ROOT / "authorizers" / "credentials"
     assert function.memory_mb == 512
+    assert function.layers == (ROOT / "src",)
 
 
 def test_an_unresolvable_environment_value_is_dropped() -> None:

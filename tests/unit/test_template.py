@@ -143,10 +143,13 @@ class _StubManagedPolicyLoader:
 
 
 def _package(template: dict[str, Any]) -> dict[str, Any]:
-    """What `sam package` does to local code: each CodeUri becomes an S3 URI (the key keeps the folder name)."""
+    """What `sam package` does to local code: each CodeUri and ContentUri becomes an S3 URI (the key keeps the folder
+    name)."""
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function" and "InlineCode" not in resource["Properties"]:
             resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{resource['Properties']['CodeUri']}"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://{CODE_BUCKET}/{resource['Properties']['ContentUri']}"
     return template
 
 
@@ -394,13 +397,13 @@ def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -
 
 def test_the_shared_resources_are_unconditional_and_the_mode_resources_keep_their_conditions() -> None:
     resources = _source()["Resources"]
-    for shared in (API, VENDING, DEPLOY_CHECK, DEPLOY_CHECK_FUNCTION):
+    for shared in (API, VENDING, DEPLOY_CHECK, DEPLOY_CHECK_FUNCTION, "MomentoTvmLayer"):
         assert "Condition" not in resources[shared], shared
     for mode, own in MODE_RESOURCES.items():
         for name, condition in own.items():
             assert resources[name].get("Condition") == condition, (mode, name)
     serverless = {n for n, r in resources.items() if r["Type"].startswith("AWS::Serverless::")}
-    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION}
+    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION, "MomentoTvmLayer"}
 
 
 def test_sam_alone_rejects_the_template_so_these_tests_resolve_the_language_extensions_first() -> None:
@@ -569,6 +572,12 @@ def test_every_function_is_python313_on_the_chosen_architecture_with_its_own_cod
         assert properties["Handler"] == "app.handler", name
         kind = "authorizer" if name == AUTHORIZER_FUNCTION else "vending"
         assert properties["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": CODE_URI[kind]}, name
+        # momento_tvm from one layer, built by SAM from src/ (no copy of it in either function's folder)
+        (layer_ref,) = properties["Layers"]
+        layer = deployed.resources[layer_ref["Ref"]]
+        assert layer["Type"] == "AWS::Lambda::LayerVersion", name
+        assert layer["Properties"]["Content"] == {"S3Bucket": CODE_BUCKET, "S3Key": "src/"}
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,10 +1,11 @@
-"""The standard-library Secrets Manager read: its SigV4 signature is botocore's; it reads from a real moto server."""
+"""The AWS JSON client: its SigV4 signature is botocore's; the standard-library client and the boto3-backed one answer
+the same calls against the same moto server in the same way (one suite, both clients); the environment is checked
+before anything is sent."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,17 +18,17 @@ from botocore.credentials import Credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "functions" / "token_vending"))
-
-from momento_tvm import aws_secrets  # noqa: E402
-from tests.aws_moto import Moto  # noqa: E402
+from momento_tvm import aws_json
+from momento_tvm.aws_json import SECRETS_MANAGER, AwsConfigError, AwsError, StdlibAwsClient
+from tests.aws_moto import Moto
 
 ENDPOINT_VARIABLES = ("SECRETS_MANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
 FIXED_TIME = 1_780_000_000.0  # 2026-05-28T20:26:40Z
 
 
-def botocore_authorization(url: str, body: bytes, region: str, token: str | None) -> str:
+def botocore_authorization(
+    url: str, body: bytes, region: str, token: str | None, service: aws_json.Service = SECRETS_MANAGER
+) -> str:
     """The Authorization header botocore's own SigV4Auth computes for this POST at FIXED_TIME."""
     import datetime
     from unittest import mock
@@ -36,12 +37,12 @@ def botocore_authorization(url: str, body: bytes, region: str, token: str | None
         method="POST",
         url=url,
         data=body,
-        headers={"Content-Type": aws_secrets.CONTENT_TYPE, "X-Amz-Target": aws_secrets.TARGET},
+        headers={"Content-Type": service.content_type, "X-Amz-Target": service.target("GetSecretValue")},
     )
     fixed = datetime.datetime.fromtimestamp(FIXED_TIME, datetime.UTC).replace(tzinfo=None)
     with mock.patch("botocore.auth.get_current_datetime", return_value=fixed):  # botocore's clock
         SigV4Auth(
-            Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), "secretsmanager", region
+            Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token), service.name, region
         ).add_auth(request)
     return str(request.headers["Authorization"])
 
@@ -57,34 +58,51 @@ def botocore_authorization(url: str, body: bytes, region: str, token: str | None
 @pytest.mark.parametrize(
     "secret_id", ["tvm/momento-api-key", "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf", "é ü"]
 )
-def test_the_signature_is_botocores(url: str, region: str, token: str | None, secret_id: str) -> None:
+@pytest.mark.parametrize("service", [aws_json.SECRETS_MANAGER, aws_json.DYNAMODB], ids=lambda s: s.name)
+def test_the_signature_is_botocores(
+    url: str, region: str, token: str | None, secret_id: str, service: aws_json.Service
+) -> None:
     import json
 
     body = json.dumps({"SecretId": secret_id}).encode("utf-8")
-    ours = aws_secrets.signed_headers(
+    ours = aws_json.signed_headers(
         url,
         body,
-        {"Content-Type": aws_secrets.CONTENT_TYPE, "X-Amz-Target": aws_secrets.TARGET},
+        {"Content-Type": service.content_type, "X-Amz-Target": service.target("GetSecretValue")},
         access_key="AKIDEXAMPLE",
         secret_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         session_token=token,
         region_name=region,
         now=FIXED_TIME,
+        service=service.name,
     )
-    assert ours["Authorization"] == botocore_authorization(url, body, region, token)
+    assert ours["Authorization"] == botocore_authorization(url, body, region, token, service)
     assert ours["X-Amz-Date"] == "20260528T202640Z"
     assert ("X-Amz-Security-Token" in ours) == (token is not None)
 
 
+def endpoint_url(environ: dict[str, str], service: aws_json.Service = SECRETS_MANAGER) -> str:
+    return StdlibAwsClient(service, timeout=1.0, environ=environ).endpoint_url
+
+
 def test_the_endpoint_follows_the_environment() -> None:
-    assert aws_secrets.endpoint_url({"AWS_REGION": "eu-west-1"}) == "https://secretsmanager.eu-west-1.amazonaws.com"
-    assert aws_secrets.endpoint_url({"AWS_DEFAULT_REGION": "us-west-2"}).endswith("us-west-2.amazonaws.com")
+    assert endpoint_url({"AWS_REGION": "eu-west-1"}) == "https://secretsmanager.eu-west-1.amazonaws.com"
+    assert endpoint_url({"AWS_DEFAULT_REGION": "us-west-2"}).endswith("us-west-2.amazonaws.com")
     local = {"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": " http://127.0.0.1:5000 "}
-    assert aws_secrets.endpoint_url(local | {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://x"}) == "http://127.0.0.1:5000"
-    assert aws_secrets.endpoint_url({"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": ""}).startswith("https://")
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.endpoint_url({})
+    assert endpoint_url(local | {"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://x"}) == "http://127.0.0.1:5000"
+    assert endpoint_url({"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": ""}).startswith("https://")
+    with pytest.raises(AwsError) as raised:
+        endpoint_url({})
     assert raised.value.code == "NoRegion"
+    assert endpoint_url({"AWS_REGION": "eu-west-1"}, aws_json.DYNAMODB) == "https://dynamodb.eu-west-1.amazonaws.com"
+    ddb = {"AWS_REGION": "eu-west-1", "SECRETS_MANAGER_ENDPOINT": "http://127.0.0.1:1"}  # Secrets Manager's alone
+    assert endpoint_url(ddb, aws_json.DYNAMODB) == "https://dynamodb.eu-west-1.amazonaws.com"
+    assert endpoint_url(ddb | {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:2"}, aws_json.DYNAMODB).endswith(":2")
+
+
+def read(secret_id: str, *, timeout: float, environ: dict[str, str]) -> str:
+    """The secret, read as the functions read it: the standard-library client, one attempt within `timeout`."""
+    return aws_json.get_secret_string(StdlibAwsClient(SECRETS_MANAGER, timeout=timeout, environ=environ), secret_id)
 
 
 def env(url: str) -> dict[str, str]:
@@ -106,20 +124,20 @@ def test_a_real_read_from_moto(moto: Moto) -> None:
         aws_secret_access_key="testing",
     )
     client.create_secret(Name="tvm/stdlib-read", SecretString="the-key\u00e9")
-    assert aws_secrets.get_secret_string("tvm/stdlib-read", timeout=1.0, environ=env(moto.url)) == "the-key\u00e9"
+    assert read("tvm/stdlib-read", timeout=1.0, environ=env(moto.url)) == "the-key\u00e9"
 
 
 def test_a_missing_secret_is_its_aws_code_only(moto: Moto) -> None:
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("tvm/none-such", timeout=1.0, environ=env(moto.url))
+    with pytest.raises(AwsError) as raised:
+        read("tvm/none-such", timeout=1.0, environ=env(moto.url))
     assert (raised.value.code, raised.value.from_aws) == ("ResourceNotFoundException", True)
     assert str(raised.value) == "ResourceNotFoundException"
     assert raised.value.__cause__ is None
 
 
 def test_a_closed_port_is_a_connection_error_without_text() -> None:
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("x", timeout=1.0, environ=env("http://127.0.0.1:9"))
+    with pytest.raises(AwsError) as raised:
+        read("x", timeout=1.0, environ=env("http://127.0.0.1:9"))
     assert raised.value.code == "ConnectionError"
     assert raised.value.__suppress_context__
 
@@ -133,15 +151,15 @@ def test_a_hung_endpoint_fails_within_the_deadline() -> None:
         listener.listen(8)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         started = time.monotonic()
-        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-            aws_secrets.get_secret_string("x", timeout=0.3, environ=env(url))
+        with pytest.raises(AwsError) as raised:
+            read("x", timeout=0.3, environ=env(url))
         assert time.monotonic() - started < 1.0
     assert (raised.value.code, raised.value.from_aws) == ("Timeout", False)
 
 
 def test_no_credentials_is_a_typed_error() -> None:
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("x", timeout=1.0, environ={"AWS_REGION": "us-east-1"})
+    with pytest.raises(AwsError) as raised:
+        read("x", timeout=1.0, environ={"AWS_REGION": "us-east-1"})
     assert raised.value.code == "NoCredentials"
 
 
@@ -168,20 +186,13 @@ def test_refused_credentials_are_their_aws_code_without_the_message() -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-            aws_secrets.get_secret_string("x", timeout=1.0, environ=env(f"http://127.0.0.1:{server.server_port}"))
+        with pytest.raises(AwsError) as raised:
+            read("x", timeout=1.0, environ=env(f"http://127.0.0.1:{server.server_port}"))
     finally:
         server.shutdown()
         server.server_close()
     assert (raised.value.code, raised.value.from_aws) == ("UnrecognizedClientException", True)
     assert "AKIA-SEEN" not in str(raised.value) and "AKIA-SEEN" not in repr(raised.value)
-
-
-def test_the_authorizers_copy_is_identical() -> None:
-    """One source of truth: SAM packages each function from its own folder, so the authorizer carries a copy."""
-    source = ROOT / "functions" / "token_vending" / "momento_tvm" / "aws_secrets.py"
-    copy = ROOT / "authorizers" / "credentials" / "tvm_users" / "aws_secrets.py"
-    assert copy.read_bytes() == source.read_bytes(), f"cp {source.relative_to(ROOT)} {copy.relative_to(ROOT)}"
 
 
 def test_snapstart_container_credentials_are_used_when_the_environment_has_none(moto: Moto) -> None:
@@ -222,10 +233,10 @@ def test_snapstart_container_credentials_are_used_when_the_environment_has_none(
             "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{server.server_port}/2021-04-23/credentials",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": "container-token",
         }
-        assert aws_secrets.credentials(environ, timeout=1.0) == ("AKID", "secret", "session")
-        assert aws_secrets.get_secret_string("tvm/snapstart", timeout=1.0, environ=environ) == "k"
-        with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-            aws_secrets.credentials(environ | {"AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"}, timeout=1.0)
+        assert aws_json.credentials(environ, timeout=1.0) == ("AKID", "secret", "session")
+        assert read("tvm/snapstart", timeout=1.0, environ=environ) == "k"
+        with pytest.raises(AwsError) as raised:
+            aws_json.credentials(environ | {"AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"}, timeout=1.0)
         assert raised.value.code == "NoCredentials"
     finally:
         server.shutdown()
@@ -264,13 +275,13 @@ def keys_only(**extra: str) -> dict[str, str]:
     return {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", **extra}
 
 
-def refused(environ: dict[str, str], reached: Callable[[], int]) -> aws_secrets.SecretsManagerConfigError:
+def refused(environ: dict[str, str], reached: Callable[[], int]) -> AwsConfigError:
     """The read is refused with a setting to fix, and nothing reached the listener."""
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("tvm/key", timeout=0.5, environ=environ)
+    with pytest.raises(AwsError) as raised:
+        read("tvm/key", timeout=0.5, environ=environ)
     assert reached() == 0, "a connection was made"
     error = raised.value
-    assert isinstance(error, aws_secrets.SecretsManagerConfigError), (type(error), error.code)
+    assert isinstance(error, AwsConfigError), (type(error), error.code)
     assert error.__cause__ is None
     assert "\n" not in str(error) and str(error) == f"{error.code}: {error.fix}"
     return error
@@ -352,7 +363,7 @@ def test_an_endpoint_override_is_host_and_port_only(template: str, says: str, va
 )
 def test_a_credential_with_a_line_break_is_refused_without_its_value(variable: str, value: str) -> None:
     """http.client refuses such a header with `ValueError('Invalid header value ...')`, the value in its message: it
-    escaped the client (and callers catching only SecretsManagerError) with the session token in it."""
+    escaped the client (and callers catching only AwsError) with the session token in it."""
     with listening() as (port, reached):
         environ = keys_only(AWS_REGION="us-east-1", SECRETS_MANAGER_ENDPOINT=f"http://127.0.0.1:{port}")
         error = refused(environ | {variable: value}, reached)
@@ -364,12 +375,12 @@ def test_a_credential_with_a_line_break_is_refused_without_its_value(variable: s
 @given(token=st.text(max_size=24), key=st.text(min_size=1, max_size=24))
 @settings(max_examples=150, deadline=None)
 def test_any_credential_text_gives_a_typed_error_that_does_not_quote_it(token: str, key: str) -> None:
-    """Whatever the variables hold, the read ends in a SecretsManagerError (here: nothing listens on port 9), and
+    """Whatever the variables hold, the read ends in an AwsError (here: nothing listens on port 9), and
     no error text carries them."""
     environ = keys_only(AWS_REGION="us-east-1", SECRETS_MANAGER_ENDPOINT="http://127.0.0.1:9")
     environ |= {"AWS_ACCESS_KEY_ID": f"AKID{key}", "AWS_SESSION_TOKEN": f"T0KEN{token}"}
-    with pytest.raises(aws_secrets.SecretsManagerError) as raised:
-        aws_secrets.get_secret_string("x", timeout=0.5, environ=environ)
+    with pytest.raises(AwsError) as raised:
+        read("x", timeout=0.5, environ=environ)
     assert raised.value.code in ("ConnectionError", "InvalidCredentials")
     assert "T0KEN" not in repr(raised.value) and "AKID" not in repr(raised.value)
 
@@ -393,7 +404,7 @@ def test_the_container_credentials_token_and_uri_are_checked_before_connecting(t
     error = refused(base | {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://10.0.0.1/creds"}, lambda: 0)
     assert error.code == "InvalidEndpoint" and "use https" in error.fix
     for allowed in ("http://169.254.170.2/v2/credentials/x?a=1", "http://[fd00:ec2::23]/c", "https://creds.example/c"):
-        assert aws_secrets.parse_endpoint(allowed, "X", target=True).scheme in ("http", "https")
+        assert aws_json.parse_endpoint(allowed, "X", target=True).scheme in ("http", "https")
 
 
 @pytest.mark.parametrize(
@@ -417,7 +428,7 @@ def test_the_container_credentials_token_and_uri_are_checked_before_connecting(t
     ],
 )
 def test_a_plain_endpoint_is_accepted(value: str, expected: tuple[str, str, int | None], host_header: str) -> None:
-    parsed = aws_secrets.parse_endpoint(value, "SECRETS_MANAGER_ENDPOINT")
+    parsed = aws_json.parse_endpoint(value, "SECRETS_MANAGER_ENDPOINT")
     assert ((parsed.scheme, parsed.host, parsed.port), parsed.host_header) == (expected, host_header)
 
 
@@ -425,7 +436,7 @@ def test_a_plain_endpoint_is_accepted(value: str, expected: tuple[str, str, int 
     "name", ["us-east-1", "eu-west-3", "ap-southeast-2", "us-gov-west-1", "cn-north-1", "il-central-1", "local", "a"]
 )
 def test_a_region_name_is_accepted_and_is_the_endpoints_host(name: str) -> None:
-    assert aws_secrets.endpoint_url({"AWS_REGION": f" {name}\n"}) == f"https://secretsmanager.{name}.amazonaws.com"
+    assert endpoint_url({"AWS_REGION": f" {name}\n"}) == f"https://secretsmanager.{name}.amazonaws.com"
 
 
 REGION_PIECES = st.sampled_from([*"aZ09-._@:/#?% \n\r\t\x00é", "us", "east", "-1"])
@@ -441,8 +452,8 @@ def test_a_region_is_accepted_exactly_when_botocore_accepts_it_and_then_only_nam
 
     code: str | None = None
     try:
-        url = aws_secrets.endpoint_url({"AWS_REGION": value})
-    except aws_secrets.SecretsManagerConfigError as error:
+        url = endpoint_url({"AWS_REGION": value})
+    except AwsConfigError as error:
         code = error.code
         ours = False
     else:
@@ -482,4 +493,97 @@ def test_a_valid_region_and_each_endpoint_override_read_from_moto(moto: Moto, va
         client.create_secret(Name=name, SecretString="the-key")
     port = str(urlsplit(moto.url).port)
     environ = keys_only(AWS_DEFAULT_REGION="eu-west-3", **{variable: spelling.format(url=moto.url, port=port)})
-    assert aws_secrets.get_secret_string(name, timeout=1.0, environ=environ) == "the-key"
+    assert read(name, timeout=1.0, environ=environ) == "the-key"
+
+
+# ---------------------------------------------------------------- one interface, two clients (issue 21)
+# The library's AWS-backed code takes an `AwsJsonClient`: the Lambda passes the standard-library one, an embedded app
+# a boto3-backed one. The same calls against the same moto server must answer the same way through both.
+
+CLIENT_KINDS = ["stdlib", "boto3"]
+
+
+def json_client(kind: str, service: aws_json.Service, url: str) -> aws_json.AwsJsonClient:
+    if kind == "stdlib":
+        variable = service.endpoint_variables[-2]  # AWS_ENDPOINT_URL_<SERVICE>, botocore's own name for it
+        environ = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        return StdlibAwsClient(service, timeout=1.0, environ=environ | {variable: url})
+    from botocore.config import Config
+
+    from momento_tvm.aws_boto3 import Boto3JsonClient
+
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1)
+    return Boto3JsonClient(
+        boto3.client(
+            service.name,
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
+        )
+    )
+
+
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_both_clients_read_a_secret_and_name_a_missing_one_alike(kind: str, moto: Moto) -> None:
+    client = json_client(kind, SECRETS_MANAGER, moto.url)
+    client.call("CreateSecret", {"Name": "tvm/both", "SecretString": "the-key\u00e9"})
+    assert aws_json.get_secret_string(client, "tvm/both") == "the-key\u00e9"
+    answer = client.call("GetSecretValue", {"SecretId": "tvm/both"})
+    assert isinstance(answer["CreatedDate"], int | float) and "ResponseMetadata" not in answer  # epoch seconds
+    with pytest.raises(AwsError) as raised:
+        aws_json.get_secret_string(client, "tvm/none-such")
+    assert (raised.value.code, raised.value.from_aws) == ("ResourceNotFoundException", True)
+    assert str(raised.value) == "ResourceNotFoundException"
+    error = raised.value  # no chained botocore or http.client exception, which could carry the message, either
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_both_clients_speak_dynamodb_alike(kind: str, moto: Moto) -> None:
+    """What the issuance and revocation stores will do: a table, a conditional update, a read back."""
+    client = json_client(kind, aws_json.DYNAMODB, moto.url)
+    client.call(
+        "CreateTable",
+        {
+            "TableName": "tvm-both",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+    update = {
+        "TableName": "tvm-both",
+        "Key": {"pk": {"S": "alice"}},
+        "UpdateExpression": "ADD vends :one",
+        "ConditionExpression": "attribute_not_exists(vends) OR vends < :limit",
+        "ExpressionAttributeValues": {":one": {"N": "1"}, ":limit": {"N": "2"}},
+        "ReturnValues": "ALL_NEW",
+    }
+    assert client.call("UpdateItem", update)["Attributes"] == {"pk": {"S": "alice"}, "vends": {"N": "1"}}
+    assert client.call("UpdateItem", update)["Attributes"]["vends"] == {"N": "2"}
+    with pytest.raises(AwsError) as raised:
+        client.call("UpdateItem", update)
+    assert (raised.value.code, raised.value.from_aws) == ("ConditionalCheckFailedException", True)
+    item = client.call("GetItem", {"TableName": "tvm-both", "Key": {"pk": {"S": "alice"}}, "ConsistentRead": True})
+    assert item == {"Item": {"pk": {"S": "alice"}, "vends": {"N": "2"}}}
+    assert client.call("GetItem", {"TableName": "tvm-both", "Key": {"pk": {"S": "bob"}}}) == {}
+
+
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_both_clients_fail_without_text_when_nothing_answers(kind: str) -> None:
+    with listening() as (port, _reached):
+        pass  # closed again: nothing listens on the port now
+    client = json_client(kind, SECRETS_MANAGER, f"http://127.0.0.1:{port}")
+    with pytest.raises(AwsError) as raised:
+        client.call("GetSecretValue", {"SecretId": "x"})
+    assert (raised.value.code, raised.value.from_aws) == ("ConnectionError", False)
+    assert str(raised.value) == "ConnectionError" and raised.value.__cause__ is None
+
+
+@pytest.mark.parametrize("kind", CLIENT_KINDS)
+def test_both_clients_refuse_an_unknown_operation_before_sending(kind: str) -> None:
+    client = json_client(kind, SECRETS_MANAGER, "http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="operation"):
+        client.call("get_secret_value" if kind == "stdlib" else "NoSuchOperation", {})

@@ -43,19 +43,24 @@ def token_blueprint(
 
     @blueprint.get("")
     def get_token() -> Response:
-        return _response(routes.get(current_user(), joined_query(request.args.items(multi=True))))
+        return _response(routes.get(current_user(), _query(), source_ip=request.remote_addr))
 
     @blueprint.post("")
     def post_token() -> Response:
         # Bounded: a huge body is refused without being held in memory.
         stream = request.stream
-        return _response(routes.post(current_user(), read_bounded(iter(lambda: stream.read(65536), b""))))
+        body = read_bounded(iter(lambda: stream.read(65536), b""))
+        return _response(routes.post(current_user(), body, source_ip=request.remote_addr))
 
     @blueprint.get("/explain")
     def explain_token() -> Response:
-        return _response(routes.explain(current_user(), joined_query(request.args.items(multi=True))))
+        return _response(routes.explain(current_user(), _query(), source_ip=request.remote_addr))
 
     return blueprint
+
+
+def _query() -> dict[str, str]:
+    return joined_query(request.args.items(multi=True))
 
 
 def _response(answer: HttpAnswer) -> Response:

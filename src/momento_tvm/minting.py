@@ -18,13 +18,14 @@ import binascii
 import hmac
 import ipaddress
 import json
+import secrets
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import UpstreamUnavailableError
+from .errors import QuotaExceededError, UpstreamUnavailableError
 from .grant import Grant
 
 __all__ = [
@@ -34,9 +35,20 @@ __all__ = [
     "MomentoMinter",
     "channel_target",
     "is_loopback_endpoint",
+    "quota_retry_after",
 ]
 
 DEFAULT_DEADLINE_SECONDS = 1.0
+# Momento's auth quota is per second: a refused caller waits 1 s, plus up to 2 s of jitter so that a crowd refused in
+# the same second does not come back in the same second too.
+QUOTA_RETRY_SECONDS = 1
+QUOTA_RETRY_JITTER_SECONDS = 2
+
+
+def quota_retry_after() -> int:
+    """Whole seconds a caller refused for the account's quota waits: 1 to 3, at random."""
+    return QUOTA_RETRY_SECONDS + secrets.randbelow(QUOTA_RETRY_JITTER_SECONDS + 1)
+
 
 # Fast recovery (measured against the emulator: tests/integration/test_minter.py).
 # - Reconnects: a channel in TRANSIENT_FAILURE tries again after 100 ms, backing off to at most 500 ms (+20% jitter),
@@ -146,6 +158,8 @@ class MomentoMinter:
             answer = call(request, timeout=self._deadline, metadata=metadata, wait_for_ready=False)
         except grpc.RpcError as error:  # the raised error is also a grpc.Call, which has the status
             code = getattr(error, "code", lambda: None)()
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:  # the account's auth quota: a 429 every client waits out
+                raise QuotaExceededError(quota_retry_after()) from None
             name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
             raise UpstreamUnavailableError(f"Momento did not mint a token ({name})") from None
         try:

@@ -45,7 +45,7 @@ def token_router(
 
     @router.get(path, summary="Vend a Momento token for the signed-in user")
     async def get_token(request: Request, user: User) -> Response:
-        return _response(await routes.aget(user, joined_query(request.query_params.multi_items())))
+        return _response(await routes.aget(user, _query(request), source_ip=_client(request)))
 
     @router.post(path, summary="Vend a Momento token for the signed-in user (JSON body)")
     async def post_token(request: Request, user: User) -> Response:
@@ -54,13 +54,24 @@ def token_router(
             body += chunk
             if len(body) > MAX_BODY_BYTES:
                 break
-        return _response(await routes.apost(user, bytes(body)))  # over the limit: parse_body refuses it
+        # Over the size limit: parse_body refuses it.
+        return _response(await routes.apost(user, bytes(body), source_ip=_client(request)))
 
     @router.get(f"{path}/explain", summary="What a token request would grant, and the rule that decides it")
     async def explain_token(request: Request, user: User) -> Response:
-        return _response(routes.explain(user, joined_query(request.query_params.multi_items())))
+        return _response(await routes.aexplain(user, _query(request), source_ip=_client(request)))
 
     return router
+
+
+def _query(request: Request) -> dict[str, str]:
+    return joined_query(request.query_params.multi_items())
+
+
+def _client(request: Request) -> str | None:
+    """The caller's address as the server saw it (behind a proxy: configure the server's forwarded-headers handling,
+    e.g. uvicorn's --proxy-headers, so that this is the client's and not the proxy's)."""
+    return request.client.host if request.client is not None else None
 
 
 def _response(answer: HttpAnswer) -> Response:

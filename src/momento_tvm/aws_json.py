@@ -1,15 +1,21 @@
-"""Secrets Manager `GetSecretValue` with the standard library only: a SigV4-signed JSON 1.1 POST.
+"""A small AWS JSON-protocol client with the standard library only: SigV4-signed POSTs, one attempt, a deadline.
 
-Why: importing boto3 costs about 150 ms of every cold start, to make one call. This is that call and nothing more:
-credentials from the Lambda environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the region
-from AWS_REGION (else AWS_DEFAULT_REGION), one attempt with a connect/read deadline. The signature is tested
-against botocore's own (tests/functional/test_aws_secrets.py), and the call against a moto server.
+Why not boto3: importing it costs about 150 ms of every cold start, and the functions make one kind of call each
+(Secrets Manager's GetSecretValue now, DynamoDB's item calls next). This is those calls and nothing more:
+credentials from the Lambda environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or the
+container credentials endpoint under SnapStart), the region from AWS_REGION (else AWS_DEFAULT_REGION), one attempt
+with a connect/read deadline, no retry (the callers decide what a failure means). The signature is tested against
+botocore's own and every call against a moto server (tests/functional/test_aws_json.py).
+
+`AwsJsonClient` is the one interface the library's AWS-backed code takes: `call(operation, params)` -> the response
+document, or `AwsError`. `StdlibAwsClient` is this module's (the Lambda functions'); `momento_tvm.aws_boto3` wraps
+a boto3 client in the same interface (embedded apps, with boto3's credential chain and configuration).
 
 Everything from the environment is checked before any connection: the region is a host label, as botocore requires
 (else `AWS_REGION='x@127.0.0.1:35091/#'` would send the signed request to that address), an endpoint override is
 http(s)://host[:port] and nothing more, a credential is visible ASCII (a line break in a header value would make
 http.client raise with the value in its message). Errors carry only a code (the JSON `__type` for AWS's) and, for a
-bad setting, which variable to fix: never a value, AWS's message or the body (the body is a secret).
+bad setting, which variable to fix: never a value, AWS's message or the body (a body can be a secret).
 """
 
 from __future__ import annotations
@@ -23,25 +29,54 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 __all__ = [
+    "DYNAMODB",
+    "SECRETS_MANAGER",
+    "AwsConfigError",
+    "AwsError",
+    "AwsJsonClient",
     "Endpoint",
-    "SecretsManagerConfigError",
-    "SecretsManagerError",
-    "endpoint",
-    "endpoint_url",
+    "Service",
+    "StdlibAwsClient",
     "get_secret_string",
     "parse_endpoint",
     "region",
     "signed_headers",
 ]
 
-SERVICE: Final = "secretsmanager"
-TARGET: Final = "secretsmanager.GetSecretValue"
-CONTENT_TYPE: Final = "application/x-amz-json-1.1"
-ENDPOINT_VARIABLES: Final = ("SECRETS_MANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL")
+
+class Service(NamedTuple):
+    """An AWS service spoken in its JSON protocol: how it is signed, addressed and targeted."""
+
+    name: str  # the signing name and the endpoint's first label: secretsmanager.<region>.amazonaws.com
+    target_prefix: str  # X-Amz-Target: <prefix>.<Operation>
+    json_version: str  # Content-Type: application/x-amz-json-<version>
+    endpoint_variables: tuple[str, ...]  # overrides, first set wins: the template's own, then botocore's
+
+    @property
+    def content_type(self) -> str:
+        return f"application/x-amz-json-{self.json_version}"
+
+    def target(self, operation: str) -> str:
+        return f"{self.target_prefix}.{operation}"
+
+
+# SECRETS_MANAGER_ENDPOINT: the template's local-only parameter (empty in every deployment).
+SECRETS_MANAGER: Final = Service(
+    "secretsmanager",
+    "secretsmanager",
+    "1.1",
+    ("SECRETS_MANAGER_ENDPOINT", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
+)
+# DYNAMODB_ENDPOINT: the template's local-only parameter (empty in every deployment).
+DYNAMODB: Final = Service(
+    "dynamodb", "DynamoDB_20120810", "1.0", ("DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL")
+)
+# An operation name as AWS spells them (GetSecretValue, UpdateItem): it becomes a header value.
+_OPERATION: Final = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
 
 # botocore's rule for a region name: one DNS label (endpoint_provider.VALID_HOST_LABEL_RE), not all digits
 # (utils.validate_region_name). fullmatch, not `$`, which would also match before a final line break.
@@ -68,16 +103,20 @@ _CREDENTIAL: Final = re.compile(r"[\x21-\x7e]+")
 _HEADER_TOKEN: Final = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 
-class SecretsManagerError(Exception):
-    """The read failed. `code` is a fixed AWS error name (or a local one such as "ConnectionError"), nothing else."""
+class AwsError(Exception):
+    """A call failed. `code` is AWS's error name (ResourceNotFoundException, ConditionalCheckFailedException) or a
+    local one (Timeout, ConnectionError, HTTP<status>, NoSecretString), nothing else: never AWS's message text."""
 
-    def __init__(self, code: str, *, from_aws: bool = False) -> None:
+    def __init__(self, code: str, *, from_aws: bool = False, item: Mapping[str, Any] | None = None) -> None:
         super().__init__(code)
         self.code = code
-        self.from_aws = from_aws  # True: `code` is Secrets Manager's own error name (its JSON `__type`)
+        self.from_aws = from_aws  # True: `code` is the service's own error name (its JSON `__type`)
+        # DynamoDB's ConditionalCheckFailedException with ReturnValuesOnConditionCheckFailure=ALL_OLD: the item the
+        # condition was checked against (the caller's own data, never a message). None otherwise.
+        self.item = item
 
 
-class SecretsManagerConfigError(SecretsManagerError):
+class AwsConfigError(AwsError):
     """The environment is wrong, so nothing was sent: `code` says what (InvalidRegion, InvalidEndpoint,
     InvalidCredentials, NoRegion, NoCredentials), `fix` which variable to set and how, in one line, never its value."""
 
@@ -116,12 +155,12 @@ def region(environ: Mapping[str, str] = os.environ) -> str:
         value = environ.get(name, "").strip()
         if value:
             if not _is_region_name(value):
-                raise SecretsManagerConfigError(
+                raise AwsConfigError(
                     "InvalidRegion",
                     f"{name} is not a region name: set it to one such as us-east-1 (letters, digits and '-' only)",
                 )
             return value
-    raise SecretsManagerConfigError("NoRegion", "set AWS_REGION (or AWS_DEFAULT_REGION) to the secret's region")
+    raise AwsConfigError("NoRegion", "set AWS_REGION (or AWS_DEFAULT_REGION) to the secret's region")
 
 
 def _is_region_name(value: str) -> bool:
@@ -162,32 +201,28 @@ def _endpoint_problem(value: str, *, target: bool) -> str:
 
 def parse_endpoint(value: str, variable: str, *, target: bool = False) -> Endpoint:
     """`value` (from the environment variable `variable`) as a checked http(s)://host[:port] endpoint; with `target`,
-    a path and query may follow (the container credentials endpoint). Else SecretsManagerConfigError, code
+    a path and query may follow (the container credentials endpoint). Else AwsConfigError, code
     InvalidEndpoint, naming the variable and the rule it breaks."""
     match = (_CONTAINER_URI if target else _ENDPOINT).fullmatch(value)
     host = _checked_host(match["host"]) if match is not None else None
     port = int(match["port"]) if match is not None and match["port"] is not None else None
     if match is None or host is None or (port is not None and not 0 < port < 65536):
         problem = _endpoint_problem(value, target=target)
-        raise SecretsManagerConfigError("InvalidEndpoint", f"{variable} is not a valid endpoint: {problem}")
+        raise AwsConfigError("InvalidEndpoint", f"{variable} is not a valid endpoint: {problem}")
     path = (match.groupdict().get("target") or "/") if target else "/"
     return Endpoint(match["scheme"].lower(), host, port, path)
 
 
-def endpoint(environ: Mapping[str, str] = os.environ) -> Endpoint:
-    """SECRETS_MANAGER_ENDPOINT when set (the template's local-only parameter), else botocore's own variables
-    (AWS_ENDPOINT_URL_SECRETS_MANAGER, AWS_ENDPOINT_URL), else the region's public endpoint, as boto3 would use.
-    A set variable that is not a plain http(s)://host[:port] is an error, never passed over for the next one."""
-    for name in ENDPOINT_VARIABLES:
+def endpoint(service: Service, environ: Mapping[str, str] = os.environ) -> Endpoint:
+    """The first of the service's override variables that is set (for Secrets Manager, SECRETS_MANAGER_ENDPOINT, the
+    template's local-only parameter, then botocore's AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL), else
+    the region's public endpoint, as boto3 would use. A set variable that is not a plain http(s)://host[:port] is an
+    error, never passed over for the next one."""
+    for name in service.endpoint_variables:
         value = environ.get(name, "").strip()
         if value:
             return parse_endpoint(value, name)
-    return Endpoint("https", f"secretsmanager.{region(environ)}.amazonaws.com", None)
-
-
-def endpoint_url(environ: Mapping[str, str] = os.environ) -> str:
-    """`endpoint(environ)` as a URL: http(s)://host[:port]."""
-    return endpoint(environ).url
+    return Endpoint("https", f"{service.name}.{region(environ)}.amazonaws.com", None)
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -204,16 +239,18 @@ def signed_headers(
     session_token: str | None,
     region_name: str,
     now: float,
+    service: str,
 ) -> dict[str, str]:
-    """`headers` plus Host, X-Amz-Date, X-Amz-Security-Token and the SigV4 Authorization for a POST of `body`.
+    """`headers` plus Host, X-Amz-Date, X-Amz-Security-Token and the SigV4 Authorization for a POST of `body` to
+    `service` (its signing name).
 
     Every given header is signed (as botocore's SigV4Auth does for these). `now` is a Unix time, so tests can fix it.
-    The URL, the region and the credentials are checked first (SecretsManagerConfigError), so that no header value
+    The URL, the region and the credentials are checked first (AwsConfigError), so that no header value
     can hold a line break.
     """
     host = parse_endpoint(url, "the endpoint URL").host_header
     if not _is_region_name(region_name):
-        raise SecretsManagerConfigError("InvalidRegion", "the region is not a region name such as us-east-1")
+        raise AwsConfigError("InvalidRegion", "the region is not a region name such as us-east-1")
     _check_credentials(
         (access_key, "the access key id"), (secret_key, "the secret access key"), (session_token, "the session token")
     )
@@ -235,9 +272,9 @@ def signed_headers(
             hashlib.sha256(body).hexdigest(),
         ]
     )
-    scope = f"{day}/{region_name}/{SERVICE}/aws4_request"
+    scope = f"{day}/{region_name}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(request.encode("utf-8")).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region_name), SERVICE), "aws4_request")
+    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region_name), service), "aws4_request")
     signature = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     credential = f"Credential={access_key}/{scope}"
     out["Authorization"] = f"AWS4-HMAC-SHA256 {credential}, SignedHeaders={signed}, Signature={signature}"
@@ -249,7 +286,7 @@ def _check_credentials(*values: tuple[str | None, str]) -> None:
     line break would end up in a header (and http.client's error would quote it)."""
     for value, what in values:
         if value is not None and _CREDENTIAL.fullmatch(value) is None:
-            raise SecretsManagerConfigError(
+            raise AwsConfigError(
                 "InvalidCredentials",
                 f"{what} holds a space, a line break or a non-ASCII character: set it again, exactly as AWS gave it",
             )
@@ -266,7 +303,7 @@ def _container_endpoint(environ: Mapping[str, str]) -> Endpoint:
         except ValueError:
             loopback = False
         if not loopback:
-            raise SecretsManagerConfigError(
+            raise AwsConfigError(
                 "InvalidEndpoint",
                 f"{name} is not a valid endpoint: plain http only to a loopback address or "
                 f"{', '.join(_CONTAINER_HTTP_HOSTS)}; use https",
@@ -290,7 +327,7 @@ def credentials(environ: Mapping[str, str], *, timeout: float) -> tuple[str, str
         )
         return access_key, secret_key, session
     if not environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "").strip():
-        raise SecretsManagerConfigError(
+        raise AwsConfigError(
             "NoCredentials", "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_CONTAINER_CREDENTIALS_FULL_URI)"
         )
     container = _container_endpoint(environ)
@@ -303,9 +340,9 @@ def credentials(environ: Mapping[str, str], *, timeout: float) -> tuple[str, str
             with open(token_file, encoding="utf-8") as file:
                 token = file.read().strip()
         except (OSError, ValueError):  # missing, unreadable, not UTF-8
-            raise SecretsManagerConfigError("NoCredentials", f"{token_source} cannot be read as UTF-8 text") from None
+            raise AwsConfigError("NoCredentials", f"{token_source} cannot be read as UTF-8 text") from None
     if token and _HEADER_TOKEN.fullmatch(token) is None:
-        raise SecretsManagerConfigError(
+        raise AwsConfigError(
             "InvalidCredentials", f"{token_source} holds a line break, a control or a non-ASCII character: set it again"
         )
     connection = _connection(container, timeout)
@@ -314,7 +351,7 @@ def credentials(environ: Mapping[str, str], *, timeout: float) -> tuple[str, str
         response = connection.getresponse()
         status, payload = response.status, response.read()
     except (OSError, ValueError, http.client.HTTPException):  # never the exception's text: it may quote the token
-        raise SecretsManagerError("NoCredentials") from None
+        raise AwsError("NoCredentials") from None
     finally:
         connection.close()
     try:
@@ -322,10 +359,10 @@ def credentials(environ: Mapping[str, str], *, timeout: float) -> tuple[str, str
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        raise SecretsManagerError("NoCredentials")
+        raise AwsError("NoCredentials")
     key, secret, session = document.get("AccessKeyId"), document.get("SecretAccessKey"), document.get("Token")
     if not isinstance(key, str) or not isinstance(secret, str) or not key or not secret:
-        raise SecretsManagerError("NoCredentials")
+        raise AwsError("NoCredentials")
     session = session if isinstance(session, str) and session else None
     what = "the container credentials endpoint's answer"
     _check_credentials((key, what), (secret, what), (session, what))
@@ -338,50 +375,88 @@ def _connection(checked: Endpoint, timeout: float) -> http.client.HTTPConnection
     return connection_class(checked.host, checked.port, timeout=timeout)
 
 
-def get_secret_string(secret_id: str, *, timeout: float, environ: Mapping[str, str] = os.environ) -> str:
-    """The secret's SecretString, in one attempt of at most `timeout` s to connect and `timeout` s per read.
+class AwsJsonClient(Protocol):
+    """One AWS service in its JSON protocol: what the library's AWS-backed code takes, so that the Lambda passes a
+    `StdlibAwsClient` and an embedded app a boto3-backed one (momento_tvm.aws_boto3.Boto3JsonClient).
 
-    Raises SecretsManagerError with the AWS error code (e.g. ResourceNotFoundException, AccessDeniedException), or
-    a local code: Timeout, ConnectionError, HTTP<status>, NoSecretString; SecretsManagerConfigError, before anything
-    is sent, for a setting to fix: NoRegion, InvalidRegion, InvalidEndpoint, NoCredentials, InvalidCredentials.
+    `call(operation, params)` sends the operation (as AWS names it: GetSecretValue, UpdateItem) with its request
+    document and returns the response document, in the wire's JSON shapes (a timestamp a number of seconds, a blob
+    base64 text). Every failure is an `AwsError` whose `code` is AWS's error name or a local one, never a message.
     """
-    region_name = region(environ)
-    target = endpoint(environ)
-    access_key, secret_key, session_token = credentials(environ, timeout=timeout)
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class StdlibAwsClient:
+    """`AwsJsonClient` over http.client: one attempt of at most `timeout` s to connect and `timeout` s per read.
+
+    The environment is read on every call (Lambda's never changes, but SnapStart's credentials are asked anew), and
+    checked before anything is sent: AwsConfigError, with the variable to fix, for NoRegion, InvalidRegion,
+    InvalidEndpoint, NoCredentials or InvalidCredentials. Otherwise AwsError with AWS's code, or a local one:
+    Timeout, ConnectionError, HTTP<status> (an error without an AWS name), InvalidResponse (not a JSON object).
+    """
+
+    def __init__(self, service: Service, *, timeout: float, environ: Mapping[str, str] = os.environ) -> None:
+        self.service = service
+        self.timeout = timeout
+        self.environ = environ
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where the calls go: http(s)://host[:port]."""
+        return endpoint(self.service, self.environ).url
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if _OPERATION.fullmatch(operation) is None:
+            raise ValueError("an operation is a name such as GetSecretValue")
+        region_name = region(self.environ)
+        target = endpoint(self.service, self.environ)
+        access_key, secret_key, session_token = credentials(self.environ, timeout=self.timeout)
+        body = json.dumps(params, separators=(",", ":")).encode("utf-8")
+        headers = signed_headers(
+            target.url,
+            body,
+            {"Content-Type": self.service.content_type, "X-Amz-Target": self.service.target(operation)},
+            access_key=access_key,
+            secret_key=secret_key,
+            session_token=session_token,
+            region_name=region_name,
+            now=time.time(),
+            service=self.service.name,
+        )
+        connection = _connection(target, self.timeout)
+        try:
+            connection.request("POST", "/", body=body, headers=headers)
+            response = connection.getresponse()
+            status, payload = response.status, response.read()
+        except TimeoutError:  # connect or read past the deadline
+            raise AwsError("Timeout") from None
+        except (OSError, ValueError, http.client.HTTPException):  # refused, reset, TLS: never the exception's text
+            raise AwsError("ConnectionError") from None
+        finally:
+            connection.close()
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            document = None
+        if status != 200:
+            code = _error_code(document)
+            item = document.get("Item") if isinstance(document, dict) else None
+            raise AwsError(code or f"HTTP{status}", from_aws=code is not None, item=_mapping(item))
+        if not isinstance(document, dict):
+            raise AwsError("InvalidResponse")
+        return document
+
+
+def get_secret_string(client: AwsJsonClient, secret_id: str) -> str:
+    """The secret's current SecretString (Secrets Manager's GetSecretValue through `client`); AwsError
+    NoSecretString when it holds a binary secret instead."""
     # AWSCURRENT by name: what AWS returns without a stage, and what moto (5.2.5) returns only when asked by name once
     # UpdateSecretVersionStage has moved it (tvm_users moves it to make concurrent edits safe).
-    body = json.dumps({"SecretId": secret_id, "VersionStage": "AWSCURRENT"}).encode("utf-8")
-    headers = signed_headers(
-        target.url,
-        body,
-        {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET},
-        access_key=access_key,
-        secret_key=secret_key,
-        session_token=session_token,
-        region_name=region_name,
-        now=time.time(),
-    )
-    connection = _connection(target, timeout)
-    try:
-        connection.request("POST", "/", body=body, headers=headers)
-        response = connection.getresponse()
-        status, payload = response.status, response.read()
-    except TimeoutError:  # connect or read past the deadline
-        raise SecretsManagerError("Timeout") from None
-    except (OSError, ValueError, http.client.HTTPException):  # refused, reset, TLS: never the exception's text
-        raise SecretsManagerError("ConnectionError") from None
-    finally:
-        connection.close()
-    try:
-        document = json.loads(payload)
-    except ValueError:
-        document = None
-    if status != 200:
-        code = _error_code(document)
-        raise SecretsManagerError(code or f"HTTP{status}", from_aws=code is not None)
-    value = document.get("SecretString") if isinstance(document, dict) else None
+    document = client.call("GetSecretValue", {"SecretId": secret_id, "VersionStage": "AWSCURRENT"})
+    value = document.get("SecretString")
     if not isinstance(value, str):
-        raise SecretsManagerError("NoSecretString")
+        raise AwsError("NoSecretString")
     return value
 
 
@@ -393,3 +468,7 @@ def _error_code(document: object) -> str | None:
         if name.isascii() and name.isalnum() and len(name) <= 128:
             return name
     return None
+
+
+def _mapping(value: object) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None

@@ -60,7 +60,8 @@ def json_answer(status: int, body: dict[str, Any], headers: Mapping[str, str] | 
 
 
 def error_answer(error: TvmError) -> HttpAnswer:
-    if isinstance(error, UpstreamUnavailableError):
+    """A refusal in the envelope; a 503 or a 429 also says when to come back (Retry-After, whole seconds)."""
+    if error.retry_after is not None:
         return json_answer(error.status, error.to_json(), {"Retry-After": str(error.retry_after)})
     return json_answer(error.status, error.to_json())
 
@@ -82,30 +83,51 @@ class TokenRoutes:
         self.machine = machine
         self.observer = observer if isinstance(observer, RouteObserver) else LoggingObserver(observer)
 
-    def get(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
-        return self._guarded(lambda: self._vend(identity, parse_query(query)))
+    # `source_ip`: the caller's address as the host saw it (the gateway's requestContext.http.sourceIp, the
+    # framework's client address): an anonymous caller's issuance limit is counted by it.
+    def get(
+        self, identity: IdentitySource, query: Mapping[str, Any] | None, *, source_ip: str | None = None
+    ) -> HttpAnswer:
+        return self._guarded(lambda: self._vend(identity, parse_query(query), source_ip))
 
-    def post(self, identity: IdentitySource, body: bytes | str | None, *, base64_encoded: bool = False) -> HttpAnswer:
+    def post(
+        self,
+        identity: IdentitySource,
+        body: bytes | str | None,
+        *,
+        base64_encoded: bool = False,
+        source_ip: str | None = None,
+    ) -> HttpAnswer:
         """`body` as read (bytes), or as API Gateway's payload 2.0 gives it: text, base64 when `base64_encoded`."""
-        return self._guarded(lambda: self._vend(identity, _parsed_body(body, base64_encoded)))
+        return self._guarded(lambda: self._vend(identity, _parsed_body(body, base64_encoded), source_ip))
 
-    def explain(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
-        return self._guarded(lambda: self._explain(identity, parse_query(query)))
+    def explain(
+        self, identity: IdentitySource, query: Mapping[str, Any] | None, *, source_ip: str | None = None
+    ) -> HttpAnswer:
+        return self._guarded(lambda: self._explain(identity, parse_query(query), source_ip))
 
-    async def aget(self, identity: IdentitySource, query: Mapping[str, Any] | None) -> HttpAnswer:
+    async def aget(
+        self, identity: IdentitySource, query: Mapping[str, Any] | None, *, source_ip: str | None = None
+    ) -> HttpAnswer:
         """`get` off the event loop (the mint is a blocking gRPC call)."""
-        return await asyncio.to_thread(self.get, identity, query)
+        return await asyncio.to_thread(lambda: self.get(identity, query, source_ip=source_ip))
 
-    async def apost(self, identity: IdentitySource, body: bytes | None) -> HttpAnswer:
-        return await asyncio.to_thread(self.post, identity, body)
+    async def apost(self, identity: IdentitySource, body: bytes | None, *, source_ip: str | None = None) -> HttpAnswer:
+        return await asyncio.to_thread(lambda: self.post(identity, body, source_ip=source_ip))
 
-    def _vend(self, identity: IdentitySource, parsed: ParsedRequest) -> HttpAnswer:
-        token = self.machine.vend(_signed_in(identity, parsed), parsed.request)
+    async def aexplain(
+        self, identity: IdentitySource, query: Mapping[str, Any] | None, *, source_ip: str | None = None
+    ) -> HttpAnswer:
+        """`explain` off the event loop (the limiter may read its store)."""
+        return await asyncio.to_thread(lambda: self.explain(identity, query, source_ip=source_ip))
+
+    def _vend(self, identity: IdentitySource, parsed: ParsedRequest, source_ip: str | None) -> HttpAnswer:
+        token = self.machine.vend(_signed_in(identity, parsed), parsed.request, source_ip=source_ip)
         self.observer.issued(token)
         return json_answer(200, token.to_json())
 
-    def _explain(self, identity: IdentitySource, parsed: ParsedRequest) -> HttpAnswer:
-        explanation = self.machine.explain(_signed_in(identity, parsed), parsed.request)
+    def _explain(self, identity: IdentitySource, parsed: ParsedRequest, source_ip: str | None) -> HttpAnswer:
+        explanation = self.machine.explain(_signed_in(identity, parsed), parsed.request, source_ip=source_ip)
         self.observer.explained(explanation)
         return json_answer(200, explanation.to_json())
 

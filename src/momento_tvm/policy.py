@@ -31,6 +31,7 @@ import yaml
 
 from .errors import PolicyError
 from .identity import TOKEN_ID_CHARS
+from .limits import DEFAULT_LIMIT, MOMENTO_MINTS_PER_SECOND, RateLimit
 
 __all__ = [
     "CacheRule",
@@ -38,6 +39,7 @@ __all__ = [
     "Policy",
     "Tier",
     "TopicRule",
+    "limit_warnings",
     "load_policy",
     "parse_policy",
     "username_overlap",
@@ -53,6 +55,8 @@ else:
 
 # Deeper than any policy needs (tiers.NAME.topics.names[i] is 5 levels); the composer below recurses once per level.
 _MAX_DEPTH = 32
+_ABSENT: Any = object()
+MAX_BURST = 1000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -190,6 +194,16 @@ SCHEMA: dict[str, Any] = {
                     "cache": _rule_schema(CACHE_ROLES, "items", max_length=256),
                     "ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
                     "max_ttl_seconds": {"type": "integer", "minimum": MIN_TTL_SECONDS},
+                    # Issuance limit per caller (limits.py); absent = DEFAULT_LIMIT, null = none (check-policy warns).
+                    "limits": {
+                        "type": ["object", "null"],
+                        "additionalProperties": False,
+                        "required": ["burst", "refill_seconds"],
+                        "properties": {
+                            "burst": {"type": "integer", "minimum": 1, "maximum": MAX_BURST},
+                            "refill_seconds": {"type": "number", "minimum": 0.01, "maximum": 86400},
+                        },
+                    },
                 },
             },
         },
@@ -223,6 +237,7 @@ class Tier:
     cache: CacheRule | None
     ttl_seconds: int
     max_ttl_seconds: int
+    limit: RateLimit | None = DEFAULT_LIMIT  # None: no issuance limit (the policy's `limits: null`)
 
 
 @dataclass(frozen=True)
@@ -315,7 +330,15 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
                 f"tier '{name}': a tier with topics may only grant the whole cache (items: ['*']); "
                 "Momento cannot mint topics and key-scoped cache items in one token",
             )
-        tiers[name] = Tier(name, topics, cache, spec["ttl_seconds"], spec["max_ttl_seconds"])
+        limits = spec.get("limits", _ABSENT)
+        limit = (
+            DEFAULT_LIMIT
+            if limits is _ABSENT
+            else None
+            if limits is None
+            else RateLimit(limits["burst"], float(limits["refill_seconds"]))
+        )
+        tiers[name] = Tier(name, topics, cache, spec["ttl_seconds"], spec["max_ttl_seconds"], limit)
 
     groups = []
     for index, rule in enumerate(data["groups"]):
@@ -332,6 +355,32 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data.get("default_tier"),
         data.get("topic_patterns", "prefix"),
     )
+
+
+def limit_warnings(policy: Policy) -> list[str]:
+    """What `check-policy` warns about a valid policy's limits: a tier with none, and a tier whose limit lets one
+    caller alone take more than Momento's per-account mint quota in a second (everyone else is then refused)."""
+    warnings = []
+    for name, tier in policy.tiers.items():
+        limit = tier.limit
+        if limit is None:
+            warnings.append(
+                f"tier '{name}' has no issuance limit (limits: null): one caller can spend the account's "
+                f"Momento quota ({MOMENTO_MINTS_PER_SECOND} mints/s) for everyone"
+            )
+        elif limit.burst > MOMENTO_MINTS_PER_SECOND or 1 / limit.refill_seconds > MOMENTO_MINTS_PER_SECOND:
+            warnings.append(
+                f"tier '{name}': one caller alone may take {limit.burst} tokens at once and one every "
+                f"{limit.refill_seconds:g} s, more than Momento's {MOMENTO_MINTS_PER_SECOND} mints/s per account"
+            )
+    return warnings
+
+
+def describe_limit(tier: Tier) -> str:
+    """A tier's limit in words, for check-policy: `issuance limit 5 at once, then 1 every 12 s`, or none."""
+    if tier.limit is None:
+        return "no issuance limit"
+    return f"issuance limit {tier.limit.burst} at once, then 1 every {tier.limit.refill_seconds:g} s"
 
 
 def username_overlap(pattern: str) -> str | None:
@@ -387,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Run by `make lint`; the same checks as loading the policy, so a file it passes is one the function will load."""
     parser = _OneLineUsageParser(
         prog="python -m momento_tvm check-policy",
-        description="Validate tier policy files (the schema of functions/token_vending/policy.yaml, then the rules "
+        description="Validate tier policy files (the schema of the tier policy, then the rules "
         "a schema cannot state): one line each, 'FILE: ok (...)' or the error with its line number.",
         epilog="exit status: 0 every file is valid, 1 one is not, 2 bad usage",
     )
@@ -402,4 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = 1
         else:
             print(f"{file}: ok ({len(policy.tiers)} tiers, {len(policy.groups)} group rules)")
+            for name, tier in policy.tiers.items():
+                print(f"  tier {name}: {describe_limit(tier)}")
+            for warning in limit_warnings(policy):
+                print(f"{file}: warning: {warning}", file=sys.stderr)
     return status

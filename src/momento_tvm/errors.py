@@ -10,7 +10,10 @@ from __future__ import annotations
 __all__ = [
     "InvalidIdentityError",
     "InvalidRequestError",
+    "LimiterUnavailableError",
     "PolicyError",
+    "QuotaExceededError",
+    "RateLimitedError",
     "ScopeDeniedError",
     "TvmError",
     "UnauthenticatedError",
@@ -21,6 +24,7 @@ __all__ = [
 class TvmError(Exception):
     status: int = 500
     code: str = "internal_error"
+    retry_after: int | None = None  # whole seconds: answered as the Retry-After header when set
 
     def __init__(self, message: str, *, log_message: str | None = None) -> None:
         super().__init__(message)
@@ -66,6 +70,42 @@ class UpstreamUnavailableError(TvmError):
 
     def __init__(self, message: str, retry_after: int = 2) -> None:
         super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LimiterUnavailableError(UpstreamUnavailableError):
+    """The issuance limiter's store could not decide, and the deployment refuses rather than let the mint through
+    (on_limiter_error="refuse"): a 503 `upstream_unavailable` like any other outage. `store_code` is the store's
+    error code (for the log), never shown to the caller."""
+
+    def __init__(self, store_code: str) -> None:
+        super().__init__("the token service cannot check issuance limits now", retry_after=2)
+        self.store_code = store_code
+        self.log_message = f"the issuance limiter's store failed ({store_code})"
+
+
+class RateLimitedError(TvmError):
+    """This caller took its tier's issuance limit (429): one more token in `retry_after` seconds. `tier` is the
+    caller's, for the metric; the message says only how long to wait."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, tier: str) -> None:
+        super().__init__(f"too many token requests: try again in {retry_after} s")
+        self.retry_after = retry_after
+        self.tier = tier
+
+
+class QuotaExceededError(TvmError):
+    """Momento refused the mint for the account's quota (gRPC RESOURCE_EXHAUSTED, the SDKs' LIMIT_EXCEEDED_ERROR):
+    429, every caller waits `retry_after` seconds (jittered by the minter, so they do not all come back at once)."""
+
+    status = 429
+    code = "quota_exceeded"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the token service is busy: try again in {retry_after} s")
         self.retry_after = retry_after
 
 

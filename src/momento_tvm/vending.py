@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import PolicyError
+from .errors import LimiterUnavailableError, PolicyError, RateLimitedError
 from .grant import Grant, TokenRequest, decide
 from .identity import Identity, checked_identity
+from .limits import Allowance, InMemoryLimiter, Limiter, LimiterError, RateLimit, limit_key
 from .minting import DEFAULT_DEADLINE_SECONDS, Minter, MomentoMinter
 from .policy import MIN_TTL_SECONDS, Policy, load_policy, parse_policy
 from .settings import MomentoSettings
@@ -41,6 +42,10 @@ class VendedToken:
     # This server's clock when the token was minted (epoch seconds): the client's clock may be off, so it schedules
     # renewal from `expires_at - now`, not from its own clock.
     now: int
+    # The issuance limit's answer for this mint (None: the tier has no limit), and the limiter's error code when its
+    # store could not decide and the machine let the request through (on_limiter_error="allow"): for the log line.
+    allowance: Allowance | None = None
+    limiter_error: str | None = None
 
     @property
     def token_id(self) -> str:
@@ -63,16 +68,24 @@ class VendedToken:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What `vend` would mint for the same caller and request, and the policy rule that decided it."""
+    """What `vend` would mint for the same caller and request, the policy rule that decided it, and the caller's
+    issuance limit with what is left of it now (`allowance` None: the limiter could not tell)."""
 
     grant: Grant
+    limit: RateLimit | None = None
+    allowance: Allowance | None = None
 
     def to_json(self) -> dict[str, Any]:
+        limits = None
+        if self.limit is not None:
+            left = self.allowance.to_json() if self.allowance else {"remaining": None, "retryAfterSeconds": None}
+            limits = {**self.limit.to_json(), **left}
         return {
             "tokenId": self.grant.token_id,
             "rule": self.grant.rule,
             "ttlSeconds": self.grant.ttl_seconds,
             "scope": self.grant.scope_json(),
+            "limits": limits,
         }
 
 
@@ -87,6 +100,12 @@ class VendingMachine:
       follows a rotating key).
     - `cache_name`: the cache tokens are scoped to, unless a tier names its own.
     - `max_ttl_seconds`: the deployment's cap on every tier's lifetimes.
+    - `limiter`: where the tiers' issuance limits are counted (momento_tvm.limits): a `DynamoDbLimiter` shared by
+      every process, or by default an `InMemoryLimiter` of this machine's own (right for one process only).
+    - `on_limiter_error`: when the limiter cannot decide, "allow" (the request goes through, and the token says so
+      in `limiter_error`) or "refuse" (503 upstream_unavailable).
+    - `case_insensitive_usernames`: count `Alice` and `alice` as one caller, as an identity provider that compares
+      names without case does (a Cognito user pool).
 
     `vend`/`explain` raise the typed errors of `momento_tvm.errors` (`status` and `code` say what to answer);
     `avend`/`aexplain` are the same for asyncio code: the mint runs in a worker thread, never on the event loop.
@@ -102,14 +121,22 @@ class VendingMachine:
         cache_name: str,
         max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
         mint_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        limiter: Limiter | None = None,
+        on_limiter_error: str = "allow",
+        case_insensitive_usernames: bool = False,
     ) -> None:
         if not isinstance(cache_name, str) or not cache_name.strip():
             raise ValueError("cache_name must name a Momento cache")
         if type(max_ttl_seconds) is not int or max_ttl_seconds < MIN_TTL_SECONDS:
             raise ValueError(f"max_ttl_seconds must be an integer of at least {MIN_TTL_SECONDS}")
+        if on_limiter_error not in ("allow", "refuse"):
+            raise ValueError('on_limiter_error must be "allow" or "refuse"')
         self.policy = _policy(policy)
         self.cache_name = cache_name
         self.max_ttl_seconds = max_ttl_seconds
+        self.limiter: Limiter = InMemoryLimiter() if limiter is None else limiter
+        self.on_limiter_error = on_limiter_error
+        self.case_insensitive_usernames = case_insensitive_usernames
         self._own_minter: MomentoMinter | None = None
         self._lock = threading.Lock()
         if isinstance(momento, MomentoSettings):
@@ -131,22 +158,64 @@ class VendingMachine:
             max_ttl_seconds=self.max_ttl_seconds,
         )
 
-    def explain(self, identity: Identity, request: TokenRequest | None = None) -> Explanation:
-        return Explanation(self.decide(identity, request))
-
-    def vend(self, identity: Identity, request: TokenRequest | None = None) -> VendedToken:
-        """Decide, then mint within the minter's deadline (`UpstreamUnavailableError` past it)."""
+    def explain(
+        self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
+    ) -> Explanation:
+        """The grant `vend` would mint, and the caller's limit with what is left of it (nothing is counted)."""
         grant = self.decide(identity, request)
+        limit = self.policy.tiers[grant.tier].limit
+        if limit is None:
+            return Explanation(grant)
+        try:
+            allowance: Allowance | None = self.limiter.peek(self.limit_key(identity, source_ip), limit)
+        except LimiterError:
+            allowance = None
+        return Explanation(grant, limit, allowance)
+
+    def vend(
+        self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
+    ) -> VendedToken:
+        """Decide, count the mint against the caller's limit (`RateLimitedError`, a 429, over it), then mint within
+        the minter's deadline (`UpstreamUnavailableError` past it; `QuotaExceededError`, a 429, when Momento refuses
+        for the account's quota). `source_ip` is the caller's address: an anonymous caller is counted by it. A
+        refused or failed mint is not given back: a caller retrying a failing mint is still a caller retrying."""
+        grant = self.decide(identity, request)
+        limit = self.policy.tiers[grant.tier].limit
+        allowance, limiter_error = None, None
+        if limit is not None:
+            try:
+                allowance = self.limiter.take(self.limit_key(identity, source_ip), limit)
+            except LimiterError as error:
+                if self.on_limiter_error == "refuse":
+                    raise LimiterUnavailableError(error.code) from None
+                limiter_error = error.code
+            if allowance is not None and not allowance.allowed:
+                raise RateLimitedError(allowance.retry_after, grant.tier)
         minted = self._minter().mint(grant)
-        return VendedToken(minted.auth_token, minted.expires_at, minted.endpoint, grant, int(time.time()))
+        return VendedToken(
+            minted.auth_token, minted.expires_at, minted.endpoint, grant, int(time.time()), allowance, limiter_error
+        )
 
-    async def avend(self, identity: Identity, request: TokenRequest | None = None) -> VendedToken:
+    def limit_key(self, identity: Identity, source_ip: str | None = None) -> str:
+        """The bucket a caller is counted in: its verified username, or an anonymous caller's address."""
+        return limit_key(
+            identity.username,
+            anonymous=not identity.verified,
+            source_ip=source_ip,
+            case_insensitive=self.case_insensitive_usernames,
+        )
+
+    async def avend(
+        self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
+    ) -> VendedToken:
         """`vend` for asyncio: the gRPC call blocks a worker thread (asyncio's default executor), not the loop."""
-        return await asyncio.to_thread(self.vend, identity, request)
+        return await asyncio.to_thread(lambda: self.vend(identity, request, source_ip=source_ip))
 
-    async def aexplain(self, identity: Identity, request: TokenRequest | None = None) -> Explanation:
-        """`explain` for symmetry: it is pure computation, well under a millisecond, so it runs inline."""
-        return self.explain(identity, request)
+    async def aexplain(
+        self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
+    ) -> Explanation:
+        """`explain` off the loop: the limiter may read its store."""
+        return await asyncio.to_thread(lambda: self.explain(identity, request, source_ip=source_ip))
 
     def close(self) -> None:
         """Close the gRPC channel this machine opened (none when the caller passed its own minter)."""

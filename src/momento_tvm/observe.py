@@ -3,8 +3,10 @@ each answer, so a new refusal, log line or metric is added here (or in a host's 
 
 - `issued(token)`: a token was minted (200).
 - `explained(explanation)`: `GET .../explain` answered (200).
-- `refused(error)`: a typed refusal (`error.status` 4xx; `error.code`, e.g. `scope_denied`, is what to count by).
-- `unavailable(error)`: Momento or the key could not be reached in time (503 `upstream_unavailable`).
+- `refused(error)`: a typed refusal (`error.status` 4xx; `error.code`, e.g. `scope_denied`, is what to count by;
+  `rate_limited` is a caller over its tier's issuance limit, `quota_exceeded` Momento's account quota).
+- `unavailable(error)`: Momento, the key or (when the machine refuses on its errors) the issuance limiter could not
+  be reached in time (503 `upstream_unavailable`; a `LimiterUnavailableError` for the limiter).
 - `failed(error)`: a bug of ours (500 `internal_error`); log the class only, its message may hold anything.
 
 `LoggingObserver` is the embedded integrations' observer (stdlib logging, the logger `momento_tvm`); the vending
@@ -47,18 +49,29 @@ class RouteObserver:
 def issued_fields(token: VendedToken) -> dict[str, object]:
     """The `token issued` line's fields: the holder (a guest as `guest#<hash>`), tier, rule, a scope digest, expiry."""
     grant = token.grant
-    return {
+    fields: dict[str, object] = {
         "user": grant.log_name,
         "tier": grant.tier,
         "rule": grant.rule,
         "scope_digest": grant.digest(),
         "expires_at": token.expires_at,
     }
+    if token.allowance is not None:  # what is left of the caller's issuance limit after this token
+        fields["limit_remaining"] = token.allowance.remaining
+    if token.limiter_error is not None:  # issued without a limit check: the limiter's store could not decide
+        fields["limiter_error"] = token.limiter_error
+    return fields
 
 
 def refused_fields(error: TvmError) -> dict[str, object]:
     """The `request refused` line's fields: the error code and the reason (which quotes nothing the caller sent)."""
-    return {"code": error.code, "reason": error.log_message}
+    fields: dict[str, object] = {"code": error.code, "reason": error.log_message}
+    if error.retry_after is not None:
+        fields["retry_after"] = error.retry_after
+    tier = getattr(error, "tier", None)
+    if tier is not None:
+        fields["tier"] = tier
+    return fields
 
 
 class LoggingObserver(RouteObserver):

@@ -1,0 +1,234 @@
+"""The shared issuance limiter against a real DynamoDB API (moto): through the standard-library client the Lambda
+uses and the boto3 one an embedded app passes, alike; several processes sharing the table allow exactly what one
+would; the table going away fails fast and typed, and the vending machine then lets the mint through or refuses, as
+configured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from momento_tvm import VendingMachine, verified_identity
+from momento_tvm.aws_boto3 import Boto3JsonClient
+from momento_tvm.aws_json import DYNAMODB, AwsJsonClient, StdlibAwsClient
+from momento_tvm.errors import LimiterUnavailableError, RateLimitedError
+from momento_tvm.limits import Allowance, DynamoDbLimiter, InMemoryLimiter, LimiterError, RateLimit
+from momento_tvm.minting import MintedToken
+from momento_tvm.policy import parse_policy
+from tests.aws_moto import Moto, moto_server
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = ["stdlib", "boto3"]
+NOW = 1_800_000_000.0
+
+
+def create_table(moto: Moto, name: str) -> None:
+    """The table as the template declares it (tests/unit/test_template.py holds the template to these keys)."""
+    dynamodb = moto.client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+def environ(url: str) -> dict[str, str]:
+    return {
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "DYNAMODB_ENDPOINT": url,
+    }
+
+
+def client(kind: str, url: str) -> AwsJsonClient:
+    if kind == "stdlib":
+        return StdlibAwsClient(DYNAMODB, timeout=0.3, environ=environ(url))
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=0.3, read_timeout=0.3)
+    return Boto3JsonClient(
+        boto3.client(
+            "dynamodb",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
+        )
+    )
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def table(moto: Moto) -> str:
+    create_table(moto, "tvm-issuance")
+    return "tvm-issuance"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_shared_bucket_allows_burst_then_one_per_period(kind: str, moto: Moto, table: str) -> None:
+    clock = Clock()
+    limiter = DynamoDbLimiter(client(kind, moto.url), table, clock=clock)
+    limit = RateLimit(3, 10.0)
+    answers = [limiter.take("user#alice", limit) for _ in range(4)]
+    assert answers == [Allowance(True, 2, 0), Allowance(True, 1, 0), Allowance(True, 0, 0), Allowance(False, 0, 10)]
+    assert limiter.peek("user#alice", limit) == Allowance(False, 0, 10)
+    assert limiter.take("user#bob", limit).allowed
+    clock.now += 10
+    assert limiter.peek("user#alice", limit).remaining == 1
+    assert limiter.take("user#alice", limit) == Allowance(True, 0, 0)
+    clock.now += 3600  # long idle: full again, through the first (fresh-bucket) write
+    assert limiter.take("user#alice", limit) == Allowance(True, 2, 0)
+    item = moto.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}}
+    )["Item"]
+    assert set(item) == {"pk", "sk", "tat", "expires_at"}
+    assert float(item["tat"]["N"]) == clock.now + 10
+    assert int(item["expires_at"]["N"]) >= clock.now + 10  # DynamoDB's TTL deletes it only once the bucket is full
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_missing_table_or_a_dead_endpoint_is_a_limiter_error_with_a_code(kind: str, moto: Moto) -> None:
+    limiter = DynamoDbLimiter(client(kind, moto.url), "no-such-table", clock=Clock())
+    with pytest.raises(LimiterError) as raised:
+        limiter.take("user#alice", RateLimit(1, 1.0))
+    assert raised.value.code == "ResourceNotFoundException"
+    dead = DynamoDbLimiter(client(kind, "http://127.0.0.1:9"), "t", clock=Clock())
+    for call in (dead.take, dead.peek):
+        with pytest.raises(LimiterError) as raised:
+            call("user#alice", RateLimit(1, 1.0))
+        assert raised.value.code == "ConnectionError"
+
+
+_WORKER = """
+import json, sys
+from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
+from momento_tvm.limits import DynamoDbLimiter, RateLimit
+url, table, now, takes = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+limiter = DynamoDbLimiter(StdlibAwsClient(DYNAMODB, timeout=2.0), table, clock=lambda: now)
+sys.stdin.readline()  # start together
+print(json.dumps(sum(limiter.take("user#shared", RateLimit(7, 60.0)).allowed for _ in range(takes))))
+"""
+
+
+def test_processes_sharing_the_table_allow_exactly_what_one_would(moto: Moto, table: str) -> None:
+    """Four processes take 10 each from one bucket of 7 at the same instant: 7 allowed in all, never more."""
+    env = {**os.environ, **environ(moto.url)}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, moto.url, table, str(NOW), "10"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+    allowed = [json.loads(worker.communicate(timeout=60)[0]) for worker in workers]
+    assert sum(allowed) == 7, allowed
+
+
+class CountingMinter:
+    def __init__(self) -> None:
+        self.mints = 0
+
+    def mint(self, grant: object) -> MintedToken:
+        self.mints += 1
+        return MintedToken("secret-token-bytes", 1_900_000_000, "127.0.0.1:1")
+
+
+POLICY = """
+version: 1
+default_tier: t
+groups: []
+tiers:
+  t:
+    topics: {role: subscribe_only, names: ["*"]}
+    ttl_seconds: 60
+    max_ttl_seconds: 60
+    limits: {burst: 2, refill_seconds: 60}
+"""
+
+
+@pytest.mark.parametrize("on_error", ["allow", "refuse"])
+def test_an_outage_of_the_table_lets_mints_through_or_refuses_them_fast(on_error: str) -> None:
+    with moto_server() as server:
+        table = f"tvm-outage-{on_error}"  # moto's state is the process's: every server shares it
+        create_table(server, table)
+        url = server.url
+        minter = CountingMinter()
+        vendor = VendingMachine(
+            parse_policy(POLICY),
+            lambda: minter,
+            cache_name="c",
+            limiter=DynamoDbLimiter(client("stdlib", url), table, clock=Clock()),
+            on_limiter_error=on_error,
+        )
+        alice = verified_identity("alice", [])
+        vendor.vend(alice)
+        vendor.vend(alice)
+        with pytest.raises(RateLimitedError):
+            vendor.vend(alice)
+    # moto is gone now: nothing listens on its port.
+    started = time.monotonic()
+    if on_error == "allow":
+        token = vendor.vend(alice)
+        assert (token.limiter_error, token.allowance) == ("ConnectionError", None)
+        assert minter.mints == 3
+    else:
+        with pytest.raises(LimiterUnavailableError) as raised:
+            vendor.vend(alice)
+        assert (raised.value.status, raised.value.retry_after, raised.value.store_code) == (503, 2, "ConnectionError")
+        assert minter.mints == 2
+    assert time.monotonic() - started < 1.0  # one attempt within the 0.3 s deadline, never a hang
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    burst=st.integers(min_value=1, max_value=4),
+    refill=st.sampled_from([0.5, 2.0, 7.5]),
+    steps=st.lists(st.tuples(st.sampled_from([0, 0, 0.1, 0.5, 1.0, 3.0, 20.0]), st.sampled_from("ab")), max_size=20),
+)
+def test_the_table_answers_exactly_as_the_in_memory_arithmetic(
+    moto_server: Moto, burst: int, refill: float, steps: list[tuple[float, str]]
+) -> None:
+    """The two conditional writes give, take by take, the answers of the pure bucket (InMemoryLimiter)."""
+    name = f"tvm-model-{uuid.uuid4().hex[:8]}"
+    create_table(moto_server, name)
+    clock = Clock()
+    shared = DynamoDbLimiter(client("stdlib", moto_server.url), name, clock=clock)
+    model = InMemoryLimiter(clock=clock)
+    limit = RateLimit(burst, refill)
+    for gap, key in steps:
+        clock.now += gap
+        assert shared.take(key, limit) == model.take(key, limit), (gap, key)
+        assert shared.peek(key, limit) == model.peek(key, limit)
+    moto_server.client("dynamodb").delete_table(TableName=name)

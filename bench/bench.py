@@ -9,6 +9,9 @@ Not a test: it prints figures and never fails on a number (it exits 1 only if a 
               check), against `python -c "import boto3"`;
 - warm:       the vending handler in-process, p50/p99 over many calls, against the raw mint: one
               `AuthClient.generate_disposable_token` call of the momento SDK (same scope, same emulator);
+- limiter:    the issuance limiter's decision against moto's DynamoDB (DynamoDbLimiter.take under load: its two
+              conditional writes), against one GetItem on the same client; and the warm handler with the limiter
+              (LIMITS_TABLE set) against the same handler with no limit;
 - api:        `GET /token` through the local API (devstack Stack, LambdaAuthorizer, demo users) at concurrency
               1, 8, 32, against the gateway's own 404 at the same concurrency;
 - topics:     Topics fan-out 1/10/100 subscribers (bench/topic_latency.py, raw grpc.aio client) against its floor;
@@ -32,6 +35,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -41,9 +45,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from timing import load_vending_handler, measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
+from policies import policy_with_limits  # noqa: E402  (sibling modules; bench/ is not a package)
+from timing import load_vending_handler, measure, percentile  # noqa: E402
 
-ROWS = ("cold", "authcold", "warm", "api", "topics", "page", "cost")
+ROWS = ("cold", "authcold", "warm", "limiter", "api", "topics", "page", "cost")
+ISSUANCE_TABLE = "bench-issuance"
+# The limiter rows' limit: far above what they take (1,000 at once, 100 a second back), so every take is allowed and
+# the figure is the decision's cost, not a 429's.
+GENEROUS_LIMITS = {"burst": 1000, "refill_seconds": 0.01}
 CACHE = "default-cache"
 ALICE = "Basic " + base64.b64encode(b"alice:alice-password").decode()
 ORIGIN = "http://127.0.0.1:8000"
@@ -158,6 +167,8 @@ def backends() -> Iterator[dict[str, Any]]:
                 aws_secret_access_key="bench",
             )
             key_arn = secrets.create_secret(Name="bench/momento", SecretString=DEFAULT_API_KEY)["ARN"]
+            _create_issuance_table(aws["AWS_ENDPOINT_URL_SECRETS_MANAGER"])
+            policies = Path(tempfile.mkdtemp(prefix="bench-policy-"))
             users = hashed_store_from_demo_file(ROOT / "local/demo_users.json")
             users_arn = secrets.create_secret(Name="bench/users", SecretString=users)["ARN"]
             api = LocalApi(
@@ -178,15 +189,41 @@ def backends() -> Iterator[dict[str, Any]]:
                 "api": api,
                 "grpc_port": emulator.grpc_port,
                 "api_key": DEFAULT_API_KEY,
+                # The rows not about limits measure without them; the limiter rows set theirs.
+                "unlimited_policy": policy_with_limits(policies, None, "unlimited.json"),
+                "generous_policy": policy_with_limits(policies, GENEROUS_LIMITS, "generous.json"),
             }
         finally:
             moto.stop()
 
 
-def _function_env(env: dict[str, Any], name: str) -> tuple[dict[str, str], Path]:
+def _create_issuance_table(url: str) -> None:
+    """The issuance table in moto, its keys as the template declares them."""
+    import boto3
+
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+    )
+    dynamodb.create_table(
+        TableName=ISSUANCE_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _function_env(env: dict[str, Any], name: str, **extra: str) -> tuple[dict[str, str], Path]:
+    """A function's environment as the template gives it, the backends' endpoints, no issuance limit unless `extra`
+    says otherwise, and the layers' folders on PYTHONPATH (as Lambda's /opt/python)."""
     function = env["api"].functions[name]
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "MOMENTO_"))}
-    return {**base, **function.environment, **env["aws"]}, Path(function.code_uri)
+    limits = {"POLICY_FILE": str(env["unlimited_policy"])} if name == "TokenVendingFunction" else {}
+    layers = os.pathsep.join(str(layer) for layer in function.layers)
+    path = {"PYTHONPATH": os.pathsep.join(filter(None, [layers, base.get("PYTHONPATH", "")]))}
+    return {**base, **path, **function.environment, **env["aws"], **limits, **extra}, Path(function.code_uri)
 
 
 def cold_rows(env: dict[str, Any], runs: int, rows: set[str]) -> list[Row]:
@@ -276,6 +313,65 @@ def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
     ]
 
 
+def limiter_rows(env: dict[str, Any], count: int) -> list[Row]:
+    """The limiter's decision against moto, and what it adds to the warm handler."""
+    from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
+    from momento_tvm.limits import DynamoDbLimiter, RateLimit
+
+    environ = {**env["aws"], "DYNAMODB_ENDPOINT": env["aws"]["AWS_ENDPOINT_URL_SECRETS_MANAGER"]}
+    client = StdlibAwsClient(DYNAMODB, timeout=1.0, environ=environ)
+    limiter = DynamoDbLimiter(client, ISSUANCE_TABLE)
+    limit = RateLimit(GENEROUS_LIMITS["burst"], GENEROUS_LIMITS["refill_seconds"])
+    key = {"pk": {"S": "limit#user#bench"}, "sk": {"S": "bucket"}}
+
+    def take() -> None:
+        assert limiter.take("user#bench", limit).allowed
+
+    def get_item() -> None:
+        client.call("GetItem", {"TableName": ISSUANCE_TABLE, "Key": key})
+
+    half = max(1, count // 2)
+    floor = measure(get_item, half)
+    takes = measure(take, half)
+    takes += measure(take, half)
+    floor += measure(get_item, half)
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(_function_env(env, "TokenVendingFunction")[0])
+        folder = _function_env(env, "TokenVendingFunction")[1]
+        event = ROOT / "events/token/get_token_lambda_authorizer.json"
+        _, unlimited = load_vending_handler(folder, event, "bench_vending_unlimited")
+        os.environ.clear()
+        os.environ.update(saved)
+        limited_env, _ = _function_env(
+            env,
+            "TokenVendingFunction",
+            POLICY_FILE=str(env["generous_policy"]),
+            LIMITS_TABLE=ISSUANCE_TABLE,
+            DYNAMODB_ENDPOINT=environ["DYNAMODB_ENDPOINT"],
+        )
+        os.environ.update(limited_env)
+        _, limited = load_vending_handler(folder, event, "bench_vending_limited")
+        with contextlib.redirect_stderr(io.StringIO()):
+            without = measure(unlimited, half)
+            with_limiter = measure(limited, half)
+            with_limiter += measure(limited, half)
+            without += measure(unlimited, half)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    what = "limiter take against moto (2 conditional writes)"
+    handler = "warm handler GET /token with the DynamoDB limiter"
+    p50, p99 = statistics.median, lambda samples: percentile(samples, 0.99)
+    return [
+        Row("limiter", what + " p50", statistics.median(takes), "one GetItem p50", statistics.median(floor), "ms"),
+        Row("limiter", what + " p99", percentile(takes, 0.99), "one GetItem p99", percentile(floor, 0.99), "ms"),
+        Row("limiter", handler + " p50", p50(with_limiter), "no limit p50", p50(without), "ms"),
+        Row("limiter", handler + " p99", p99(with_limiter), "no limit p99", p99(without), "ms"),
+    ]
+
+
 async def _load(url: str, headers: dict[str, str], concurrency: int, total: int, status: int) -> dict[str, float]:
     import aiohttp
 
@@ -308,8 +404,17 @@ async def stack_rows(rows: set[str], requests: int, quick: bool) -> list[Row]:
     """A devstack Stack (what `make dev` runs) on free ports: GET /token under load, then the chat page."""
     from devstack import Stack, StackConfig
 
+    # Explicit stack settings: no issuance limit (1,500 tokens for alice is the load; the limiter has its own row) and
+    # no Momento quota in the emulator.
     config = StackConfig(
-        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+        auth="LambdaAuthorizer",
+        api_port=0,
+        site_port=0,
+        momento_grpc_port=0,
+        momento_web_port=0,
+        moto_port=0,
+        policy=policy_with_limits(Path(tempfile.mkdtemp(prefix="bench-policy-")), None),
+        momento_auth_quota=None,
     )
     out: list[Row] = []
     with contextlib.redirect_stderr(io.StringIO()):
@@ -495,12 +600,14 @@ def main() -> int:
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
         print(f"bench: {name} done in {time.perf_counter() - step:.1f} s", file=sys.stderr, flush=True)
 
-    if rows & {"cold", "authcold", "warm"}:
+    if rows & {"cold", "authcold", "warm", "limiter"}:
         with backends() as env:
             if rows & {"cold", "authcold"}:
                 attempt("cold starts", lambda: cold_rows(env, runs, rows))
             if "warm" in rows:
                 attempt("warm handler", lambda: warm_rows(env, 300 if args.quick else 2000))
+            if "limiter" in rows:
+                attempt("limiter", lambda: limiter_rows(env, 200 if args.quick else 1000))
     if "topics" in rows:
         attempt("topics", lambda: topic_rows(args.quick))
     if rows & {"api", "page"}:

@@ -22,12 +22,14 @@ import argparse
 import asyncio
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final
 
 import aiohttp
+from policies import policy_with_limits
 from soak_common import Deadline, PhaseResult, Secrets, basic_header, fetch_token
 from soak_fanout import run_fanout
 from soak_faults import FaultSpec, FaultTiming, Probes, Restarter, run_fault
@@ -168,8 +170,17 @@ async def soak(args: argparse.Namespace) -> int:
     results: list[PhaseResult] = []
     say(f"seed {args.seed}; global deadline {args.deadline:.0f} s; {'quick' if args.quick else 'full'} run")
     capture.install()
+    # Explicit stack settings: no issuance limits (thousands of tokens for three users is the point here; the limits
+    # have their own tests) and no Momento quota in the emulator.
     config = StackConfig(
-        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
+        auth="LambdaAuthorizer",
+        api_port=0,
+        site_port=0,
+        momento_grpc_port=0,
+        momento_web_port=0,
+        moto_port=0,
+        policy=policy_with_limits(Path(tempfile.mkdtemp(prefix="soak-policy-")), None),
+        momento_auth_quota=None,
     )
     # Every secret the stack could write is known before it starts, so even a failed start's logs are checked.
     demo_users = load_demo_users(config.demo_users_file)

@@ -1,0 +1,27 @@
+"""Tier policies for the benchmarks and the soak: the deployed tiers with explicit issuance limits.
+
+Rows that are not about limits (thousands of `GET /token` from one user) must not meet the deployed policy's limits,
+which would turn them into a measure of 429s; the limiter's own rows set theirs. Derived from the deployed policy, so
+the tiers and scopes measured are the real ones (not a copy that could drift).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOYED_POLICY = Path(__file__).resolve().parents[1] / "functions" / "token_vending" / "policy.yaml"
+
+
+def policy_with_limits(directory: Path, limits: dict[str, Any] | None, name: str = "policy.json") -> Path:
+    """The deployed policy with every tier's `limits` set to `limits` (None: no limit), written to directory/name
+    (JSON, which the policy loader reads as the YAML it is)."""
+    document = yaml.safe_load(DEPLOYED_POLICY.read_text(encoding="utf-8"))
+    for tier in document["tiers"].values():
+        tier["limits"] = limits
+    path = directory / name
+    path.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    return path

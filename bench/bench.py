@@ -45,8 +45,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from policies import policy_with_limits  # noqa: E402  (sibling modules; bench/ is not a package)
-from timing import load_vending_handler, measure, percentile  # noqa: E402
+from timing import load_vending_handler, measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
+
+from devstack.policies import policy_with_limits  # noqa: E402
 
 ROWS = ("cold", "authcold", "warm", "limiter", "api", "topics", "page", "cost")
 ISSUANCE_TABLE = "bench-issuance"

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Final
 
 import aiohttp
-from policies import policy_with_limits
 from soak_common import Deadline, PhaseResult, Secrets, basic_header, fetch_token
 from soak_fanout import run_fanout
 from soak_faults import FaultSpec, FaultTiming, Probes, Restarter, run_fault
 from soak_logs import LogCapture, SecretScanner
 
 from devstack import Stack, StackConfig
+from devstack.policies import policy_with_limits
 from tvm_users.demo import load_demo_users
 
 PHASES: Final = ("steady", "fanout", "faults")

@@ -1,8 +1,8 @@
-"""Tier policies for the benchmarks and the soak: the deployed tiers with explicit issuance limits.
+"""Stack policies with explicit issuance limits: the deployed tiers, each tier's `limits` replaced.
 
-Rows that are not about limits (thousands of `GET /token` from one user) must not meet the deployed policy's limits,
-which would turn them into a measure of 429s; the limiter's own rows set theirs. Derived from the deployed policy, so
-the tiers and scopes measured are the real ones (not a copy that could drift).
+For what runs many tokens through a stack and is not about limits (the benchmarks, the soak, most tests): thousands
+of `GET /token` from one user would otherwise measure 429s. Derived from the deployed policy, so the tiers and scopes
+are the real ones, not a copy that could drift. Pass the file as `StackConfig(policy=...)`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-DEPLOYED_POLICY = Path(__file__).resolve().parents[1] / "functions" / "token_vending" / "policy.yaml"
+DEPLOYED_POLICY = Path(__file__).resolve().parents[2] / "functions" / "token_vending" / "policy.yaml"
 
 
 def policy_with_limits(directory: Path, limits: dict[str, Any] | None, name: str = "policy.json") -> Path:

@@ -9,6 +9,7 @@ from typing import Any
 
 from devstack.config import StackConfig
 from devstack.stack import Stack
+from tests.stack_settings import unlimited_policy
 
 __all__ = ["StackThread"]
 
@@ -18,7 +19,8 @@ class StackThread:
 
     def __init__(self, auth: str) -> None:
         ports = {"api_port": 0, "site_port": 0, "momento_grpc_port": 0, "momento_web_port": 0, "moto_port": 0}
-        self.stack = Stack(StackConfig(auth=auth, **ports))
+        # Explicit settings: no issuance limit (these tests send many requests as one user) and no Momento quota.
+        self.stack = Stack(StackConfig(auth=auth, policy=unlimited_policy(), momento_auth_quota=None, **ports))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="stack", daemon=True)
 

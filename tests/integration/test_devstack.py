@@ -26,6 +26,7 @@ from devstack.site import PLACEHOLDER_DIR, SiteServer, site_directory
 from site_tools import SiteConfig
 from tests import sdk_rights
 from tests.sdk_rights import emulator_provider
+from tests.stack_settings import unlimited_policy
 from tvm_users.demo import load_demo_users
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -39,7 +40,9 @@ AUTHORIZER = "CredentialsAuthorizerFunction"
 
 
 def on_free_ports(auth: str) -> StackConfig:
-    return StackConfig(auth=auth, api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+    """Explicit settings: no issuance limit (many requests as one user) and no Momento quota."""
+    ports = {"api_port": 0, "site_port": 0, "momento_grpc_port": 0, "momento_web_port": 0, "moto_port": 0}
+    return StackConfig(auth=auth, policy=unlimited_policy(), momento_auth_quota=None, **ports)
 
 
 def basic(username: str, password: str, scheme: str = "Basic") -> dict[str, str]:

@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from momento_tvm import EMULATOR_API_KEY, Identity, MomentoSettings, TokenRequest, VendingMachine, verified_identity
 from momento_tvm.fastapi import token_router
 from momento_tvm.flask import token_blueprint
+from momento_tvm.http import TokenRoutes
 from momento_tvm.parsing import MAX_BODY_BYTES
 from tests import sdk_rights
 from tests.conftest import CACHE
@@ -297,6 +298,26 @@ def test_parity_covers_every_tier_and_each_kind_of_answer(function: ModuleType, 
     answers = {(lambda_answer(function, user, *request)[0], USERS[user][1]) for user in USERS for request in REQUESTS}
     assert {status for status, _ in answers} == {200, 400, 403}
     assert {tier for status, tier in answers if status == 200} == set(machine.policy.tiers)
+
+
+@pytest.mark.parametrize("make_host", [fastapi_host, flask_host], ids=["fastapi", "flask"])
+def test_over_the_issuance_limit_each_integration_answers_the_shared_429(
+    emulator_thread: Any, tmp_path: Path, make_host: Any
+) -> None:
+    """The 429 (body, Retry-After, no-store) is the shared contract's, as the Lambda answers it (the local API's
+    flood test, tests/integration/test_issuance_limits.py, sees the Lambda's over HTTP)."""
+    limited = tmp_path / "limited.yaml"
+    limited.write_text(POLICY.read_text().replace("limits: null", "limits: {burst: 1, refill_seconds: 60}"))
+    settings = MomentoSettings.emulator(emulator_thread.grpc_port)
+    with VendingMachine(limited, settings, cache_name=CACHE) as machine:
+        host = next(make_host(machine))
+        assert host.request("GET", headers=signed_in("alice"), query="topics=room-1")[0] == 200
+        got = comparable(*host.request("GET", headers=signed_in("alice"), query="topics=room-1"))
+        shared = TokenRoutes(machine).get(verified_identity("alice", ["readwrite"]), {"topics": "room-1"})
+        assert shared.status == 429
+        assert got[0] == 429 and got[2] == shared.body
+        assert got[1] == {"content-type": "application/json", **{k.lower(): v for k, v in shared.headers.items()}}
+        assert 59 <= int(got[1]["retry-after"]) <= 60
 
 
 # ---------------------------------------------------------------------------------------------- failures and logs

@@ -52,6 +52,7 @@ PACKAGE_FILES = {
     "grant.py",
     "http.py",
     "identity.py",
+    "limits.py",
     "minting.py",
     "observe.py",
     "parsing.py",

@@ -16,6 +16,8 @@ from typing import Any
 
 import boto3
 
+from tests.stack_settings import unlimited_policy
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "token"
 FUNCTION = ROOT / "functions" / "token_vending" / "app.py"
@@ -95,6 +97,9 @@ def loaded_function(moto_endpoint: str, emulator_thread: Any) -> Iterator[Module
         "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
+    # No issuance limit unless the module chose its policy: these tests vend the same users many times, and the limits
+    # have their own (tests/integration/test_issuance_limits.py, test_metric_contract.py).
+    env["POLICY_FILE"] = os.environ.get("POLICY_FILE") or str(unlimited_policy())
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     from momento_emulator import DEFAULT_API_KEY

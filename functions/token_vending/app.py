@@ -95,7 +95,7 @@ NOT_FOUND = Metric("NotFound", MetricUnit.Count, BY_SERVICE)
 RATE_LIMITED = Metric("RateLimited", MetricUnit.Count, (("service",), ("service", "tier")))
 # Momento refused a mint for the account's quota (429 quota_exceeded; also in Denials by reason).
 QUOTA_EXCEEDED = Metric("QuotaExceeded", MetricUnit.Count, BY_SERVICE)
-# The issuance limiter's table could not decide: the request went through (LimiterFailureMode=Allow) or got a 503.
+# The issuance limiter's table could not decide: the request went through (StoreFailureMode=Allow) or got a 503.
 LIMITER_ERRORS = Metric("LimiterErrors", MetricUnit.Count, BY_SERVICE)
 METRICS = (
     TOKENS_VENDED,
@@ -288,10 +288,10 @@ def issuance_limiter() -> Limiter:
     return DynamoDbLimiter(StdlibAwsClient(DYNAMODB, timeout=LIMITER_TIMEOUT_SECONDS), table)
 
 
-def on_limiter_error() -> str:
-    """LIMITER_FAILURE_MODE (the template's LimiterFailureMode): Allow lets a request through when the table cannot
+def on_store_error() -> str:
+    """STORE_FAILURE_MODE (the template's StoreFailureMode): Allow lets a request through when the table cannot
     decide (the default), Refuse answers 503."""
-    return "refuse" if os.environ.get("LIMITER_FAILURE_MODE", "Allow").strip().lower() == "refuse" else "allow"
+    return "refuse" if os.environ.get("STORE_FAILURE_MODE", "Allow").strip().lower() == "refuse" else "allow"
 
 
 class VendingFunction:
@@ -307,7 +307,7 @@ class VendingFunction:
             cache_name=os.environ.get("CACHE_NAME", "default-cache"),
             max_ttl_seconds=int(os.environ.get("MAX_TOKEN_TTL_SECONDS", "3600")),
             limiter=issuance_limiter() if limiter is None else limiter,
-            on_limiter_error=on_limiter_error(),
+            on_store_error=on_store_error(),
             # A Cognito pool compares usernames without case (the template's pool too): one caller, one bucket.
             case_insensitive_usernames=os.environ.get("AUTH_MODE") == "AmazonCognito",
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from .cognito import CognitoInfo, CognitoPool, cognito_pool_from_template, cognito_users
-from .seed import USERS_SECRET_NAME, MotoClients, MotoState, SeededSecret, secret_arn, users_secret
+from .seed import USERS_SECRET_NAME, MotoClients, MotoState, SeededSecret, secret_arn, stack_resources, users_secret
 
 if TYPE_CHECKING:
     from local_api import LocalApi
@@ -61,8 +61,9 @@ class Login(Protocol):
 
 @dataclass(frozen=True)
 class ApiAuthorizers:
-    """What the local API needs besides the template for the mode's authorizers: physical ids for the template's
-    `!Ref`s (the users secret, the pool and its client) and where a JWT issuer's keys are (local use only)."""
+    """What the local API needs besides the template: physical ids for the template's `!Ref`s (every mode's issuance
+    table, seed.py's `stack_resources`; the mode's users secret, or its pool and client) and where a JWT issuer's keys
+    are (local use only)."""
 
     resources: Mapping[str, str] = field(default_factory=dict)
     jwks_urls: Mapping[str, str] = field(default_factory=dict)
@@ -150,7 +151,7 @@ class OpenMode:
 
     name: str = "Open"
     has_users: bool = False
-    moto_services: tuple[str, ...] = ("secretsmanager",)
+    moto_services: tuple[str, ...] = ("secretsmanager", "dynamodb")
     sam_local_refusal: str | None = None
     invoke_event: str = "events/token/get_token_open.json"
 
@@ -166,7 +167,7 @@ class OpenMode:
         return None
 
     async def api_authorizers(self, seeded: Awaitable[Seeded]) -> ApiAuthorizers:
-        return ApiAuthorizers()
+        return ApiAuthorizers(resources=stack_resources())  # no authorizer: only what every mode's functions name
 
     def check_users(self, users: DemoUsers, holds: Sequence[MotoState]) -> None:
         return None
@@ -187,7 +188,7 @@ class LambdaAuthorizerMode:
 
     name: str = "LambdaAuthorizer"
     has_users: bool = True
-    moto_services: tuple[str, ...] = ("secretsmanager",)
+    moto_services: tuple[str, ...] = ("secretsmanager", "dynamodb")
     sam_local_refusal: str | None = None
     invoke_event: str = "events/token/get_token_lambda_authorizer.json"
 
@@ -206,7 +207,7 @@ class LambdaAuthorizerMode:
 
     async def api_authorizers(self, seeded: Awaitable[Seeded]) -> ApiAuthorizers:
         # The template's `!Ref UsersSecret`: its ARN is fixed in advance (seed.py), so the API need not wait.
-        return ApiAuthorizers(resources={"UsersSecret": secret_arn(USERS_SECRET_NAME)})
+        return ApiAuthorizers(resources={**stack_resources(), "UsersSecret": secret_arn(USERS_SECRET_NAME)})
 
     def check_users(self, users: DemoUsers, holds: Sequence[MotoState]) -> None:
         return None
@@ -238,7 +239,7 @@ class AmazonCognitoMode:
 
     name: str = "AmazonCognito"
     has_users: bool = True
-    moto_services: tuple[str, ...] = ("secretsmanager", "cognito-idp")
+    moto_services: tuple[str, ...] = ("secretsmanager", "dynamodb", "cognito-idp")
     sam_local_refusal: str | None = (
         "AUTH=AmazonCognito cannot run under sam local: SAM CLI has no local JWT authorizer (it logs "
         "\"Authorizer 'CognitoAuthorizer' ... not found, skipping\" and would serve /token with no "
@@ -267,7 +268,11 @@ class AmazonCognitoMode:
         assert info is not None
         return ApiAuthorizers(
             # The template's `!Ref UserPool` and `!Ref UserPoolClient`, as CloudFormation would resolve them.
-            resources={pool.pool_logical_id: info.user_pool_id, pool.client_logical_id: info.client_id},
+            resources={
+                **stack_resources(),
+                pool.pool_logical_id: info.user_pool_id,
+                pool.client_logical_id: info.client_id,
+            },
             # Local use only: moto's signing key is public (local_api/jwt_authorizer.py).
             jwks_urls={info.issuer: info.jwks_url},
         )

@@ -35,7 +35,8 @@ def ready_block(info: StackInfo) -> str:
         "",
         f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
         f"cache {info.cache_name}",
-        f"   moto (AWS)         {info.moto_url}   Secrets Manager{', Cognito user pools' if info.cognito else ''}",
+        f"   moto (AWS)         {info.moto_url}   Secrets Manager, DynamoDB"
+        f"{', Cognito user pools' if info.cognito else ''}",
         "",
         "   Ports (environment variables; 0 picks a free port):",
     ]

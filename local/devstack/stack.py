@@ -517,7 +517,7 @@ class Stack:
             ) from None
         users = await users_task
         self._moto_clients = await client_task
-        self.moto_holds = what_moto_must_hold(config.resolved_api_key(), users)
+        self.moto_holds = what_moto_must_hold(config.resolved_api_key(), users, config.template)
         await asyncio.to_thread(seed, self._moto_clients, self.moto_holds)
         cognito = await config.mode.cognito_info(self.moto_holds, self._moto_url)
         first = self._moto

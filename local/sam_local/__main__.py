@@ -26,6 +26,7 @@ import sys
 
 from devstack.errors import DevstackError
 from devstack.modes import DEFAULT_AUTH, MODES
+from devstack.seed import ISSUANCE_TABLE_NAME
 from devstack.signals import run_until_stopped
 
 from .engine import DockerDaemon, ensure_docker_installed
@@ -77,7 +78,8 @@ def ready_block(info: SamApiInfo, image_seconds: float | None) -> str:
         "",
         f"   Momento emulator   gRPC {info.momento_endpoint}   grpc-web {info.momento_web_url}   "
         f"(functions: {info.function_momento_endpoint})",
-        f"   moto (AWS)         {info.moto_url}   Secrets Manager   (functions: {info.function_secrets_endpoint})",
+        f"   moto (AWS)         {info.moto_url}   Secrets Manager, DynamoDB (issuance table {ISSUANCE_TABLE_NAME})   "
+        f"(functions: {info.function_secrets_endpoint})",
         f"   Lambda image       {IMAGE}"
         + (f" (built here in {image_seconds:.0f} s)" if image_seconds is not None else " (built here before)"),
         f"   Docker             {info.docker_host}   network {info.docker_network} (this run's containers)",

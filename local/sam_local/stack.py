@@ -7,11 +7,14 @@ Start (dockerd and the image are made sure of before, by the caller: __main__.py
                    └─ moto on 127.0.0.1 ─ seeded (devstack's list) ─ relay on the bridge ─┘
 
 The functions run in containers on Docker's default bridge and reach the emulator and moto at the bridge gateway
-(forward.py relays BRIDGE:PORT to 127.0.0.1:PORT). Parameters: MomentoEndpoint and SecretsManagerEndpoint point
-there (MomentoEmulatorEndpoint repeats MomentoEndpoint: the bridge is no loopback address, so only it allows
-plaintext gRPC there), MomentoApiKeySecretArn is the seeded secret, LambdaArchitecture is x86_64 (the only image
-there is); the authorizer's USERS_SECRET_ARN (a `!Ref UsersSecret`, which SAM CLI cannot resolve without a stack)
-is set to the seeded users secret with `--env-vars`.
+(forward.py relays BRIDGE:PORT to 127.0.0.1:PORT). Parameters: MomentoEndpoint, SecretsManagerEndpoint and
+DynamoDbEndpoint point there (MomentoEmulatorEndpoint repeats MomentoEndpoint: the bridge is no loopback address, so
+only it allows plaintext gRPC there), MomentoApiKeySecretArn is the seeded secret, LambdaArchitecture is x86_64 (the
+only image there is). What the template gives as a `!Ref` to one of its resources, which SAM CLI cannot resolve
+without a stack, is set with `--env-vars` (env-vars.json): the authorizer's USERS_SECRET_ARN to the seeded users
+secret, the vending function's LIMITS_TABLE to the seeded issuance table (made from the template's IssuanceTable, as
+`make dev` makes it). SAM's --env-vars only override variables the template declares: that is why the endpoints are
+parameters.
 
 Which containers are this run's: those SAM CLI connects to a Docker network made for this run alone
 (`--docker-network`, network.py); other users' SAM containers look exactly alike and are never touched.
@@ -85,9 +88,11 @@ log = logging.getLogger("sam_local")
 SAM_AUTH_METHODS: Final = SAM_LOCAL_MODES  # modes.py: those with no `sam_local_refusal`
 SAM_PORT_VARIABLES: Final = ("API_PORT", "MOMENTO_GRPC_PORT", "MOMENTO_WEB_PORT", "MOTO_PORT")
 _WHAT: Final = {**{name: what for name, (_, what) in PORT_VARIABLES.items()}, "API_PORT": "SAM CLI's local API"}
-# SAM's --env-vars: the authorizer's USERS_SECRET_ARN is the seeded users secret (a fixed ARN, seed.py; no secret).
-# The template gives it `!Ref UsersSecret`, which CloudFormation resolves to the secret's ARN and SAM CLI, having no
-# stack, cannot. Committed, so a plain `sam local start-api --config-env offline --env-vars ...` can use it too.
+# SAM's --env-vars: the authorizer's USERS_SECRET_ARN is the seeded users secret (a fixed ARN, seed.py; no secret), the
+# vending function's LIMITS_TABLE the seeded issuance table (a fixed name, seed.py). The template gives them
+# `!Ref UsersSecret` and `!Ref IssuanceTable`, which CloudFormation resolves to the secret's ARN and the table's name
+# and SAM CLI, having no stack, cannot. Committed, so a plain `sam local start-api --config-env offline --env-vars ...`
+# can use it too.
 ENV_VARS_FILE: Final = Path(__file__).with_name("env-vars.json")
 _MOUNT_LINE: Final = re.compile(r"Mounting (\S+) at (\S+) \[([A-Z, ]+)\]")
 _CONTAINER_LINE: Final = re.compile(r"SAM_CONTAINER_ID: ([0-9a-f]{12,64})\b")
@@ -325,7 +330,7 @@ class SamApi:
             await _wait_until_answers(self._moto, f"http://{HOST}:{moto_port}/moto-api/")
             users, guest_tier, users_held = await users_task
             moto = await asyncio.to_thread(MotoClients.warmed, f"http://{HOST}:{moto_port}", *config.mode.moto_services)
-            holds = what_moto_must_hold(config.resolved_api_key(), users_held)
+            holds = what_moto_must_hold(config.resolved_api_key(), users_held, config.root / "template.yaml")
             await asyncio.to_thread(seed, moto, holds)
             for name, port in (("emulator", grpc_port), ("moto", moto_port)):
                 relay = TcpForwarder(name, bridge, port, HOST, port)
@@ -517,9 +522,9 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def parameter_overrides(config: SamApiConfig, bridge: str, grpc_port: int, moto_port: int) -> tuple[str, ...]:
-    """The template parameters of a `sam local` run: the emulator and moto on the bridge. The bridge is not a
-    loopback address, so MomentoEmulatorEndpoint names the emulator's endpoint again: without it the function would
-    (rightly) use TLS there, which the emulator does not speak."""
+    """The template parameters of a `sam local` run: the emulator and moto (the secrets, the issuance table) on the
+    bridge. The bridge is not a loopback address, so MomentoEmulatorEndpoint names the emulator's endpoint again:
+    without it the function would (rightly) use TLS there, which the emulator does not speak."""
     momento_endpoint = f"{bridge}:{grpc_port}"
     return (
         f"AuthenticationMethod={config.auth}",
@@ -528,6 +533,7 @@ def parameter_overrides(config: SamApiConfig, bridge: str, grpc_port: int, moto_
         f"MomentoEmulatorEndpoint={momento_endpoint}",
         f"MomentoApiKeySecretArn={secret_arn(MOMENTO_KEY_SECRET_NAME)}",
         f"SecretsManagerEndpoint=http://{bridge}:{moto_port}",
+        f"DynamoDbEndpoint=http://{bridge}:{moto_port}",
         f"CacheName={config.cache_name}",
         # make dev's site (SITE_PORT, default 8000) may call this API instead of its own.
         f"AllowedOrigins=http://127.0.0.1:{config.site_port},http://localhost:{config.site_port}",

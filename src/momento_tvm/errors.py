@@ -75,7 +75,7 @@ class UpstreamUnavailableError(TvmError):
 
 class LimiterUnavailableError(UpstreamUnavailableError):
     """The issuance limiter's store could not decide, and the deployment refuses rather than let the mint through
-    (on_limiter_error="refuse"): a 503 `upstream_unavailable` like any other outage. `store_code` is the store's
+    (on_store_error="refuse"): a 503 `upstream_unavailable` like any other outage. `store_code` is the store's
     error code (for the log), never shown to the caller."""
 
     def __init__(self, store_code: str) -> None:

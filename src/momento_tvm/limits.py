@@ -190,13 +190,17 @@ class DynamoDbLimiter:
     """Buckets in a DynamoDB table, shared by every process using it: each take is at most two conditional writes on
     the caller's item (partition key `pk` = `limit#<key>`, sort key `sk` = `bucket`), never a read-then-write.
 
-    1. `SET tat = now + T` if the item is new or its tat has passed (a full bucket): allowed.
-    2. Else `SET tat = tat + T` if tat <= now + (B - 1) * T: allowed. Else refused, and the failed condition returns
-       the item (ReturnValuesOnConditionCheckFailure), whose tat says how long to wait.
+    - fresh: `SET tat = now + T` if the item is new or its tat has passed (a full bucket): allowed.
+    - next: `SET tat = tat + T` if now < tat <= now + (B - 1) * T: allowed. Refused when tat is past that, and the
+      failed condition returns the item (ReturnValuesOnConditionCheckFailure), whose tat says how long to wait.
 
-    Both conditions use the same `now`, and a tat only ever grows, so the second write cannot meet a bucket that
-    refilled in between. Limit items carry `expires_at` (the table's TTL attribute): once past, the bucket is full
-    anyway, and DynamoDB deletes it. Any failure of the store is a `LimiterError` with the AWS code.
+    Exactly one of the two conditions holds for any item, so which goes first changes only the cost: the one this
+    process expects (it remembers the tat of its own last write for each key, a hint only) goes first, and the other
+    only when the first failed. So a caller vending again within its refill period costs one write, not a failed one
+    and then another. Both use the same `now`, and a tat only ever grows, so the two cannot both fail for a bucket
+    that is not over its limit (but for the item expiring between them: then a refusal of one second). Limit items
+    carry `expires_at` (the table's TTL attribute): once past, the bucket is full anyway, and DynamoDB deletes it. Any
+    failure of the store is a `LimiterError` with the AWS code.
     """
 
     PARTITION_KEY: Final = "pk"
@@ -204,6 +208,7 @@ class DynamoDbLimiter:
     TTL_ATTRIBUTE: Final = "expires_at"
     KEY_PREFIX: Final = "limit#"
     SORT_VALUE: Final = "bucket"
+    MAX_HINTS: Final = 10_000
 
     def __init__(self, client: AwsJsonClient, table: str, *, clock: Callable[[], float] = time.time) -> None:
         if not table:
@@ -211,35 +216,65 @@ class DynamoDbLimiter:
         self.client = client
         self.table = table
         self.clock = clock
+        self._hints: OrderedDict[str, int] = OrderedDict()  # key -> the tat (ms) of this process's last write
+        self._lock = threading.Lock()
 
     def _key(self, key: str) -> dict[str, dict[str, str]]:
         return {self.PARTITION_KEY: {"S": f"{self.KEY_PREFIX}{key}"}, self.SORT_KEY: {"S": self.SORT_VALUE}}
 
     def take(self, key: str, limit: RateLimit) -> Allowance:
         now, period = _ms(self.clock()), _ms(limit.refill_seconds)
-        item = self._key(key)
-        try:
-            self._update(
-                item,
-                "SET tat = :fresh, expires_at = :expires",
-                "attribute_not_exists(tat) OR tat <= :now",
-                {":fresh": _n(now + period), ":now": _n(now), ":expires": _expiry(now + period, limit)},
-            )
-            return Allowance(True, limit.burst - 1, 0)
-        except _ConditionFailed:
-            pass
         allow_until = now + (limit.burst - 1) * period
-        try:
-            answer = self._update(
-                item,
-                "SET tat = tat + :period, expires_at = :expires",
-                "tat <= :until",
-                {":period": _n(period), ":until": _n(allow_until), ":expires": _expiry(allow_until + period, limit)},
-            )
-        except _ConditionFailed as failed:
-            allowance, _ = decide(_tat(failed.item), now / 1000, limit)
-            return allowance if not allowance.allowed else Allowance(False, 0, 1)  # the item went meanwhile (TTL)
-        return Allowance(True, _remaining(_tat(answer.get("Attributes")), now / 1000, limit), 0)
+        with self._lock:
+            hint = self._hints.get(key)
+        writes = (self._next, self._fresh) if hint is not None and hint > now else (self._fresh, self._next)
+        failed: _ConditionFailed | None = None
+        for write in writes:
+            try:
+                tat = write(key, now, period, allow_until, limit)
+            except _ConditionFailed as error:
+                old = _tat(error.item)
+                if write == self._next and old is not None and _ms(old) > allow_until:
+                    failed = error
+                    break  # over the limit: the fresh write cannot hold either
+                failed = error
+                continue
+            self._remember(key, tat)
+            return Allowance(True, _remaining_ms(tat, now, limit), 0)
+        assert failed is not None
+        allowance, _ = decide(_tat(failed.item), now / 1000, limit)
+        return allowance if not allowance.allowed else Allowance(False, 0, 1)  # the item went meanwhile (TTL)
+
+    def _fresh(self, key: str, now: int, period: int, allow_until: int, limit: RateLimit) -> int:
+        self._update(
+            self._key(key),
+            "SET tat = :fresh, expires_at = :expires",
+            "attribute_not_exists(tat) OR tat <= :now",
+            {":fresh": _n(now + period), ":now": _n(now), ":expires": _expiry(now + period, limit)},
+        )
+        return now + period
+
+    def _next(self, key: str, now: int, period: int, allow_until: int, limit: RateLimit) -> int:
+        answer = self._update(
+            self._key(key),
+            "SET tat = tat + :period, expires_at = :expires",
+            "tat > :now AND tat <= :until",
+            {
+                ":period": _n(period),
+                ":now": _n(now),
+                ":until": _n(allow_until),
+                ":expires": _expiry(allow_until + period, limit),
+            },
+        )
+        tat = _tat(answer.get("Attributes"))
+        return _ms(tat) if tat is not None else allow_until + period
+
+    def _remember(self, key: str, tat: int) -> None:
+        with self._lock:
+            self._hints[key] = tat
+            self._hints.move_to_end(key)
+            while len(self._hints) > self.MAX_HINTS:
+                self._hints.popitem(last=False)
 
     def peek(self, key: str, limit: RateLimit) -> Allowance:
         try:

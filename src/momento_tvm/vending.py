@@ -43,7 +43,7 @@ class VendedToken:
     # renewal from `expires_at - now`, not from its own clock.
     now: int
     # The issuance limit's answer for this mint (None: the tier has no limit), and the limiter's error code when its
-    # store could not decide and the machine let the request through (on_limiter_error="allow"): for the log line.
+    # store could not decide and the machine let the request through (on_store_error="allow"): for the log line.
     allowance: Allowance | None = None
     limiter_error: str | None = None
 
@@ -102,7 +102,7 @@ class VendingMachine:
     - `max_ttl_seconds`: the deployment's cap on every tier's lifetimes.
     - `limiter`: where the tiers' issuance limits are counted (momento_tvm.limits): a `DynamoDbLimiter` shared by
       every process, or by default an `InMemoryLimiter` of this machine's own (right for one process only).
-    - `on_limiter_error`: when the limiter cannot decide, "allow" (the request goes through, and the token says so
+    - `on_store_error`: when the limiter cannot decide, "allow" (the request goes through, and the token says so
       in `limiter_error`) or "refuse" (503 upstream_unavailable).
     - `case_insensitive_usernames`: count `Alice` and `alice` as one caller, as an identity provider that compares
       names without case does (a Cognito user pool).
@@ -122,20 +122,20 @@ class VendingMachine:
         max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
         mint_deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
         limiter: Limiter | None = None,
-        on_limiter_error: str = "allow",
+        on_store_error: str = "allow",
         case_insensitive_usernames: bool = False,
     ) -> None:
         if not isinstance(cache_name, str) or not cache_name.strip():
             raise ValueError("cache_name must name a Momento cache")
         if type(max_ttl_seconds) is not int or max_ttl_seconds < MIN_TTL_SECONDS:
             raise ValueError(f"max_ttl_seconds must be an integer of at least {MIN_TTL_SECONDS}")
-        if on_limiter_error not in ("allow", "refuse"):
-            raise ValueError('on_limiter_error must be "allow" or "refuse"')
+        if on_store_error not in ("allow", "refuse"):
+            raise ValueError('on_store_error must be "allow" or "refuse"')
         self.policy = _policy(policy)
         self.cache_name = cache_name
         self.max_ttl_seconds = max_ttl_seconds
         self.limiter: Limiter = InMemoryLimiter() if limiter is None else limiter
-        self.on_limiter_error = on_limiter_error
+        self.on_store_error = on_store_error
         self.case_insensitive_usernames = case_insensitive_usernames
         self._own_minter: MomentoMinter | None = None
         self._lock = threading.Lock()
@@ -186,7 +186,7 @@ class VendingMachine:
             try:
                 allowance = self.limiter.take(self.limit_key(identity, source_ip), limit)
             except LimiterError as error:
-                if self.on_limiter_error == "refuse":
+                if self.on_store_error == "refuse":
                     raise LimiterUnavailableError(error.code) from None
                 limiter_error = error.code
             if allowance is not None and not allowance.allowed:

@@ -123,11 +123,23 @@ BREAKAGES: Final = (
         "the vending function's policy (GetSecretValue on the key's secret) removed; MiniStack enforces IAM",
         "template.yaml",
         _replace(
-            "      Policies:\n        - AWSSecretsManagerGetSecretValuePolicy:\n            SecretArn: !If "
+            "        - AWSSecretsManagerGetSecretValuePolicy:\n            SecretArn: !If "
             "[CreateMomentoApiKeySecret, !Ref MomentoApiKeySecret, !Ref MomentoApiKeySecretArn]\n",
             "",
         ),
         "test_the_deployed_api_answers_as_documented and Open",
+    ),
+    Breakage(
+        "table-statement-removed",
+        "the vending function's DynamoDB statement (UpdateItem and GetItem on the issuance table) removed; MiniStack "
+        "enforces IAM, and StoreFailureMode=Allow then vends unchecked",
+        "template.yaml",
+        _replace(
+            "        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:UpdateItem, "
+            "dynamodb:GetItem]\n              Resource: !GetAtt IssuanceTable.Arn\n",
+            "",
+        ),
+        "test_the_deployed_issuance_limit_holds_and_its_table_is_shared and Open",
     ),
     Breakage(
         "deploy-check-policy-removed",

@@ -221,7 +221,7 @@ def failed_reasons(deployment: Deployment) -> str:
 
 # ------------------------------------------------------------------------------------------------------ deleting
 def delete(shell: Shell, page: DeployPage, deployment: Deployment, probes: Mapping[str, Probe]) -> tuple[Ran, Ran]:
-    """docs/deploy.md's step 11: the bucket emptied with its command and checked empty, then `sam delete`."""
+    """docs/deploy.md's step 12: the bucket emptied with its command and checked empty, then `sam delete`."""
     block = page.block("delete")
     empty, remove = (deployment.substitute(command) for command in block.commands)
     assert empty.startswith("aws s3 rm ") and remove.startswith("sam delete "), block
@@ -241,7 +241,7 @@ def delete(shell: Shell, page: DeployPage, deployment: Deployment, probes: Mappi
 
 
 def force_delete(deployment: Deployment) -> None:
-    """Teardown when a test stopped before step 11: nothing of the stack may outlive the run."""
+    """Teardown when a test stopped before step 12: nothing of the stack may outlive the run."""
     ministack = deployment.ministack
     with contextlib.suppress(Exception):
         bucket = deployment.outputs.get("SiteBucketName") or deployment.physical("SiteBucket")
@@ -313,6 +313,8 @@ def still_there(ministack: MiniStack, resource: Mapping[str, str], resources: li
         return exists(ministack.client("cloudfront").get_distribution, Id=physical)
     if kind == "AWS::CloudFront::OriginAccessControl":
         return exists(ministack.client("cloudfront").get_origin_access_control, Id=physical)
+    if kind == "AWS::DynamoDB::Table":  # DeletionPolicy: Delete, so the issuance table goes with the stack
+        return exists(ministack.client("dynamodb").describe_table, TableName=physical)
     if kind == "AWS::Cognito::UserPool":
         return exists(ministack.client("cognito-idp").describe_user_pool, UserPoolId=physical)
     if kind == "AWS::Cognito::UserPoolClient":

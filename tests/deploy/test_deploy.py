@@ -12,14 +12,20 @@ import asyncio
 import base64
 import json
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
 from momento_emulator import DEFAULT_API_KEY
+from momento_tvm.policy import load_policy
 from tests.sdk_rights import cache_rights, emulator_provider, topic_rights
 
+from .bridges import TableSettingsIgnored
 from .conftest import CACHE, Flow, World, start_flows
 from .docs_page import same_fields
 from .stacks import MODES, Deployment, delete, failed_reasons, still_there
@@ -69,6 +75,7 @@ def _outputs(world: World, flow: Flow) -> None:
     assert outputs["SiteUrl"] == f"https://{distribution['Distribution']['DomainName']}"
     assert re.fullmatch(r"https://[a-z0-9]+\.cloudfront\.net", outputs["SiteUrl"]), outputs["SiteUrl"]
     assert outputs["SiteDistributionId"] == physical("SiteDistribution")
+    assert outputs["IssuanceTableName"] == physical("IssuanceTable")  # a table's Ref is its name
     assert outputs["SiteBucketName"] == physical("SiteBucket")
     deployment.ministack.client("s3").head_bucket(Bucket=outputs["SiteBucketName"])
     secrets = deployment.ministack.client("secretsmanager")
@@ -232,6 +239,145 @@ def _check_with_the_sdk(
     assert (read, written) == (may_read, may_write), token["tokenId"]
 
 
+# ------------------------------------------------------------------------------------------- issuance limits
+# The caller of the `api` step, per mode: its bucket's key (an Open-mode caller is its source address: MiniStack's
+# HTTP API gives every request the sourceIp 127.0.0.1, which is this test's address anyway) and its tier.
+LIMITED_CALLER: Final = {
+    "Open": ("ip#127.0.0.1", "guest"),
+    "LambdaAuthorizer": ("user#alice", "readwrite"),
+    "AmazonCognito": ("user#alice", "readwrite"),
+}
+
+
+def _limits(world: World, flow: Flow) -> None:
+    """docs/deploy.md section 10 on the deployed stack: the issuance table has the template's settings; the `api`
+    step's vends wrote the caller's item (the function's UpdateItem, under MiniStack's IAM enforcement) and explain
+    reads it (GetItem); a full bucket's burst, then 429 rate_limited with Retry-After; another process counting in
+    the same table shares the caller's allowance."""
+    deployment = _deployed(flow)
+    table = deployment.outputs["IssuanceTableName"]
+    _check_table(world, deployment, table)
+    dynamodb = deployment.ministack.client("dynamodb")
+    key, tier_name = LIMITED_CALLER[deployment.mode]
+    item_key = {"pk": {"S": f"limit#{key}"}, "sk": {"S": "bucket"}}
+    written = dynamodb.get_item(TableName=table, Key=item_key, ConsistentRead=True).get("Item")
+    assert written is not None, f"the vends of the api step wrote no {item_key} into {table}"
+    assert float(written["tat"]["N"]) < float(written["expires_at"]["N"]), written
+
+    tier = load_policy(world.root / "functions" / "token_vending" / "policy.yaml").tiers[tier_name]
+    assert tier.limit is not None
+    burst, refill = tier.limit.burst, tier.limit.refill_seconds
+    headers = _caller_headers(deployment)
+    explained = request(f"{deployment.base_url}/token/explain", headers)
+    assert explained.status == 200, explained
+    limits = explained.body["limits"]
+    assert (limits["burst"], limits["refillSeconds"]) == (burst, refill), limits
+    assert limits["remaining"] < burst, limits  # the api step's tokens are counted
+
+    # A whole allowance (the caller's item removed by the harness): `burst` tokens, then 429 with Retry-After.
+    dynamodb.delete_item(TableName=table, Key=item_key)
+    started = time.monotonic()
+    for number in range(burst):
+        vended = request(f"{deployment.base_url}/token", headers)
+        assert vended.status == 200, f"token {number + 1} of {burst}: {vended}"
+    refused = request(f"{deployment.base_url}/token", headers)
+    took = time.monotonic() - started
+    assert took < refill, f"{burst + 1} requests took {took:.1f} s, more than one refill ({refill:g} s): inconclusive"
+    assert refused.status == 429 and refused.body["error"]["code"] == "rate_limited", refused
+    retry_after = int(refused.headers["retry-after"])
+    assert 1 <= retry_after <= refill, refused.headers
+
+    # Two processes, one count: another process takes one, the API the rest, and then neither gets more.
+    dynamodb.delete_item(TableName=table, Key=item_key)
+    started = time.monotonic()
+    taken = _take_in_another_process(world, deployment, table, key, burst, refill)
+    assert taken == {"allowed": True, "remaining": burst - 1}, taken
+    for number in range(burst - 1):
+        vended = request(f"{deployment.base_url}/token", headers)
+        assert vended.status == 200, f"token {number + 2} of {burst}: {vended}"
+    refused = request(f"{deployment.base_url}/token", headers)
+    assert refused.status == 429 and refused.body["error"]["code"] == "rate_limited", refused
+    again = _take_in_another_process(world, deployment, table, key, burst, refill)
+    assert time.monotonic() - started < refill, "slower than one refill: inconclusive"
+    assert again["allowed"] is False, again
+    REPORT.add(
+        "checked",
+        f"{deployment.mode}: issuance table {table}: the api step's item, explain, {burst} then 429 (Retry-After "
+        f"{retry_after} s) in {took:.1f} s, another process's take counted with the API's",
+    )
+
+
+def _check_table(world: World, deployment: Deployment, table: str) -> None:
+    """The table has the template's keys and billing (DynamoDB's own answers), and its encryption, time to live and
+    point-in-time recovery (DynamoDB's answers, or where MiniStack ignores them, the processed template's)."""
+    cloudformation = deployment.ministack.client("cloudformation")
+    processed = cloudformation.get_template(StackName=deployment.stack, TemplateStage="Processed")["TemplateBody"]
+    processed = json.loads(processed) if isinstance(processed, str) else processed
+    # SAM's transform marks every resource with Metadata.SamResourceId: the rest is template.yaml's, as written.
+    declared = {key: value for key, value in processed["Resources"]["IssuanceTable"].items() if key != "Metadata"}
+    source = yaml_parse((world.root / "template.yaml").read_text())["Resources"]["IssuanceTable"]
+    assert declared == source, "the deployed IssuanceTable is not template.yaml's"
+    properties = declared["Properties"]
+    dynamodb = deployment.ministack.client("dynamodb")
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["KeySchema"] == properties["KeySchema"]
+    assert sorted(described["AttributeDefinitions"], key=str) == sorted(properties["AttributeDefinitions"], key=str)
+    assert described["BillingModeSummary"]["BillingMode"] == properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    applied = TableSettingsIgnored.applied(dynamodb, table)
+    if world.probes[TableSettingsIgnored.gap].present:
+        REPORT.add(
+            "bridges",
+            f"{TableSettingsIgnored.gap}: {', '.join(TableSettingsIgnored.SETTINGS)} checked in the processed "
+            f"template (MiniStack's table: {applied})",
+        )
+    else:
+        assert all(applied.values()), applied
+        ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        assert ttl["AttributeName"] == "expires_at", ttl
+
+
+def _caller_headers(deployment: Deployment) -> dict[str, str]:
+    """The `api` step's caller: alice (her password, or her Cognito ID token), or an Open-mode guest."""
+    if deployment.mode == "LambdaAuthorizer":
+        return {"Authorization": _basic("alice", PASSWORD)}
+    if deployment.mode == "AmazonCognito":
+        signed_in = deployment.ministack.client("cognito-idp").initiate_auth(
+            ClientId=deployment.outputs["UserPoolClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD},
+        )
+        return {"Authorization": f"Bearer {signed_in['AuthenticationResult']['IdToken']}"}
+    return {}
+
+
+def _take_in_another_process(
+    world: World, deployment: Deployment, table: str, key: str, burst: int, refill: float
+) -> dict[str, Any]:
+    """One take of `key`'s bucket by the library (momento_tvm.limits, over its standard-library AWS client, as the
+    function counts) in a fresh interpreter, with MiniStack's root credentials."""
+    script = (
+        "import json, sys\n"
+        "from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient\n"
+        "from momento_tvm.limits import DynamoDbLimiter, RateLimit\n"
+        "limiter = DynamoDbLimiter(StdlibAwsClient(DYNAMODB, timeout=10), sys.argv[1])\n"
+        "allowance = limiter.take(sys.argv[2], RateLimit(int(sys.argv[3]), float(sys.argv[4])))\n"
+        "print(json.dumps({'allowed': allowance.allowed, 'remaining': allowance.remaining}))\n"
+    )
+    environment = {
+        **deployment.ministack.aws_environment(),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(world.root / "src"),
+    }
+    argv = [sys.executable, "-c", script, table, key, str(burst), str(refill)]  # the library of the project under test
+    ran = subprocess.run(argv, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    taken: dict[str, Any] = json.loads(ran.stdout)
+    return taken
+
+
 # ---------------------------------------------------------------------------------------------------- the site
 def _publish(world: World, flow: Flow) -> None:
     deployment = _deployed(flow)
@@ -294,7 +440,14 @@ def _deployed(flow: Flow) -> Deployment:
 
 
 # ----------------------------------------------------------------------------------------------------- the tests
-STEPS: Final = (("deploy", _deploy), ("outputs", _outputs), ("api", _api), ("publish", _publish), ("delete", _delete))
+STEPS: Final = (
+    ("deploy", _deploy),
+    ("outputs", _outputs),
+    ("api", _api),
+    ("limits", _limits),
+    ("publish", _publish),
+    ("delete", _delete),
+)
 
 
 @pytest.fixture(scope="session")
@@ -328,6 +481,11 @@ def test_the_deployed_api_answers_as_documented_and_its_tokens_work_with_the_sdk
     flows: dict[str, Flow], mode: str
 ) -> None:
     flows[mode].outcome("api")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_deployed_issuance_limit_holds_and_its_table_is_shared(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("limits")
 
 
 @pytest.mark.parametrize("mode", MODES)

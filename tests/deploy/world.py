@@ -297,6 +297,7 @@ def shell_line(argv: Sequence[str]) -> str:
 class Answer:
     status: int
     body: Any  # the JSON, or the text when it is not JSON
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case (request() only; curl's: none)
 
 
 def answers(output: str) -> list[Answer]:
@@ -317,10 +318,11 @@ def request(url: str, headers: Mapping[str, str] | None = None) -> Answer:
     assert url.startswith("http://127.0.0.1:"), url
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=dict(headers or {})), timeout=30) as answer:  # noqa: S310
-            status, text = answer.status, answer.read().decode()
+            status, text, received = answer.status, answer.read().decode(), answer.headers
     except urllib.error.HTTPError as error:
-        status, text = error.code, error.read().decode()
+        status, text, received = error.code, error.read().decode(), error.headers
+    lowered = {name.lower(): value for name, value in received.items()}
     try:
-        return Answer(status, json.loads(text))
+        return Answer(status, json.loads(text), lowered)
     except ValueError:
-        return Answer(status, text)
+        return Answer(status, text, lowered)

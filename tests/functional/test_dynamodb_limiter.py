@@ -9,9 +9,13 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -21,7 +25,7 @@ from hypothesis import strategies as st
 
 from momento_tvm import VendingMachine, verified_identity
 from momento_tvm.aws_boto3 import Boto3JsonClient
-from momento_tvm.aws_json import DYNAMODB, AwsJsonClient, StdlibAwsClient
+from momento_tvm.aws_json import DYNAMODB, AwsError, AwsJsonClient, StdlibAwsClient
 from momento_tvm.errors import LimiterUnavailableError, RateLimitedError
 from momento_tvm.limits import Allowance, DynamoDbLimiter, InMemoryLimiter, LimiterError, RateLimit
 from momento_tvm.minting import MintedToken
@@ -111,6 +115,37 @@ def test_the_shared_bucket_allows_burst_then_one_per_period(kind: str, moto: Mot
     assert int(item["expires_at"]["N"]) >= clock.now + 10  # DynamoDB's TTL deletes it only once the bucket is full
 
 
+class CountingClient:
+    """The standard-library client, counting the UpdateItem calls that failed their condition."""
+
+    def __init__(self, inner: AwsJsonClient) -> None:
+        self.inner = inner
+        self.failed = 0
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return self.inner.call(operation, params)
+        except AwsError as error:
+            self.failed += error.code == "ConditionalCheckFailedException"
+            raise
+
+
+def test_a_caller_vending_again_costs_one_write_not_a_failed_one_first(moto: Moto, table: str) -> None:
+    """The write a process expects goes first: a second and third token within the refill period, and a token after
+    a long idle, each succeed at their first write; only the refusal fails one (and needs no second)."""
+    counting = CountingClient(client("stdlib", moto.url))
+    clock = Clock()
+    limiter = DynamoDbLimiter(counting, table, clock=clock)
+    limit = RateLimit(3, 10.0)
+    assert [limiter.take("user#alice", limit).allowed for _ in range(3)] == [True] * 3
+    assert counting.failed == 0
+    assert not limiter.take("user#alice", limit).allowed
+    assert counting.failed == 1
+    clock.now += 3600
+    assert limiter.take("user#alice", limit) == Allowance(True, 2, 0)
+    assert counting.failed == 1  # an hour on, the hint says the bucket is full again: the fresh write, first time
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_missing_table_or_a_dead_endpoint_is_a_limiter_error_with_a_code(kind: str, moto: Moto) -> None:
     limiter = DynamoDbLimiter(client(kind, moto.url), "no-such-table", clock=Clock())
@@ -135,12 +170,37 @@ print(json.dumps(sum(limiter.take("user#shared", RateLimit(7, 60.0)).allowed for
 """
 
 
-def test_processes_sharing_the_table_allow_exactly_what_one_would(moto: Moto, table: str) -> None:
+@contextmanager
+def one_request_at_a_time() -> Iterator[Moto]:
+    """A moto server answering one request at a time. moto checks a condition and applies the update without a lock,
+    so two of its threads can both pass one condition (four processes once got 8 tokens from a bucket of 7), where
+    DynamoDB applies each item's writes one after another. A server without threads plays DynamoDB's atomicity."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=False, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Moto("127.0.0.1", server.server_port)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_processes_sharing_the_table_allow_exactly_what_one_would(table: str) -> None:
     """Four processes take 10 each from one bucket of 7 at the same instant: 7 allowed in all, never more."""
-    env = {**os.environ, **environ(moto.url)}
+    with one_request_at_a_time() as moto:
+        allowed = _four_processes(moto.url, table)
+    assert sum(allowed) == 7, allowed
+
+
+def _four_processes(url: str, table: str) -> list[int]:
+    env = {**os.environ, **environ(url)}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, moto.url, table, str(NOW), "10"],
+            [sys.executable, "-c", _WORKER, url, table, str(NOW), "10"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -152,8 +212,7 @@ def test_processes_sharing_the_table_allow_exactly_what_one_would(moto: Moto, ta
         assert worker.stdin is not None
         worker.stdin.write("go\n")
         worker.stdin.flush()
-    allowed = [json.loads(worker.communicate(timeout=60)[0]) for worker in workers]
-    assert sum(allowed) == 7, allowed
+    return [json.loads(worker.communicate(timeout=60)[0]) for worker in workers]
 
 
 class CountingMinter:
@@ -190,7 +249,7 @@ def test_an_outage_of_the_table_lets_mints_through_or_refuses_them_fast(on_error
             lambda: minter,
             cache_name="c",
             limiter=DynamoDbLimiter(client("stdlib", url), table, clock=Clock()),
-            on_limiter_error=on_error,
+            on_store_error=on_error,
         )
         alice = verified_identity("alice", [])
         vendor.vend(alice)
@@ -215,20 +274,25 @@ def test_an_outage_of_the_table_lets_mints_through_or_refuses_them_fast(on_error
 @given(
     burst=st.integers(min_value=1, max_value=4),
     refill=st.sampled_from([0.5, 2.0, 7.5]),
-    steps=st.lists(st.tuples(st.sampled_from([0, 0, 0.1, 0.5, 1.0, 3.0, 20.0]), st.sampled_from("ab")), max_size=20),
+    steps=st.lists(
+        st.tuples(st.sampled_from([0, 0, 0.1, 0.5, 1.0, 3.0, 20.0]), st.sampled_from("ab"), st.sampled_from([0, 1])),
+        max_size=24,
+    ),
 )
 def test_the_table_answers_exactly_as_the_in_memory_arithmetic(
-    moto_server: Moto, burst: int, refill: float, steps: list[tuple[float, str]]
+    moto_server: Moto, burst: int, refill: float, steps: list[tuple[float, str, int]]
 ) -> None:
-    """The two conditional writes give, take by take, the answers of the pure bucket (InMemoryLimiter)."""
+    """Two limiters on one table (two processes, each with its own hints of which write to try first) give, take by
+    take, the answers of the pure bucket (InMemoryLimiter)."""
     name = f"tvm-model-{uuid.uuid4().hex[:8]}"
     create_table(moto_server, name)
     clock = Clock()
-    shared = DynamoDbLimiter(client("stdlib", moto_server.url), name, clock=clock)
+    processes = [DynamoDbLimiter(client("stdlib", moto_server.url), name, clock=clock) for _ in range(2)]
     model = InMemoryLimiter(clock=clock)
     limit = RateLimit(burst, refill)
-    for gap, key in steps:
+    for gap, key, process in steps:
         clock.now += gap
-        assert shared.take(key, limit) == model.take(key, limit), (gap, key)
+        shared = processes[process]
+        assert shared.take(key, limit) == model.take(key, limit), (gap, key, process)
         assert shared.peek(key, limit) == model.peek(key, limit)
     moto_server.client("dynamodb").delete_table(TableName=name)

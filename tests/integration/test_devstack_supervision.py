@@ -29,7 +29,7 @@ from momento.responses import CacheGet, CacheSet
 
 from devstack import Stack, StackConfig
 from devstack.config import RestartPolicy
-from devstack.seed import MOMENTO_KEY_SECRET_NAME, USERS_SECRET_NAME, secret_arn
+from devstack.seed import ISSUANCE_TABLE_NAME, MOMENTO_KEY_SECRET_NAME, USERS_SECRET_NAME, secret_arn
 
 HOST = "127.0.0.1"
 CACHE = "default-cache"
@@ -279,7 +279,16 @@ async def test_a_killed_moto_comes_back_with_its_secrets_under_the_same_arns(
         assert logged(
             devstack_log,
             "devstack: moto is back (restart 1, ",
-        )[-1].endswith("; re-seeded: secret tvm/momento-api-key, secret tvm/users)")
+        )[-1].endswith("; re-seeded: secret tvm/momento-api-key, secret tvm/users, table tvm-issuance)")
+        # The issuance table is back too (empty: every caller's bucket starts full again).
+        tables = boto3.client(
+            "dynamodb",
+            endpoint_url=stack.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        ).list_tables()["TableNames"]
+        assert tables == [ISSUANCE_TABLE_NAME]
         # A spelling of the header no request used before: the gateway's authorizer cache cannot answer for it.
         back = time.perf_counter()
         assert (await vend_within(http, stack, 5, scheme="BASIC"))["tokenId"] == "alice"

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import boto3
 import pytest
 import pytest_asyncio
 
@@ -119,6 +120,16 @@ async def test_a_flood_from_one_user_gets_its_burst_then_429s_and_another_user_i
     assert codes == {"rate_limited": statuses[429]}, codes
     assert all(1 <= int(refusal.split()[1]) <= REFILL_SECONDS for refusal in refusals), set(refusals)
     assert bob == [200] * BURST
+    # Counted in the stack's DynamoDB table (as every deployed Lambda instance counts), not in the worker's memory.
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=authorizer_stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    item = dynamodb.get_item(TableName="tvm-issuance", Key={"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}})
+    assert float(item["Item"]["tat"]["N"]) > time.time()  # alice's bucket: empty, refilling
     print(f"\nalice: {statuses[200]} of {FLOOD} in {elapsed:.1f} s (allowed {low}..{high}); bob: {bob}")
 
 

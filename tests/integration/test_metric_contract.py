@@ -21,11 +21,16 @@ from typing import Any
 
 import pytest
 
+from momento_emulator import EmulatorConfig
+from momento_emulator.testing import EmulatorThread
+from momento_tvm import load_policy
+from momento_tvm.limits import InMemoryLimiter
 from momento_tvm.secret_cache import SecretCache
 from tests.integration.vending import Clock, as_user, invoke, load_event, merge, with_query, without_authorizer
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+DEPLOYED_POLICY = ROOT / "functions" / "token_vending" / "policy.yaml"
 NAMESPACE = "MomentoTokenVending"  # tests/integration/vending.py's POWERTOOLS_METRICS_NAMESPACE, as the template's
 SERVICE = "token-vending"
 
@@ -112,6 +117,39 @@ def test_every_answer_publishes_exactly_its_declared_metric(
     broken = function.VendingFunction(SecretCache(lambda name: 42))
     expect(broken, alice, [("InternalErrors", {})])
     broken.close()
+
+    # The issuance limit, with the deployed policy's (readwrite's: 5 at once; the module's own policy has none): the
+    # sixth token is refused, counted in Denials by reason and in RateLimited by tier.
+    monkeypatch.setattr(function, "policy", load_policy(DEPLOYED_POLICY))
+    limited = function.VendingFunction(function.key_cache(clock), InMemoryLimiter())
+    for _ in range(5):
+        expect(limited, alice, [("TokensVended", {"tier": "readwrite"})])
+    expect(limited, alice, [("Denials", {"reason": "rate_limited"}), ("RateLimited", {"tier": "readwrite"})])
+    limited.close()
+
+    # The limiter's table unreachable (the template's LIMITS_TABLE and its local-only DynamoDbEndpoint, nothing
+    # answering there): StoreFailureMode Allow vends unchecked, Refuse answers 503; both count LimiterErrors.
+    monkeypatch.setenv("LIMITS_TABLE", "tvm-issuance")
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:9")  # the discard port: connection refused
+    for failure_mode, answered in (
+        ("Allow", ("TokensVended", {"tier": "readwrite"})),
+        ("Refuse", ("UpstreamErrors", {})),
+    ):
+        monkeypatch.setenv("STORE_FAILURE_MODE", failure_mode)
+        unchecked = function.VendingFunction(function.key_cache(clock))
+        expect(unchecked, alice, [answered, ("LimiterErrors", {})])
+        unchecked.close()
+    monkeypatch.undo()
+
+    # Momento's own quota for the account (an emulator that plays it: one mint, then none for 100 s): 429, counted in
+    # Denials by reason and in QuotaExceeded.
+    with EmulatorThread(EmulatorConfig(caches=("test-cache",), auth_quota=0.01)) as quota_emulator:
+        monkeypatch.setenv("MOMENTO_ENDPOINT", f"127.0.0.1:{quota_emulator.grpc_port}")
+        quota = function.VendingFunction(function.key_cache(clock), InMemoryLimiter())
+        expect(quota, alice, [("TokensVended", {"tier": "readwrite"})])
+        expect(quota, as_user("bob", "readwrite"), [("Denials", {"reason": "quota_exceeded"}), ("QuotaExceeded", {})])
+        quota.close()
+    monkeypatch.undo()
 
     assert {name for name, _ in seen} == {metric.name for metric in function.METRICS}, "a declaration went unexercised"
 

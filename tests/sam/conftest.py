@@ -28,6 +28,7 @@ from typing import IO, Any
 import pytest
 from momento import CredentialProvider
 
+from devstack.seed import ISSUANCE_TABLE_NAME, REGION
 from sam_local import SamLocalError
 from sam_local.engine import DockerDaemon, daemon_answers, docker_api, is_root
 from sam_local.image import IMAGE, ensure_image, image_exists
@@ -225,6 +226,37 @@ def _sam_api(auth: str, sam_build: float, tmp_path_factory: pytest.TempPathFacto
     for variable, port in api.info["ports"].items():  # sam, the emulator, moto and the relays are gone
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port["port"])) != 0, f"{variable} {port['port']} still answers"
+
+
+@pytest.fixture(autouse=True)
+def full_buckets(request: pytest.FixtureRequest) -> None:
+    """Every test starts with every caller's issuance bucket full: the session's stacks keep one issuance table each
+    (in their moto), and the tests' requests would otherwise count against each other's limits, in whatever order
+    they run (as tests/functional's moto is emptied before each test)."""
+    for name in ("lambda_api", "open_api"):
+        if name in request.fixturenames:
+            empty_issuance_table(str(request.getfixturevalue(name).info["moto_url"]))
+
+
+def issuance_table(moto_url: str) -> Any:
+    """A boto3 DynamoDB client on a stack's moto (the functions reach the same one over the Docker bridge)."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # moto accepts any credentials
+    )
+
+
+def empty_issuance_table(moto_url: str) -> None:
+    """Every item of the stack's issuance table deleted (the test harness only; the functions never delete)."""
+    client = issuance_table(moto_url)
+    for page in client.get_paginator("scan").paginate(TableName=ISSUANCE_TABLE_NAME):
+        for item in page["Items"]:
+            client.delete_item(TableName=ISSUANCE_TABLE_NAME, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
 @pytest.fixture(scope="session")

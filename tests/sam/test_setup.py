@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.seed import USERS_SECRET_NAME, secret_arn
+from devstack.seed import ISSUANCE_TABLE_NAME, USERS_SECRET_NAME, secret_arn
 from sam_local.image import _codename, debian_mirror
 from sam_local.stack import ENV_VARS_FILE
 from tests.sam.conftest import ROOT
@@ -31,9 +31,11 @@ def test_cognito_mode_is_refused_plainly_and_at_once() -> None:
     assert time.perf_counter() - started < 10  # refused before dockerd, the image or a build
 
 
-def test_the_env_vars_file_names_the_seeded_users_secret() -> None:
+def test_the_env_vars_file_names_the_seeded_users_secret_and_issuance_table() -> None:
+    """What the template gives as a `!Ref` (which SAM CLI cannot resolve without a stack) is what make sam-api seeds."""
     assert json.loads(ENV_VARS_FILE.read_text()) == {
-        "CredentialsAuthorizerFunction": {"USERS_SECRET_ARN": secret_arn(USERS_SECRET_NAME)}
+        "CredentialsAuthorizerFunction": {"USERS_SECRET_ARN": secret_arn(USERS_SECRET_NAME)},
+        "TokenVendingFunction": {"LIMITS_TABLE": ISSUANCE_TABLE_NAME},
     }
 
 

@@ -5,10 +5,12 @@ and tokens the real `momento` SDK then uses on the emulator.
 from __future__ import annotations
 
 import statistics
+import time
 import uuid
 
+from devstack.seed import ISSUANCE_TABLE_NAME
 from tests import sdk_rights
-from tests.sam.conftest import SamApiProcess, basic, figure, request
+from tests.sam.conftest import SamApiProcess, basic, figure, issuance_table, request
 
 CACHE = "default-cache"
 
@@ -30,14 +32,38 @@ def test_sam_mounts_the_one_vending_function_behind_the_authorizer(lambda_api: S
 
 
 def test_warm_request_latency(lambda_api: SamApiProcess) -> None:
-    """Measured (and bounded loosely): the fixture's first request started the containers; these reuse them."""
+    """Measured (and bounded loosely): the fixture's first request started the containers; these reuse them. Through
+    explain (the authorizer, the function, a read of the caller's bucket), since ten tokens in a row for one user are
+    over the tier's issuance limit (the next test)."""
     warm = []
     for _ in range(10):
-        answer = request(f"{lambda_api.url}/token", authorization=basic("bob", "bob-password"))
+        answer = request(f"{lambda_api.url}/token/explain", authorization=basic("bob", "bob-password"))
         assert answer.status == 200, answer.body
         warm.append(answer.seconds)
-    figure("warm request through sam local (median of 10)", f"{statistics.median(warm) * 1000:.0f} ms")
+    figure("warm request through sam local (explain, median of 10)", f"{statistics.median(warm) * 1000:.0f} ms")
     assert statistics.median(warm) < 5
+
+
+def test_a_vend_writes_the_callers_bucket_in_motos_table_and_the_limit_holds(lambda_api: SamApiProcess) -> None:
+    """The function in its container reaches moto's issuance table over the Docker bridge (DynamoDbEndpoint, the
+    LIMITS_TABLE of env-vars.json): alice's first token writes her bucket; her tier's burst (5) later, a 429."""
+    moto = issuance_table(lambda_api.info["moto_url"])
+    key = {"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}}
+    assert "Item" not in moto.get_item(TableName=ISSUANCE_TABLE_NAME, Key=key)
+    started = time.time()
+    first = request(f"{lambda_api.url}/token", authorization=basic("alice", "alice-password"))
+    assert first.status == 200, first.body
+    item = moto.get_item(TableName=ISSUANCE_TABLE_NAME, Key=key)["Item"]
+    assert started + 12 - 1 <= float(item["tat"]["N"]) <= time.time() + 12 + 1  # one token of one every 12 s
+    assert int(item["expires_at"]["N"]) > float(item["tat"]["N"])
+    for _ in range(4):
+        answer = request(f"{lambda_api.url}/token", authorization=basic("alice", "alice-password"))
+        assert answer.status == 200, answer.body
+    refused = request(f"{lambda_api.url}/token", authorization=basic("alice", "alice-password"))
+    assert time.time() - started < 12, "too slow to meet the limit before it refills: this run proves nothing"
+    assert refused.status == 429, refused.body
+    assert refused.body["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 12
 
 
 def test_no_authorization_is_the_gateways_401(lambda_api: SamApiProcess) -> None:

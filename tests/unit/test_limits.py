@@ -93,7 +93,8 @@ def test_an_idle_bucket_refills_to_burst_and_no_further(limit: RateLimit, idle: 
     allowance, tat = decide(None, now, limit)
     assert allowance.allowed
     later = now + idle
-    refilled = min(limit.burst, limit.burst - 1 + math.floor(idle / limit.refill_seconds + 1e-9))
+    # In whole milliseconds, as the limiter counts.
+    refilled = min(limit.burst, limit.burst - 1 + round(idle * 1000) // round(limit.refill_seconds * 1000))
     limiter = InMemoryLimiter(clock=lambda: later)
     limiter._tats["k"] = tat  # type: ignore[assignment]  # the state decide() left
     assert limiter.peek("k", limit).remaining == refilled
@@ -289,13 +290,13 @@ def test_a_limiter_that_cannot_decide_lets_the_mint_through_or_refuses_as_config
         "remaining": None,
         "retryAfterSeconds": None,
     }
-    strict, strict_minter = machine(BrokenLimiter(), on_limiter_error="refuse")
+    strict, strict_minter = machine(BrokenLimiter(), on_store_error="refuse")
     with pytest.raises(LimiterUnavailableError) as raised:
         strict.vend(verified_identity("alice", []))
     assert (raised.value.status, raised.value.code, raised.value.retry_after) == (503, "upstream_unavailable", 2)
     assert "Throughput" not in raised.value.message and strict_minter.mints == 0
-    with pytest.raises(ValueError, match="on_limiter_error"):
-        machine(BrokenLimiter(), on_limiter_error="maybe")
+    with pytest.raises(ValueError, match="on_store_error"):
+        machine(BrokenLimiter(), on_store_error="maybe")
 
 
 def test_a_tier_without_a_limit_is_never_counted() -> None:

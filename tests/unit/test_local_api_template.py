@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 KEY_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm/momento-AbCdEf"
 USERS_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tvm/users-GhIjKl"
+TABLE = "local-issuance"  # the issuance table's name, as make dev gives it for `!Ref IssuanceTable`
 LOCAL_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
 PARAMETERS = {
     "MomentoApiKeySecretArn": KEY_ARN,
@@ -48,7 +49,7 @@ def local_api(mode: str, **parameters: str) -> LocalApi:
         template=TEMPLATE,
         auth_method=mode,
         parameters={**PARAMETERS, **parameters},
-        resources={"UsersSecret": USERS_ARN},
+        resources={"UsersSecret": USERS_ARN, "IssuanceTable": TABLE},
     )
 
 
@@ -95,6 +96,9 @@ def test_vending_function_environment_is_resolved_from_parameters(mode: str) -> 
         "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "SECRETS_MANAGER_ENDPOINT": "",
+        "LIMITS_TABLE": TABLE,  # the template's `!Ref IssuanceTable`, from `resources`
+        "STORE_FAILURE_MODE": "Allow",
+        "DYNAMODB_ENDPOINT": "",  # empty: the function's AWS_ENDPOINT_URL (make dev's moto) serves it
     }
     assert function.code_uri == ROOT / "functions" / "token_vending"
     assert function.handler == "app.handler"
@@ -118,6 +122,31 @@ def test_authorizer_environment_ignores_globals_and_takes_the_users_secret_from_
 def test_an_unresolvable_environment_value_is_dropped() -> None:
     api = LocalApi(template=TEMPLATE, auth_method="LambdaAuthorizer", parameters=PARAMETERS)
     assert "USERS_SECRET_ARN" not in api.functions[AUTHORIZER_FUNCTION].environment
+    assert "LIMITS_TABLE" not in api.functions[VENDING["LambdaAuthorizer"]].environment  # the function then warns
+
+
+@pytest.mark.parametrize("mode", ["Open", "LambdaAuthorizer", "AmazonCognito"])
+def test_make_dev_gives_every_mode_the_issuance_tables_name(mode: str) -> None:
+    """devstack's resources for the local API (modes.py's api_authorizers, seed.py's stack_resources) resolve the
+    template's `!Ref IssuanceTable` to the table make dev seeds into moto, in every mode."""
+    import asyncio
+
+    from devstack.cognito import CognitoInfo, CognitoPool
+    from devstack.modes import MODES, Seeded
+    from devstack.seed import ISSUANCE_TABLE_NAME
+
+    async def resources() -> dict[str, str]:
+        seeded: asyncio.Future[Seeded] = asyncio.get_running_loop().create_future()
+        info = CognitoInfo("us-east-1", "pool-id", "client-id", "http://127.0.0.1:1", "iss", "jwks")
+        # AmazonCognito's ids come from moto: a stand-in pool here (the other modes do not wait for it)
+        seeded.set_result(Seeded((CognitoPool({}, {}, (), (), "UserPool", "UserPoolClient"),), info))
+        return dict((await MODES[mode].api_authorizers(seeded)).resources)
+
+    given = asyncio.run(resources())
+    assert given["IssuanceTable"] == ISSUANCE_TABLE_NAME
+    if mode != "AmazonCognito":  # the local API of that mode also needs the pool's keys: tests/integration
+        api = LocalApi(template=TEMPLATE, auth_method=mode, parameters=PARAMETERS, resources=given)
+        assert api.functions["TokenVendingFunction"].environment["LIMITS_TABLE"] == ISSUANCE_TABLE_NAME
 
 
 @pytest.mark.parametrize("mode", ["Open", "LambdaAuthorizer"])

@@ -93,7 +93,12 @@ VENDING_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_TRACE_DISABLED",
     "SECRETS_MANAGER_ENDPOINT",
+    "LIMITS_TABLE",
+    "STORE_FAILURE_MODE",
+    "DYNAMODB_ENDPOINT",
 }
+# The issuance store (issue 22): one DynamoDB table in every mode, the vending function's only DynamoDB access.
+ISSUANCE_TABLE = "IssuanceTable"
 PSEUDO_PARAMETERS = {
     "AWS::AccountId",
     "AWS::NotificationARNs",
@@ -397,7 +402,7 @@ def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -
 
 def test_the_shared_resources_are_unconditional_and_the_mode_resources_keep_their_conditions() -> None:
     resources = _source()["Resources"]
-    for shared in (API, VENDING, DEPLOY_CHECK, DEPLOY_CHECK_FUNCTION, "MomentoTvmLayer"):
+    for shared in (API, VENDING, DEPLOY_CHECK, DEPLOY_CHECK_FUNCTION, "MomentoTvmLayer", ISSUANCE_TABLE):
         assert "Condition" not in resources[shared], shared
     for mode, own in MODE_RESOURCES.items():
         for name, condition in own.items():
@@ -608,6 +613,9 @@ def test_vending_function_environment_is_the_handler_contract(
         "POWERTOOLS_METRICS_NAMESPACE": "MomentoTokenVending",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "SECRETS_MANAGER_ENDPOINT": "",  # empty: the functions use AWS's own endpoint
+        "LIMITS_TABLE": {"Ref": ISSUANCE_TABLE},
+        "STORE_FAILURE_MODE": "Allow",  # the request goes through when the table cannot decide
+        "DYNAMODB_ENDPOINT": "",  # empty: AWS's own endpoint
     }
     assert ("MomentoApiKeySecret" in deployed.resources) == (secret != EXISTING_SECRET_ARN)
     if "MomentoApiKeySecret" in deployed.resources:
@@ -623,19 +631,29 @@ def test_vending_function_environment_is_the_handler_contract(
     ],
     ids=["created-secret", "existing-secret"],
 )
-def test_vending_function_may_only_read_the_momento_key_secret(
+def test_vending_function_may_only_read_its_key_and_update_its_issuance_table(
     mode: str, key_source: dict[str, str], secret: Any
 ) -> None:
     deployed = deploy(mode, **key_source)
     role = _role_of(deployed, VENDING)
     assert role["ManagedPolicyArns"] == [BASIC_EXECUTION]  # CloudWatch Logs only
     statements = _statements(role)
-    assert statements, "the vending function must be able to read its key"
     for statement in statements:
         assert statement["Effect"] == "Allow"
-        assert statement["Action"] in (["secretsmanager:GetSecretValue"], "secretsmanager:GetSecretValue")
-        assert _policy_resource(statement) == secret
         assert "NotAction" not in statement and "NotResource" not in statement
+        assert "Condition" not in statement
+    grants = sorted((_actions(statement), json.dumps(_policy_resource(statement))) for statement in statements)
+    assert grants == sorted(
+        [
+            (("secretsmanager:GetSecretValue",), json.dumps(secret)),
+            (("dynamodb:GetItem", "dynamodb:UpdateItem"), json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]})),
+        ]
+    )
+
+
+def _actions(statement: Mapping[str, Any]) -> tuple[str, ...]:
+    action = statement["Action"]
+    return tuple(sorted([action] if isinstance(action, str) else action))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -740,6 +758,21 @@ def test_sam_local_names_its_bridge_emulator_so_the_function_speaks_plaintext_to
         assert target == (overrides["MomentoEndpoint"], False), where
 
 
+def test_every_sam_local_run_points_the_issuance_table_client_at_its_moto_on_the_bridge() -> None:
+    """SAM CLI's --env-vars overrides only declared variables, so the table's endpoint comes in as the template's
+    DynamoDbEndpoint, the same moto as SecretsManagerEndpoint (tests/sam run it, with Docker)."""
+    from momento_tvm.aws_json import DYNAMODB, endpoint
+
+    found = list(_sam_local_overrides())
+    assert len(found) == 4
+    for where, overrides in found:
+        assert overrides["DynamoDbEndpoint"] == overrides["SecretsManagerEndpoint"], where
+        assert overrides["DynamoDbEndpoint"].startswith("http://172.17.0.1:"), where
+        mode = overrides.pop("AuthenticationMethod")
+        variables = deploy(mode, MomentoApiKey="", **overrides).properties(VENDING)["Environment"]["Variables"]
+        assert endpoint(DYNAMODB, {**variables, "AWS_REGION": REGION}).url == overrides["DynamoDbEndpoint"], where
+
+
 def test_the_console_groups_every_parameter_once() -> None:
     source = _source()
     groups = source["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
@@ -774,6 +807,194 @@ def test_no_other_iam_grants_exist(mode: str) -> None:
         ]
     for extra in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::User", "AWS::IAM::AccessKey"):
         assert not deployed.of_type(extra)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_other_dynamodb_permission_exists(mode: str) -> None:
+    """Every DynamoDB action any role of the stack may take: the vending function's two, on its table only. No
+    managed policy brings more (those attached are CloudWatch Logs' and X-Ray's)."""
+    for tracing in ("Disabled", "Active"):
+        deployed = deploy(mode, Tracing=tracing)
+        found = set()
+        for role_name, role in deployed.of_type("AWS::IAM::Role").items():
+            assert set(role["Properties"].get("ManagedPolicyArns", [])) <= {BASIC_EXECUTION, XRAY_WRITE}, role_name
+            for statement in _statements(role["Properties"]):
+                for action in _actions(statement):
+                    if action.lower().startswith("dynamodb:") or action == "*":
+                        found.add((role_name, action, json.dumps(_policy_resource(statement))))
+        vending_role = deployed.properties(VENDING)["Role"]["Fn::GetAtt"][0]
+        table_arn = json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]})
+        assert found == {
+            (vending_role, "dynamodb:GetItem", table_arn),
+            (vending_role, "dynamodb:UpdateItem", table_arn),
+        }, tracing
+
+
+class _RecordingDynamoDb:
+    """An AwsJsonClient that records the operations asked of it and answers as an empty table would."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        self.operations.append(operation)
+        assert payload["TableName"] == "the-table"
+        return {}
+
+
+def test_the_granted_actions_are_every_call_the_limiter_makes() -> None:
+    """What momento_tvm.limits.DynamoDbLimiter sends for a vend (take) and an explain (peek) is exactly what the
+    template grants (tests/deploy proves it again under MiniStack's IAM enforcement)."""
+    from momento_tvm.limits import DEFAULT_LIMIT, DynamoDbLimiter
+
+    client = _RecordingDynamoDb()
+    limiter = DynamoDbLimiter(client, "the-table", clock=lambda: 1_000.0)
+    limiter.take("user#alice", DEFAULT_LIMIT)
+    limiter.peek("user#alice", DEFAULT_LIMIT)
+    granted = {
+        action.removeprefix("dynamodb:")
+        for statement in _statements(_role_of(deploy(), VENDING))
+        for action in _actions(statement)
+        if action.startswith("dynamodb:")
+    }
+    assert set(client.operations) == granted == {"UpdateItem", "GetItem"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_issuance_table_is_the_limiters_on_demand_encrypted_and_expiring(mode: str) -> None:
+    """One table in every mode, keyed as momento_tvm.limits.DynamoDbLimiter writes (and the revocation items will:
+    pk "control", listed by one Query on the partition, so no index), its TTL on the limiter's attribute."""
+    from momento_tvm.limits import DynamoDbLimiter
+
+    deployed = deploy(mode)
+    assert set(deployed.of_type("AWS::DynamoDB::Table")) == {ISSUANCE_TABLE}
+    table = deployed.resources[ISSUANCE_TABLE]
+    assert table["DeletionPolicy"] == "Delete"  # deleting the stack leaves no table (tests/deploy checks it)
+    assert table["UpdateReplacePolicy"] == "Retain"  # a replacement keeps the old table (its revocations)
+    properties = table["Properties"]
+    partition, sort = DynamoDbLimiter.PARTITION_KEY, DynamoDbLimiter.SORT_KEY
+    assert properties == {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": partition, "AttributeType": "S"},
+            {"AttributeName": sort, "AttributeType": "S"},
+        ],
+        "KeySchema": [{"AttributeName": partition, "KeyType": "HASH"}, {"AttributeName": sort, "KeyType": "RANGE"}],
+        "TimeToLiveSpecification": {"AttributeName": DynamoDbLimiter.TTL_ATTRIBUTE, "Enabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    }  # no TableName (CloudFormation names it), no index, no stream, no provisioned capacity
+    assert (partition, sort) == ("pk", "sk")
+
+
+def test_the_limiter_failure_mode_is_allow_or_refuse_and_reaches_the_vending_function_only() -> None:
+    spec = _source()["Parameters"]["StoreFailureMode"]
+    assert spec["Default"] == "Allow"
+    assert spec["AllowedValues"] == ["Allow", "Refuse"]
+    assert "shared store" in spec["Description"]
+    for value in ("Allow", "Refuse"):
+        deployed = deploy("LambdaAuthorizer", StoreFailureMode=value)
+        assert deployed.properties(VENDING)["Environment"]["Variables"]["STORE_FAILURE_MODE"] == value
+        for name in (AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION):
+            assert "STORE_FAILURE_MODE" not in str(deployed.properties(name).get("Environment")), name
+    assert not _allowed(spec, "allow")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_dynamodb_endpoint_parameter_is_local_only_and_changes_nothing_when_empty(mode: str) -> None:
+    """DynamoDbEndpoint exists for `sam local` (whose --env-vars only override declared variables). Empty, as
+    deployed, the limiter's client (momento_tvm.aws_json, read as app.py reads it) uses AWS's regional endpoint;
+    given, the vending function (and only it) gets it, and the client uses it before AWS_ENDPOINT_URL."""
+    from momento_tvm.aws_json import DYNAMODB, endpoint
+
+    spec = _source()["Parameters"]["DynamoDbEndpoint"]
+    assert spec["Default"] == ""
+    assert spec["Description"].startswith("Local development only; empty = AWS's own endpoint")
+    assert "Leave it empty in every deployment" in spec["Description"]
+    for value, allowed in (("", True), (LOCAL_MOTO, True), ("https://ddb.example.com", True), ("ddb", False)):
+        assert _allowed(spec, value) is allowed, value
+    assert not _allowed(spec, "http://x/path")
+
+    runtime = {"AWS_REGION": REGION}  # what Lambda sets; a deployed function has no AWS_ENDPOINT_URL
+    variables = deploy(mode).properties(VENDING)["Environment"]["Variables"]
+    assert variables["DYNAMODB_ENDPOINT"] == ""
+    assert endpoint(DYNAMODB, {**variables, **runtime}).url == f"https://dynamodb.{REGION}.amazonaws.com"
+    local = deploy(mode, DynamoDbEndpoint=LOCAL_MOTO)
+    variables = local.properties(VENDING)["Environment"]["Variables"]
+    assert variables["DYNAMODB_ENDPOINT"] == LOCAL_MOTO
+    elsewhere = {**variables, **runtime, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+    assert endpoint(DYNAMODB, elsewhere).url == LOCAL_MOTO
+    for name, function in local.of_type("AWS::Lambda::Function").items():
+        if name != VENDING:
+            assert LOCAL_MOTO not in json.dumps(function["Properties"].get("Environment", {})), name
+
+
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+
+
+def _doc_section(number: int) -> str:
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
+    return text.split(f"\n## {number}. ", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_deploy_page_asks_every_parameter_in_the_templates_order() -> None:
+    """Section 4's table is `sam deploy --guided`'s questions, which follow the template's Parameters."""
+    section = _doc_section(4)
+    first_cells = [line.split(" | ", 1)[0] for line in section.splitlines() if line.startswith("| `Parameter ")]
+    asked = [found for cell in first_cells for found in re.findall(r"`Parameter (\w+)(?: \[([^\]]*)\])?`", cell)]
+    specs = _source()["Parameters"]
+    assert [name for name, _ in asked] == list(specs)
+    for name, default in asked:
+        if "Default" in specs[name] and not specs[name].get("NoEcho"):
+            assert default == str(specs[name]["Default"]), name
+
+
+def test_the_deploy_pages_own_links_lead_to_its_headings() -> None:
+    """`[section 10](#10-issuance-limits-and-momentos-quota)` and the like: GitHub's anchors of the page's headings."""
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    headings = {
+        re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in re.findall(r"^#+ (.+)$", prose, re.M)
+    }
+    links = re.findall(r"\]\(#([^)\s]+)\)", text)
+    assert "10-issuance-limits-and-momentos-quota" in links
+    assert set(links) <= headings, set(links) - headings
+
+
+def test_the_deploy_pages_limits_section_says_what_the_code_and_the_policy_do() -> None:
+    """docs/deploy.md section 10: the default limit (and that a tier without `limits` gets it), the shipped tiers'
+    limits, the table's permissions and the limiter's timeout."""
+    import ast
+
+    from momento_tvm.limits import DEFAULT_LIMIT, RateLimit
+    from momento_tvm.policy import load_policy, parse_policy
+
+    section = " ".join(_doc_section(10).split())
+    assert RateLimit(5, 12.0) == DEFAULT_LIMIT
+    assert "gets the default, **5 at once, then one every 12 s** per caller" in section
+    policy_text = (ROOT / "functions" / "token_vending" / "policy.yaml").read_text(encoding="utf-8")
+    unlimited = re.sub(r"^    limits: .*\n", "", policy_text, flags=re.MULTILINE)
+    assert "limits:" not in unlimited.split("tiers:", 1)[1]
+    assert {tier.limit for tier in parse_policy(unlimited).tiers.values()} == {DEFAULT_LIMIT}
+
+    documented: dict[str, RateLimit] = {}
+    for names, burst, refill in re.findall(r"\| ([^|]+) \| (\d+) at once, then one every (\d+) s", section):
+        for name in re.findall(r"`(\w+)`", names):
+            documented[name] = RateLimit(int(burst), float(refill))
+    shipped = load_policy(ROOT / "functions" / "token_vending" / "policy.yaml")
+    assert documented == {name: tier.limit for name, tier in shipped.tiers.items()}
+
+    assert "may only `dynamodb:UpdateItem` and `dynamodb:GetItem` that table" in section  # the IAM tests above
+    app = ast.parse((ROOT / "functions" / "token_vending" / "app.py").read_text(encoding="utf-8"))
+    (timeout,) = (
+        node.value.value
+        for node in app.body
+        if isinstance(node, ast.Assign)
+        and [getattr(target, "id", None) for target in node.targets] == ["LIMITER_TIMEOUT_SECONDS"]
+        and isinstance(node.value, ast.Constant)
+    )
+    assert f"slower than {timeout} s: one attempt" in section
+    assert f"within {timeout} s" in _source()["Parameters"]["StoreFailureMode"]["Description"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -840,6 +1061,7 @@ def test_outputs_per_mode(mode: str) -> None:
         "SiteDistributionId",
         "MomentoApiKeySecretArn",
         "MomentoEndpoint",
+        "IssuanceTableName",
     }
     extra = {
         "Open": set(),
@@ -854,6 +1076,7 @@ def test_outputs_per_mode(mode: str) -> None:
     assert deployed.outputs["SiteUrl"]["Value"] == {"Fn::Sub": CLOUDFRONT_ORIGIN}
     assert deployed.outputs["SiteBucketName"]["Value"] == {"Ref": "SiteBucket"}
     assert deployed.outputs["SiteDistributionId"]["Value"] == {"Ref": "SiteDistribution"}
+    assert deployed.outputs["IssuanceTableName"]["Value"] == {"Ref": ISSUANCE_TABLE}  # a table's Ref is its name
 
 
 def test_the_site_publisher_finds_every_output_it_needs() -> None:

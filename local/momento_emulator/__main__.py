@@ -59,6 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"a cache that exists at start (repeatable; default: the comma-separated names in ${CACHES_ENV}, "
         "else none). Tokens may name any cache, as Momento's may; a call on one that does not exist is NOT_FOUND",
     )
+    parser.add_argument(
+        "--auth-quota",
+        type=float,
+        default=None,
+        metavar="N",
+        help="play Momento's auth quota: N token-service calls per second for the account (a number, e.g. 5, "
+        "Momento's default; 0.2 = one every 5 s); over it, GenerateDisposableToken is RESOURCE_EXHAUSTED as "
+        "Momento answers (the SDKs' LIMIT_EXCEEDED_ERROR). Default: off",
+    )
     parser.add_argument("--heartbeat-interval", type=float, default=5.0, help="seconds between heartbeats (5)")
     parser.add_argument(
         "--max-message-bytes",
@@ -81,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"cache names are 1 to 255 printable characters (--cache or ${CACHES_ENV}): {bad!r}")
     if args.max_token_ttl <= 0 or args.heartbeat_interval <= 0 or args.max_message_bytes <= 0:
         parser.error("--max-token-ttl, --heartbeat-interval and --max-message-bytes must be positive")
+    if args.auth_quota is not None and not (0 < args.auth_quota < float("inf")):
+        parser.error("--auth-quota must be a positive number of calls per second")
     return args
 
 
@@ -92,6 +103,7 @@ async def run(args: argparse.Namespace) -> int:
         caches=tuple(dict.fromkeys(args.cache)),
         heartbeat_interval_seconds=args.heartbeat_interval,
         max_message_bytes=args.max_message_bytes,
+        auth_quota=args.auth_quota,
     )
     options = ServerOptions(args.host, args.grpc_port, args.web_port, frozenset(args.cors_origin))
     server = EmulatorServer(config, options)
@@ -111,6 +123,7 @@ async def run(args: argparse.Namespace) -> int:
         "endpoint": server.config.endpoint,
         "web_url": f"http://{args.host}:{server.web_port}",
         "caches": list(config.caches),
+        "auth_quota": config.auth_quota,
     }
     print(json.dumps(ready), flush=True)
     await stop.wait()

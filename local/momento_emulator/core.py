@@ -2,8 +2,9 @@
 
 Both transports (native gRPC and grpc-web) authenticate the caller here and then call the method named after the
 RPC (`Publish` -> `publish`), so one permission check serves every port. Order of checks, as Momento answers:
-authentication (UNAUTHENTICATED), then argument shape (INVALID_ARGUMENT), then scope (PERMISSION_DENIED), then
-existence (NOT_FOUND): a caller learns nothing about caches outside its scope.
+authentication (UNAUTHENTICATED), then, on the token service, the account's auth quota when one is set
+(RESOURCE_EXHAUSTED), then argument shape (INVALID_ARGUMENT), then scope (PERMISSION_DENIED), then existence
+(NOT_FOUND): a caller learns nothing about caches outside its scope.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 from .broker import Subscription, TopicBroker, TopicMessage
 from .cache import CacheStore
-from .errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
+from .errors import AuthQuotaExceededError, InvalidArgumentError, NotFoundError, PermissionDeniedError
 from .permissions import CacheOp, Scope, TopicOp
+from .quota import RateQuota
 from .tokens import DEFAULT_API_KEY, DEFAULT_MAX_TOKEN_TTL_SECONDS, Principal, TokenAuthority
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "EmulatorConfig", "EmulatorCore"]
@@ -35,21 +37,33 @@ class EmulatorConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     topic_history_size: int = 1024
     subscriber_queue_size: int = 8192
+    # Momento's auth quota for the account: token-service calls per second (quota.py); None: no quota (the default).
+    auth_quota: float | None = None
 
 
 class EmulatorCore:
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if config.auth_quota is not None and not config.auth_quota > 0:
+            raise ValueError("auth_quota must be a positive number of calls per second, or None")
         self.config = config
         self._clock = clock
+        self._monotonic = monotonic
         self.tokens = TokenAuthority(config.api_key, config.max_token_ttl_seconds, clock)
         self.reset()
 
     def reset(self) -> None:
-        """Back to the start state: the configured caches, empty; a new topic sequence page."""
+        """Back to the start state: the configured caches, empty; a new topic sequence page; a full auth quota."""
         self.broker = TopicBroker(self.config.topic_history_size, self.config.subscriber_queue_size)
         self.caches = CacheStore()
         for name in self.config.caches:
             self.caches.create_cache(name)
+        quota = self.config.auth_quota
+        self.auth_quota = None if quota is None else RateQuota(quota, self._monotonic)
 
     def now(self) -> float:
         return self._clock()
@@ -57,6 +71,12 @@ class EmulatorCore:
     # --- token service ---------------------------------------------------------------------------------------
     def authenticate(self, key: str) -> Principal:
         return self.tokens.authenticate(key)
+
+    def spend_auth_operation(self) -> None:
+        """One authenticated call to the token service, counted against the account's auth quota (when set), whatever
+        its outcome after this: RESOURCE_EXHAUSTED over it, as Momento answers."""
+        if self.auth_quota is not None and not self.auth_quota.take():
+            raise AuthQuotaExceededError(self.auth_quota.per_second)
 
     def generate_disposable_token(
         self, caller: Principal, scope: Scope, valid_for_seconds: int, token_id: str

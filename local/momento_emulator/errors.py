@@ -2,14 +2,18 @@
 
 The core raises these; the transports turn them into a native gRPC status or a grpc-web trailer. The SDKs map the
 status to their own error codes (PERMISSION_DENIED -> PERMISSION_ERROR, and so on), so the status is the contract.
+Some carry trailing metadata too, as Momento sends it: an `err` trailer naming the cause, which the SDKs read to pick
+their wording (for RESOURCE_EXHAUSTED: which limit the account met).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 __all__ = [
     "AlreadyExistsError",
+    "AuthQuotaExceededError",
     "EmulatorError",
     "InternalError",
     "InvalidArgumentError",
@@ -46,13 +50,14 @@ class Status(IntEnum):
 
 
 class EmulatorError(Exception):
-    """A request the emulator refuses. `message` reaches the client: it must never contain a key or token."""
+    """A request the emulator refuses. `message` and `trailers` reach the client: never a key or a token in them."""
 
     status: Status = Status.UNKNOWN
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, trailers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.trailers: dict[str, str] = dict(trailers or {})
 
 
 class InvalidArgumentError(EmulatorError):
@@ -73,6 +78,20 @@ class PermissionDeniedError(EmulatorError):
 
 class ResourceExhaustedError(EmulatorError):
     status = Status.RESOURCE_EXHAUSTED
+
+
+class AuthQuotaExceededError(ResourceExhaustedError):
+    """The account is over its auth quota (`--auth-quota`): RESOURCE_EXHAUSTED with the `err` trailer
+    `operations_rate_limit_exceeded`, which every Momento SDK maps to LIMIT_EXCEEDED_ERROR, "Request rate limit
+    exceeded for this account" (momento.errors.exceptions.LIMIT_EXCEEDED_ERROR_TO_MESSAGE_WRAPPER in the Python SDK,
+    LimitExceededError in @gomomento/sdk-core). Momento's own detail text is not published: this one says what
+    happened, with "operations" in it, the word the SDKs look for when a proxy drops the trailer."""
+
+    def __init__(self, per_second: float) -> None:
+        super().__init__(
+            f"auth operations rate limit exceeded for this account ({per_second:g} operations per second)",
+            {"err": "operations_rate_limit_exceeded"},
+        )
 
 
 class UnimplementedError(EmulatorError):

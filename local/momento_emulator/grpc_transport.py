@@ -35,7 +35,7 @@ def _metadata(context: aio.ServicerContext[Any, Any]) -> dict[str, str]:
 
 async def _abort(context: aio.ServicerContext[Any, Any], path: str, error: EmulatorError) -> None:
     log.info("%s -> %s", path, error.status.name)
-    await context.abort(_CODES[int(error.status)], error.message)
+    await context.abort(_CODES[int(error.status)], error.message, tuple(error.trailers.items()))
 
 
 def _unary(method: Method) -> Callable[[bytes, aio.ServicerContext[Any, Any]], Awaitable[bytes]]:

@@ -13,6 +13,7 @@ import binascii
 import re
 import struct
 import urllib.parse
+from collections.abc import Mapping
 
 from .errors import InvalidArgumentError, Status, UnimplementedError
 
@@ -100,7 +101,10 @@ def encode_data(message: bytes, encoding: str) -> bytes:
     return _wrap(_frame(_DATA, message), encoding)
 
 
-def encode_trailer(status: Status, message: str, encoding: str) -> bytes:
-    """The trailer frame ending a call; the message is percent-encoded (the client decodeURIComponent's it)."""
+def encode_trailer(status: Status, message: str, encoding: str, trailers: Mapping[str, str] | None = None) -> bytes:
+    """The trailer frame ending a call; the message is percent-encoded (the client decodeURIComponent's it).
+    `trailers`: more trailing metadata (Momento's `err`), lowercase names and printable ASCII values."""
     text = f"grpc-status:{int(status)}\r\ngrpc-message:{urllib.parse.quote(message, safe=_MESSAGE_SAFE)}\r\n"
+    for name, value in (trailers or {}).items():
+        text += f"{name}:{value}\r\n"
     return _wrap(_frame(_TRAILER, text.encode("ascii")), encoding)

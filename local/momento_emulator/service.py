@@ -85,6 +85,7 @@ class MomentoService:
         if header and body and header != body:
             raise UnauthenticatedError("the authorization header and the request's auth_token differ")
         caller = self.core.authenticate(header or body)
+        self.core.spend_auth_operation()
         if not request.HasField("expires"):
             raise InvalidArgumentError("expires is required")
         scope = scope_from_proto(request.permissions) if request.HasField("permissions") else Scope()

@@ -124,12 +124,13 @@ async def _stream_response(
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     status, message = Status.OK, ""
+    trailers: dict[str, str] = {}
     try:
         await response.write(grpcweb.encode_data(first, encoding))
         async for item in stream:
             await response.write(grpcweb.encode_data(item, encoding))
     except EmulatorError as error:
-        status, message = error.status, error.message
+        status, message, trailers = error.status, error.message, error.trailers
     except (ConnectionResetError, ConnectionError):
         return response  # the browser went away; the subscription closes with the generator
     except Exception:
@@ -139,7 +140,7 @@ async def _stream_response(
         await stream.aclose()
     log.info("%s stream ended -> %s", path, status.name)
     try:
-        await response.write(grpcweb.encode_trailer(status, message, encoding))
+        await response.write(grpcweb.encode_trailer(status, message, encoding, trailers))
         await response.write_eof()
     except (ConnectionResetError, ConnectionError):
         pass
@@ -148,4 +149,5 @@ async def _stream_response(
 
 def _error_response(path: str, error: EmulatorError, headers: dict[str, str], encoding: str) -> web.Response:
     log.info("%s -> %s", path, error.status.name)
-    return web.Response(body=grpcweb.encode_trailer(error.status, error.message, encoding), headers=headers)
+    trailer = grpcweb.encode_trailer(error.status, error.message, encoding, error.trailers)
+    return web.Response(body=trailer, headers=headers)

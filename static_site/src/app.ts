@@ -33,6 +33,7 @@ import {
   signedOutText,
   signInErrorText,
   signInProgressText,
+  tokenWaitText,
   signOutFailedText,
   unreachableRoomText,
 } from './notices';
@@ -1063,6 +1064,9 @@ export class ChatApp {
     const s = this.statusOf(this.active);
     if (this.connection === 'unreachable' && s.status !== 'live' && s.status !== 'denied') {
       this.chat?.setRoomState(s.status, unreachableRoomText(this.hub?.nextRetryAtMs() ?? null, this.clock.now()));
+    } else if (this.connection === 'awaiting-token' && s.status !== 'live' && s.status !== 'denied') {
+      // The token ran out before a new one came (a 429's wait, say): why, and when the next request is.
+      this.chat?.setRoomState(s.status, tokenWaitText(this.tokenStatus, this.clock.now()));
     } else {
       this.chat?.setRoomState(s.status, s.detail);
     }

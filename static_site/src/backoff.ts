@@ -27,6 +27,34 @@ export function backoffDelayMs(
   return Math.round(Math.min(options.capMs, Math.max(jittered, floor)));
 }
 
+/**
+ * A 429 without Retry-After (API Gateway's own throttle answer, `{"message":"Too Many Requests"}`): the first wait is
+ * drawn from [2 s, 4 s], doubling with each refusal in a row up to the caller's cap. Half a second (the ordinary
+ * backoff's start) would come back into the same throttle.
+ */
+export const THROTTLED_BASE_MS = 4_000;
+/** The longest Retry-After the page waits out as given; a longer one is taken as this (it asks again then). */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+/** Up to this much is added at random to a Retry-After, so tabs told the same wait do not come back together. */
+export const RETRY_AFTER_JITTER_MS = 1_000;
+
+/**
+ * How long to wait after a 429 (too many token requests): the server's Retry-After, whole (up to MAX_RETRY_AFTER_MS:
+ * asking sooner only gets another 429), plus up to RETRY_AFTER_JITTER_MS; without one, a backoff from
+ * THROTTLED_BASE_MS, jittered, up to `options.capMs` (never below THROTTLED_BASE_MS).
+ */
+export function throttledDelayMs(
+  attempt: number,
+  random: () => number = Math.random,
+  options: BackoffOptions = DEFAULT_BACKOFF,
+  retryAfterMs: number | null = null,
+): number {
+  if (retryAfterMs !== null) {
+    return Math.round(Math.min(MAX_RETRY_AFTER_MS, retryAfterMs) + RETRY_AFTER_JITTER_MS * clamp01(random()));
+  }
+  return backoffDelayMs(attempt, random, {baseMs: THROTTLED_BASE_MS, capMs: Math.max(options.capMs, THROTTLED_BASE_MS)});
+}
+
 /** Never renew later than this long before the token expires. */
 export const REFRESH_MARGIN_MS = 5_000;
 /** The TVM's shortest token; also the least lifetime we ever assume, so a skewed clock cannot cause a hot loop. */

@@ -1,11 +1,21 @@
 // The one connection state the page shows, derived from the token and the rooms' subscriptions. Pure.
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'unreachable' | 'offline' | 'paused';
+export type ConnectionState =
+  | 'connecting'
+  | 'live'
+  | 'reconnecting'
+  | 'awaiting-token'
+  | 'unreachable'
+  | 'offline'
+  | 'paused';
 
 export interface ConnectionInputs {
   /** navigator.onLine. */
   readonly online: boolean;
-  /** A token is held and not past its expiry. */
+  /**
+   * A token is held and not past its expiry. Without one the rooms cannot be live: the page waits for a new token
+   * (a renewal the TVM answered 429, wait longer than the token had left), and says so rather than "Reconnecting…".
+   */
   readonly hasToken: boolean;
   /** The page has been live at least once since login. */
   readonly everLive: boolean;
@@ -30,6 +40,9 @@ export function deriveConnectionState(inputs: ConnectionInputs): ConnectionState
   if (inputs.serviceUnreachable) {
     return 'unreachable';
   }
+  if (!inputs.hasToken) {
+    return 'awaiting-token';
+  }
   return inputs.everLive ? 'reconnecting' : 'connecting';
 }
 
@@ -37,6 +50,7 @@ export const CONNECTION_LABELS: Readonly<Record<ConnectionState, string>> = {
   connecting: 'Connecting…',
   live: 'Live',
   reconnecting: 'Reconnecting…',
+  'awaiting-token': 'Waiting for a new token…',
   unreachable: 'Chat service unreachable; retrying…',
   offline: 'Offline',
   paused: 'Paused while this tab is hidden',

@@ -3,13 +3,13 @@
 //
 // The rule it keeps: an answer that means "the service cannot check right now" (TvmError kind 'unavailable':
 // network, timeout, 408, 429, any 5xx, the gateway's own 500 when its authorizer fails) is never shown as a
-// refusal, and never mentions the password.
+// refusal, and never mentions the password. A 429 says what it is: "Too many token requests; retrying in 7 s".
 
 import type {CognitoError} from './cognito';
 import type {AuthMethod} from './config';
 import {formatClock, formatRemaining} from './messages';
 import type {SessionError, SessionStatus} from './session';
-import {scopeCovers, type Explanation, type TokenScope, type TopicScope} from './tvm';
+import {scopeCovers, TvmError, type Explanation, type TokenScope, type TopicScope} from './tvm';
 
 /** Why the service is unavailable, in a few words: "HTTP 500", "no connection", "no answer in time". */
 export function unavailableReason(error: Pick<SessionError, 'status' | 'code'>): string {
@@ -19,14 +19,34 @@ export function unavailableReason(error: Pick<SessionError, 'status' | 'code'>):
   return error.code === 'timeout' ? 'no answer in time' : 'no connection';
 }
 
+/** A 429 from the token route (the TVM's rate_limited or quota_exceeded, or the gateway's own throttle). */
+function throttled(error: SessionError): boolean {
+  return error instanceof TvmError && error.throttled;
+}
+
+/** What a 429 says while its wait runs: "Too many token requests; retrying in 7 s". */
+export function throttledText(seconds: number): string {
+  return `Too many token requests; retrying in ${seconds} s`;
+}
+
+/** Whole seconds until `atMs`, at least 1 (a countdown never says 0 before the attempt). */
+function secondsUntil(atMs: number, nowMs: number): number {
+  return Math.max(1, Math.ceil((atMs - nowMs) / 1000));
+}
+
 /** The login form's progress line while the first token is being fetched, or null for the plain "Signing in…". */
 export function signInProgressText(status: SessionStatus, nowMs: number, lastError: SessionError | null): string | null {
   if (status.kind === 'retrying') {
+    if (throttled(status.error)) {
+      return `${throttledText(secondsUntil(status.retryAtMs, nowMs))}…`;
+    }
     const seconds = Math.max(1, Math.round((status.retryAtMs - nowMs) / 1000));
     return `The sign-in service is unavailable (${unavailableReason(status.error)}); retrying in ${seconds} s…`;
   }
   if (status.kind === 'fetching' && lastError !== null) {
-    return `The sign-in service is unavailable (${unavailableReason(lastError)}); trying again…`;
+    return throttled(lastError)
+      ? 'Too many token requests; trying again…'
+      : `The sign-in service is unavailable (${unavailableReason(lastError)}); trying again…`;
   }
   return null;
 }
@@ -55,7 +75,9 @@ export function signInErrorText(error: SessionError, method: AuthMethod): string
     case 'invalid_request':
       return `The token service rejected the request: ${error.message}`;
     case 'unavailable':
-      return `The sign-in service is unavailable (${unavailableReason(error)}). Try again in a moment.`;
+      return throttled(error)
+        ? 'Too many token requests. Try again in a moment.'
+        : `The sign-in service is unavailable (${unavailableReason(error)}). Try again in a moment.`;
     case 'bad_response':
       return `Sign-in failed: ${error.message}`;
   }
@@ -114,13 +136,34 @@ export function signOutFailedText(reason: string): string {
   return `You are signed out of the chat on this page, but the site did not confirm the sign-out (${reason}): your session there may still be active.`;
 }
 
-/** A renewal's note: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), or "renewing". */
+/**
+ * A renewal's note: "renewal retrying in 3 s (HTTP 503)" (Retry-After included), "too many token requests; retrying
+ * in 7 s" after a 429, or "renewing".
+ */
 export function renewalRetryText(status: SessionStatus, nowMs: number): string {
   if (status.kind !== 'retrying') {
     return status.kind === 'fetching' ? 'renewing' : '';
   }
-  const seconds = Math.max(1, Math.ceil((status.retryAtMs - nowMs) / 1000));
+  const seconds = secondsUntil(status.retryAtMs, nowMs);
+  if (throttled(status.error)) {
+    return `too many token requests; retrying in ${seconds} s`;
+  }
   return `renewal retrying in ${seconds} s (${unavailableReason(status.error)})`;
+}
+
+/**
+ * The open room's state while the token has expired and a new one is awaited (the connection says "Waiting for a new
+ * token…"): why, and when the next request is.
+ */
+export function tokenWaitText(status: SessionStatus | null, nowMs: number): string {
+  if (status === null || status.kind !== 'retrying') {
+    return 'waiting for a new token';
+  }
+  const seconds = secondsUntil(status.retryAtMs, nowMs);
+  if (throttled(status.error)) {
+    return `too many token requests; retrying in ${seconds} s`;
+  }
+  return `waiting for a new token: the token service is unavailable (${unavailableReason(status.error)}); retrying in ${seconds} s`;
 }
 
 /** The open room's state while Momento is unreachable: when the next attempt is, if one is waiting for its time. */
@@ -209,8 +252,9 @@ export function lastErrorText(last: {readonly error: SessionError; readonly atWa
     return 'None';
   }
   const error = last.error;
-  const what =
-    error.name === 'TvmError' && error.kind === 'unavailable'
+  const what = throttled(error)
+    ? `too many token requests (HTTP 429${error.code === null ? '' : `, ${error.code}`})`
+    : error.name === 'TvmError' && error.kind === 'unavailable'
       ? `the token service was unavailable (${unavailableReason(error)})`
       : error.name === 'CognitoError' && error.kind === 'unavailable'
         ? `Amazon Cognito was unavailable (${unavailableReason(error)})`

@@ -3,8 +3,9 @@
 // The first token is fetched at login; afterwards the session renews it at a jittered point before it expires
 // (backoff.ts), at once when the rooms in use are not covered by it, and at once (rate-limited) when Momento says
 // it is no longer valid. TVM failures that may pass (network, timeout, 429, 5xx: tvm.ts's 'unavailable') are
-// retried with exponential backoff and jitter, honouring Retry-After, at login as at renewal; refusals (credentials
-// not or no longer accepted) end the attempt or the session. Nothing is ever written to storage.
+// retried with exponential backoff and jitter, honouring Retry-After, at login as at renewal (a 429 waits out its
+// whole Retry-After, even past the token's expiry); refusals (credentials not or no longer accepted) end the attempt
+// or the session. Nothing is ever written to storage.
 //
 // In AmazonCognito mode the credentials are a signed-in Cognito identity (cognito.ts): every scheduled renewal first
 // refreshes the Cognito session (REFRESH_TOKEN_AUTH), so a group change shows on the next Momento token, and the
@@ -24,7 +25,14 @@
 // the wall clock is used only when an older TVM sends no `now`.
 
 import type {AppConfig} from './config';
-import {backoffDelayMs, DEFAULT_BACKOFF, refreshAtMs, tokenLifetimeMs, type BackoffOptions} from './backoff';
+import {
+  backoffDelayMs,
+  DEFAULT_BACKOFF,
+  refreshAtMs,
+  throttledDelayMs,
+  tokenLifetimeMs,
+  type BackoffOptions,
+} from './backoff';
 import {CognitoError} from './cognito';
 import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
 
@@ -426,7 +434,12 @@ export class Session {
     const attempt = this.failures;
     this.failures += 1;
     const options = this.active === null ? SIGN_IN_BACKOFF : DEFAULT_BACKOFF;
-    const delay = backoffDelayMs(attempt, this.deps.random, options, error.retryAfterMs);
+    // Too many token requests (429): wait as long as the TVM says, even past the token's expiry (asking sooner only
+    // gets another 429); the rooms wait for the new token, the page says so, and nothing signs out.
+    const delay =
+      error instanceof TvmError && error.throttled
+        ? throttledDelayMs(attempt, this.deps.random, options, error.retryAfterMs)
+        : backoffDelayMs(attempt, this.deps.random, options, error.retryAfterMs);
     this.events.onStatus({kind: 'retrying', attempt: this.failures, retryAtMs: this.deps.now() + delay, error});
     this.schedule(delay);
   }

@@ -67,7 +67,8 @@ export type Credentials =
  * - refused: a 401/403 that is neither the gateway's nor the TVM's (e.g. a proxy's page): shown as is, not retried;
  * - invalid_request: another 4xx, a bug or an unsupported request (e.g. a TTL out of range);
  * - unavailable: the service cannot check right now: a network failure, a timeout, 408, 429 or any 5xx (the
- *   gateway's own `500 {"message":"Internal Server Error"}` when the authorizer fails included): retry with backoff;
+ *   gateway's own `500 {"message":"Internal Server Error"}` when the authorizer fails included): retry with backoff
+ *   (a 429, `throttled`, after its Retry-After);
  * - bad_response: a 200 that is not a token.
  */
 export type TvmErrorKind =
@@ -98,6 +99,15 @@ export class TvmError extends Error {
 
   get retryable(): boolean {
     return this.kind === 'unavailable' || this.kind === 'bad_response';
+  }
+
+  /**
+   * Too many token requests (429): the TVM's `rate_limited` (this user's issuance limit) or `quota_exceeded` (the
+   * account's Momento quota), both with Retry-After, or API Gateway's own throttle (`{"message":"Too Many Requests"}`,
+   * none). Retried after the wait (backoff.ts's throttledDelayMs), never a refusal.
+   */
+  get throttled(): boolean {
+    return this.status === 429;
   }
 }
 

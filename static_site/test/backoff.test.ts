@@ -1,5 +1,13 @@
 import {describe, expect, it} from 'vitest';
-import {backoffDelayMs, localExpiryMs, MIN_TOKEN_LIFETIME_MS, REFRESH_MARGIN_MS, refreshAtMs} from '../src/backoff';
+import {
+  backoffDelayMs,
+  localExpiryMs,
+  MAX_RETRY_AFTER_MS,
+  MIN_TOKEN_LIFETIME_MS,
+  REFRESH_MARGIN_MS,
+  refreshAtMs,
+  throttledDelayMs,
+} from '../src/backoff';
 
 describe('backoffDelayMs', () => {
   it('doubles the ceiling per attempt, with the delay in [ceiling/2, ceiling]', () => {
@@ -22,6 +30,24 @@ describe('backoffDelayMs', () => {
 
   it('survives a broken random source', () => {
     expect(backoffDelayMs(1, () => Number.NaN)).toBe(750);
+  });
+});
+
+describe('throttledDelayMs (a 429)', () => {
+  it('waits the whole Retry-After, beyond the backoff cap, plus up to a second at random', () => {
+    expect(throttledDelayMs(0, () => 0, undefined, 7_000)).toBe(7_000);
+    expect(throttledDelayMs(0, () => 1, undefined, 7_000)).toBe(8_000);
+    expect(throttledDelayMs(5, () => 0, {baseMs: 500, capMs: 10_000}, 45_000)).toBe(45_000);
+    expect(throttledDelayMs(0, () => 0, undefined, 10 * 3_600_000)).toBe(MAX_RETRY_AFTER_MS); // bounded all the same
+  });
+
+  it('without Retry-After (the gateway\'s own 429) starts at 2 to 4 s and doubles, up to the cap', () => {
+    expect(throttledDelayMs(0, () => 0)).toBe(2_000);
+    expect(throttledDelayMs(0, () => 1)).toBe(4_000);
+    expect(throttledDelayMs(1, () => 1)).toBe(8_000);
+    expect(throttledDelayMs(10, () => 1)).toBe(30_000);
+    expect(throttledDelayMs(10, () => 1, {baseMs: 500, capMs: 10_000})).toBe(10_000); // at sign-in
+    expect(throttledDelayMs(0, () => 0, {baseMs: 500, capMs: 1_000})).toBe(2_000); // never back into it at once
   });
 });
 

@@ -12,7 +12,16 @@ describe('deriveConnectionState', () => {
   it('is connecting until it has been live once, reconnecting after', () => {
     expect(deriveConnectionState({...base, rooms: [{live: false}]})).toBe('connecting');
     expect(deriveConnectionState({...base, everLive: true, rooms: [{live: true}, {live: false}]})).toBe('reconnecting');
-    expect(deriveConnectionState({...base, everLive: true, hasToken: false})).toBe('reconnecting');
+  });
+
+  it('says it waits for a new token (not "Reconnecting…") once the token ran out before a new one came', () => {
+    const expired = {...base, everLive: true, hasToken: false, rooms: [{live: false}]};
+    expect(deriveConnectionState(expired)).toBe('awaiting-token');
+    expect(deriveConnectionState({...expired, rooms: [{live: true}]})).toBe('awaiting-token'); // never live without one
+    expect(CONNECTION_LABELS['awaiting-token']).toBe('Waiting for a new token…');
+    // Momento unreachable is said first (a new token would not help), offline before everything.
+    expect(deriveConnectionState({...expired, serviceUnreachable: true})).toBe('unreachable');
+    expect(deriveConnectionState({...expired, online: false})).toBe('offline');
   });
 
   it('says the chat service is unreachable (not "Reconnecting…") while attempts to reach it keep failing', () => {

@@ -2,15 +2,18 @@ import {describe, expect, it} from 'vitest';
 import {classifyCognitoError, CognitoError} from '../src/cognito';
 import {
   cognitoErrorText,
+  lastErrorText,
   renewalRetryText,
   sessionStatusText,
   signedOutText,
   signInErrorText,
   signInProgressText,
+  tokenWaitText,
   unavailableReason,
   unreachableRoomText,
   WRONG_CREDENTIALS_TEXT,
 } from '../src/notices';
+import {formatClock} from '../src/messages';
 import {classifyFailure, TvmError} from '../src/tvm';
 
 const GATEWAY_500 = classifyFailure(500, {message: 'Internal Server Error'}, null);
@@ -33,7 +36,6 @@ describe('what the sign-in form says', () => {
       classifyFailure(502, null, null),
       classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'Momento'}}, 2_000),
       classifyFailure(504, {message: 'Service Unavailable'}, null),
-      classifyFailure(429, {message: 'Too Many Requests'}, null),
       new TvmError('unavailable', 'The token service could not be reached.', null, 'network'),
       new TvmError('unavailable', 'The token service did not answer in time.', null, 'timeout'),
     ];
@@ -47,6 +49,23 @@ describe('what the sign-in form says', () => {
       ]) {
         expect(text).toMatch(/unavailable/);
         expect(text).not.toMatch(/password|wrong|refused|forbidden/i);
+      }
+    }
+  });
+
+  it('says "too many token requests" for a 429 (the TVM\'s or the gateway\'s), never a refusal or the password', () => {
+    const answers = [
+      classifyFailure(429, {error: {code: 'rate_limited', message: 'try again in 7 s'}}, 7_000),
+      classifyFailure(429, {error: {code: 'quota_exceeded', message: 'busy'}}, 2_000),
+      classifyFailure(429, {message: 'Too Many Requests'}, null), // API Gateway's own throttle
+    ];
+    for (const error of answers) {
+      const retrying = {kind: 'retrying', attempt: 1, retryAtMs: 7_000, error} as const;
+      expect(signInProgressText(retrying, 0, null)).toBe('Too many token requests; retrying in 7 s…');
+      expect(signInProgressText(retrying, 5_200, null)).toBe('Too many token requests; retrying in 2 s…'); // counts down
+      expect(signInProgressText({kind: 'fetching'}, 7_000, error)).toBe('Too many token requests; trying again…');
+      for (const text of [signInErrorText(error, 'LambdaAuthorizer'), signInErrorText(error, 'Open')]) {
+        expect(text).toBe('Too many token requests. Try again in a moment.');
       }
     }
   });
@@ -110,6 +129,38 @@ describe('what the chat view says while a service is down', () => {
     expect(renewalRetryText({kind: 'fetching'}, 0)).toBe('renewing');
     expect(renewalRetryText({kind: 'ok'}, 0)).toBe('');
     expect(sessionStatusText(600_000, 0, retrying, 0).renewal).toBe('Renewal retrying in 3 s (HTTP 503)');
+  });
+
+  it('counts down a 429\'s wait on the session line: "Too many token requests; retrying in 7 s"', () => {
+    const error = classifyFailure(429, {error: {code: 'rate_limited', message: 'x'}}, 7_000);
+    const retrying = {kind: 'retrying', attempt: 1, retryAtMs: 7_000, error} as const;
+    expect(sessionStatusText(600_000, 0, retrying, 0).renewal).toBe('Too many token requests; retrying in 7 s');
+    expect(sessionStatusText(600_000, 0, retrying, 1_000).renewal).toBe('Too many token requests; retrying in 6 s');
+    expect(sessionStatusText(600_000, 0, retrying, 6_500).renewal).toBe('Too many token requests; retrying in 1 s');
+    const gateway = {...retrying, error: classifyFailure(429, {message: 'Too Many Requests'}, null)};
+    expect(renewalRetryText(gateway, 4_000)).toBe('too many token requests; retrying in 3 s');
+  });
+
+  it('says the page waits for a new token once the old one ran out, and why', () => {
+    const throttled = classifyFailure(429, {error: {code: 'quota_exceeded', message: 'x'}}, 3_000);
+    expect(tokenWaitText({kind: 'retrying', attempt: 2, retryAtMs: 12_000, error: throttled}, 5_000)).toBe(
+      'too many token requests; retrying in 7 s',
+    );
+    const down = classifyFailure(503, {error: {code: 'upstream_unavailable', message: 'x'}}, 3_000);
+    expect(tokenWaitText({kind: 'retrying', attempt: 1, retryAtMs: 3_000, error: down}, 0)).toBe(
+      'waiting for a new token: the token service is unavailable (HTTP 503); retrying in 3 s',
+    );
+    expect(tokenWaitText({kind: 'fetching'}, 0)).toBe('waiting for a new token');
+    expect(tokenWaitText(null, 0)).toBe('waiting for a new token');
+  });
+
+  it('names a 429 in the session panel\'s last error, with its code', () => {
+    const at = new Date(2026, 0, 1, 14, 2, 11).getTime();
+    const when = formatClock(new Date(at));
+    const limited = classifyFailure(429, {error: {code: 'rate_limited', message: 'x'}}, 7_000);
+    expect(lastErrorText({error: limited, atWallMs: at})).toBe(`Too many token requests (HTTP 429, rate_limited) at ${when}`);
+    const gateway = classifyFailure(429, {message: 'Too Many Requests'}, null);
+    expect(lastErrorText({error: gateway, atWallMs: at})).toBe(`Too many token requests (HTTP 429) at ${when}`);
   });
 
   it('says when the next attempt to reach Momento is', () => {

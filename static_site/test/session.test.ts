@@ -475,6 +475,90 @@ describe('Session', () => {
     expect(tokens.map(t => t.serial)).toEqual([2]);
     expect(fatal).toEqual([]);
   });
+
+  describe('too many token requests (429)', () => {
+    const rateLimited = (retryAfter: string) => (): Response =>
+      new Response('{"error":{"code":"rate_limited","message":"too many token requests: try again in 30 s"}}', {
+        status: 429,
+        headers: {'Retry-After': retryAfter},
+      });
+    /** API Gateway's own throttle: its bare body, no Retry-After. */
+    const gatewayThrottle = (): Response => new Response('{"message":"Too Many Requests"}', {status: 429});
+
+    it('waits out a renewal\'s whole Retry-After, past the token\'s expiry, then carries on: never a sign-out', async () => {
+      const session = make();
+      const first = await session.start();
+      answers.push(rateLimited('30'));
+      await clock.advance(14_600); // the renewal (at 14.5 s) is refused
+      expect(requests).toHaveLength(2);
+      const status = statuses.at(-1)!;
+      expect(status).toMatchObject({kind: 'retrying', error: {kind: 'unavailable', status: 429, code: 'rate_limited'}});
+      const retryAt = status.kind === 'retrying' ? status.retryAtMs : 0;
+      // The whole 30 s (not the renewal backoff's 30 s cap minus nothing, nor a retry at once), plus up to 1 s.
+      expect(retryAt - clock.now).toBeGreaterThanOrEqual(30_000);
+      expect(retryAt - clock.now).toBeLessThanOrEqual(31_000);
+      expect(renewalRetryText(status, clock.now)).toBe('too many token requests; retrying in 31 s');
+      expect(retryAt).toBeGreaterThan(first.expiryMs); // the wait outlasts the token
+
+      // Nothing cuts the wait short: Momento rejecting the expired token, a publish waiting for one, a late timer.
+      await clock.advance(6_000); // the token expires at 20 s
+      expect(session.expired()).toBe(true);
+      session.refreshNow('auth');
+      session.refreshNow('expired');
+      session.refreshNow('overdue');
+      await flush();
+      expect(requests).toHaveLength(2);
+      expect(renewalRetryText(statuses.at(-1)!, clock.now)).toBe('too many token requests; retrying in 25 s');
+
+      await clock.advance(retryAt - clock.now);
+      expect(requests).toHaveLength(3);
+      expect(tokens.map(t => t.serial)).toEqual([2]); // the chat goes on with the new token
+      expect(session.expired()).toBe(false);
+      expect(statuses.at(-1)).toEqual({kind: 'ok'});
+      expect(fatal).toEqual([]);
+    });
+
+    it('waits out a Retry-After at sign-in (the account\'s quota), then signs in', async () => {
+      answers.push(() =>
+        new Response('{"error":{"code":"quota_exceeded","message":"the token service is busy: try again in 2 s"}}', {
+          status: 429,
+          headers: {'Retry-After': '2'},
+        }),
+      );
+      const session = make();
+      let signedIn: ActiveToken | null = null;
+      void session.start().then(t => (signedIn = t));
+      await flush();
+      const status = statuses.at(-1)!;
+      expect(signInProgressText(status, clock.now, null)).toBe('Too many token requests; retrying in 3 s…');
+      await clock.advance(1_900);
+      expect(requests).toHaveLength(1);
+      await clock.advance(600); // 2 s + the jitter (0.5 s at random 0.5)
+      expect(requests).toHaveLength(2);
+      expect(signedIn).not.toBeNull();
+      expect(fatal).toEqual([]);
+    });
+
+    it("waits a bounded, jittered default after the gateway's own 429 (no Retry-After), longer each time", async () => {
+      const session = make();
+      await session.start();
+      answers.push(gatewayThrottle, gatewayThrottle, gatewayThrottle, gatewayThrottle, gatewayThrottle, gatewayThrottle);
+      await clock.advance(14_600);
+      for (let i = 0; i < 6; i++) {
+        const status = statuses.at(-1)!;
+        expect(status).toMatchObject({kind: 'retrying', error: {status: 429, code: null, retryAfterMs: null}});
+        expect(renewalRetryText(status, clock.now)).toMatch(/^too many token requests; retrying in \d+ s$/);
+        await clock.advance(status.kind === 'retrying' ? status.retryAtMs - clock.now : 0);
+      }
+      expect(requests).toHaveLength(8); // the login, the six refused renewals, the one that passed
+      const waits = requestTimes.slice(2).map((t, i) => t - requestTimes[i + 1]!);
+      // From [2 s, 4 s] (3 s at random 0.5), the ceiling doubling up to the renewal cap of 30 s: never the ordinary
+      // backoff's 0.25 s back into the throttle, never unbounded.
+      expect(waits).toEqual([3_000, 6_000, 12_000, 22_500, 22_500, 22_500]);
+      expect(tokens.map(t => t.serial)).toEqual([2]);
+      expect(fatal).toEqual([]);
+    });
+  });
 });
 
 describe('Session with a Cognito identity', () => {

@@ -81,6 +81,39 @@ describe('classifyFailure', () => {
     expect(classifyFailure(502, 'html', null).message).toBe('HTTP 502');
   });
 
+  it('reads a 429 as too many token requests: the TVM\'s two codes with Retry-After, and the gateway\'s own bare one', () => {
+    const limited = classifyFailure(429, {error: {code: 'rate_limited', message: 'try again in 7 s'}}, 7_000);
+    expect([limited.kind, limited.retryable, limited.throttled, limited.code, limited.retryAfterMs]).toEqual([
+      'unavailable',
+      true,
+      true,
+      'rate_limited',
+      7_000,
+    ]);
+    expect(classifyFailure(429, {error: {code: 'quota_exceeded', message: 'busy'}}, 2_000).throttled).toBe(true);
+    const gateway = classifyFailure(429, {message: 'Too Many Requests'}, null);
+    expect([gateway.kind, gateway.throttled, gateway.code, gateway.retryAfterMs]).toEqual(['unavailable', true, null, null]);
+    for (const status of [500, 503, 408]) {
+      expect(classifyFailure(status, null, 1_000).throttled).toBe(false);
+    }
+  });
+
+  it('takes Retry-After off a 429 answer', async () => {
+    const fetchFn = (async () =>
+      new Response('{"error":{"code":"rate_limited","message":"too many token requests: try again in 7 s"}}', {
+        status: 429,
+        headers: {'Retry-After': '7', 'Content-Type': 'application/json'},
+      })) as typeof fetch;
+    const failure = await requestToken(
+      {apiUrl: 'http://api'},
+      {kind: 'basic', username: 'alice', password: 'pw'},
+      {topics: [], ttlSeconds: null},
+      {fetchFn, now: () => 0, timeoutMs: 1_000},
+    ).catch((error: unknown) => error);
+    expect(failure).toMatchObject({kind: 'unavailable', status: 429, code: 'rate_limited', retryAfterMs: 7_000});
+    expect((failure as TvmError).throttled).toBe(true);
+  });
+
   it("treats the gateway's own 500 (its authorizer failed: no users store) as unavailable, never as a refusal", () => {
     const gateway500 = classifyFailure(500, {message: 'Internal Server Error'}, null);
     expect(gateway500.kind).toBe('unavailable');

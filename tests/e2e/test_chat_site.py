@@ -16,17 +16,16 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
 
-from devstack import Stack, StackConfig
+from devstack import Stack
 from tests.e2e.chat_page import Chat, viewer_reads_but_cannot_send
+from tests.e2e.stacks import stack_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack() -> AsyncIterator[Stack]:
-    config = StackConfig(
-        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
-    )
+    config = stack_config("LambdaAuthorizer")
     async with Stack(config) as running:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         yield running
@@ -126,7 +125,7 @@ async def test_a_conversation_continues_across_token_refreshes_without_loss_or_r
 
 
 async def test_open_mode_guests_chat_under_their_display_names_marked_as_guests(browser: Browser) -> None:
-    config = StackConfig(auth="Open", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+    config = stack_config("Open")
     async with Stack(config) as open_stack:
         ann = await Chat.open(browser, open_stack, "ann")
         ben = await Chat.open(browser, open_stack, "ben")

@@ -20,8 +20,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Request
 
-from devstack import Stack, StackConfig
+from devstack import Stack
 from tests.e2e.chat_page import Chat, viewer_reads_but_cannot_send
+from tests.e2e.stacks import stack_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -30,9 +31,7 @@ WRONG_CREDENTIALS = "Wrong username or password."
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack() -> AsyncIterator[Stack]:
-    config = StackConfig(
-        auth="AmazonCognito", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
-    )
+    config = stack_config("AmazonCognito")
     async with Stack(config) as running:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         assert running.info.cognito is not None

@@ -28,6 +28,7 @@ from devstack.config import RestartPolicy
 from momento_emulator.testing import EmulatorThread
 from tests.e2e.chat_page import RECORD_CSP_VIOLATIONS, Chat
 from tests.e2e.example_app import serve_example_app
+from tests.e2e.stacks import stack_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -74,13 +75,8 @@ GEOMETRY = """() => {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def lambda_stack() -> AsyncIterator[Stack]:
-    config = StackConfig(
-        auth="LambdaAuthorizer",
-        api_port=0,
-        site_port=0,
-        momento_grpc_port=0,
-        momento_web_port=0,
-        moto_port=0,
+    config = stack_config(
+        "LambdaAuthorizer",
         restart=RestartPolicy(first_delay_seconds=RESTART_DELAY_SECONDS, max_delay_seconds=RESTART_DELAY_SECONDS),
     )
     async with Stack(config) as running:
@@ -89,7 +85,7 @@ async def lambda_stack() -> AsyncIterator[Stack]:
 
 
 def open_stack_config(auth: str) -> StackConfig:
-    return StackConfig(auth=auth, api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+    return stack_config(auth)
 
 
 async def serve_axe(page: Page) -> None:

@@ -27,9 +27,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
-from devstack import Stack, StackConfig
+from devstack import Stack
 from devstack.config import RestartPolicy
 from tests.e2e.chat_page import Chat
+from tests.e2e.stacks import stack_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -59,13 +60,8 @@ RESTART_DELAY_SECONDS = 8.0
 
 @contextlib.asynccontextmanager
 async def fresh_stack() -> AsyncIterator[Stack]:
-    config = StackConfig(
-        auth="LambdaAuthorizer",
-        api_port=0,
-        site_port=0,
-        momento_grpc_port=0,
-        momento_web_port=0,
-        moto_port=0,
+    config = stack_config(
+        "LambdaAuthorizer",
         restart=RestartPolicy(first_delay_seconds=RESTART_DELAY_SECONDS, max_delay_seconds=RESTART_DELAY_SECONDS),
     )
     async with Stack(config) as running:

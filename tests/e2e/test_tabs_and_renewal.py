@@ -34,11 +34,12 @@ import pytest_asyncio
 import yaml
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Request
 
-from devstack import Stack, StackConfig
+from devstack import Stack
 from momento_emulator.testing import EmulatorThread
 from momento_tvm.identity import log_name
 from tests.e2e.chat_page import PASSWORDS, Chat
 from tests.e2e.example_app import serve_counted_example_app
+from tests.e2e.stacks import stack_config
 from tests.e2e.test_layout_a11y import axe_at_both_sizes, serve_axe
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
@@ -118,9 +119,7 @@ class _AccessLog(logging.Handler):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack() -> AsyncIterator[Stack]:
-    config = StackConfig(
-        auth="LambdaAuthorizer", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
-    )
+    config = stack_config("LambdaAuthorizer")
     async with Stack(config) as running:
         assert running.info.site_content == "built site", "build the site first: make install-site"
         yield running
@@ -258,7 +257,7 @@ async def test_joining_five_rooms_in_a_row_vends_nothing_after_the_first(
 async def test_a_guest_token_is_one_prefix_grant_for_every_chat_and_room_topic(
     browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = StackConfig(auth="Open", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0)
+    config = stack_config("Open")
     async with Stack(config) as open_stack:
         with recording_tvm(capsys) as record:
             ann = await Chat.open(browser, open_stack, "ann")
@@ -469,9 +468,7 @@ async def test_cognito_tabs_share_the_session_and_a_takeover_refreshes_with_the_
     browser: Browser, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """AmazonCognito: the Cognito tokens travel to the tab that continues, which renews with them once it leads."""
-    config = StackConfig(
-        auth="AmazonCognito", api_port=0, site_port=0, momento_grpc_port=0, momento_web_port=0, moto_port=0
-    )
+    config = stack_config("AmazonCognito")
     async with Stack(config) as cognito_stack:
         with recording_tvm(capsys) as record:
             context = await new_browser(browser)
@@ -548,9 +545,10 @@ async def test_a_tab_resumed_after_its_token_expired_renews_before_its_first_pub
     alice.page.on("request", on_request)
     alice.page.on("response", on_response)
     # Asleep: timers and the monotonic clock stop, for longer than the token lives. Paused at the page's own time
-    # (its fake clock can be a few ms ahead of this process's, and pause_at refuses the past), plus a hair.
+    # (its fake clock can be a few ms ahead of this process's, and pause_at refuses the past), plus a hair. Python's
+    # pause_at reads a number as Unix time in SECONDS (milliseconds would jump ~50,000 years ahead, firing the renewal).
     page_now_ms = await alice.page.evaluate("Date.now()")
-    await alice.page.clock.pause_at(page_now_ms + 50)
+    await alice.page.clock.pause_at((page_now_ms + 50) / 1000)
     vends_before = len(tvm.vends_for("alice"))
     await asyncio.sleep(SHORT_TTL + 2)
     assert len(tvm.vends_for("alice")) == vends_before  # nothing renewed while asleep

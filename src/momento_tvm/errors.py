@@ -14,10 +14,13 @@ __all__ = [
     "PolicyError",
     "QuotaExceededError",
     "RateLimitedError",
+    "RevokedError",
     "ScopeDeniedError",
+    "TierPausedError",
     "TvmError",
     "UnauthenticatedError",
     "UpstreamUnavailableError",
+    "VendingPausedError",
 ]
 
 
@@ -62,6 +65,39 @@ class ScopeDeniedError(TvmError):
     code = "scope_denied"
 
 
+class RevokedError(TvmError):
+    """An operator revoked this user's access to tokens (403): nothing is vended until it is restored."""
+
+    status = 403
+    code = "revoked"
+
+    def __init__(self, tier: str) -> None:
+        super().__init__("your access to tokens has been revoked")
+        self.tier = tier
+
+
+class TierPausedError(TvmError):
+    """An operator paused vending for this caller's tier (403)."""
+
+    status = 403
+    code = "tier_paused"
+
+    def __init__(self, tier: str) -> None:
+        super().__init__("token vending is paused for your tier")
+        self.tier = tier
+
+
+class VendingPausedError(TvmError):
+    """An operator paused all vending (403)."""
+
+    status = 403
+    code = "vending_paused"
+
+    def __init__(self, tier: str) -> None:
+        super().__init__("token vending is paused")
+        self.tier = tier
+
+
 class UpstreamUnavailableError(TvmError):
     """Momento or Secrets Manager failed or timed out (503); the caller may retry after `retry_after` seconds."""
 
@@ -74,14 +110,14 @@ class UpstreamUnavailableError(TvmError):
 
 
 class LimiterUnavailableError(UpstreamUnavailableError):
-    """The issuance limiter's store could not decide, and the deployment refuses rather than let the mint through
-    (on_store_error="refuse"): a 503 `upstream_unavailable` like any other outage. `store_code` is the store's
-    error code (for the log), never shown to the caller."""
+    """The shared store (the issuance limits', the revocations') could not answer, and the deployment refuses rather
+    than let the mint through (on_store_error="refuse"): a 503 `upstream_unavailable` like any other outage.
+    `store_code` is the store's error code (for the log), never shown to the caller."""
 
-    def __init__(self, store_code: str) -> None:
-        super().__init__("the token service cannot check issuance limits now", retry_after=2)
+    def __init__(self, store_code: str, what: str = "issuance limits") -> None:
+        super().__init__(f"the token service cannot check {what} now", retry_after=2)
         self.store_code = store_code
-        self.log_message = f"the issuance limiter's store failed ({store_code})"
+        self.log_message = f"the store of {what} failed ({store_code})"
 
 
 class RateLimitedError(TvmError):

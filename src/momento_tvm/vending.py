@@ -17,12 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LimiterUnavailableError, PolicyError, RateLimitedError
+from .errors import (
+    LimiterUnavailableError,
+    PolicyError,
+    RateLimitedError,
+    RevokedError,
+    TierPausedError,
+    TvmError,
+    VendingPausedError,
+)
 from .grant import Grant, TokenRequest, decide
 from .identity import Identity, checked_identity
 from .limits import Allowance, InMemoryLimiter, Limiter, LimiterError, RateLimit, limit_key
 from .minting import DEFAULT_DEADLINE_SECONDS, Minter, MomentoMinter
 from .policy import MIN_TTL_SECONDS, Policy, load_policy, parse_policy
+from .revocations import Block, Revocations, StoreError
 from .settings import MomentoSettings
 
 __all__ = ["Explanation", "VendedToken", "VendingMachine"]
@@ -42,8 +51,9 @@ class VendedToken:
     # This server's clock when the token was minted (epoch seconds): the client's clock may be off, so it schedules
     # renewal from `expires_at - now`, not from its own clock.
     now: int
-    # The issuance limit's answer for this mint (None: the tier has no limit), and the limiter's error code when its
-    # store could not decide and the machine let the request through (on_store_error="allow"): for the log line.
+    # The issuance limit's answer for this mint (None: the tier has no limit), and the shared store's error code when
+    # it could not be read (limits or revocations) and the machine let the request through (on_store_error="allow"):
+    # for the log line.
     allowance: Allowance | None = None
     limiter_error: str | None = None
 
@@ -106,6 +116,9 @@ class VendingMachine:
       in `limiter_error`) or "refuse" (503 upstream_unavailable).
     - `case_insensitive_usernames`: count `Alice` and `alice` as one caller, as an identity provider that compares
       names without case does (a Cognito user pool).
+    - `revocations`: where revoked users and paused tiers are kept (momento_tvm.revocations), checked on every vend
+      and explain (`RevokedError`, `TierPausedError`, `VendingPausedError`: 403); None: nobody is ever blocked.
+      Its store failing is handled as `on_store_error` says.
 
     `vend`/`explain` raise the typed errors of `momento_tvm.errors` (`status` and `code` say what to answer);
     `avend`/`aexplain` are the same for asyncio code: the mint runs in a worker thread, never on the event loop.
@@ -124,6 +137,7 @@ class VendingMachine:
         limiter: Limiter | None = None,
         on_store_error: str = "allow",
         case_insensitive_usernames: bool = False,
+        revocations: Revocations | None = None,
     ) -> None:
         if not isinstance(cache_name, str) or not cache_name.strip():
             raise ValueError("cache_name must name a Momento cache")
@@ -137,6 +151,7 @@ class VendingMachine:
         self.limiter: Limiter = InMemoryLimiter() if limiter is None else limiter
         self.on_store_error = on_store_error
         self.case_insensitive_usernames = case_insensitive_usernames
+        self.revocations = revocations
         self._own_minter: MomentoMinter | None = None
         self._lock = threading.Lock()
         if isinstance(momento, MomentoSettings):
@@ -161,8 +176,10 @@ class VendingMachine:
     def explain(
         self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
     ) -> Explanation:
-        """The grant `vend` would mint, and the caller's limit with what is left of it (nothing is counted)."""
+        """The grant `vend` would mint, and the caller's limit with what is left of it (nothing is counted); the same
+        refusal `vend` would give a revoked user or a paused tier."""
         grant = self.decide(identity, request)
+        self._check_blocks(identity, grant, source_ip)
         limit = self.policy.tiers[grant.tier].limit
         if limit is None:
             return Explanation(grant)
@@ -180,8 +197,9 @@ class VendingMachine:
         for the account's quota). `source_ip` is the caller's address: an anonymous caller is counted by it. A
         refused or failed mint is not given back: a caller retrying a failing mint is still a caller retrying."""
         grant = self.decide(identity, request)
+        store_error = self._check_blocks(identity, grant, source_ip)
         limit = self.policy.tiers[grant.tier].limit
-        allowance, limiter_error = None, None
+        allowance, limiter_error = None, store_error
         if limit is not None:
             try:
                 allowance = self.limiter.take(self.limit_key(identity, source_ip), limit)
@@ -195,6 +213,22 @@ class VendingMachine:
         return VendedToken(
             minted.auth_token, minted.expires_at, minted.endpoint, grant, int(time.time()), allowance, limiter_error
         )
+
+    def _check_blocks(self, identity: Identity, grant: Grant, source_ip: str | None) -> str | None:
+        """Refuse a revoked user or a paused tier (a read of the revocations' store). Returns the store's error code
+        when it could not be read and the machine lets the request through (on_store_error="allow")."""
+        if self.revocations is None:
+            return None
+        user_key = self.limit_key(identity, source_ip) if identity.verified else None
+        try:
+            block = self.revocations.check(user_key, grant.tier)
+        except StoreError as error:
+            if self.on_store_error == "refuse":
+                raise LimiterUnavailableError(error.code, "revocations") from None
+            return error.code
+        if block is not None:
+            raise _refusal(block, grant.tier)
+        return None
 
     def limit_key(self, identity: Identity, source_ip: str | None = None) -> str:
         """The bucket a caller is counted in: its verified username, or an anonymous caller's address."""
@@ -240,6 +274,14 @@ class VendingMachine:
                     deadline_seconds=deadline,
                 )
             return self._own_minter
+
+
+def _refusal(block: Block, tier: str) -> TvmError:
+    if block.kind == "vending_paused":
+        return VendingPausedError(tier)
+    if block.kind == "tier_paused":
+        return TierPausedError(tier)
+    return RevokedError(tier)
 
 
 def _policy(source: PolicySource) -> Policy:

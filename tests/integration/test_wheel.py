@@ -57,6 +57,7 @@ PACKAGE_FILES = {
     "observe.py",
     "parsing.py",
     "policy.py",
+    "revocations.py",
     "py.typed",
     "secret_cache.py",
     "settings.py",

@@ -70,6 +70,8 @@ export function signInErrorText(error: SessionError, method: AuthMethod): string
           : 'The token service did not accept the sign-in (401 Unauthorized). Check your username and password.';
     case 'scope_denied':
       return `Your account has no access to chat rooms: ${error.message}`;
+    case 'blocked':
+      return error.message;
     case 'refused':
       return `The token service refused the request (HTTP ${error.status ?? '?'}).`;
     case 'invalid_request':

@@ -64,6 +64,8 @@ export type Credentials =
  * - bad_credentials: the gateway's own 403 `{"message":"Forbidden"}` (the authorizer said no): ask again;
  * - unauthenticated: 401 (the gateway's `{"message":"Unauthorized"}` or the TVM's `unauthenticated`): no identity;
  * - scope_denied: the TVM's 403 `scope_denied`: this account may not have what was asked;
+ * - blocked: the TVM's 403 `revoked`, `tier_paused` or `vending_paused`: an operator cut this user, its tier or all
+ *   vending off; each has its own message (BLOCKED_TEXT), and it is not retried;
  * - refused: a 401/403 that is neither the gateway's nor the TVM's (e.g. a proxy's page): shown as is, not retried;
  * - invalid_request: another 4xx, a bug or an unsupported request (e.g. a TTL out of range);
  * - unavailable: the service cannot check right now: a network failure, a timeout, 408, 429 or any 5xx (the
@@ -75,6 +77,7 @@ export type TvmErrorKind =
   | 'bad_credentials'
   | 'unauthenticated'
   | 'scope_denied'
+  | 'blocked'
   | 'refused'
   | 'invalid_request'
   | 'unavailable'
@@ -181,6 +184,13 @@ function errorBody(body: unknown): ErrorBody {
   return {code: null, message: null, gateway: false};
 }
 
+/** What the page says for each way an operator cuts access off (docs/api.md's 403 codes). */
+export const BLOCKED_TEXT: Readonly<Record<string, string>> = {
+  revoked: 'Your access to the chat has been revoked. Contact the site\'s administrator.',
+  tier_paused: 'The chat is paused for your account type. Try again later.',
+  vending_paused: 'The chat is paused. Try again later.',
+};
+
 /**
  * Maps a non-2xx answer to a TvmError. Gateway answers (`{"message": ...}`) and TVM answers (`{"error": ...}`)
  * differ, and only those two mean what they say: a 403 is a wrong password only when it is the gateway's own
@@ -198,6 +208,10 @@ export function classifyFailure(status: number, body: unknown, retryAfterMs: num
     return new TvmError('refused', message ?? `HTTP ${status}`, status, code);
   }
   if (status === 403) {
+    const blocked = code === null ? undefined : BLOCKED_TEXT[code];
+    if (blocked !== undefined) {
+      return new TvmError('blocked', blocked, status, code);
+    }
     if (code === 'scope_denied') {
       return new TvmError('scope_denied', message ?? 'Your account may not use these rooms.', status, code);
     }

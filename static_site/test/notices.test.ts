@@ -199,3 +199,14 @@ describe('what the account says about the session', () => {
     });
   });
 });
+
+describe('an operator cutting access off', () => {
+  it('is said as it is, in every sign-in mode', () => {
+    const error = classifyFailure(403, {error: {code: 'revoked', message: 'your access to tokens has been revoked'}}, null);
+    for (const method of ['LambdaAuthorizer', 'AmazonCognito', 'Open', 'Session'] as const) {
+      expect(signInErrorText(error, method)).toBe('Your access to the chat has been revoked. Contact the site\'s administrator.');
+    }
+    const paused = classifyFailure(403, {error: {code: 'vending_paused', message: 'token vending is paused'}}, null);
+    expect(signInErrorText(paused, 'LambdaAuthorizer')).toBe('The chat is paused. Try again later.');
+  });
+});

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
 import {
+  BLOCKED_TEXT,
   basicAuthorization,
   canPublish,
   canSubscribe,
@@ -65,6 +66,21 @@ describe('classifyFailure', () => {
     const denied = classifyFailure(403, {error: {code: 'scope_denied', message: 'no topics'}}, null);
     expect(denied.kind).toBe('scope_denied');
     expect(denied.message).toBe('no topics');
+  });
+
+  it('gives each of the operator\'s cut-offs its own message, never retried', () => {
+    const texts = new Set<string>();
+    for (const code of ['revoked', 'tier_paused', 'vending_paused']) {
+      const error = classifyFailure(403, {error: {code, message: 'server words'}}, null);
+      expect(error.kind).toBe('blocked');
+      expect(error.code).toBe(code);
+      expect(error.retryable).toBe(false);
+      expect(error.message).toBe(BLOCKED_TEXT[code]);
+      texts.add(error.message);
+    }
+    expect(texts.size).toBe(3);
+    expect(BLOCKED_TEXT['revoked']).toMatch(/revoked/);
+    expect(classifyFailure(403, {error: {code: 'something_new', message: 'x'}}, null).kind).toBe('refused');
   });
 
   it('maps 401, 400, 5xx and 429', () => {

@@ -9,9 +9,11 @@ Not a test: it prints figures and never fails on a number (it exits 1 only if a 
               check), against `python -c "import boto3"`;
 - warm:       the vending handler in-process, p50/p99 over many calls, against the raw mint: one
               `AuthClient.generate_disposable_token` call of the momento SDK (same scope, same emulator);
-- limiter:    the issuance limiter's decision against moto's DynamoDB (DynamoDbLimiter.take under load: its two
-              conditional writes), against one GetItem on the same client; and the warm handler with the limiter
-              (LIMITS_TABLE set) against the same handler with no limit;
+- limiter:    the issuance table's two questions against moto's DynamoDB, each against one GetItem on the same
+              client: the limiter's decision (DynamoDbLimiter.take: its conditional writes) and the revocations'
+              check (DynamoDbRevocations.check: one BatchGetItem of three keys); then the warm handler with the
+              DynamoDB limiter alone, and with revocations + limiter (LIMITS_TABLE set: the production path), each
+              against the same handler with no store at all, and the two against each other (the check's share);
 - api:        `GET /token` through the local API (devstack Stack, LambdaAuthorizer, demo users) at concurrency
               1, 8, 32, against the gateway's own 404 at the same concurrency;
 - topics:     Topics fan-out 1/10/100 subscribers (bench/topic_latency.py, raw grpc.aio client) against its floor;
@@ -315,18 +317,29 @@ def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
 
 
 def limiter_rows(env: dict[str, Any], count: int) -> list[Row]:
-    """The limiter's decision against moto, and what it adds to the warm handler."""
+    """The issuance table's two questions against moto, each against one GetItem on the same client: the
+    revocations' check (one strongly consistent BatchGetItem of the caller's, its tier's and the global item, none
+    there) and the limiter's take (its conditional writes). Then what they add to the warm handler, against the same
+    handler with no store at all (no LIMITS_TABLE: in memory, no limit): the limiter alone (revocations in memory),
+    and both, the production path; and the two handlers against each other, the check's own share of a warm vend."""
+    import boto3
+
     from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
     from momento_tvm.limits import DynamoDbLimiter, RateLimit
+    from momento_tvm.revocations import DynamoDbRevocations, InMemoryRevocations
 
     environ = {**env["aws"], "DYNAMODB_ENDPOINT": env["aws"]["AWS_ENDPOINT_URL_SECRETS_MANAGER"]}
     client = StdlibAwsClient(DYNAMODB, timeout=1.0, environ=environ)
     limiter = DynamoDbLimiter(client, ISSUANCE_TABLE)
+    revocations = DynamoDbRevocations(client, ISSUANCE_TABLE)
     limit = RateLimit(GENEROUS_LIMITS["burst"], GENEROUS_LIMITS["refill_seconds"])
     key = {"pk": {"S": "limit#user#bench"}, "sk": {"S": "bucket"}}
 
     def take() -> None:
         assert limiter.take("user#bench", limit).allowed
+
+    def check() -> None:
+        assert revocations.check("user#bench", "readwrite") is None
 
     def get_item() -> None:
         client.call("GetItem", {"TableName": ISSUANCE_TABLE, "Key": key})
@@ -334,42 +347,73 @@ def limiter_rows(env: dict[str, Any], count: int) -> list[Row]:
     half = max(1, count // 2)
     floor = measure(get_item, half)
     takes = measure(take, half)
+    checks = measure(check, half)
+    checks += measure(check, half)
     takes += measure(take, half)
     floor += measure(get_item, half)
 
+    # alice's bucket, emptied before each handler's run so that every take is allowed whatever the count
+    table = boto3.client(
+        "dynamodb",
+        endpoint_url=environ["DYNAMODB_ENDPOINT"],
+        region_name="us-east-1",
+        aws_access_key_id="b",
+        aws_secret_access_key="b",
+    )
+    alices_bucket = {"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}}
+
+    def run(call: Callable[[], None], limited: bool) -> list[float]:
+        if limited:
+            table.delete_item(TableName=ISSUANCE_TABLE, Key=alices_bucket)
+        return measure(call, half)
+
     saved = dict(os.environ)
     try:
-        os.environ.update(_function_env(env, "TokenVendingFunction")[0])
-        folder = _function_env(env, "TokenVendingFunction")[1]
+        function_env, folder = _function_env(env, "TokenVendingFunction")
         event = ROOT / "events/token/get_token_lambda_authorizer.json"
-        _, unlimited = load_vending_handler(folder, event, "bench_vending_unlimited")
+        os.environ.update(function_env)
+        _, no_store = load_vending_handler(folder, event, "bench_vending_no_store")
         os.environ.clear()
         os.environ.update(saved)
-        limited_env, _ = _function_env(
+        stored_env, _ = _function_env(
             env,
             "TokenVendingFunction",
             POLICY_FILE=str(env["generous_policy"]),
             LIMITS_TABLE=ISSUANCE_TABLE,
             DYNAMODB_ENDPOINT=environ["DYNAMODB_ENDPOINT"],
         )
-        os.environ.update(limited_env)
-        _, limited = load_vending_handler(folder, event, "bench_vending_limited")
+        os.environ.update(stored_env)
+        _, production = load_vending_handler(folder, event, "bench_vending_production")
+        # The same module and table, its revocations in memory (blocking nobody): the limiter's share alone.
+        limiter_app, limiter_only = load_vending_handler(folder, event, "bench_vending_limiter_only")
+        limiter_app.vending.close()
+        limiter_app.vending = limiter_app.VendingFunction(limiter_app.key_cache(), revocations=InMemoryRevocations())
         with contextlib.redirect_stderr(io.StringIO()):
-            without = measure(unlimited, half)
-            with_limiter = measure(limited, half)
-            with_limiter += measure(limited, half)
-            without += measure(unlimited, half)
+            without = run(no_store, False)
+            with_limiter = run(limiter_only, True)
+            with_both = run(production, True)
+            with_both += run(production, True)
+            with_limiter += run(limiter_only, True)
+            without += run(no_store, False)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    what = "limiter take against moto (2 conditional writes)"
-    handler = "warm handler GET /token with the DynamoDB limiter"
     p50, p99 = statistics.median, lambda samples: percentile(samples, 0.99)
+    took = "limiter take against moto (conditional writes)"
+    checked = "revocations check against moto (1 BatchGetItem, 3 keys)"
+    alone = "warm handler GET /token, DynamoDB limiter alone"
+    both = "warm handler GET /token, revocations + limiter"
     return [
-        Row("limiter", what + " p50", statistics.median(takes), "one GetItem p50", statistics.median(floor), "ms"),
-        Row("limiter", what + " p99", percentile(takes, 0.99), "one GetItem p99", percentile(floor, 0.99), "ms"),
-        Row("limiter", handler + " p50", p50(with_limiter), "no limit p50", p50(without), "ms"),
-        Row("limiter", handler + " p99", p99(with_limiter), "no limit p99", p99(without), "ms"),
+        Row("limiter", took + " p50", p50(takes), "one GetItem p50", p50(floor), "ms"),
+        Row("limiter", took + " p99", p99(takes), "one GetItem p99", p99(floor), "ms"),
+        Row("limiter", checked + " p50", p50(checks), "one GetItem p50", p50(floor), "ms"),
+        Row("limiter", checked + " p99", p99(checks), "one GetItem p99", p99(floor), "ms"),
+        Row("limiter", alone + " p50", p50(with_limiter), "no store p50", p50(without), "ms"),
+        Row("limiter", alone + " p99", p99(with_limiter), "no store p99", p99(without), "ms"),
+        Row("limiter", both + " p50", p50(with_both), "no store p50", p50(without), "ms"),
+        Row("limiter", both + " p99", p99(with_both), "no store p99", p99(without), "ms"),
+        Row("limiter", both + " p50", p50(with_both), "limiter alone p50", p50(with_limiter), "ms"),
+        Row("limiter", both + " p99", p99(with_both), "limiter alone p99", p99(with_limiter), "ms"),
     ]
 
 

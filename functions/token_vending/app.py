@@ -12,9 +12,14 @@ failure, its clock), shaped like Powertools' `SecretsProvider`; `VendingFunction
 cache. The module builds one at import, `vending`, which `handler` serves; a test builds its own around the cache it
 made (a clock it moves, a secret that fails), never patching this module.
 
+Before minting, the issuance table (LIMITS_TABLE) is asked two things, in this order: is the caller, its tier or all
+vending cut off (momento_tvm.revocations: one strongly consistent BatchGetItem, a read, on every vend and explain;
+403 revoked, tier_paused or vending_paused), then has it an allowance left (momento_tvm.limits: a conditional write,
+on a vend only; 429 rate_limited). A table that cannot answer is StoreFailureMode's to decide (`on_store_error`).
+
 Every upstream call has a deadline well inside the function's timeout (the secret read: SECRET_READ_TIMEOUT_SECONDS,
-one attempt; the mint: the minter's own deadline), so an outage is a quick `503 upstream_unavailable` with
-Retry-After, never a Lambda timeout.
+one attempt; the table: LIMITER_TIMEOUT_SECONDS per call, one attempt; the mint: the minter's own deadline), so an
+outage is a quick `503 upstream_unavailable` with Retry-After, never a Lambda timeout.
 SnapStart (template parameter SnapStart=PublishedVersions): the snapshot is taken after this import, so it holds
 the policy and Powertools' objects but no key, no gRPC channel and no credentials (all made on the first mint);
 `_after_restore` clears them anyway. Priced per GB-hour of snapshot cache while a version is active and per GB
@@ -56,10 +61,18 @@ from momento_tvm.aws_json import (
     StdlibAwsClient,
     get_secret_string,
 )
-from momento_tvm.errors import LimiterUnavailableError, QuotaExceededError, RateLimitedError
+from momento_tvm.errors import (
+    LimiterUnavailableError,
+    QuotaExceededError,
+    RateLimitedError,
+    RevokedError,
+    TierPausedError,
+    VendingPausedError,
+)
 from momento_tvm.http import INTERNAL_ERROR, HttpAnswer, TokenRoutes, json_answer
 from momento_tvm.limits import DynamoDbLimiter, InMemoryLimiter, Limiter
 from momento_tvm.observe import RouteObserver, issued_fields, refused_fields
+from momento_tvm.revocations import DynamoDbRevocations, InMemoryRevocations, Revocations
 from momento_tvm.secret_cache import SecretCache
 
 HERE = Path(__file__).parent
@@ -68,7 +81,9 @@ SECRET_READ_TIMEOUT_SECONDS = 1.0
 # After a failed secret read, the last key keeps serving this long before Secrets Manager is tried again, so an
 # outage does not add a timed-out read to every request.
 SECRET_RETRY_SECONDS = 5.0
-# The issuance limiter's DynamoDB calls: one attempt each, at most two per request (momento_tvm.limits).
+# Each DynamoDB call on the issuance table, one attempt: the revocations' check (one BatchGetItem, asked again at most
+# twice for keys DynamoDB left unprocessed; momento_tvm.revocations), then the limiter's writes (at most two per
+# request; momento_tvm.limits).
 LIMITER_TIMEOUT_SECONDS = 0.3
 
 
@@ -95,8 +110,15 @@ NOT_FOUND = Metric("NotFound", MetricUnit.Count, BY_SERVICE)
 RATE_LIMITED = Metric("RateLimited", MetricUnit.Count, (("service",), ("service", "tier")))
 # Momento refused a mint for the account's quota (429 quota_exceeded; also in Denials by reason).
 QUOTA_EXCEEDED = Metric("QuotaExceeded", MetricUnit.Count, BY_SERVICE)
-# The issuance limiter's table could not decide: the request went through (StoreFailureMode=Allow) or got a 503.
+# The issuance table (the limits' count, or the revocations and pauses read before it) could not answer: the request
+# went through unchecked (StoreFailureMode=Allow) or got a 503 (Refuse). Named before the table held revocations; kept,
+# so that alarms made on it keep their data.
 LIMITER_ERRORS = Metric("LimiterErrors", MetricUnit.Count, BY_SERVICE)
+# A caller cut off by an operator (403 revoked, tier_paused or vending_paused; also in Denials by reason): by reason
+# (a revoked user still asking, or a pause's reach) and by tier (which tier's callers are turned away). Not by user:
+# a dimension per name would be a metric per name; the log line names the user. Not [service, reason, tier] either:
+# up to 3 series per tier, to answer what these two sets answer for a revoked user or a paused tier.
+BLOCKED = Metric("Blocked", MetricUnit.Count, (("service",), ("service", "reason"), ("service", "tier")))
 METRICS = (
     TOKENS_VENDED,
     EXPLAINED,
@@ -108,6 +130,7 @@ METRICS = (
     RATE_LIMITED,
     QUOTA_EXCEEDED,
     LIMITER_ERRORS,
+    BLOCKED,
 )
 
 
@@ -149,7 +172,7 @@ class LambdaObserver(RouteObserver):
 
     def issued(self, token: VendedToken) -> None:
         self.metrics.emit(TOKENS_VENDED, tier=token.tier)
-        if token.limiter_error is not None:  # issued unchecked: the limiter's table could not decide
+        if token.limiter_error is not None:  # issued unchecked: the table could not be read (revocations) or decide
             self.metrics.emit(LIMITER_ERRORS)
         # The correlation id is the gateway's requestContext.requestId (inject_lambda_context below).
         self.log.info("token issued", extra={"request_id": self.log.get_correlation_id(), **issued_fields(token)})
@@ -163,6 +186,8 @@ class LambdaObserver(RouteObserver):
             self.metrics.emit(RATE_LIMITED, tier=error.tier)
         elif isinstance(error, QuotaExceededError):
             self.metrics.emit(QUOTA_EXCEEDED)
+        elif isinstance(error, RevokedError | TierPausedError | VendingPausedError):
+            self.metrics.emit(BLOCKED, reason=error.code, tier=error.tier)
         self.log.info("request refused", extra=refused_fields(error))
 
     def unavailable(self, error: UpstreamUnavailableError) -> None:
@@ -276,37 +301,58 @@ def _not_found(_: Exception) -> Response[str]:
     return _response(json_answer(404, {"error": {"code": "not_found", "message": "no such route"}}))
 
 
-def issuance_limiter() -> Limiter:
-    """The table every instance counts issuance in (LIMITS_TABLE, the template's IssuanceTable), over the
-    standard-library DynamoDB client (DYNAMODB_ENDPOINT: the template's local-only DynamoDbEndpoint). Without a
-    table (a handler run outside a stack), this instance's own memory, and a warning: each instance would allow the
-    whole limit."""
+class IssuanceStore(NamedTuple):
+    """What the function keeps in the issuance table: each caller's limit, and who is cut off."""
+
+    limiter: Limiter
+    revocations: Revocations
+
+
+def issuance_store() -> IssuanceStore:
+    """The table every instance shares (LIMITS_TABLE, the template's IssuanceTable): the issuance limits counted in
+    it and the revocations and pauses read from it (written by `python -m tvm_users`), both over one
+    standard-library DynamoDB client (DYNAMODB_ENDPOINT: the template's local-only DynamoDbEndpoint). Without a table
+    (a handler run outside a stack), this instance's own memory, and a warning: each instance would allow the whole
+    limit, and nobody is ever blocked (nothing can write there)."""
     table = os.environ.get("LIMITS_TABLE", "").strip()
     if not table:
-        logger.warning("LIMITS_TABLE is not set: issuance limits are counted by this instance alone")
-        return InMemoryLimiter()
-    return DynamoDbLimiter(StdlibAwsClient(DYNAMODB, timeout=LIMITER_TIMEOUT_SECONDS), table)
+        logger.warning(
+            "LIMITS_TABLE is not set: issuance limits are counted by this instance alone, "
+            "and no revocation or pause can reach it"
+        )
+        return IssuanceStore(InMemoryLimiter(), InMemoryRevocations())
+    client = StdlibAwsClient(DYNAMODB, timeout=LIMITER_TIMEOUT_SECONDS)
+    return IssuanceStore(DynamoDbLimiter(client, table), DynamoDbRevocations(client, table))
 
 
 def on_store_error() -> str:
-    """STORE_FAILURE_MODE (the template's StoreFailureMode): Allow lets a request through when the table cannot
-    decide (the default), Refuse answers 503."""
+    """STORE_FAILURE_MODE (the template's StoreFailureMode): when the table cannot be read (revocations) or cannot
+    decide (the limit), Allow lets the request through unchecked (the default), Refuse answers 503."""
     return "refuse" if os.environ.get("STORE_FAILURE_MODE", "Allow").strip().lower() == "refuse" else "allow"
 
 
 class VendingFunction:
-    """The function over one key cache and one limiter: its Momento client, vending machine, routes and Powertools
-    resolver."""
+    """The function over one key cache, one limiter and one revocations store: its Momento client, vending machine,
+    routes and Powertools resolver. A limiter or revocations store not given is the issuance table's
+    (`issuance_store`); a test gives its own."""
 
-    def __init__(self, keys: SecretCache, limiter: Limiter | None = None) -> None:
+    def __init__(
+        self, keys: SecretCache, limiter: Limiter | None = None, revocations: Revocations | None = None
+    ) -> None:
         self.keys = keys
         self.minter = KeyedMinter(keys)
+        if limiter is None or revocations is None:
+            store = issuance_store()
+            limiter = store.limiter if limiter is None else limiter
+            revocations = store.revocations if revocations is None else revocations
         self.vendor = VendingMachine(
             policy,
             self.minter,
             cache_name=os.environ.get("CACHE_NAME", "default-cache"),
             max_ttl_seconds=int(os.environ.get("MAX_TOKEN_TTL_SECONDS", "3600")),
-            limiter=issuance_limiter() if limiter is None else limiter,
+            limiter=limiter,
+            # Read on every vend and explain, before the limit's write: a revoked user's refusals spend nothing.
+            revocations=revocations,
             on_store_error=on_store_error(),
             # A Cognito pool compares usernames without case (the template's pool too): one caller, one bucket.
             case_insensitive_usernames=os.environ.get("AUTH_MODE") == "AmazonCognito",

@@ -131,15 +131,26 @@ BREAKAGES: Final = (
     ),
     Breakage(
         "table-statement-removed",
-        "the vending function's DynamoDB statement (UpdateItem and GetItem on the issuance table) removed; MiniStack "
-        "enforces IAM, and StoreFailureMode=Allow then vends unchecked",
+        "the vending function's DynamoDB statement (BatchGetItem, UpdateItem and GetItem on the issuance table) "
+        "removed; MiniStack enforces IAM, and StoreFailureMode=Allow then vends unchecked",
         "template.yaml",
         _replace(
-            "        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:UpdateItem, "
-            "dynamodb:GetItem]\n              Resource: !GetAtt IssuanceTable.Arn\n",
+            "        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:BatchGetItem, "
+            "dynamodb:UpdateItem, dynamodb:GetItem]\n              Resource: !GetAtt IssuanceTable.Arn\n",
             "",
         ),
         "test_the_deployed_issuance_limit_holds_and_its_table_is_shared and Open",
+    ),
+    Breakage(
+        "revocations-read-removed",
+        "the vending function may no longer BatchGetItem the issuance table (the revocations' check); MiniStack "
+        "enforces IAM, the check fails, and StoreFailureMode=Allow then vends to a revoked user",
+        "template.yaml",
+        _replace(
+            "Action: [dynamodb:BatchGetItem, dynamodb:UpdateItem, dynamodb:GetItem]",
+            "Action: [dynamodb:UpdateItem, dynamodb:GetItem]",
+        ),
+        "test_a_revoked_user_and_paused_tiers_are_refused_by_the_deployed_function_and_restored",
     ),
     Breakage(
         "deploy-check-policy-removed",

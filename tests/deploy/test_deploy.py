@@ -162,6 +162,13 @@ def _check_lambda_authorizer(
     ran = world.shell.run(script, stdin=f"{PASSWORD}\n{PASSWORD}\n", timeout=120)
     assert ran.returncode == 0, ran.tail()
     assert "alice" in ran.stdout and "readwrite" in ran.stdout, ran.stdout
+    # Two more users, for the revocation step (section 11), added the page's way before any login warms the
+    # authorizer's copy of the store: bob in alice's tier, viewer in the other.
+    for name, group in (("bob", "readwrite"), ("viewer", "readonly")):
+        add = users.commands[0].replace("add-user alice", f"add-user {name}").replace("readwrite", group)
+        assert name in add and group in add, add
+        added = world.shell.run(deployment.substitute(add), stdin=f"{PASSWORD}\n{PASSWORD}\n", timeout=120)
+        assert added.returncode == 0, added.tail()
     # The authorizer's deny for a wrong password: the gateway's own 403, as the page's table shows it.
     wrong = request(f"{deployment.base_url}/token", {"Authorization": _basic("alice", "not-the-password")})
     assert wrong.status == 403 and wrong.body in gateway[403], (
@@ -378,6 +385,84 @@ def _take_in_another_process(
     return taken
 
 
+# ------------------------------------------------------------------------------------------ cutting a user off
+REVOCATION_MODE: Final = "LambdaAuthorizer"  # one mode is enough: the function's check is the same in each
+
+
+def _revocation(world: World, flow: Flow) -> None:
+    """docs/deploy.md section 11 on the deployed stack (LambdaAuthorizer; the other modes skip it): the page's
+    `tvm_users revoke` makes alice's very next vend and explain `403 revoked` while bob is served, `blocks` lists it,
+    `restore` lets her vend; a tier's pause refuses viewer and serves alice, the global pause refuses everyone, and
+    resuming each restores. Every refusal comes from the function's own read of the table (its BatchGetItem, under
+    MiniStack's IAM enforcement: without that permission the read fails, StoreFailureMode=Allow vends, and this
+    step fails), whatever the gateway's authorizer cache holds for alice's header."""
+    deployment = _deployed(flow)
+    if deployment.mode != REVOCATION_MODE:
+        return
+    table = deployment.outputs["IssuanceTableName"]
+    dynamodb = deployment.ministack.client("dynamodb")
+    # The limits step left alice at her limit: a whole allowance again (the harness deletes her item, as there).
+    dynamodb.delete_item(TableName=table, Key={"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}})
+    token_url, explain_url = f"{deployment.base_url}/token", f"{deployment.base_url}/token/explain"
+    alice, bob, viewer = ({"Authorization": _basic(name, PASSWORD)} for name in ("alice", "bob", "viewer"))
+
+    def served(headers: dict[str, str], who: str) -> None:
+        answer = request(token_url, headers)
+        assert answer.status == 200, f"{who}: {answer}"
+
+    def refused(url: str, headers: dict[str, str], code: str, who: str) -> None:
+        answer = request(url, headers)
+        assert answer.status == 403 and answer.body.get("error", {}).get("code") == code, f"{who}: {answer}"
+        assert set(answer.body["error"]) == {"code", "message"}, answer.body
+
+    def operator(block: str, verb: str, target: str) -> tuple[str, float]:
+        """The page's command of `block` that does `verb` to `target`, run as written: its output, and when it
+        returned (time.monotonic)."""
+        (command,) = (c for c in world.page.block(block).commands if f"tvm_users {verb} {target} " in c)
+        ran = world.shell.run(deployment.substitute(command), timeout=120)
+        assert ran.returncode == 0, ran.tail()
+        assert len(ran.stdout.strip().splitlines()) == 1, f"not one line: {ran.stdout}"
+        return ran.stdout.strip(), time.monotonic()
+
+    served(alice, "alice before the revoke")  # her allow is now in the gateway's authorizer cache too
+    said, written = operator("revoke", "revoke", "alice")
+    assert "alice" in said, said
+    refused(token_url, alice, "revoked", "alice after the revoke")
+    within = time.monotonic() - written
+    assert within < 1.0, f"the first vend after the revoke answered {within:.2f} s after it: more than 1 s"
+    refused(explain_url, alice, "revoked", "alice's explain after the revoke")
+    served(bob, "bob while alice is revoked")
+    (listing,) = (c for c in world.page.block("revoke").commands if "tvm_users blocks " in c)
+    listed = world.shell.run(deployment.substitute(listing), timeout=120)
+    assert listed.returncode == 0 and "alice" in listed.stdout, listed.tail()
+    operator("revoke", "restore", "alice")
+    served(alice, "alice after the restore")
+
+    operator("pause", "pause", "readonly")
+    refused(token_url, viewer, "tier_paused", "viewer while readonly is paused")
+    served(alice, "alice while readonly is paused")
+    operator("pause", "pause", "--all")
+    for headers, who in ((alice, "alice"), (bob, "bob"), (viewer, "viewer")):
+        refused(token_url, headers, "vending_paused", f"{who} while all vending is paused")
+    operator("pause", "resume", "--all")
+    served(alice, "alice after the global resume")
+    refused(token_url, viewer, "tier_paused", "viewer: the tier's own pause outlasts the global one")
+    operator("pause", "resume", "readonly")
+    served(viewer, "viewer after the tier's resume")
+    left = dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :control",
+        ExpressionAttributeValues={":control": {"S": "control"}},
+        ConsistentRead=True,
+    )["Items"]
+    assert not left, f"blocks left in {table} after restore and resume: {left}"
+    REPORT.add(
+        "checked",
+        f"{deployment.mode}: tvm_users revoke alice refused her next vend in {within:.2f} s (bob served), blocks, "
+        "restore; pause readonly, pause --all, resume --all, resume readonly, each seen by the next request",
+    )
+
+
 # ---------------------------------------------------------------------------------------------------- the site
 def _publish(world: World, flow: Flow) -> None:
     deployment = _deployed(flow)
@@ -445,6 +530,7 @@ STEPS: Final = (
     ("outputs", _outputs),
     ("api", _api),
     ("limits", _limits),
+    ("revocation", _revocation),
     ("publish", _publish),
     ("delete", _delete),
 )
@@ -486,6 +572,13 @@ def test_the_deployed_api_answers_as_documented_and_its_tokens_work_with_the_sdk
 @pytest.mark.parametrize("mode", MODES)
 def test_the_deployed_issuance_limit_holds_and_its_table_is_shared(flows: dict[str, Flow], mode: str) -> None:
     flows[mode].outcome("limits")
+
+
+@pytest.mark.parametrize("mode", [REVOCATION_MODE])
+def test_a_revoked_user_and_paused_tiers_are_refused_by_the_deployed_function_and_restored(
+    flows: dict[str, Flow], mode: str
+) -> None:
+    flows[mode].outcome("revocation")
 
 
 @pytest.mark.parametrize("mode", MODES)

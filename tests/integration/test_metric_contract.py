@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +25,9 @@ import pytest
 from momento_emulator import EmulatorConfig
 from momento_emulator.testing import EmulatorThread
 from momento_tvm import load_policy
+from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
 from momento_tvm.limits import InMemoryLimiter
+from momento_tvm.revocations import Block, DynamoDbRevocations, InMemoryRevocations
 from momento_tvm.secret_cache import SecretCache
 from tests.integration.vending import Clock, as_user, invoke, load_event, merge, with_query, without_authorizer
 
@@ -127,8 +130,9 @@ def test_every_answer_publishes_exactly_its_declared_metric(
     expect(limited, alice, [("Denials", {"reason": "rate_limited"}), ("RateLimited", {"tier": "readwrite"})])
     limited.close()
 
-    # The limiter's table unreachable (the template's LIMITS_TABLE and its local-only DynamoDbEndpoint, nothing
-    # answering there): StoreFailureMode Allow vends unchecked, Refuse answers 503; both count LimiterErrors.
+    # The issuance table unreachable (the template's LIMITS_TABLE and its local-only DynamoDbEndpoint, nothing
+    # answering there): neither the revocations' check nor the limit can be read. StoreFailureMode Allow vends
+    # unchecked, Refuse answers 503; both count LimiterErrors, once per request.
     monkeypatch.setenv("LIMITS_TABLE", "tvm-issuance")
     monkeypatch.setenv("DYNAMODB_ENDPOINT", "http://127.0.0.1:9")  # the discard port: connection refused
     for failure_mode, answered in (
@@ -139,6 +143,46 @@ def test_every_answer_publishes_exactly_its_declared_metric(
         unchecked = function.VendingFunction(function.key_cache(clock))
         expect(unchecked, alice, [answered, ("LimiterErrors", {})])
         unchecked.close()
+    monkeypatch.undo()
+
+    # Cut off by an operator: a revoked user, a paused tier, all vending paused (each refusal in Denials by reason,
+    # and in Blocked by reason and by tier), on a vend and on an explain alike; another user and tier are served.
+    revocations = InMemoryRevocations()
+    blocked = function.VendingFunction(function.key_cache(clock), InMemoryLimiter(), revocations)
+    viewer = as_user("viewer", "readonly")
+    revocations.put(Block("revoked", "user#alice", "test", "metric contract", 0))
+    for event in (alice, explain(alice)):
+        revoked = {"reason": "revoked"}
+        expect(blocked, event, [("Denials", revoked), ("Blocked", {**revoked, "tier": "readwrite"})])
+    expect(blocked, viewer, [("TokensVended", {"tier": "readonly"})])
+    revocations.put(Block("tier_paused", "readonly", "test", "metric contract", 0))
+    paused = {"reason": "tier_paused"}
+    expect(blocked, viewer, [("Denials", paused), ("Blocked", {**paused, "tier": "readonly"})])
+    expect(blocked, as_user("bob", "readwrite"), [("TokensVended", {"tier": "readwrite"})])
+    revocations.put(Block("vending_paused", "all", "test", "metric contract", 0))
+    everything = {"reason": "vending_paused"}
+    expect(
+        blocked,
+        as_user("bob", "readwrite"),
+        [("Denials", everything), ("Blocked", {**everything, "tier": "readwrite"})],
+    )
+    blocked.close()
+
+    # Only the revocations' store unreachable (its own client on the discard port), the limit counted in memory:
+    # the same LimiterErrors, and the same two outcomes.
+    nowhere_table = StdlibAwsClient(
+        DYNAMODB, timeout=1.0, environ={**os.environ, "DYNAMODB_ENDPOINT": "http://127.0.0.1:9"}
+    )
+    for failure_mode, answered in (
+        ("Allow", ("TokensVended", {"tier": "readwrite"})),
+        ("Refuse", ("UpstreamErrors", {})),
+    ):
+        monkeypatch.setenv("STORE_FAILURE_MODE", failure_mode)
+        unread = function.VendingFunction(
+            function.key_cache(clock), InMemoryLimiter(), DynamoDbRevocations(nowhere_table, "tvm-issuance")
+        )
+        expect(unread, alice, [answered, ("LimiterErrors", {})])
+        unread.close()
     monkeypatch.undo()
 
     # Momento's own quota for the account (an emulator that plays it: one mint, then none for 100 s): 429, counted in

@@ -393,6 +393,21 @@ def test_the_embedding_docs_api_snippet_vends_explains_and_avends(
     assert avended[0] == "alice" and int(avended[1]) > time.time(), out[2]
 
 
+def test_the_embedding_docs_revocations_snippet_refuses_then_serves(
+    venvs: dict[str, Path], policy_folder: Path, emulator_endpoint: str
+) -> None:
+    """Run as written in the wheel's fresh venv, against the emulator: the revoked user is refused with nothing
+    minted, served again once the block is removed, and a paused tier refuses explain too."""
+    snippet = examples(EMBEDDING, "embedding-example")["revocations"]
+    name, settings, command = run_comment(snippet)
+    (policy_folder / name).write_text(snippet)
+    values = documented_values(emulator_endpoint)
+    env = activated_env(venvs["fastapi"], {key: values[key] for key in settings})
+    command[0] = in_venv(venvs["fastapi"], env, command[0])
+    out = run(command, "the revocations snippet", SNIPPET_TIMEOUT_SECONDS, env=env, cwd=policy_folder).splitlines()
+    assert out == ["403 revoked", "alice", "403 tier_paused member"], out
+
+
 LOGGING_DRIVER = """
 # --- the test's lines: vend through a route, from the emulator, then from a Momento that cannot be reached
 import sys

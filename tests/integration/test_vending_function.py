@@ -7,7 +7,10 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +19,9 @@ import pytest
 from momento import CacheClient, Configurations
 from momento.responses import CreateCache
 
+from momento_tvm import load_policy
+from momento_tvm.aws_boto3 import Boto3JsonClient
+from momento_tvm.revocations import Block, DynamoDbRevocations
 from tests import sdk_rights
 from tests.conftest import RunningEmulator
 from tests.integration.vending import (
@@ -362,3 +368,131 @@ def test_a_malformed_region_is_a_503_whose_log_names_the_variable_to_fix_never_i
     assert line["error_code"] == "InvalidRegion"
     assert "AWS_REGION" in line["fix"]
     assert bad_region not in logs.getvalue()
+
+
+# ------------------------------------------------------------------------------- revocations and pauses (issue 23)
+DEPLOYED_POLICY = Path(__file__).resolve().parents[2] / "functions" / "token_vending" / "policy.yaml"
+
+
+@pytest.fixture
+def issuance_table(function: ModuleType, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The template's IssuanceTable in moto (its keys; a name of its own: moto's state lasts the module), named to the
+    function as the template names it (LIMITS_TABLE, and DynamoDbEndpoint's DYNAMODB_ENDPOINT), and the deployed
+    policy (each tier with its issuance limit), so a vend both checks the blocks and counts in the table."""
+    name = f"tvm-issuance-{uuid.uuid4().hex[:8]}"
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("LIMITS_TABLE", name)
+    monkeypatch.setenv("DYNAMODB_ENDPOINT", moto_endpoint)
+    monkeypatch.setattr(function, "policy", load_policy(DEPLOYED_POLICY))
+    yield name
+    dynamodb.delete_table(TableName=name)
+
+
+def test_a_block_written_to_the_issuance_table_refuses_the_next_vend_and_explain_and_only_its_callers(
+    function: ModuleType, clock: Clock, moto_endpoint: str, issuance_table: str
+) -> None:
+    """An operator's revoke, tier pause and global pause (written as `tvm_users` writes them: the library over
+    boto3) refuse the function's very next request, vend and explain alike, in the usual envelope, while every
+    other caller is served; lifting each restores. A refused vend spends nothing of the caller's allowance (the
+    check is a read, before the limit's write)."""
+    built = function.VendingFunction(function.key_cache(clock))  # the table's limiter and revocations (LIMITS_TABLE)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint)
+    admin = DynamoDbRevocations(Boto3JsonClient(dynamodb), issuance_table)
+    alice, bob, viewer = as_user("alice", "readwrite"), as_user("bob", "readwrite"), as_user("viewer", "readonly")
+    alices_bucket = {"pk": {"S": "limit#user#alice"}, "sk": {"S": "bucket"}}
+
+    def bucket() -> Any:
+        return dynamodb.get_item(TableName=issuance_table, Key=alices_bucket, ConsistentRead=True).get("Item")
+
+    def refused(event: dict[str, Any]) -> str:
+        status, headers, body = invoke(built, event)
+        assert status == 403 and set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+        assert "Retry-After" not in headers
+        return str(body["error"]["code"])
+
+    def served(event: dict[str, Any]) -> None:
+        status, _, body = invoke(built, event)
+        assert status == 200, body
+
+    try:
+        served(alice)
+        counted = bucket()
+        assert counted is not None  # her token was counted in the table
+
+        admin.put(Block("revoked", "user#alice", "laptop stolen", "test", int(time.time())))
+        written = time.monotonic()
+        assert refused(alice) == "revoked"
+        assert time.monotonic() - written < 1.0
+        assert refused(explain_event(alice)) == "revoked"
+        assert bucket() == counted  # nothing spent by the refusals
+        served(bob)
+        assert admin.remove("revoked", "user#alice") is not None
+        served(alice)
+
+        admin.put(Block("tier_paused", "readonly", "maintenance", "test", int(time.time())))
+        assert refused(viewer) == "tier_paused"
+        assert refused(explain_event(viewer)) == "tier_paused"
+        served(alice)
+        admin.put(Block("vending_paused", "all", "incident", "test", int(time.time())))
+        assert [refused(event) for event in (alice, bob, viewer)] == ["vending_paused"] * 3
+        assert refused(explain_event(alice)) == "vending_paused"
+        admin.remove("vending_paused", "all")
+        served(alice)
+        assert refused(viewer) == "tier_paused"  # the tier's own pause outlasts the global one
+        admin.remove("tier_paused", "readonly")
+        served(viewer)
+
+        admin.put(Block("revoked", "user#alice", "until a moment ago", "test", 0, until=int(time.time()) - 1))
+        served(alice)  # a block whose --until has passed has lapsed
+    finally:
+        built.close()
+
+
+def test_a_cognito_revocation_holds_whatever_case_the_pool_gives_the_name(
+    function: ModuleType, clock: Clock, moto_endpoint: str, issuance_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Cognito pool compares usernames without case, so the revocation of `bob` refuses the ID token of `Bob`."""
+    monkeypatch.setenv("AUTH_MODE", "AmazonCognito")  # the deployment's mode, read when the function is built
+    built = function.VendingFunction(function.key_cache(clock))
+    admin = DynamoDbRevocations(Boto3JsonClient(boto3.client("dynamodb", endpoint_url=moto_endpoint)), issuance_table)
+    event = load_event("get_token_jwt.json")
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["cognito:username"] = "Bob"
+    try:
+        assert invoke(built, event, "AmazonCognito")[0] == 200
+        admin.put(Block("revoked", "user#bob", "test", "test", int(time.time())))
+        status, _, body = invoke(built, event, "AmazonCognito")
+        assert (status, body["error"]["code"]) == (403, "revoked")
+    finally:
+        built.close()
+
+
+def test_without_a_table_nobody_is_blocked_and_the_function_says_so(
+    function: ModuleType, clock: Clock, monkeypatch: pytest.MonkeyPatch, logs: io.StringIO
+) -> None:
+    """A handler run outside a stack (no LIMITS_TABLE) keeps its blocks in its own memory, where nothing writes: it
+    warns once, at start, and serves."""
+    monkeypatch.delenv("LIMITS_TABLE", raising=False)
+    built = function.VendingFunction(function.key_cache(clock))
+    try:
+        [warning] = [json.loads(line) for line in logs.getvalue().splitlines() if "LIMITS_TABLE" in line]
+        assert warning["level"] == "WARNING"
+        assert "no revocation or pause can reach it" in warning["message"], warning
+        assert invoke(built, as_user("alice", "readwrite"))[0] == 200
+    finally:
+        built.close()
+
+
+def explain_event(event: dict[str, Any]) -> dict[str, Any]:
+    event = merge(event, {"routeKey": "GET /token/explain", "rawPath": "/token/explain"})
+    event["requestContext"]["http"]["path"] = "/token/explain"
+    event["requestContext"]["routeKey"] = "GET /token/explain"
+    return event

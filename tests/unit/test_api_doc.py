@@ -57,3 +57,14 @@ def test_the_explain_limits_example_is_what_explain_answers() -> None:
 def test_the_default_limit_is_the_one_the_docs_give() -> None:
     assert "A tier without `limits` gets 5 at once, then one every\n12 s" in API_DOC
     assert RateLimit(5, 12.0) == DEFAULT_LIMIT
+
+
+def test_the_readmes_error_list_is_every_error_the_library_answers() -> None:
+    """The README's one-paragraph list of the function's error codes, each with its status, is the library's."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    paragraph = readme.split('The function\'s errors are `{"error": {"code", "message"}}`:', 1)[1].split(". ", 1)[0]
+    listed = {(int(status), code) for code, status in re.findall(r"`([a-z_]+)` \((\d{3})", paragraph)}
+    assert listed == raised_errors()
+    for status, code in listed:
+        if status in (429, 503):
+            assert f"`{code}` ({status}, with `Retry-After`)" in paragraph

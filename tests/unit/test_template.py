@@ -631,7 +631,7 @@ def test_vending_function_environment_is_the_handler_contract(
     ],
     ids=["created-secret", "existing-secret"],
 )
-def test_vending_function_may_only_read_its_key_and_update_its_issuance_table(
+def test_vending_function_may_only_read_its_key_and_read_and_update_its_issuance_table(
     mode: str, key_source: dict[str, str], secret: Any
 ) -> None:
     deployed = deploy(mode, **key_source)
@@ -646,7 +646,10 @@ def test_vending_function_may_only_read_its_key_and_update_its_issuance_table(
     assert grants == sorted(
         [
             (("secretsmanager:GetSecretValue",), json.dumps(secret)),
-            (("dynamodb:GetItem", "dynamodb:UpdateItem"), json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]})),
+            (
+                ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+                json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]}),
+            ),
         ]
     )
 
@@ -811,8 +814,9 @@ def test_no_other_iam_grants_exist(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_no_other_dynamodb_permission_exists(mode: str) -> None:
-    """Every DynamoDB action any role of the stack may take: the vending function's two, on its table only. No
-    managed policy brings more (those attached are CloudWatch Logs' and X-Ray's)."""
+    """Every DynamoDB action any role of the stack may take: the vending function's three (the revocations' batch
+    read, the limiter's read and write), on its table only. No managed policy brings more (those attached are
+    CloudWatch Logs' and X-Ray's). Revoking and pausing (PutItem, DeleteItem, Query) are the operators' calls."""
     for tracing in ("Disabled", "Active"):
         deployed = deploy(mode, Tracing=tracing)
         found = set()
@@ -825,31 +829,41 @@ def test_no_other_dynamodb_permission_exists(mode: str) -> None:
         vending_role = deployed.properties(VENDING)["Role"]["Fn::GetAtt"][0]
         table_arn = json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]})
         assert found == {
+            (vending_role, "dynamodb:BatchGetItem", table_arn),
             (vending_role, "dynamodb:GetItem", table_arn),
             (vending_role, "dynamodb:UpdateItem", table_arn),
         }, tracing
 
 
 class _RecordingDynamoDb:
-    """An AwsJsonClient that records the operations asked of it and answers as an empty table would."""
+    """An AwsJsonClient that records the operations asked of it and the tables they name, and answers as an empty
+    table would."""
 
     def __init__(self) -> None:
         self.operations: list[str] = []
+        self.tables: set[str] = set()
 
     def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         self.operations.append(operation)
-        assert payload["TableName"] == "the-table"
+        # An item call names its table; a batch call names each table it reads as a key of RequestItems.
+        self.tables |= {payload["TableName"]} if "TableName" in payload else set(payload["RequestItems"])
         return {}
 
 
-def test_the_granted_actions_are_every_call_the_limiter_makes() -> None:
-    """What momento_tvm.limits.DynamoDbLimiter sends for a vend (take) and an explain (peek) is exactly what the
-    template grants (tests/deploy proves it again under MiniStack's IAM enforcement)."""
+def test_the_granted_actions_are_every_call_the_vending_function_makes_on_its_table() -> None:
+    """What the function's table clients send (app.py's issuance_store: momento_tvm.revocations'
+    DynamoDbRevocations.check on every vend and explain, then momento_tvm.limits' DynamoDbLimiter.take for a vend or
+    .peek for an explain, on a tier with a limit) is exactly what the template grants, on that table alone
+    (tests/deploy proves it again under MiniStack's IAM enforcement)."""
     from momento_tvm.limits import DEFAULT_LIMIT, DynamoDbLimiter
+    from momento_tvm.revocations import DynamoDbRevocations
 
     client = _RecordingDynamoDb()
     limiter = DynamoDbLimiter(client, "the-table", clock=lambda: 1_000.0)
+    revocations = DynamoDbRevocations(client, "the-table", clock=lambda: 1_000.0)
+    assert revocations.check("user#alice", "readwrite") is None  # a vend: the check, then the take
     limiter.take("user#alice", DEFAULT_LIMIT)
+    assert revocations.check("user#alice", "readwrite") is None  # an explain: the check, then the peek
     limiter.peek("user#alice", DEFAULT_LIMIT)
     granted = {
         action.removeprefix("dynamodb:")
@@ -857,7 +871,8 @@ def test_the_granted_actions_are_every_call_the_limiter_makes() -> None:
         for action in _actions(statement)
         if action.startswith("dynamodb:")
     }
-    assert set(client.operations) == granted == {"UpdateItem", "GetItem"}
+    assert set(client.operations) == granted == {"BatchGetItem", "UpdateItem", "GetItem"}
+    assert client.tables == {"the-table"}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -984,7 +999,8 @@ def test_the_deploy_pages_limits_section_says_what_the_code_and_the_policy_do() 
     shipped = load_policy(ROOT / "functions" / "token_vending" / "policy.yaml")
     assert documented == {name: tier.limit for name, tier in shipped.tiers.items()}
 
-    assert "may only `dynamodb:UpdateItem` and `dynamodb:GetItem` that table" in section  # the IAM tests above
+    granted = "may only `dynamodb:BatchGetItem` (the revocations' check of [section 11](#11-cut-a-user-off)), "
+    assert granted + "`dynamodb:UpdateItem` and `dynamodb:GetItem` that table" in section  # the IAM tests above
     app = ast.parse((ROOT / "functions" / "token_vending" / "app.py").read_text(encoding="utf-8"))
     (timeout,) = (
         node.value.value

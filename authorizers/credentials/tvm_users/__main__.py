@@ -1,4 +1,5 @@
-"""Manage the TVM's users: ``python -m tvm_users add-user|remove-user|list-users`` and ``... cognito COMMAND``.
+"""Manage the TVM's users: ``python -m tvm_users add-user|remove-user|list-users`` and ``... cognito COMMAND``; cut
+callers off: ``revoke|restore|pause|resume|blocks`` (`tvm_users.blocks`).
 
 ``add-user``, ``remove-user`` and ``list-users`` manage the credentials authorizer's users store (LambdaAuthorizer
 mode); ``cognito`` manages the users and groups of an AmazonCognito deployment's user pool (see `tvm_users.cognito`).
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from tvm_users import cognito
+from tvm_users import blocks, cognito
 from tvm_users.cli import (
     CliError,
     aws_client,
@@ -368,7 +369,8 @@ def _parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         description=(
             "Manage the TVM's users: the credentials authorizer's users store (add-user, remove-user, list-users; "
-            "Basic auth, scrypt-hashed passwords) or a Cognito user pool (cognito COMMAND)."
+            "Basic auth, scrypt-hashed passwords) or a Cognito user pool (cognito COMMAND); cut a user, a tier or "
+            "everyone off (revoke, restore, pause, resume, blocks; docs/revocation.md)."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -404,6 +406,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(run=_list_users)
 
     cognito.add_commands(commands)
+    blocks.add_commands(commands)
     return parser
 
 

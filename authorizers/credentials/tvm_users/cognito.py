@@ -226,6 +226,34 @@ class UserPool:
         with self._errors(username):
             self.client.admin_delete_user(UserPoolId=self.pool_id, Username=username)
 
+    def find(self, username: str) -> tuple[str, bool] | None:
+        """(the user's name as the pool holds it, whether the pool has them enabled); None for no such user.
+
+        The template's pool compares usernames without case (as the vending function counts them), so `Alice` is
+        `alice`: asked as given, then case-folded (moto, and a case-sensitive pool, find only the exact spelling)."""
+        for candidate in dict.fromkeys((username, username.casefold())):
+            with self._errors(candidate):
+                try:
+                    user = self.client.admin_get_user(UserPoolId=self.pool_id, Username=candidate)
+                except self.client.exceptions.UserNotFoundException:
+                    continue
+            return str(user["Username"]), bool(user.get("Enabled", True))
+        return None
+
+    def sign_out_everywhere(self, username: str) -> None:
+        """Revoke the user's refresh and access tokens on every device (AdminUserGlobalSignOut). An ID token already
+        issued stays valid until it expires: API Gateway's JWT authorizer checks only its signature and time."""
+        with self._errors(username):
+            self.client.admin_user_global_sign_out(UserPoolId=self.pool_id, Username=username)
+
+    def set_enabled(self, username: str, enabled: bool) -> None:
+        """AdminEnableUser or AdminDisableUser: a disabled user cannot sign in."""
+        with self._errors(username):
+            if enabled:
+                self.client.admin_enable_user(UserPoolId=self.pool_id, Username=username)
+            else:
+                self.client.admin_disable_user(UserPoolId=self.pool_id, Username=username)
+
 
 def _pool(args: argparse.Namespace) -> UserPool:
     region = resolve_region(args.region, args.user_pool_id)

@@ -268,7 +268,11 @@ def test_the_readme_marks_both_examples() -> None:
 
 def test_every_block_of_the_embedding_doc_and_the_pypi_page_is_run_or_says_why_not() -> None:
     for markdown, kind, names in (
-        (EMBEDDING, "embedding", {"install", "policy.yaml", "check-policy", "vend", "logging", "client"}),
+        (
+            EMBEDDING,
+            "embedding",
+            {"install", "policy.yaml", "check-policy", "vend", "revocations", "logging", "client"},
+        ),
         (PYPI, "pypi", {"install", "fastapi"}),
     ):
         unmarked = [

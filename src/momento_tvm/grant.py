@@ -65,6 +65,10 @@ class Grant:
     ttl_seconds: int
     topics: TopicGrant | None
     cache: CacheGrant | None
+    # The control channel's subjects this token may subscribe to (momento_tvm.control: `user#alice`, `tier#...`,
+    # `all`), each minted as a subscribe-only topic in `cache_name` whose opaque name the minter derives from its key.
+    # Empty: none (the machine's control_topics off, or a token of key-scoped cache items, which cannot hold topics).
+    control: tuple[str, ...] = ()
 
     def scope_json(self) -> dict[str, Any]:
         """The documented `scope` object of the API's responses (docs/api.md)."""

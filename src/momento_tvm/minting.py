@@ -86,6 +86,8 @@ class MintedToken:
     auth_token: str
     expires_at: int
     endpoint: str
+    # The names of the token's control topics (momento_tvm.control), in the order of the grant's subjects.
+    control_topics: tuple[str, ...] = ()
 
 
 class Minter(Protocol):
@@ -166,7 +168,9 @@ class MomentoMinter:
             token = wire.parse_answer(answer)
         except ValueError:
             raise UpstreamUnavailableError("Momento did not mint a token (UNPARSABLE_ANSWER)") from None
-        return MintedToken(token.auth_token, token.valid_until, self._endpoint)
+        return MintedToken(
+            token.auth_token, token.valid_until, self._endpoint, wire.control_topics(self._api_key, grant)
+        )
 
     def close(self) -> None:
         """Close the channel (in-flight calls end with CANCELLED); the next mint opens a new one."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import fastjsonschema
 import yaml
 
+from .control import TOPIC_PREFIX as CONTROL_TOPIC_PREFIX
 from .errors import PolicyError
 from .identity import TOKEN_ID_CHARS
 from .limits import DEFAULT_LIMIT, MOMENTO_MINTS_PER_SECOND, RateLimit
@@ -376,6 +377,49 @@ def limit_warnings(policy: Policy) -> list[str]:
     return warnings
 
 
+# Momento's most permission statements in one disposable token (production facts).
+MOMENTO_STATEMENTS_PER_TOKEN = 20
+
+
+def statements(tier: Tier, *, control: bool = True) -> tuple[int, int]:
+    """(the permission statements of the largest token the tier can be minted, of which for its control topics):
+    what Momento's 20 per token is spent on. A `*` is one statement; each other pattern one; a control topic the
+    tier's own topics already reach (`*` in the deployment's cache) costs none (momento_tvm.wire)."""
+    topics = 0 if tier.topics is None else 1 if "*" in tier.topics.names else len(tier.topics.names)
+    items = 0 if tier.cache is None else 1 if "*" in tier.cache.items else len(tier.cache.items)
+    can_hold_topics = tier.topics is not None or (tier.cache is not None and "*" in tier.cache.items)
+    covered = (
+        tier.topics is not None
+        and tier.topics.cache_name is None
+        and tier.topics.role != "publish_only"
+        and any(n == "*" or (n.endswith("*") and CONTROL_TOPIC_PREFIX.startswith(n[:-1])) for n in tier.topics.names)
+    )
+    listened = 3 if control and can_hold_topics and not covered else 0  # the user's, the tier's and everyone's
+    if tier.topics is not None and tier.cache is not None and "*" not in tier.cache.items:
+        return max(topics + listened, items), listened  # key-scoped items cannot share a token with topics
+    return topics + items + listened, listened
+
+
+def statement_warnings(policy: Policy) -> list[str]:
+    """A tier whose largest token would need more statements than Momento allows in one token."""
+    warnings = []
+    for name, tier in policy.tiers.items():
+        count, control = statements(tier)
+        if count > MOMENTO_STATEMENTS_PER_TOKEN:
+            warnings.append(
+                f"tier '{name}': a token holding all it allows needs {count} permission statements ({control} for its "
+                f"control topics), more than Momento's {MOMENTO_STATEMENTS_PER_TOKEN} per token: Momento will refuse "
+                "to mint it; use fewer patterns, or a prefix ('room-*') for many names"
+            )
+    return warnings
+
+
+def describe_statements(tier: Tier) -> str:
+    """A tier's statements in words, for check-policy: `at most 2 permission statements per token (0 for ...)`."""
+    count, control = statements(tier)
+    return f"at most {count} permission statements per token ({control} for control topics)"
+
+
 def describe_limit(tier: Tier) -> str:
     """A tier's limit in words, for check-policy: `issuance limit 5 at once, then 1 every 12 s`, or none."""
     if tier.limit is None:
@@ -452,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{file}: ok ({len(policy.tiers)} tiers, {len(policy.groups)} group rules)")
             for name, tier in policy.tiers.items():
-                print(f"  tier {name}: {describe_limit(tier)}")
-            for warning in limit_warnings(policy):
+                print(f"  tier {name}: {describe_limit(tier)}; {describe_statements(tier)}")
+            for warning in limit_warnings(policy) + statement_warnings(policy):
                 print(f"{file}: warning: {warning}", file=sys.stderr)
     return status

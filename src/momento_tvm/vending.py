@@ -8,6 +8,7 @@ http.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .control import all_subject, tier_subject, user_subject
 from .errors import (
     LimiterUnavailableError,
     PolicyError,
@@ -56,6 +58,9 @@ class VendedToken:
     # for the log line.
     allowance: Allowance | None = None
     limiter_error: str | None = None
+    # The token's control topics (momento_tvm.control), in `grant.cache_name`: the client listens there for an
+    # operator's cut-off, obeying only messages with an empty publisher id.
+    control_topics: tuple[str, ...] = ()
 
     @property
     def token_id(self) -> str:
@@ -66,7 +71,7 @@ class VendedToken:
         return self.grant.tier
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "authToken": self.auth_token,
             "expiresAt": self.expires_at,
             "now": self.now,
@@ -74,6 +79,9 @@ class VendedToken:
             "endpoint": self.endpoint,
             "scope": self.grant.scope_json(),
         }
+        if self.control_topics:
+            answer["control"] = {"cache": self.grant.cache_name, "topics": list(self.control_topics)}
+        return answer
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class VendingMachine:
     - `revocations`: where revoked users and paused tiers are kept (momento_tvm.revocations), checked on every vend
       and explain (`RevokedError`, `TierPausedError`, `VendingPausedError`: 403); None: nobody is ever blocked.
       Its store failing is handled as `on_store_error` says.
+    - `control_topics`: every token (with topics, or a whole cache) may also subscribe to its holder's control
+      topics (momento_tvm.control), where an operator's cut-off reaches the clients holding tokens; False: none.
 
     `vend`/`explain` raise the typed errors of `momento_tvm.errors` (`status` and `code` say what to answer);
     `avend`/`aexplain` are the same for asyncio code: the mint runs in a worker thread, never on the event loop.
@@ -138,6 +148,7 @@ class VendingMachine:
         on_store_error: str = "allow",
         case_insensitive_usernames: bool = False,
         revocations: Revocations | None = None,
+        control_topics: bool = True,
     ) -> None:
         if not isinstance(cache_name, str) or not cache_name.strip():
             raise ValueError("cache_name must name a Momento cache")
@@ -152,6 +163,7 @@ class VendingMachine:
         self.on_store_error = on_store_error
         self.case_insensitive_usernames = case_insensitive_usernames
         self.revocations = revocations
+        self.control_topics = control_topics
         self._own_minter: MomentoMinter | None = None
         self._lock = threading.Lock()
         if isinstance(momento, MomentoSettings):
@@ -165,13 +177,20 @@ class VendingMachine:
     def decide(self, identity: Identity, request: TokenRequest | None = None) -> Grant:
         """The grant for this caller and request (pure: mints nothing). `InvalidIdentityError` for an identity that
         cannot be a token id (identity.checked_identity): the host's bug, refused before the policy is read."""
-        return decide(
+        checked = checked_identity(identity)
+        grant = decide(
             self.policy,
-            checked_identity(identity),
+            checked,
             request or TokenRequest(),
             cache_name=self.cache_name,
             max_ttl_seconds=self.max_ttl_seconds,
         )
+        if not self.control_topics or (grant.topics is None and (grant.cache is None or not grant.cache.all_items)):
+            return grant  # key-scoped cache items cannot sit beside topics in one token: no control channel
+        subjects = [tier_subject(grant.tier), all_subject()]
+        if checked.verified:
+            subjects.insert(0, user_subject(self.limit_key(checked)))
+        return dataclasses.replace(grant, control=tuple(subjects))
 
     def explain(
         self, identity: Identity, request: TokenRequest | None = None, *, source_ip: str | None = None
@@ -211,7 +230,14 @@ class VendingMachine:
                 raise RateLimitedError(allowance.retry_after, grant.tier)
         minted = self._minter().mint(grant)
         return VendedToken(
-            minted.auth_token, minted.expires_at, minted.endpoint, grant, int(time.time()), allowance, limiter_error
+            minted.auth_token,
+            minted.expires_at,
+            minted.endpoint,
+            grant,
+            int(time.time()),
+            allowance,
+            limiter_error,
+            minted.control_topics,
         )
 
     def _check_blocks(self, identity: Identity, grant: Grant, source_ip: str | None) -> str | None:

@@ -19,9 +19,18 @@ from google.protobuf.message import DecodeError
 from momento_wire_types.generated import permissionmessages_pb2 as pm
 from momento_wire_types.generated import token_pb2
 
+from .control import control_key, topic_name
 from .grant import CacheGrant, Grant, TopicGrant
 
-__all__ = ["METHOD", "WireToken", "disposable_token", "mint_request", "parse_answer", "permissions"]
+__all__ = [
+    "METHOD",
+    "WireToken",
+    "control_topics",
+    "disposable_token",
+    "mint_request",
+    "parse_answer",
+    "permissions",
+]
 
 METHOD = "/token.Token/GenerateDisposableToken"
 
@@ -44,23 +53,44 @@ class WireToken:
 
 
 def mint_request(api_key: str, grant: Grant) -> Any:
-    """The request message, field for field what `AuthClient.generate_disposable_token` builds for the same grant."""
+    """The request message, field for field what `AuthClient.generate_disposable_token` builds for the same grant
+    (plus, for a grant with control subjects, one subscribe-only topic entry each, named under `api_key`)."""
     return token_pb2._GenerateDisposableTokenRequest(
         auth_token=api_key,
         expires=token_pb2._GenerateDisposableTokenRequest.Expires(valid_for_seconds=grant.ttl_seconds),
-        permissions=permissions(grant),
+        permissions=permissions(grant, control_topics(api_key, grant)),
         token_id=grant.token_id,
     )
 
 
-def permissions(grant: Grant) -> Any:
-    """The grant as `permission_messages.Permissions` (explicit). A grant that holds nothing is a bug: ValueError."""
+def control_topics(api_key: str, grant: Grant) -> tuple[str, ...]:
+    """The opaque names of the grant's control topics (momento_tvm.control), in the order of its subjects."""
+    if not grant.control:
+        return ()
+    key = control_key(api_key)
+    return tuple(topic_name(key, subject) for subject in grant.control)
+
+
+def permissions(grant: Grant, control: tuple[str, ...] = ()) -> Any:
+    """The grant as `permission_messages.Permissions` (explicit), with a subscribe-only entry for each `control`
+    topic in the grant's cache. A grant that holds nothing is a bug: ValueError."""
     entries = _topic_entries(grant.topics) if grant.topics is not None else []
+    listened = tuple(name for name in control if not _subscribable(grant.topics, grant.cache_name, name))
+    if listened:
+        entries += _topic_entries(TopicGrant("subscribe_only", grant.cache_name, names=listened))
     if grant.cache is not None:
         entries += _cache_entries(grant.cache, beside_topics=bool(entries))
     if not entries:
         raise ValueError("a grant must hold at least one permission")
     return pm.Permissions(explicit=pm.ExplicitPermissions(permissions=entries))
+
+
+def _subscribable(topics: TopicGrant | None, cache: str, name: str) -> bool:
+    """Whether the grant's own topics already let its holder subscribe to `name` in `cache` (a `*` tier's do): then
+    the control topic costs no statement of Momento's 20 per token."""
+    if topics is None or topics.cache != cache or topics.role == "publish_only":
+        return False
+    return topics.all_topics or name in topics.names or any(name.startswith(p) for p in topics.prefixes)
 
 
 def _topic_entries(topics: TopicGrant) -> list[Any]:

@@ -69,7 +69,7 @@ async def test_a_revoked_user_is_signed_out_at_renewal_with_its_own_message_and_
 
         status, out, err, _ = await tvm_users(stack, "revoke", "alice", "--reason", "e2e")
         assert (status, err) == (0, ""), err
-        assert out.startswith("revoked alice"), out
+        assert out == "revoked alice (until lifted): e2e; open clients told\n", out
 
         # Her renewal is refused: the page signs her out with the revocation's own words and the status.
         await wait_for_text(alice, "#login-notice", REVOKED_TEXT)
@@ -91,7 +91,7 @@ async def test_a_revoked_user_is_signed_out_at_renewal_with_its_own_message_and_
         assert await text_of(alice, "#login-error") == REVOKED_TEXT
 
         status, out, _, _ = await tvm_users(stack, "restore", "alice")
-        assert (status, out) == (0, "restored alice\n")
+        assert (status, out) == (0, "restored alice; open clients told\n")
         await alice.login()
         await alice.wait_live()
         await alice.send(f"{marker} restored")
@@ -104,14 +104,14 @@ async def test_a_revoked_user_is_signed_out_at_renewal_with_its_own_message_and_
 async def test_a_global_pause_refuses_sign_in_with_its_message_and_resume_lets_it_in(browser: Browser) -> None:
     async with Stack(stack_config("LambdaAuthorizer")) as stack:
         status, out, _, _ = await tvm_users(stack, "pause", "--all", "--reason", "e2e")
-        assert (status, out) == (0, "paused all vending (until lifted): e2e\n")
+        assert (status, out) == (0, "paused all vending (until lifted): e2e; open clients told\n")
         viewer = await Chat.open(browser, stack, "viewer")
         await viewer.login()
         await wait_for_text(viewer, "#login-error", PAUSED_TEXT)
         assert await text_of(viewer, "#login-error") == PAUSED_TEXT
 
         status, out, _, _ = await tvm_users(stack, "resume", "--all")
-        assert (status, out) == (0, "resumed all vending\n")
+        assert (status, out) == (0, "resumed all vending; open clients told\n")
         await viewer.login()
         await viewer.wait_live()
         assert viewer.errors == []

@@ -60,9 +60,12 @@ def test_valid_and_invalid_files_one_line_each(tmp_path: Path) -> None:
     ok_line, *limit_lines = result.stdout.splitlines()
     assert re.fullmatch(rf"{re.escape(str(POLICY))}: ok \(\d+ tiers, \d+ group rules\)", ok_line), result.stdout
     assert limit_lines == [
-        "  tier readwrite: issuance limit 5 at once, then 1 every 12 s",
-        "  tier readonly: issuance limit 5 at once, then 1 every 12 s",
-        "  tier guest: issuance limit 3 at once, then 1 every 20 s",
+        "  tier readwrite: issuance limit 5 at once, then 1 every 12 s; "
+        "at most 2 permission statements per token (0 for control topics)",
+        "  tier readonly: issuance limit 5 at once, then 1 every 12 s; "
+        "at most 2 permission statements per token (0 for control topics)",
+        "  tier guest: issuance limit 3 at once, then 1 every 20 s; "
+        "at most 5 permission statements per token (3 for control topics)",
     ]
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{broken}:"), result.stderr
     assert "Traceback" not in result.stderr
@@ -117,6 +120,6 @@ def test_a_tier_without_a_limit_or_over_momentos_quota_is_valid_with_a_warning(t
     result = cli("check-policy", str(loose))
     assert result.returncode == 0, result.stderr
     assert "  tier open: no issuance limit" in result.stdout
-    assert "  tier greedy: issuance limit 50 at once, then 1 every 1 s" in result.stdout
+    assert "  tier greedy: issuance limit 50 at once, then 1 every 1 s; " in result.stdout
     warnings = result.stderr.splitlines()
     assert len(warnings) == 2 and all(line.startswith(f"{loose}: warning: tier '") for line in warnings), warnings

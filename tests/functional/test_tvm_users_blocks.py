@@ -17,11 +17,14 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from momento_emulator import DEFAULT_API_KEY, EmulatorConfig
+from momento_emulator.testing import EmulatorThread
 from momento_tvm import Identity, MomentoSettings, VendingMachine, guest_identity, verified_identity
 from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
 from momento_tvm.http import TokenRoutes
@@ -31,7 +34,7 @@ from tests.conftest import RunningEmulator
 from tests.functional.test_dynamodb_limiter import create_table, environ
 from tests.unit.test_users_cli import ROOT, run
 from tests.unit.test_users_cli import env as env
-from tvm_users.blocks import parse_until
+from tvm_users.blocks import DEFAULT_CACHE, parse_until
 from tvm_users.cli import CliError
 from tvm_users.cognito import UserPool
 
@@ -45,6 +48,23 @@ ALICE, BOB, VIEWER = (
     verified_identity("viewer", ["readonly"]),
 )
 GUEST = guest_identity("Ann")
+
+
+@pytest.fixture(scope="module")
+def make_dev_emulator() -> Iterator[EmulatorThread]:
+    """An emulator holding make dev's cache, where `--local` tells the clients (MOMENTO_GRPC_PORT)."""
+    with EmulatorThread(EmulatorConfig(caches=(DEFAULT_CACHE,), heartbeat_interval_seconds=1.0)) as thread:
+        yield thread
+
+
+@pytest.fixture
+def local(aws: Moto, make_dev_emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch) -> Moto:
+    """make dev as `--local` finds it: its moto at MOTO_PORT (no AWS_ENDPOINT_URL), its emulator at
+    MOMENTO_GRPC_PORT."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("MOTO_PORT", str(aws.port))
+    monkeypatch.setenv("MOMENTO_GRPC_PORT", str(make_dev_emulator.grpc_port))
+    return aws
 
 
 @pytest.fixture
@@ -248,18 +268,35 @@ def test_a_tier_the_policy_does_not_name_is_paused_with_a_note(
 
 # ---------------------------------------------------------------------- --stack
 def make_stack(
-    moto: Moto, name: str, mode: str, *, pool_id: str = "", table: str = TABLE, region: str = "us-east-1"
+    moto: Moto,
+    name: str,
+    mode: str,
+    *,
+    pool_id: str = "",
+    table: str = TABLE,
+    region: str = "us-east-1",
+    momento: EmulatorThread | None = None,
 ) -> None:
-    """A stack whose outputs are the real template's for `mode` (its table, mode and, for Cognito, pool)."""
+    """A stack whose outputs are the real template's for `mode` (its table, mode and, for Cognito, pool; with
+    `momento`, its key's secret and its endpoint: that emulator, holding the stack's CacheName)."""
     outputs: dict[str, Any] = {"AuthenticationMethod": {"Value": mode}}
     parameters = [{"ParameterKey": "Table", "ParameterValue": table}]
+    if momento is not None:
+        secret = moto.client("secretsmanager", region).create_secret(Name=f"{name}-key", SecretString=DEFAULT_API_KEY)
+        outputs["MomentoApiKeySecretArn"] = {"Value": secret["ARN"]}
+        outputs["MomentoEndpoint"] = {"Value": f"127.0.0.1:{momento.grpc_port}"}
+        parameters.append({"ParameterKey": "CacheName", "ParameterValue": DEFAULT_CACHE})
     if table:
         outputs["IssuanceTableName"] = {"Value": {"Ref": "Table"}}
     if pool_id:
         outputs["UserPoolId"] = {"Value": {"Ref": "Pool"}}
         parameters.append({"ParameterKey": "Pool", "ParameterValue": pool_id})
     template = {
-        "Parameters": {"Table": {"Type": "String"}, **({"Pool": {"Type": "String"}} if pool_id else {})},
+        "Parameters": {
+            "Table": {"Type": "String"},
+            **({"Pool": {"Type": "String"}} if pool_id else {}),
+            **({"CacheName": {"Type": "String"}} if momento is not None else {}),
+        },
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": outputs,
     }
@@ -428,11 +465,10 @@ def test_cognito_revoke_until_notes_the_pool_keeps_them_disabled(
 # ---------------------------------------------------------------------- --local: make dev's moto
 @pytest.mark.parametrize("mode", ["LambdaAuthorizer", "AmazonCognito", "Open"])
 def test_local_finds_make_devs_table_and_mode_in_its_moto(
-    monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: Moto, mode: str
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, local: Moto, mode: str
 ) -> None:
     """What make dev's moto holds tells the mode: its user pool, its users secret (tvm/users), or neither."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL")  # --local needs none: 127.0.0.1:MOTO_PORT
-    monkeypatch.setenv("MOTO_PORT", str(aws.port))
+    aws = local
     where = f"make dev's moto at {aws.url} (table {TABLE})"
     if mode == "LambdaAuthorizer":
         aws.client("secretsmanager").create_secret(Name="tvm/users", SecretString='{"users": {}}')
@@ -448,7 +484,7 @@ def test_local_finds_make_devs_table_and_mode_in_its_moto(
         )
         assert cli(monkeypatch, capsys, "pause", "guest", "--local")[:2] == (
             0,
-            "paused tier guest (until lifted): paused by an operator\n",
+            "paused tier guest (until lifted): paused by an operator; open clients told\n",
         )
         assert [(b.kind, b.subject, b.by) for b in held(aws)] == [("tier_paused", "guest", "local")]
         return
@@ -456,15 +492,32 @@ def test_local_finds_make_devs_table_and_mode_in_its_moto(
     if mode == "AmazonCognito":  # case-folded, and the local pool's user disabled
         assert out == (
             "revoked alice (until lifted): revoked by an operator; "
-            f"signed out everywhere and disabled in the local user pool {pool_id}\n"
+            f"signed out everywhere and disabled in the local user pool {pool_id}; open clients told\n"
         )
         assert not enabled(aws, pool_id, "alice")
         assert [(b.subject, b.by, b.prior_enabled) for b in held(aws)] == [("user#alice", "local", True)]
     else:  # exact
-        assert out == "revoked Alice (until lifted): revoked by an operator\n"
+        assert out == "revoked Alice (until lifted): revoked by an operator; open clients told\n"
         assert [(b.subject, b.by, b.prior_enabled) for b in held(aws)] == [("user#Alice", "local", None)]
     status, out, _ = cli(monkeypatch, capsys, "blocks", "--local")
     assert status == 0 and out.startswith("revoked: ") and " by local: revoked by an operator)" in out
+
+
+def test_a_control_message_that_cannot_be_sent_is_one_line_and_the_block_holds(
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, local: Moto
+) -> None:
+    """The block is what refuses the next token: it is written first, and a Momento that cannot be reached only
+    means the clients holding tokens keep them until they expire, which the one line says (exit status 1)."""
+    aws = local
+    aws.client("secretsmanager").create_secret(Name="tvm/users", SecretString='{"users": {}}')
+    monkeypatch.setenv("MOMENTO_GRPC_PORT", "9")  # the discard port: nothing listens
+    status, out, err = cli(monkeypatch, capsys, "revoke", "alice", "--local")
+    assert (status, out) == (1, "")
+    assert err == (
+        "error: revoked alice (until lifted): revoked by an operator, but make dev's emulator at 127.0.0.1:9 did not "
+        "take the control message (SERVER_UNAVAILABLE): open clients keep their tokens until they expire\n"
+    )
+    assert [(b.kind, b.subject) for b in held(aws)] == [("revoked", "user#alice")]
 
 
 def test_local_with_no_make_dev_running_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
@@ -591,12 +644,13 @@ def table_in(moto: Moto, name: str, region: str) -> None:
 
 @pytest.mark.parametrize("name", ["local", "cognito-stack", "open-stack"])
 def test_the_documented_transcripts_are_what_the_commands_print(
-    monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: Moto, name: str
+    monkeypatch: pytest.MonkeyPatch, capsys: Any, aws: Moto, make_dev_emulator: EmulatorThread, name: str
 ) -> None:
     moto_url = ""
-    if name == "local":  # make dev's moto: its table (the fixture's) and its users secret
+    if name == "local":  # make dev's moto: its table (the fixture's) and its users secret; and its emulator
         monkeypatch.delenv("AWS_ENDPOINT_URL")
         monkeypatch.setenv("MOTO_PORT", str(aws.port))
+        monkeypatch.setenv("MOMENTO_GRPC_PORT", str(make_dev_emulator.grpc_port))
         aws.client("secretsmanager").create_secret(Name="tvm/users", SecretString='{"users": {}}')
         moto_url = aws.url
     elif name == "cognito-stack":
@@ -605,13 +659,14 @@ def test_the_documented_transcripts_are_what_the_commands_print(
         cognito = aws.client("cognito-idp", region)
         pool_id = cognito.create_user_pool(PoolName="my-tvm")["UserPool"]["Id"]
         cognito.admin_create_user(UserPoolId=pool_id, Username="alice", MessageAction="SUPPRESS")
+        table = "my-tvm-IssuanceTable-0A1B2C3D4E5F"
         make_stack(
-            aws, "my-tvm", "AmazonCognito", pool_id=pool_id, table="my-tvm-IssuanceTable-0A1B2C3D4E5F", region=region
+            aws, "my-tvm", "AmazonCognito", pool_id=pool_id, table=table, region=region, momento=make_dev_emulator
         )
     else:
         table = "my-open-tvm-IssuanceTable-1B2C3D4E5F6G"
         table_in(aws, table, "us-west-2")
-        make_stack(aws, "my-open-tvm", "Open", table=table, region="us-west-2")
+        make_stack(aws, "my-open-tvm", "Open", table=table, region="us-west-2", momento=make_dev_emulator)
     steps = transcript(name)
     assert len(steps) >= 2
     for argv, expected in steps:

@@ -75,6 +75,7 @@ async def tvm_users(stack: Stack, *argv: str) -> tuple[int, str, str, float]:
     ended on time.monotonic())."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     env["MOTO_PORT"] = str(URL(stack.moto_url).port)
+    env["MOMENTO_GRPC_PORT"] = str(stack.info.momento_grpc_port)
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "tvm_users", *argv, "--local"],
@@ -109,7 +110,7 @@ async def test_revoke_pause_and_resume_under_make_dev(http: aiohttp.ClientSessio
         authorized = stack.api.invocations(AUTHORIZER)  # each of the three is in the gateway's cache now
 
         status, out, err, ended = await tvm_users(stack, "revoke", "alice", "--reason", "compromised laptop")
-        assert (status, out, err) == (0, "revoked alice (until lifted): compromised laptop\n", "")
+        assert (status, out, err) == (0, "revoked alice (until lifted): compromised laptop; open clients told\n", "")
         elapsed = await refused_within(http, stack, alice, ended, "revoked")
         print(f"\nalice refused {elapsed * 1000:.0f} ms after revoke ended")
         async with http.get(f"{stack.api_url}/token", headers=alice) as response:
@@ -125,24 +126,24 @@ async def test_revoke_pause_and_resume_under_make_dev(http: aiohttp.ClientSessio
         assert status == 0 and out.startswith("revoked: alice (until lifted; since ") and out.count("\n") == 1
         assert out.endswith(" by local: compromised laptop)\n"), out
 
-        assert (await tvm_users(stack, "restore", "alice"))[:3] == (0, "restored alice\n", "")
+        assert (await tvm_users(stack, "restore", "alice"))[:3] == (0, "restored alice; open clients told\n", "")
         assert await vend(http, stack, alice) == (200, None)
 
         status, out, _, ended = await tvm_users(stack, "pause", "readonly")
-        assert (status, out) == (0, "paused tier readonly (until lifted): paused by an operator\n")
+        assert (status, out) == (0, "paused tier readonly (until lifted): paused by an operator; open clients told\n")
         await refused_within(http, stack, viewer, ended, "tier_paused")
         assert await vend(http, stack, alice) == (200, None)
 
         status, out, _, ended = await tvm_users(stack, "pause", "--all", "--reason", "incident")
-        assert (status, out) == (0, "paused all vending (until lifted): incident\n")
+        assert (status, out) == (0, "paused all vending (until lifted): incident; open clients told\n")
         await refused_within(http, stack, alice, ended, "vending_paused")
         for who in (bob, viewer):
             assert await vend(http, stack, who) == (403, "vending_paused")
 
-        assert (await tvm_users(stack, "resume", "--all"))[:2] == (0, "resumed all vending\n")
+        assert (await tvm_users(stack, "resume", "--all"))[:2] == (0, "resumed all vending; open clients told\n")
         assert await vend(http, stack, alice) == (200, None)
         assert await vend(http, stack, viewer) == (403, "tier_paused")
-        assert (await tvm_users(stack, "resume", "readonly"))[:2] == (0, "resumed tier readonly\n")
+        assert (await tvm_users(stack, "resume", "readonly"))[:2] == (0, "resumed tier readonly; open clients told\n")
         for who in (alice, bob, viewer):
             assert await vend(http, stack, who) == (200, None)
         assert stack.api.invocations(AUTHORIZER) == authorized
@@ -166,13 +167,13 @@ async def test_open_mode_pauses_the_guest_tier(http: aiohttp.ClientSession) -> N
         ]
 
         status, out, _, ended = await tvm_users(stack, "pause", "guest", "--reason", "spam")
-        assert (status, out) == (0, "paused tier guest (until lifted): spam\n")
+        assert (status, out) == (0, "paused tier guest (until lifted): spam; open clients told\n")
         async with http.get(f"{stack.api_url}{path}") as response:
             assert (response.status, json.loads(await response.text())["error"]["code"]) == (403, "tier_paused")
         assert time.monotonic() - ended < WITHIN
         assert await vend(http, stack, guest, "/token?name=Bea&topics=chat-lobby") == (403, "tier_paused")
 
-        assert (await tvm_users(stack, "resume", "guest"))[:2] == (0, "resumed tier guest\n")
+        assert (await tvm_users(stack, "resume", "guest"))[:2] == (0, "resumed tier guest; open clients told\n")
         assert await vend(http, stack, guest, path) == (200, None)
 
 
@@ -219,7 +220,7 @@ async def test_cognito_revoke_refuses_a_still_valid_id_token_and_the_sign_in(htt
         assert (status, err) == (0, "")
         assert out == (
             "revoked alice (until lifted): phished; signed out everywhere and disabled in the local user pool "
-            f"{info.user_pool_id}\n"
+            f"{info.user_pool_id}; open clients told\n"
         )
         elapsed = await refused_within(http, stack, alice, ended, "revoked")  # the same, still valid ID token
         print(f"\nalice's ID token refused {elapsed * 1000:.0f} ms after revoke ended")
@@ -227,7 +228,10 @@ async def test_cognito_revoke_refuses_a_still_valid_id_token_and_the_sign_in(htt
         assert await asyncio.to_thread(sign_in_refusal, stack, "alice") == "User is disabled."
 
         status, out, _, _ = await tvm_users(stack, "restore", "alice")
-        assert (status, out) == (0, f"restored alice; enabled again in the local user pool {info.user_pool_id}\n")
+        assert (status, out) == (
+            0,
+            f"restored alice; enabled again in the local user pool {info.user_pool_id}; open clients told\n",
+        )
         assert await vend(http, stack, alice) == (200, None)
         again = bearer((await asyncio.to_thread(sign_in, stack, "alice"))["IdToken"])
         assert await vend(http, stack, again) == (200, None)

@@ -46,6 +46,7 @@ PACKAGE_FILES = {
     "_policy_validator.py",
     "aws_boto3.py",
     "aws_json.py",
+    "control.py",
     "errors.py",
     "fastapi.py",
     "flask.py",

@@ -50,8 +50,10 @@ from tvm_users.cli import (
 from tvm_users.cognito import UserPool
 from tvm_users.cognito import resolve_region as pool_region
 from tvm_users.store import is_valid_username
+from tvm_users.tell import Momento, tell
 
 if TYPE_CHECKING:
+    from momento_tvm.control import ControlEvent
     from momento_tvm.revocations import Block, BlockKind, DynamoDbRevocations
 
 __all__ = [
@@ -66,6 +68,11 @@ __all__ = [
 ]
 
 TABLE_OUTPUT: Final = "IssuanceTableName"
+KEY_SECRET_OUTPUT: Final = "MomentoApiKeySecretArn"  # noqa: S105 - an output's name, not a secret
+ENDPOINT_OUTPUT: Final = "MomentoEndpoint"
+CACHE_PARAMETER: Final = "CacheName"
+DEFAULT_CACHE: Final = "default-cache"  # the template's CacheName default, and make dev's cache
+TOLD: Final = "; open clients told"
 MODE_OUTPUT: Final = "AuthenticationMethod"
 POOL_OUTPUT: Final = "UserPoolId"
 LOCAL_BY: Final = "local"
@@ -92,6 +99,7 @@ class Target:
     pool: UserPool | None = None
     again: str = ""  # the target's options, to show in a suggested command ("--stack tvm-dev")
     missing_table_status: int = 2  # a table that does not exist: your input (2), or make dev not running (1)
+    momento: Momento | None = None  # where to tell the clients holding tokens (None: they are not told)
 
     @property
     def case_insensitive(self) -> bool:
@@ -116,6 +124,9 @@ def stack_target(cloudformation: Any, stack_name: str, region: str) -> Target:
     """A deployed stack's table, mode and pool, from its outputs."""
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o.get("OutputKey"): str(o.get("OutputValue")) for o in (stacks[0].get("Outputs", []) if stacks else [])}
+    parameters = {
+        p.get("ParameterKey"): str(p.get("ParameterValue")) for p in (stacks[0].get("Parameters", []) if stacks else [])
+    }
     table = outputs.get(TABLE_OUTPUT)
     if not table:
         raise CliError(
@@ -131,6 +142,15 @@ def stack_target(cloudformation: Any, stack_name: str, region: str) -> Target:
         if not pool_id:
             raise CliError(f"stack {stack_name!r} runs AmazonCognito but has no {POOL_OUTPUT} output")
         pool = UserPool(aws_client("cognito-idp", region), pool_id, f"user pool {pool_id}")
+    momento = None
+    if outputs.get(KEY_SECRET_OUTPUT) and outputs.get(ENDPOINT_OUTPUT):
+        endpoint = outputs[ENDPOINT_OUTPUT]
+        momento = Momento(
+            _secret_reader(region, outputs[KEY_SECRET_OUTPUT]),
+            endpoint,
+            parameters.get(CACHE_PARAMETER) or DEFAULT_CACHE,
+            f"the stack's Momento ({endpoint})",
+        )
     return Target(
         f"stack {stack_name} (table {table})",
         _revocations(aws_client("dynamodb", region), table),
@@ -138,14 +158,46 @@ def stack_target(cloudformation: Any, stack_name: str, region: str) -> Target:
         _caller_arn(region),
         pool,
         f"--stack {stack_name}",
+        momento=momento,
     )
 
 
-def table_target(table: str, region: str, user_pool_id: str | None) -> Target:
-    """A table by name: a Cognito deployment's when a pool is given, else the credentials authorizer's."""
+def _secret_reader(region: str, secret_id: str) -> Callable[[], str]:
+    """The Momento key from the stack's secret (its raw SecretString), read only when a message is published."""
+
+    def read() -> str:
+        try:
+            value = aws_client("secretsmanager", region).get_secret_value(SecretId=secret_id).get("SecretString")
+        except aws_errors() as error:
+            raise CliError(f"cannot read the Momento key from {secret_id}: {aws_error_message(error)[0]}", 1) from None
+        if not isinstance(value, str) or not value.strip():
+            raise CliError(f"{secret_id} holds no Momento key (an empty or binary secret)", 1)
+        return value.strip()
+
+    return read
+
+
+def table_target(
+    table: str,
+    region: str,
+    user_pool_id: str | None,
+    momento_secret: str | None = None,
+    momento_endpoint: str | None = None,
+    cache_name: str | None = None,
+) -> Target:
+    """A table by name: a Cognito deployment's when a pool is given, else the credentials authorizer's; its clients
+    are told only when the deployment's Momento key (its secret) and endpoint are given too."""
     pool = None
     if user_pool_id is not None:
         pool = UserPool(aws_client("cognito-idp", region), user_pool_id, f"user pool {user_pool_id}")
+    momento = None
+    if momento_secret is not None and momento_endpoint is not None:
+        momento = Momento(
+            _secret_reader(region, momento_secret),
+            momento_endpoint,
+            cache_name or DEFAULT_CACHE,
+            f"Momento at {momento_endpoint}",
+        )
     return Target(
         f"table {table}",
         _revocations(aws_client("dynamodb", region), table),
@@ -153,6 +205,7 @@ def table_target(table: str, region: str, user_pool_id: str | None) -> Target:
         _caller_arn(region),
         pool,
         f"--table {table}",
+        momento=momento,
     )
 
 
@@ -207,7 +260,18 @@ def local_target() -> Target:
         pool,
         "--local",
         missing_table_status=1,
+        momento=local_momento(),
     )
+
+
+def local_momento() -> Momento:
+    """make dev's emulator (MOMENTO_GRPC_PORT, default 8080), its development key and its cache."""
+    from momento_emulator import DEFAULT_API_KEY
+
+    port = os.environ.get("MOMENTO_GRPC_PORT", "").strip() or "8080"
+    key = os.environ.get("MOMENTO_EMULATOR_API_KEY", "").strip() or DEFAULT_API_KEY
+    endpoint = f"127.0.0.1:{port}"
+    return Momento(lambda: key, endpoint, DEFAULT_CACHE, f"make dev's emulator at {endpoint}")
 
 
 def _target(args: argparse.Namespace) -> Target:
@@ -217,8 +281,21 @@ def _target(args: argparse.Namespace) -> Target:
         if args.region is not None:
             raise CliError("--region is not for --local: make dev's moto is in us-east-1")
         return local_target()
+    if (args.momento_secret is None) != (args.momento_endpoint is None) or (
+        args.cache_name is not None and args.momento_secret is None
+    ):
+        raise CliError("--momento-secret and --momento-endpoint go together (and --cache-name with them)")
+    if args.momento_secret is not None and args.table is None:
+        raise CliError("--momento-secret goes with --table (a stack names its own; make dev's is its emulator)")
     if args.table is not None:
-        target = table_target(args.table, pool_region(args.region, args.user_pool), args.user_pool)
+        target = table_target(
+            args.table,
+            pool_region(args.region, args.user_pool),
+            args.user_pool,
+            args.momento_secret,
+            args.momento_endpoint,
+            args.cache_name,
+        )
     else:
         region = resolve_region(args.region)
         target = stack_target(aws_client("cloudformation", region), args.stack, region)
@@ -305,6 +382,18 @@ def _held(target: Target, kind: BlockKind, subject: str) -> Block | None:
         return next((b for b in target.store.list() if block_key(b.kind, b.subject) == block_key(kind, subject)), None)
 
 
+def _told(target: Target, subject: str, event: ControlEvent, done: str) -> str:
+    """Publish the event on the subject's control topic when the target has a Momento: `done` with what that did,
+    or a one-line error saying the block holds but the clients holding tokens were not told."""
+    if target.momento is None:
+        return done
+    try:
+        tell(target.momento, subject, event)
+    except CliError as error:
+        raise CliError(f"{done}, but {error}: open clients keep their tokens until they expire", error.status) from None
+    return done + TOLD
+
+
 def _revoke(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
     from momento_tvm.revocations import Block
 
@@ -349,7 +438,7 @@ def _revoke(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
                 f"note: the pool keeps {name} disabled after the block lapses: restore {name} to let them sign in",
                 file=stderr,
             )
-    print(done, file=stdout)
+    print(_told(target, key, "revoked", done), file=stdout)
 
 
 def _restore(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
@@ -372,7 +461,7 @@ def _restore(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
             done += f"; left disabled in {target.pool.description}, as before the revoke"
     with _store_errors(target):
         target.store.remove("revoked", key)
-    print(done, file=stdout)
+    print(_told(target, key, "restored", done), file=stdout)
 
 
 def _subject(args: argparse.Namespace) -> tuple[BlockKind, str, str]:
@@ -384,6 +473,13 @@ def _subject(args: argparse.Namespace) -> tuple[BlockKind, str, str]:
     if not _TIER.fullmatch(args.tier):
         raise CliError(f"invalid tier {args.tier!r}: tiers are 1-64 characters of A-Z a-z 0-9 _ . @ + -")
     return "tier_paused", args.tier, f"tier {args.tier}"
+
+
+def _control_subject(kind: BlockKind, subject: str) -> str:
+    """The control channel's subject of a pause (momento_tvm.control): the tier's, or everyone's."""
+    from momento_tvm.control import all_subject, tier_subject
+
+    return all_subject() if kind == "vending_paused" else tier_subject(subject)
 
 
 def _checkout_tiers() -> list[str] | None:
@@ -413,7 +509,8 @@ def _pause(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
         )
     with _store_errors(target):
         target.store.put(Block(kind, subject, reason, target.operator(), int(now), until))
-    print(f"paused {words} ({_until_shown(until)}): {reason}", file=stdout)
+    done = f"paused {words} ({_until_shown(until)}): {reason}"
+    print(_told(target, _control_subject(kind, subject), "paused", done), file=stdout)
 
 
 def _resume(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
@@ -423,7 +520,7 @@ def _resume(args: argparse.Namespace, stdout: Any, stderr: Any) -> None:
         lifted = target.store.remove(kind, subject)
     if lifted is None:
         raise CliError(f"{words} is not paused in {target.description}")
-    print(f"resumed {words}", file=stdout)
+    print(_told(target, _control_subject(kind, subject), "resumed", f"resumed {words}"), file=stdout)
 
 
 def describe(block: Block, now: float) -> str:
@@ -462,6 +559,17 @@ def add_commands(commands: Any) -> None:
         parser.add_argument("--region", help="AWS region (default: AWS_REGION or your AWS profile's)")
         parser.add_argument(
             "--user-pool", metavar="ID", help="with --table: the Cognito user pool of an AmazonCognito deployment"
+        )
+        parser.add_argument(
+            "--momento-secret",
+            metavar="ARN",
+            help="with --table: the secret holding the deployment's Momento API key (to tell clients holding tokens)",
+        )
+        parser.add_argument("--momento-endpoint", metavar="HOST", help="with --momento-secret: the Momento endpoint")
+        parser.add_argument(
+            "--cache-name",
+            metavar="NAME",
+            help=f"with --momento-secret: the deployment's cache (default {DEFAULT_CACHE})",
         )
         return parser
 

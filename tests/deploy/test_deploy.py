@@ -22,7 +22,9 @@ import pytest
 from samtranslator.yaml_helper import yaml_parse
 
 from momento_emulator import DEFAULT_API_KEY
+from momento_tvm.control import message
 from momento_tvm.policy import load_policy
+from tests.raw_topics import RawSubscription
 from tests.sdk_rights import cache_rights, emulator_provider, topic_rights
 
 from .bridges import TableSettingsIgnored
@@ -422,11 +424,22 @@ def _revocation(world: World, flow: Flow) -> None:
         ran = world.shell.run(deployment.substitute(command), timeout=120)
         assert ran.returncode == 0, ran.tail()
         assert len(ran.stdout.strip().splitlines()) == 1, f"not one line: {ran.stdout}"
+        assert ran.stdout.strip().endswith("; open clients told"), ran.stdout  # with the stack's key and endpoint
         return ran.stdout.strip(), time.monotonic()
 
     served(alice, "alice before the revoke")  # her allow is now in the gateway's authorizer cache too
-    said, written = operator("revoke", "revoke", "alice")
-    assert "alice" in said, said
+    # alice's open client listens on her control topic (the answer's first), with her token, as the site does.
+    held = request(token_url, alice).body
+    listening = RawSubscription(
+        deployment.outputs["MomentoEndpoint"], held["control"]["cache"], held["authToken"], held["control"]["topics"][0]
+    )
+    try:
+        said, written = operator("revoke", "revoke", "alice")
+        # Told with the key the command read from the stack's secret: the bare event, unsigned (so obeyed).
+        assert listening.next_item() == (message("revoked"), ""), listening.items
+    finally:
+        listening.close()
+    assert said.startswith("revoked alice") and said.endswith("; open clients told"), said
     refused(token_url, alice, "revoked", "alice after the revoke")
     within = time.monotonic() - written
     assert within < 1.0, f"the first vend after the revoke answered {within:.2f} s after it: more than 1 s"

@@ -511,7 +511,11 @@ async def test_a_tab_whose_clock_is_ten_minutes_off_renews_on_the_servers_schedu
         vends = tvm.vends_for(chat.name)
         assert len(vends) == 2, vends
         gap = vends[1] - vends[0]
-        assert 0.7 * TTL <= gap <= 0.9 * TTL, (chat.name, gap)  # before expiry, and not early either
+        # Before expiry, and not early either. The page renews 14-15 s of this 20 s lifetime after it SENT its first
+        # request (backoff.ts: refreshAtMs, 5 s before expiry at the latest), and the gap here is between the
+        # function's two log lines: the first vend's own latency (a cold worker on a loaded machine: up to a second
+        # or two) comes off it. A clock 10 minutes off would renew at once or never, far outside these bounds.
+        assert 0.6 * TTL <= gap <= 0.9 * TTL, (chat.name, gap)
         await chat.page.click("#session-panel summary")
         note = await chat.page.text_content("#session-clock") or ""
         assert "clock is 10 min " in note, note

@@ -10,20 +10,16 @@ Momento's generated messages (as tests/integration/test_python_sdk.py does).
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from momento_wire_types.generated import cachepubsub_pb2, cachepubsub_pb2_grpc
 
 from momento_tvm import Identity, MomentoSettings, VendedToken, VendingMachine, guest_identity, verified_identity
 from momento_tvm.control import TOPIC_PREFIX, control_key, message, parse_message, tier_subject, topic_name
 from tests.conftest import RunningEmulator
+from tests.raw_topics import RawSubscription
 from tests.sdk_rights import emulator_provider, topic_rights
 from tvm_users.tell import Momento, tell
 
@@ -48,44 +44,8 @@ def operator(emulator: RunningEmulator) -> Momento:
     return Momento(lambda: emulator.api_key, f"127.0.0.1:{emulator.grpc_port}", emulator.cache_name, "the emulator")
 
 
-def api_key_of(token: str) -> str:
-    return str(json.loads(base64.b64decode(token))["api_key"])
-
-
-class RawSubscription:
-    """A subscription read on a plain gRPC channel, keeping each item's text and publisher id."""
-
-    def __init__(self, emulator: RunningEmulator, token: str, topic: str) -> None:
-        self.items: list[tuple[str, str]] = []
-        self.arrived = threading.Event()
-        self._channel = grpc.insecure_channel(f"{emulator.host}:{emulator.grpc_port}")
-        stub = cachepubsub_pb2_grpc.PubsubStub(self._channel)
-        self._stream = stub.Subscribe(
-            cachepubsub_pb2._SubscriptionRequest(cache_name=emulator.cache_name, topic=topic),
-            metadata=[("authorization", api_key_of(token))],
-        )
-        first = next(self._stream)
-        assert first.WhichOneof("kind") == "heartbeat"  # open: what is published from now on arrives
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for update in self._stream:
-                if update.WhichOneof("kind") == "item":
-                    self.items.append((update.item.value.text, update.item.publisher_id))
-                    self.arrived.set()
-        except grpc.RpcError:
-            pass  # cancelled at close
-
-    def next_item(self, timeout: float = 10) -> tuple[str, str]:
-        assert self.arrived.wait(timeout), "nothing arrived"
-        self.arrived.clear()
-        return self.items[-1]
-
-    def close(self) -> None:
-        self._stream.cancel()
-        self._channel.close()
+def subscribe(emulator: RunningEmulator, token: str, topic: str) -> RawSubscription:
+    return RawSubscription(f"{emulator.host}:{emulator.grpc_port}", emulator.cache_name, token, topic)
 
 
 def vend(machine: VendingMachine, who: Identity) -> VendedToken:
@@ -130,7 +90,7 @@ def test_the_operators_message_arrives_unsigned_and_a_users_forgery_carries_thei
 ) -> None:
     alice = vend(machine, CALLERS["readwrite"])
     user_topic = alice.control_topics[0]
-    listening = RawSubscription(emulator, alice.auth_token, user_topic)
+    listening = subscribe(emulator, alice.auth_token, user_topic)
     try:
         # The operator: tvm_users' own publish, with the API key, on alice's subject.
         tell(operator(emulator), "user#alice", "revoked")
@@ -168,8 +128,8 @@ def test_a_tier_message_reaches_every_token_of_the_tier_and_only_them(
     alice = vend(machine, CALLERS["readwrite"])
     assert viewer.control_topics[1] != alice.control_topics[1]  # each tier its own topic
     assert viewer.control_topics[2] == alice.control_topics[2]  # everyone's is one
-    viewers = RawSubscription(emulator, viewer.auth_token, viewer.control_topics[1])
-    everyone = RawSubscription(emulator, alice.auth_token, alice.control_topics[2])
+    viewers = subscribe(emulator, viewer.auth_token, viewer.control_topics[1])
+    everyone = subscribe(emulator, alice.auth_token, alice.control_topics[2])
     try:
         tell(operator(emulator), tier_subject("readonly"), "paused")
         assert viewers.next_item() == (message("paused"), "")

@@ -271,7 +271,7 @@ def test_every_block_of_the_embedding_doc_and_the_pypi_page_is_run_or_says_why_n
         (
             EMBEDDING,
             "embedding",
-            {"install", "policy.yaml", "check-policy", "vend", "revocations", "logging", "client"},
+            {"install", "policy.yaml", "check-policy", "vend", "revocations", "control-client.js", "logging", "client"},
         ),
         (PYPI, "pypi", {"install", "fastapi"}),
     ):

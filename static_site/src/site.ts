@@ -1,0 +1,96 @@
+// Wires the site together: the state's store, the flows, the screen, and the test hook. The store has one
+// subscriber: the screen, rendering the view model (viewModel.ts) of every new state.
+
+import * as S from './appState';
+import {ChatFlow} from './chatFlow';
+import {RECENT_ROOMS_KEY} from './chatFlow';
+import type {AppConfig} from './config';
+import {parseStoredRecent} from './roomList';
+import {Context, type AppDeps} from './runtime';
+import {Screen} from './screen';
+import {SendFlow} from './sendFlow';
+import {SignInFlow} from './signInFlow';
+import {Store} from './store';
+import {testMessages, testState, type ChatTestHook} from './testHook';
+import {connectionOf, viewModel, type Now} from './viewModel';
+
+function readRecent(storage: Storage | null): string[] {
+  try {
+    return parseStoredRecent(storage?.getItem(RECENT_ROOMS_KEY) ?? null);
+  } catch {
+    return [];
+  }
+}
+
+/** What the page reads from the parts it drives, now (the hub, the tab, the Cognito identity, the clock, the browser). */
+function sampleLive(ctx: Context): S.Live {
+  const {hub, tab, identity} = ctx.handles;
+  return {
+    hidden: ctx.deps.hidden(),
+    online: ctx.deps.online(),
+    hubRooms: hub?.snapshot() ?? [],
+    received: hub?.received ?? 0,
+    duplicates: hub?.duplicates ?? 0,
+    resumes: hub?.resumes ?? 0,
+    unreachable: hub?.unreachable ?? false,
+    nextRetryAtMs: hub?.nextRetryAtMs() ?? null,
+    tabRole: tab?.tabRole ?? null,
+    renewals: tab?.renewals ?? 0,
+    namesRooms: tab?.namesRooms ?? false,
+    lastError: tab?.lastError ?? null,
+    identityRefreshCount: identity?.refreshCount ?? 0,
+    sleptMs: ctx.deps.scheduler.sleptMs(),
+  };
+}
+
+/** Starts the site in `root`; returns the read-only test hook. */
+export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): ChatTestHook {
+  const now = (): Now => ({session: deps.scheduler.now(), wall: deps.scheduler.wallNow()});
+  let ctx: Context | null = null;
+  const observe = (state: S.AppState): S.AppState => {
+    if (ctx === null) {
+      return state;
+    }
+    const next = {...state, live: sampleLive(ctx)};
+    return S.observe(next, next.live, connectionOf(next, now()) === 'live');
+  };
+  const signInForm = config.session !== null ? 'host' : 'login';
+  const store = new Store(S.initialState(readRecent(deps.storage), signInForm), observe);
+  const context = new Context(config, deps, store);
+  ctx = context;
+  const chat = new ChatFlow(context);
+  const signIn = new SignInFlow(context, chat);
+  chat.signIn = signIn;
+  const send = new SendFlow(context);
+  const screen = new Screen(
+    root,
+    config,
+    signIn.mode,
+    {
+      submit: values => signIn.submit(values),
+      submitNewPassword: (password, confirmation) => signIn.submitNewPassword(password, confirmation),
+      cancel: () => signIn.cancel(),
+      retryNow: () => signIn.retryNow(),
+      check: () => signIn.checkHostSession(),
+      back: () => signIn.backToLogin(),
+      continueAs: user => signIn.continueAs(user),
+      join: input => chat.join(input),
+      select: room => chat.select(room),
+      leave: room => chat.leave(room),
+      send: text => void send.send(text),
+      typing: () => store.update(s => S.composerError(s, '')),
+      logout: () => signIn.signOut(),
+      explain: () => send.explain(),
+    },
+    actions => {
+      context.actions = actions;
+    },
+  );
+  store.subscribe(state => screen.update(viewModel(state, now())));
+  signIn.start();
+  const current = (): ReturnType<typeof viewModel> => viewModel(observe(store.state), now());
+  return {
+    state: () => testState(current()),
+    messages: (room?: string) => testMessages(current(), room),
+  };
+}

@@ -169,6 +169,7 @@ export class ChatFlow {
 
   /** Subscribes the rooms within budget that the token covers, and asks the session for a token covering the rest. */
   syncRooms(): void {
+    this.render(); // what the browser says now (the tab hidden or shown) before the rooms are chosen from it
     const state = this.store.state;
     if (state.phase.kind !== 'chat') {
       return;

@@ -3,15 +3,16 @@
 // (Handles.serial): an answer that comes after a cancel, a sign-out or a newer attempt is ignored.
 
 import * as S from './appState';
-import {AUTH_MODES, exportCredentials, type AuthMode} from './authModes';
+import {AUTH_MODES, type AuthMode} from './authModes';
 import {CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
 import {signOutOfHost} from './hostLogin';
 import {SIGNED_OUT_TEXT, signInErrorText, signInProgressText, signOutFailedText} from './notices';
 import {RetryingCall} from './retry';
 import {DEFAULT_ROOM, topicsForToken} from './roomList';
 import type {Context} from './runtime';
-import {Session, TVM_TIMEOUT_MS, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
-import {liveUsers, TabSession, type SharedCredentials, type TabSessionDeps, type TabSessionEvents} from './tabs';
+import {TVM_TIMEOUT_MS, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
+import {makeSession, tabDeps} from './sessionWiring';
+import {liveUsers, TabSession, type TabSessionEvents} from './tabs';
 import {liveUserLabel} from './viewModel';
 
 /** What the chat flow (chatFlow.ts) provides to a sign-in: where its first token goes, and its tab's events. */
@@ -24,6 +25,8 @@ export interface ChatEntry {
 
 export class SignInFlow {
   readonly mode: AuthMode;
+  /** Cognito's challenge session for the new password (opaque; kept out of the state, which the hook reads). */
+  private newPasswordSession = '';
 
   constructor(
     private readonly ctx: Context,
@@ -88,7 +91,7 @@ export class SignInFlow {
     const label = liveUserLabel(user);
     this.store.update(s => S.busy(s, `Continuing as ${label}…`));
     const recent = this.store.state.recent;
-    void TabSession.continueAs(user, this.ctx.deployment, topicsForToken(recent[0] ?? DEFAULT_ROOM, recent), this.chat.tabEvents(), this.tabDeps()).then(
+    void TabSession.continueAs(user, this.ctx.deployment, topicsForToken(recent[0] ?? DEFAULT_ROOM, recent), this.chat.tabEvents(), tabDeps(this.ctx)).then(
       tab => {
         if (serial !== this.ctx.handles.serial || this.formSerial() !== form) {
           tab?.stop();
@@ -134,9 +137,6 @@ export class SignInFlow {
       this.cognitoSignIn(username, (port, signal) => port.completeNewPassword(username, password, session, signal));
     }
   }
-
-  /** Cognito's challenge session for the new password (opaque; kept out of the state, which the hook reads). */
-  private newPasswordSession = '';
 
   backToLogin(): void {
     this.cancel();
@@ -208,7 +208,7 @@ export class SignInFlow {
       const recent = this.store.state.recent;
       return topicsForToken(recent[0] ?? DEFAULT_ROOM, recent);
     };
-    const session = this.makeSession(credentials, topics(), {
+    const session = makeSession(this.ctx, credentials, topics(), {
       // Once signed in, the tab relays its session's events (and tells the user's other tabs).
       onToken: active => (handles.tab !== null ? handles.tab.sessionToken(active) : this.chat.onToken(active)),
       onStatus: status => (handles.tab !== null ? handles.tab.sessionStatus(status) : this.onStatus(status)),
@@ -221,7 +221,7 @@ export class SignInFlow {
       active => {
         if (current()) {
           handles.session = null;
-          const tab = TabSession.afterSignIn(session, active, this.ctx.deployment, topics(), this.chat.tabEvents(), this.tabDeps());
+          const tab = TabSession.afterSignIn(session, active, this.ctx.deployment, topics(), this.chat.tabEvents(), tabDeps(this.ctx));
           this.chat.enter(tab, active);
         }
       },
@@ -302,34 +302,5 @@ export class SignInFlow {
         this.store.update(s => S.formError(s, signOutFailedText(result.reason)));
       }
     });
-  }
-
-  private makeSession(credentials: SessionCredentials, topics: readonly string[], events: ConstructorParameters<typeof Session>[3]): Session {
-    return new Session(this.ctx.config, credentials, topics, events, {fetchFn: this.ctx.deps.fetchFn, ...this.ctx.deps.scheduler});
-  }
-
-  tabDeps(): TabSessionDeps {
-    const scheduler = this.ctx.deps.scheduler;
-    return {
-      ...scheduler,
-      tabs: this.ctx.deps.tabs,
-      makeSession: (credentials, topics, events) => this.makeSession(credentials, topics, events),
-      exportCredentials,
-      importCredentials: shared => this.importCredentials(shared),
-      beforePeerRequest: () => this.ctx.renewal.checkSleep(),
-    };
-  }
-
-  /** Credentials from the leading tab: a Cognito identity is rebuilt from its tokens (and signed out at logout). */
-  private importCredentials(shared: SharedCredentials): SessionCredentials {
-    if (shared.kind !== 'cognito') {
-      return shared;
-    }
-    const port = this.ctx.deps.cognito;
-    if (port === null) {
-      return {kind: 'bearer', token: shared.tokens.idToken};
-    }
-    this.ctx.handles.identity = new CognitoIdentity(shared.username, shared.tokens, port, {now: this.ctx.deps.scheduler.wallNow});
-    return {kind: 'identity', source: this.ctx.handles.identity};
   }
 }

@@ -2,8 +2,7 @@
 // subscriber: the screen, rendering the view model (viewModel.ts) of every new state.
 
 import * as S from './appState';
-import {ChatFlow} from './chatFlow';
-import {RECENT_ROOMS_KEY} from './chatFlow';
+import {ChatFlow, RECENT_ROOMS_KEY} from './chatFlow';
 import type {AppConfig} from './config';
 import {parseStoredRecent} from './roomList';
 import {Context, type AppDeps} from './runtime';
@@ -12,7 +11,7 @@ import {SendFlow} from './sendFlow';
 import {SignInFlow} from './signInFlow';
 import {Store} from './store';
 import {testMessages, testState, type ChatTestHook} from './testHook';
-import {connectionOf, viewModel, type Now} from './viewModel';
+import {connectionOf, viewModel, type Now, type ViewModel} from './viewModel';
 
 function readRecent(storage: Storage | null): string[] {
   try {
@@ -86,11 +85,16 @@ export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): 
       context.actions = actions;
     },
   );
-  store.subscribe(state => screen.update(viewModel(state, now())));
+  let shown: ViewModel | null = null;
+  store.subscribe(state => {
+    shown = viewModel(state, now());
+    screen.update(shown);
+  });
   signIn.start();
-  const current = (): ReturnType<typeof viewModel> => viewModel(observe(store.state), now());
+  // The hook reports what the page shows (the view model last rendered), with the counters read now.
+  const current = (): ViewModel => viewModel(observe(store.state), now());
   return {
-    state: () => testState(current()),
+    state: () => testState(shown ?? current(), current().facts),
     messages: (room?: string) => testMessages(current(), room),
   };
 }

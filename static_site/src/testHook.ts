@@ -6,7 +6,7 @@ import type {SenderKind} from './messages';
 import {lastErrorText} from './notices';
 import type {RoomStatus} from './rooms';
 import type {SessionStatus} from './session';
-import type {ViewModel} from './viewModel';
+import type {Facts, ViewModel} from './viewModel';
 
 /** What `window.__chat.state()` returns: read-only, JSON-serialisable, no secrets. */
 export interface ChatTestState {
@@ -70,8 +70,11 @@ export interface ChatTestHook {
   messages(room?: string): ChatTestMessage[];
 }
 
-export function testState(vm: ViewModel): ChatTestState {
-  const {facts} = vm;
+/**
+ * `vm`: the view model the views were last given (what the page shows: the screen, the connection, the rooms);
+ * `facts`: the counters read just now (the hub's streams, the tab's renewals), which change without a render.
+ */
+export function testState(vm: ViewModel, facts: Facts = vm.facts): ChatTestState {
   const {live} = facts;
   const token = facts.token?.token ?? null;
   const chat = vm.screen === 'chat' ? vm.chat : null;
@@ -113,8 +116,10 @@ export function testState(vm: ViewModel): ChatTestState {
 }
 
 export function testMessages(vm: ViewModel, room?: string): ChatTestMessage[] {
-  return vm.facts.allMessages
-    .filter(m => room === undefined || m.room === room)
+  const byRoom = vm.facts.messagesByRoom;
+  const rooms = room === undefined ? Object.keys(byRoom) : [room];
+  return rooms
+    .flatMap(r => byRoom[r] ?? [])
     .map(m => ({
       room: m.room,
       sequenceNumber: m.sequenceNumber,

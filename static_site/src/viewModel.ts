@@ -98,7 +98,8 @@ export interface Facts {
   readonly tokenValidMs: number | null;
   readonly canSend: boolean;
   readonly live: Live;
-  readonly allMessages: readonly StoredMessage[];
+  /** Every room's messages (the hook lists them; no view shows rooms not open). */
+  readonly messagesByRoom: Readonly<Record<string, readonly StoredMessage[]>>;
 }
 
 export type ViewModel =
@@ -250,7 +251,7 @@ export function viewModel(state: AppState, now: Now): ViewModel {
       tokenValidMs: phase.token.expiryMs - now.session,
       canSend: phase.active !== null && canPublish(phase.token.token, phase.active),
       live,
-      allMessages: Object.values(phase.messages).flat(),
+      messagesByRoom: phase.messages,
     };
     return {screen: 'chat', chat: chatVm(state, phase, now), facts};
   }
@@ -274,7 +275,7 @@ export function viewModel(state: AppState, now: Now): ViewModel {
     tokenValidMs: null,
     canSend: false,
     live,
-    allMessages: [],
+    messagesByRoom: {},
   };
   return {screen: 'sign-in', signIn, facts};
 }

@@ -8,7 +8,6 @@
 
 import * as S from './appState';
 import {decodeChatMessage} from './messages';
-import {createTopicClient, topicsPort} from './momento';
 import {SIGNED_OUT_TEXT, signedOutText} from './notices';
 import {TICK_MS} from './renewal';
 import {DEFAULT_ROOM, normalizeRoomName, topicsForToken} from './roomList';
@@ -122,9 +121,8 @@ export class ChatFlow {
       return;
     }
     const token = active.token;
-    const client = createTopicClient(token.authToken, this.ctx.config.momentoEndpointOverride);
     const cache = token.scope.topics?.cache ?? token.scope.cache;
-    hub.setClient(topicsPort(client), cache, room => canSubscribe(token, room));
+    hub.setClient(this.ctx.deps.topics(token), cache, room => canSubscribe(token, room));
   }
 
   private onMessage(item: ReceivedItem): void {

@@ -3,6 +3,7 @@
 import './style.css';
 import {lazyCognitoPort, type CognitoPort} from './cognito';
 import {parseConfig, type CognitoConfig} from './config';
+import {createTopicClient, topicsPort} from './momento';
 import type {ChannelLike, LockManagerLike, TabsDeps} from './tabs';
 import {browserScheduler} from './scheduler';
 import {renderConfigError} from './signInForms';
@@ -61,6 +62,7 @@ function boot(): void {
     });
     return;
   }
+  const momentoEndpoint = parsed.config.momentoEndpointOverride;
   const hook = startSite(root, parsed.config, {
     fetchFn: (input, init) => window.fetch(input, init),
     scheduler: browserScheduler({wall: () => Date.now(), monotonic: () => performance.now(), random: Math.random}),
@@ -68,6 +70,7 @@ function boot(): void {
     online: () => navigator.onLine,
     tabs: tabs(),
     storage: storage(),
+    topics: token => topicsPort(createTopicClient(token.authToken, momentoEndpoint)),
     cognito: parsed.config.cognito === null ? null : cognito(parsed.config.cognito),
     events: {window, document},
   });

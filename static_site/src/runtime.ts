@@ -5,12 +5,15 @@
 import type {CognitoAuthStep, CognitoIdentity, CognitoPort} from './cognito';
 import type {AppConfig} from './config';
 import type {RetryingCall} from './retry';
-import type {RoomHub} from './rooms';
+import type {RoomHub, TopicsPort} from './rooms';
 import type {Scheduler} from './scheduler';
 import type {Session} from './session';
 import type {Store} from './store';
 import type {TabSession, TabsDeps} from './tabs';
+import type {VendedToken} from './tvm';
+import {observe, type AppState, type Live} from './appState';
 import {RenewalTriggers, TokenWaiters} from './renewal';
+import {connectionOf} from './viewModel';
 
 export interface AppDeps {
   readonly fetchFn: typeof fetch;
@@ -23,6 +26,8 @@ export interface AppDeps {
   readonly tabs: TabsDeps;
   /** localStorage, for recent room NAMES only (never credentials or tokens); null when unavailable. */
   readonly storage: Storage | null;
+  /** Momento Topics for a token (momento.ts, the only SDK code); a fake in unit tests. */
+  readonly topics: (token: VendedToken) => TopicsPort;
   /** Amazon Cognito (cognitoClient.ts), in AmazonCognito mode; null otherwise. */
   readonly cognito: CognitoPort | null;
   /** window and document, for online/offline, visibilitychange and pagehide; null in tests. */
@@ -95,6 +100,7 @@ export class Context {
     readonly deps: AppDeps,
     readonly store: Store,
   ) {
+    store.observeWith(state => this.observe(state));
     const scheduler = deps.scheduler;
     this.renewal = new RenewalTriggers({
       sources: () => [this.handles.tab, this.handles.session],
@@ -107,5 +113,30 @@ export class Context {
   /** Tabs share tokens per user of one deployment (the lock and channel names include it). */
   get deployment(): string {
     return `${this.config.authMethod} ${this.config.apiUrl}`;
+  }
+
+  /** The state with what the page reads now from the parts it drives; the chat marked live the first time it is. */
+  private observe(state: AppState): AppState {
+    const {hub, tab, identity} = this.handles;
+    const {deps} = this;
+    const live: Live = {
+      hidden: deps.hidden(),
+      online: deps.online(),
+      hubRooms: hub?.snapshot() ?? [],
+      received: hub?.received ?? 0,
+      duplicates: hub?.duplicates ?? 0,
+      resumes: hub?.resumes ?? 0,
+      unreachable: hub?.unreachable ?? false,
+      nextRetryAtMs: hub?.nextRetryAtMs() ?? null,
+      tabRole: tab?.tabRole ?? null,
+      renewals: tab?.renewals ?? 0,
+      namesRooms: tab?.namesRooms ?? false,
+      lastError: tab?.lastError ?? null,
+      identityRefreshCount: identity?.refreshCount ?? 0,
+      sleptMs: deps.scheduler.sleptMs(),
+    };
+    const next = {...state, live};
+    const now = {session: deps.scheduler.now(), wall: deps.scheduler.wallNow()};
+    return observe(next, live, connectionOf(next, now) === 'live');
   }
 }

@@ -11,7 +11,7 @@ import {SendFlow} from './sendFlow';
 import {SignInFlow} from './signInFlow';
 import {Store} from './store';
 import {testMessages, testState, type ChatTestHook} from './testHook';
-import {connectionOf, viewModel, type Now, type ViewModel} from './viewModel';
+import {viewModel, type Now, type ViewModel} from './viewModel';
 
 function readRecent(storage: Storage | null): string[] {
   try {
@@ -21,42 +21,12 @@ function readRecent(storage: Storage | null): string[] {
   }
 }
 
-/** What the page reads from the parts it drives, now (the hub, the tab, the Cognito identity, the clock, the browser). */
-function sampleLive(ctx: Context): S.Live {
-  const {hub, tab, identity} = ctx.handles;
-  return {
-    hidden: ctx.deps.hidden(),
-    online: ctx.deps.online(),
-    hubRooms: hub?.snapshot() ?? [],
-    received: hub?.received ?? 0,
-    duplicates: hub?.duplicates ?? 0,
-    resumes: hub?.resumes ?? 0,
-    unreachable: hub?.unreachable ?? false,
-    nextRetryAtMs: hub?.nextRetryAtMs() ?? null,
-    tabRole: tab?.tabRole ?? null,
-    renewals: tab?.renewals ?? 0,
-    namesRooms: tab?.namesRooms ?? false,
-    lastError: tab?.lastError ?? null,
-    identityRefreshCount: identity?.refreshCount ?? 0,
-    sleptMs: ctx.deps.scheduler.sleptMs(),
-  };
-}
-
 /** Starts the site in `root`; returns the read-only test hook. */
 export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): ChatTestHook {
   const now = (): Now => ({session: deps.scheduler.now(), wall: deps.scheduler.wallNow()});
-  let ctx: Context | null = null;
-  const observe = (state: S.AppState): S.AppState => {
-    if (ctx === null) {
-      return state;
-    }
-    const next = {...state, live: sampleLive(ctx)};
-    return S.observe(next, next.live, connectionOf(next, now()) === 'live');
-  };
   const signInForm = config.session !== null ? 'host' : 'login';
-  const store = new Store(S.initialState(readRecent(deps.storage), signInForm), observe);
+  const store = new Store(S.initialState(readRecent(deps.storage), signInForm));
   const context = new Context(config, deps, store);
-  ctx = context;
   const chat = new ChatFlow(context);
   const signIn = new SignInFlow(context, chat);
   chat.signIn = signIn;
@@ -92,7 +62,7 @@ export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): 
   });
   signIn.start();
   // The hook reports what the page shows (the view model last rendered), with the counters read now.
-  const current = (): ViewModel => viewModel(observe(store.state), now());
+  const current = (): ViewModel => viewModel(store.observed(), now());
   return {
     state: () => testState(shown ?? current(), current().facts),
     messages: (room?: string) => testMessages(current(), room),

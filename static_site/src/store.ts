@@ -7,11 +7,20 @@ import type {AppState} from './appState';
 export class Store {
   private listener: ((state: AppState) => void) | null = null;
 
-  constructor(
-    private current: AppState,
-    /** The state with what the hub, the tab and the browser say now (appState.ts observe). */
-    private readonly observe: (state: AppState) => AppState = state => state,
-  ) {}
+  /** The state with what the hub, the tab and the browser say now (runtime.ts observer); none until it is set. */
+  private observe: (state: AppState) => AppState = state => state;
+
+  constructor(private current: AppState) {}
+
+  /** Set once the parts it reads exist (they need the store). */
+  observeWith(observe: (state: AppState) => AppState): void {
+    this.observe = observe;
+  }
+
+  /** The state as it would be observed now, without rendering it (the test hook's counters). */
+  observed(): AppState {
+    return this.observe(this.current);
+  }
 
   get state(): AppState {
     return this.current;

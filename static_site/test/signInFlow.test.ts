@@ -42,6 +42,9 @@ class Page {
       online: () => true,
       tabs: {locks: null, openChannel: null, tabId: 'tab-1'},
       storage: null,
+      topics: () => {
+        throw new Error('no Momento here');
+      },
       cognito: null,
       events: null,
     };

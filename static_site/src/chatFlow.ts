@@ -6,7 +6,7 @@
 // a hidden tab keeps none: its rooms' marks stay, and when it is shown again each room resumes right after the last
 // message it showed (rooms.ts), so nothing is lost or repeated. Renewal goes on while hidden (it needs no stream).
 
-import * as S from './appState';
+import * as C from './chatState';
 import {decodeChatMessage} from './messages';
 import {SIGNED_OUT_TEXT, signedOutText} from './notices';
 import {TICK_MS} from './renewal';
@@ -50,7 +50,7 @@ export class ChatFlow {
     );
     handles.hub = hub;
     this.installClient(first);
-    this.store.update(s => S.enterChat(s, first, s.recent[0] ?? DEFAULT_ROOM));
+    this.store.update(s => C.enterChat(s, first, s.recent[0] ?? DEFAULT_ROOM));
     this.afterOpen();
     handles.onStop(deps.scheduler.every(() => this.tick(), TICK_MS));
     const events = deps.events;
@@ -106,7 +106,7 @@ export class ChatFlow {
       return;
     }
     this.installClient(active);
-    this.store.update(s => S.renewed(s, active, this.ctx.deps.scheduler.wallNow()));
+    this.store.update(s => C.renewed(s, active, this.ctx.deps.scheduler.wallNow()));
     this.syncRooms();
     this.ctx.waiters.settle(true);
   }
@@ -129,32 +129,32 @@ export class ChatFlow {
     const decoded = decodeChatMessage(item.value);
     const time = decoded.kind === 'chat' ? decoded.time : null;
     // item.receivedAtMs is on the session clock, not a date: a message without a time is dated by the wall clock.
-    this.store.update(s => S.received(s, item, {text: decoded.text, raw: decoded.kind === 'raw', time}, this.ctx.deps.scheduler.wallNow()));
+    this.store.update(s => C.received(s, item, {text: decoded.text, raw: decoded.kind === 'raw', time}, this.ctx.deps.scheduler.wallNow()));
   }
 
   private onRoomStatus(room: string, status: RoomStatus, detail: string | null): void {
-    this.store.update(s => S.roomStatus(s, room, status, detail));
+    this.store.update(s => C.roomStatus(s, room, status, detail));
   }
 
   join(input: string): void {
     const result = normalizeRoomName(input);
     if (!result.ok) {
-      this.store.update(s => S.joinError(s, result.reason));
+      this.store.update(s => C.joinError(s, result.reason));
       return;
     }
-    this.store.update(s => S.joinError(s, null));
+    this.store.update(s => C.joinError(s, null));
     this.ctx.actions?.clearJoin();
     this.select(result.room);
   }
 
   select(room: string): void {
-    this.store.update(s => S.selectRoom(s, room));
+    this.store.update(s => C.selectRoom(s, room));
     this.afterOpen();
   }
 
   leave(room: string): void {
     this.ctx.handles.hub?.forget(room);
-    this.store.update(s => S.leaveRoom(s, room));
+    this.store.update(s => C.leaveRoom(s, room));
     this.afterOpen();
   }
 
@@ -176,7 +176,7 @@ export class ChatFlow {
     const token = state.phase.token.token;
     this.ctx.handles.hub?.setRooms(live.filter(room => canSubscribe(token, room)));
     this.ctx.handles.tab?.setTopics(topicsForToken(state.phase.active, state.recent));
-    this.store.update(s => S.keepRoomStatus(s, live));
+    this.store.update(s => C.keepRoomStatus(s, live));
   }
 
   /** Recent room NAMES only, never credentials or tokens. */

@@ -11,7 +11,8 @@ import type {Session} from './session';
 import type {Store} from './store';
 import type {TabSession, TabsDeps} from './tabs';
 import type {VendedToken} from './tvm';
-import {observe, type AppState, type Live} from './appState';
+import type {AppState, Live} from './appState';
+import {observe} from './chatState';
 import {RenewalTriggers, TokenWaiters} from './renewal';
 import {connectionOf} from './viewModel';
 

@@ -1,7 +1,7 @@
 // Sending a message, and "Why can't I send?". A publish goes out on a valid token: one that expired while the tab
 // slept is renewed first (renewal.ts), and one Momento rejects is renewed and the message sent again, once.
 
-import * as S from './appState';
+import * as C from './chatState';
 import {CognitoError} from './cognito';
 import {encodeChatMessage, MAX_MESSAGE_LENGTH} from './messages';
 import {explainText} from './notices';
@@ -43,13 +43,13 @@ export class SendFlow {
     }
     const trimmed = text.trim();
     if (trimmed.length > MAX_MESSAGE_LENGTH) {
-      store.update(s => S.composerError(s, `Messages are at most ${MAX_MESSAGE_LENGTH} characters.`));
+      store.update(s => C.composerError(s, `Messages are at most ${MAX_MESSAGE_LENGTH} characters.`));
       return;
     }
-    store.update(s => S.sending(s, true));
+    store.update(s => C.sending(s, true));
     // A tab resumed from sleep past its token's expiry renews first: the publish goes out on the new token.
     if (renewal.beforePublish()) {
-      store.update(S.renewedBeforePublish);
+      store.update(C.renewedBeforePublish);
       await waiters.next();
       if (handles.hub !== hub) {
         return; // logged out meanwhile
@@ -76,14 +76,14 @@ export class SendFlow {
       return; // logged out meanwhile
     }
     if (result.ok) {
-      store.update(s => S.composerError(S.sending(s, false), ''));
+      store.update(s => C.composerError(C.sending(s, false), ''));
       this.ctx.actions?.clearComposer();
       return;
     }
     const now = store.state.phase;
     const tier = now.kind === 'chat' ? now.token.token.scope.tier : '?';
     const code = result.code;
-    store.update(s => S.composerError(S.sending(s, false), notSentText(code, room, tier)));
+    store.update(s => C.composerError(C.sending(s, false), notSentText(code, room, tier)));
     this.ctx.actions?.focusComposer();
   }
 
@@ -96,10 +96,10 @@ export class SendFlow {
       return;
     }
     const serial = ++this.explainSerial;
-    store.update(s => S.explanation(s, null));
+    store.update(s => C.explanation(s, null));
     void this.explainRoom(tab, phase.active).then(text => {
       if (serial === this.explainSerial && handles.tab === tab) {
-        store.update(s => S.explanation(s, text));
+        store.update(s => C.explanation(s, text));
       }
     });
   }

@@ -4,6 +4,7 @@
 
 import * as S from './appState';
 import {AUTH_MODES, type AuthMode} from './authModes';
+import {tokenStatus} from './chatState';
 import {CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
 import {signOutOfHost} from './hostLogin';
 import {SIGNED_OUT_TEXT, signInErrorText, signInProgressText, signOutFailedText} from './notices';
@@ -249,7 +250,7 @@ export class SignInFlow {
   onStatus(status: SessionStatus): void {
     const state = this.store.state;
     if (state.phase.kind === 'chat') {
-      this.store.update(s => S.tokenStatus(s, status));
+      this.store.update(s => tokenStatus(s, status));
       return;
     }
     if (state.phase.kind !== 'signing-in') {

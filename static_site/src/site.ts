@@ -3,6 +3,7 @@
 
 import * as S from './appState';
 import {ChatFlow, RECENT_ROOMS_KEY} from './chatFlow';
+import {composerError} from './chatState';
 import type {AppConfig} from './config';
 import {parseStoredRecent} from './roomList';
 import {Context, type AppDeps} from './runtime';
@@ -47,7 +48,7 @@ export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): 
       select: room => chat.select(room),
       leave: room => chat.leave(room),
       send: text => void send.send(text),
-      typing: () => store.update(s => S.composerError(s, '')),
+      typing: () => store.update(s => composerError(s, '')),
       logout: () => signIn.signOut(),
       explain: () => send.explain(),
     },

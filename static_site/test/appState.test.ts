@@ -2,6 +2,7 @@
 
 import {describe, expect, it} from 'vitest';
 import * as S from '../src/appState';
+import * as C from '../src/chatState';
 import type {ReceivedItem} from '../src/rooms';
 import {activeToken} from './appFakes';
 
@@ -12,7 +13,7 @@ function item(room: string, sequenceNumber: number, tokenId = 'bob'): ReceivedIt
 }
 
 function say(state: S.AppState, room: string, n: number, tokenId = 'bob'): S.AppState {
-  return S.received(state, item(room, n, tokenId), {...TEXT, text: `m${n}`}, 5_000);
+  return C.received(state, item(room, n, tokenId), {...TEXT, text: `m${n}`}, 5_000);
 }
 
 function chat(state: S.AppState): S.Chat {
@@ -23,7 +24,7 @@ function chat(state: S.AppState): S.Chat {
 }
 
 const signedIn = (recent: readonly string[] = []): S.AppState =>
-  S.enterChat(S.initialState(recent, 'login'), activeToken(), recent[0] ?? 'room-lobby');
+  C.enterChat(S.initialState(recent, 'login'), activeToken(), recent[0] ?? 'room-lobby');
 
 describe('the sign-in phases', () => {
   it('starts signed out on the mode’s form, with the recent rooms it was given', () => {
@@ -64,14 +65,14 @@ describe('the chat', () => {
   it('opens the given room first, at the top of the recent rooms', () => {
     const state = signedIn(['room-b', 'room-a']);
     expect(chat(state).active).toBe('room-b');
-    expect(S.selectRoom(state, 'room-a').recent).toEqual(['room-a', 'room-b']);
+    expect(C.selectRoom(state, 'room-a').recent).toEqual(['room-a', 'room-b']);
   });
 
   it('counts unread messages in the rooms not open, and clears them when the room is opened', () => {
     let state = signedIn(['room-a', 'room-b']);
     state = say(say(say(state, 'room-a', 1), 'room-b', 1), 'room-b', 2);
     expect(chat(state).unread).toEqual({'room-a': 0, 'room-b': 2});
-    state = S.selectRoom(state, 'room-b');
+    state = C.selectRoom(state, 'room-b');
     expect(chat(state).unread['room-b']).toBe(0);
     expect(chat(state).messages['room-b']?.map(m => m.text)).toEqual(['m1', 'm2']);
   });
@@ -96,25 +97,25 @@ describe('the chat', () => {
 
   it('forgets a room left, and opens the most recent other one, or none', () => {
     let state = say(signedIn(['room-a', 'room-b']), 'room-a', 1);
-    state = S.leaveRoom(state, 'room-a');
+    state = C.leaveRoom(state, 'room-a');
     expect(state.recent).toEqual(['room-b']);
     expect(chat(state).active).toBe('room-b');
     expect(chat(state).messages['room-a']).toBeUndefined();
-    state = S.leaveRoom(state, 'room-b');
+    state = C.leaveRoom(state, 'room-b');
     expect(state.recent).toEqual([]);
     expect(chat(state).active).toBeNull();
   });
 
   it('tells each room opened (even the same one again) from the last', () => {
     const state = signedIn(['room-a']);
-    expect(chat(S.selectRoom(state, 'room-a')).opened).not.toBe(chat(state).opened);
+    expect(chat(C.selectRoom(state, 'room-a')).opened).not.toBe(chat(state).opened);
   });
 });
 
 describe('signing out', () => {
   it('replaces the chat with a fresh sign-in screen: no token, no messages, only the recent room names stay', () => {
     let state = say(say(signedIn(['room-a', 'room-b']), 'room-a', 1), 'room-b', 1);
-    state = S.renewed(S.composerError(state, 'Not sent'), activeToken({serial: 2}), 9_000);
+    state = C.renewed(C.composerError(state, 'Not sent'), activeToken({serial: 2}), 9_000);
     const before = S.initialState([], 'login').phase;
     const out = S.signedOut(state, 'login', 'You are signed out.');
     expect(out.phase).toEqual({
@@ -123,7 +124,7 @@ describe('signing out', () => {
     });
     expect(out.recent).toEqual(['room-a', 'room-b']);
     // Signing in again starts from nothing.
-    const again = chat(S.enterChat(out, activeToken(), 'room-a'));
+    const again = chat(C.enterChat(out, activeToken(), 'room-a'));
     expect(again.messages).toEqual({});
     expect(again.unread).toEqual({'room-a': 0});
     expect(again.refreshCount).toBe(0);
@@ -133,7 +134,7 @@ describe('signing out', () => {
   it('ignores what comes late for the chat once signed out (a message, a renewal)', () => {
     const out = S.signedOut(signedIn(['room-a']), 'login', null);
     expect(say(out, 'room-a', 1).phase).toBe(out.phase);
-    expect(S.renewed(out, activeToken(), 1).phase).toBe(out.phase);
+    expect(C.renewed(out, activeToken(), 1).phase).toBe(out.phase);
   });
 
   it('builds a new form each time (the form serial changes)', () => {

@@ -3,6 +3,7 @@
 
 import {beforeEach, describe, expect, it} from 'vitest';
 import * as S from '../src/appState';
+import * as C from '../src/chatState';
 import {AUTH_MODES, exportCredentials} from '../src/authModes';
 import {parseConfig, type AppConfig} from '../src/config';
 import {Context, type AppDeps} from '../src/runtime';
@@ -54,7 +55,7 @@ class Page {
       enter: (tab, first) => {
         ctx.handles.tab = tab;
         this.entered.push(first);
-        this.store.update(s => S.enterChat(s, first, 'room-lobby'));
+        this.store.update(s => C.enterChat(s, first, 'room-lobby'));
       },
       tabEvents: () => ({onToken() {}, onStatus() {}, onFatal() {}, onSignedOutElsewhere() {}, onRole() {}}),
       onToken: () => {},

@@ -2,6 +2,7 @@
 
 import {describe, expect, it} from 'vitest';
 import * as S from '../src/appState';
+import * as C from '../src/chatState';
 import type {SessionStatus} from '../src/session';
 import {testMessages, testState} from '../src/testHook';
 import {TvmError} from '../src/tvm';
@@ -19,12 +20,12 @@ function chatVm(state: S.AppState, now: Now = AT(1_000)): ChatVm {
 }
 
 function signedIn(options: Parameters<typeof activeToken>[0] = {}, recent: readonly string[] = ['room-a']): S.AppState {
-  return S.enterChat(S.initialState(recent, 'login'), activeToken(options), recent[0] ?? 'room-lobby');
+  return C.enterChat(S.initialState(recent, 'login'), activeToken(options), recent[0] ?? 'room-lobby');
 }
 
 /** The hub's rooms all live (as the store observes them). */
 function allLive(state: S.AppState, rooms: readonly string[]): S.AppState {
-  return rooms.reduce((s, room) => S.roomStatus(s, room, 'live', null), state);
+  return rooms.reduce((s, room) => C.roomStatus(s, room, 'live', null), state);
 }
 
 describe('the composer', () => {
@@ -37,13 +38,13 @@ describe('the composer', () => {
       allowed: false,
       note: 'Your account (tier readonly) can read but not send.',
     });
-    const none = S.leaveRoom(signedIn(), 'room-a');
+    const none = C.leaveRoom(signedIn(), 'room-a');
     expect(chatVm(none).composer).toMatchObject({allowed: false, note: 'Join a room to chat.'});
     expect(testState(viewModel(none, AT(1_000))).canSend).toBe(false);
   });
 
   it('shows a send under way and its error', () => {
-    const state = S.composerError(S.sending(signedIn(), true), 'Not sent: still connecting. Try again in a moment.');
+    const state = C.composerError(C.sending(signedIn(), true), 'Not sent: still connecting. Try again in a moment.');
     expect(chatVm(state).composer).toMatchObject({sending: true, error: 'Not sent: still connecting. Try again in a moment.'});
   });
 });
@@ -64,7 +65,7 @@ describe('the rooms and the connection', () => {
   it('says a room the token does not cover is not readable, unless a renewal is under way', () => {
     const state = signedIn({prefixes: ['room-']}, ['chat-x']);
     expect(chatVm(state).roomState).toEqual({status: 'denied', text: 'Your account (tier readwrite) may not read this room.'});
-    const renewing = S.tokenStatus(state, {kind: 'fetching'});
+    const renewing = C.tokenStatus(state, {kind: 'fetching'});
     expect(chatVm(renewing).roomState).toEqual({status: 'waiting', text: 'waiting for a token'});
   });
 
@@ -78,7 +79,7 @@ describe('the rooms and the connection', () => {
   it('after the token expired with a 429’s wait longer than it had left: waiting for a token, and when the next try is', () => {
     const error = new TvmError('unavailable', 'Too many requests', 429, 'rate_limited');
     const status: SessionStatus = {kind: 'retrying', attempt: 1, retryAtMs: 90_000, error};
-    const state = S.tokenStatus(signedIn({lifetimeMs: 60_000}), status);
+    const state = C.tokenStatus(signedIn({lifetimeMs: 60_000}), status);
     const vm = chatVm(state, AT(61_000));
     expect(vm.connection).toBe('awaiting-token');
     expect(vm.roomState.text).toBe('too many token requests; retrying in 29 s');
@@ -92,7 +93,7 @@ describe('the rooms and the connection', () => {
   });
 
   it('counts unread messages on the room buttons', () => {
-    const state = S.received(signedIn({}, ['room-a', 'room-b']), {room: 'room-b', sequenceNumber: 1, page: null, tokenId: 'bob', value: 'x', receivedAtMs: 0}, {text: 'hi', raw: false, time: null}, 0);
+    const state = C.received(signedIn({}, ['room-a', 'room-b']), {room: 'room-b', sequenceNumber: 1, page: null, tokenId: 'bob', value: 'x', receivedAtMs: 0}, {text: 'hi', raw: false, time: null}, 0);
     expect(chatVm(state).rooms.find(r => r.room === 'room-b')?.unread).toBe(1);
     expect(chatVm(state).messages).toEqual([]); // room-a is open
   });
@@ -112,7 +113,7 @@ describe('the account and session panel', () => {
 
   it('follows a renewed token’s tier, and counts the renewals', () => {
     let state = signedIn();
-    state = S.renewed(state, activeToken({tier: 'premium', serial: 2}), Date.UTC(2026, 0, 1, 12, 0, 5));
+    state = C.renewed(state, activeToken({tier: 'premium', serial: 2}), Date.UTC(2026, 0, 1, 12, 0, 5));
     state = {...state, live: {...state.live, renewals: 1}};
     const vm = chatVm(state);
     expect(vm.me.badge).toBe('premium');
@@ -121,9 +122,9 @@ describe('the account and session panel', () => {
   });
 
   it('shows “Why can’t I send?” asked, then answered', () => {
-    const asked = S.explanation(signedIn(), null);
+    const asked = C.explanation(signedIn(), null);
     expect(chatVm(asked).explain).toEqual({pending: true, text: 'Asking the token service…'});
-    expect(chatVm(S.explanation(asked, 'You may send')).explain).toEqual({pending: false, text: 'You may send'});
+    expect(chatVm(C.explanation(asked, 'You may send')).explain).toEqual({pending: false, text: 'You may send'});
     expect(chatVm(signedIn()).explain).toEqual({pending: false, text: ''});
   });
 });
@@ -156,7 +157,7 @@ describe('the test hook', () => {
   it('lists the messages of a room, or of every room, in order', () => {
     let state = signedIn({}, ['room-a', 'room-b']);
     const at = (room: string, n: number, tokenId: string): S.AppState =>
-      S.received(state, {room, sequenceNumber: n, page: null, tokenId, value: 'x', receivedAtMs: 0}, {text: `${room} ${n}`, raw: false, time: new Date(0)}, 0);
+      C.received(state, {room, sequenceNumber: n, page: null, tokenId, value: 'x', receivedAtMs: 0}, {text: `${room} ${n}`, raw: false, time: new Date(0)}, 0);
     state = at('room-a', 1, 'alice');
     state = at('room-b', 1, 'guest:Ann');
     state = at('room-a', 2, 'bob');

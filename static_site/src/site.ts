@@ -2,6 +2,7 @@
 // subscriber: the screen, rendering the view model (viewModel.ts) of every new state.
 
 import * as S from './appState';
+import {AUTH_MODES} from './authModes';
 import {ChatFlow, RECENT_ROOMS_KEY} from './chatFlow';
 import {composerError} from './chatState';
 import type {AppConfig} from './config';
@@ -25,8 +26,7 @@ function readRecent(storage: Storage | null): string[] {
 /** Starts the site in `root`; returns the read-only test hook. */
 export function startSite(root: HTMLElement, config: AppConfig, deps: AppDeps): ChatTestHook {
   const now = (): Now => ({session: deps.scheduler.now(), wall: deps.scheduler.wallNow()});
-  const signInForm = config.session !== null ? 'host' : 'login';
-  const store = new Store(S.initialState(readRecent(deps.storage), signInForm));
+  const store = new Store(S.initialState(readRecent(deps.storage), AUTH_MODES[config.authMethod].form));
   const context = new Context(config, deps, store);
   const chat = new ChatFlow(context);
   const signIn = new SignInFlow(context, chat);

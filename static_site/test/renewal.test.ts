@@ -3,8 +3,10 @@
 
 import {describe, expect, it} from 'vitest';
 import {isOverdue, OVERDUE_AFTER_MS, RenewalTriggers, TOKEN_WAIT_MS, TokenWaiters, type RenewReason, type TokenSource} from '../src/renewal';
-import {activeToken} from './appFakes';
-import {FakeClock, flush} from './fakes';
+import {parseConfig} from '../src/config';
+import {Session} from '../src/session';
+import {activeToken, fakeScheduler} from './appFakes';
+import {FakeClock, FakeHost, flush} from './fakes';
 
 class FakeSource implements TokenSource {
   readonly asked: RenewReason[] = [];
@@ -125,5 +127,36 @@ describe('publishes waiting for a token', () => {
     await flush();
     expect(results).toEqual([true, false, false]);
     expect(clock.pending()).toBe(0);
+  });
+});
+
+describe('the session, asked for an overdue renewal', () => {
+  it('leaves a renewal timer alone until it is OVERDUE_AFTER_MS late, then renews at once', async () => {
+    const clock = new FakeClock();
+    const host = new FakeHost(() => clock.now);
+    host.user = 'alice';
+    const parsed = parseConfig(
+      {authMethod: 'Session', apiUrl: '/api/momento', session: {loginUrl: '/login', logoutUrl: '/logout'}, tokenTtlSeconds: 20},
+      'http://127.0.0.1:8000/',
+    );
+    if (!parsed.ok) {
+      throw new Error(parsed.problems.join('; '));
+    }
+    const session = new Session(parsed.config, {kind: 'cookie'}, ['room-a'], {onToken() {}, onStatus() {}, onFatal() {}}, {
+      fetchFn: host.fetch,
+      ...fakeScheduler(clock),
+    });
+    const first = await session.start();
+    expect(host.tokenRequests()).toHaveLength(1);
+    // The timer did not run (a throttled tab): the clock moves on without it.
+    clock.now = first.refreshAtMs + OVERDUE_AFTER_MS - 100;
+    session.refreshNow('overdue');
+    await flush();
+    expect(host.tokenRequests()).toHaveLength(1);
+    clock.now = first.refreshAtMs + OVERDUE_AFTER_MS;
+    session.refreshNow('overdue');
+    await flush();
+    expect(host.tokenRequests()).toHaveLength(2);
+    session.stop();
   });
 });

@@ -1,22 +1,15 @@
 // Entry point: read config.js's settings, start the app, expose the read-only test hook.
 
 import './style.css';
-import {ChatApp, type ChatTestMessage, type ChatTestState} from './app';
 import {lazyCognitoPort, type CognitoPort} from './cognito';
 import {parseConfig, type CognitoConfig} from './config';
+import {createTopicClient, topicsPort} from './momento';
 import type {ChannelLike, LockManagerLike, TabsDeps} from './tabs';
-import {renderConfigError} from './ui';
+import {browserScheduler} from './scheduler';
+import {renderConfigError} from './signInForms';
+import {startSite} from './site';
+import {configErrorState, type ChatTestHook, type ChatTestMessage} from './testHook';
 import {followVisualViewport} from './viewport';
-
-/**
- * `window.__chat`: a read-only view for browser tests (no credentials, no token). `state()` tells the connection
- * state, the token's expiry and id, the rooms and how many times the token was renewed, so a test can wait for a
- * renewal instead of sleeping; `messages(room?)` lists the messages shown, in order.
- */
-export interface ChatTestHook {
-  state(): ChatTestState;
-  messages(room?: string): ChatTestMessage[];
-}
 
 declare global {
   interface Window {
@@ -64,55 +57,25 @@ function boot(): void {
     renderConfigError(root, parsed.problems);
     const problems = parsed.problems;
     window.__chat = Object.freeze({
-      state: (): ChatTestState => ({
-        view: 'config-error',
-        connection: null,
-        tokenExpiresAt: null,
-        tokenId: null,
-        tier: null,
-        role: null,
-        activeRoom: null,
-        rooms: [],
-        refreshCount: 0,
-        identityRefreshCount: 0,
-        tokenStatus: null,
-        received: 0,
-        duplicatesDropped: 0,
-        canSend: false,
-        tabRole: null,
-        renewals: 0,
-        scopeAll: false,
-        scopePrefixes: [],
-        scopeNames: [],
-        namesRooms: false,
-        hidden: document.visibilityState === 'hidden',
-        streams: 0,
-        resumedSubscriptions: 0,
-        sleptMs: 0,
-        tokenValidMs: null,
-        renewalsBeforePublish: 0,
-        lastError: null,
-        problems,
-      }),
+      state: () => configErrorState(problems, document.visibilityState === 'hidden'),
       messages: (): ChatTestMessage[] => [],
     });
     return;
   }
-  const app = new ChatApp(root, parsed.config, {
+  const momentoEndpoint = parsed.config.momentoEndpointOverride;
+  const hook = startSite(root, parsed.config, {
     fetchFn: (input, init) => window.fetch(input, init),
-    now: () => Date.now(),
-    monotonicNow: () => performance.now(),
+    scheduler: browserScheduler({wall: () => Date.now(), monotonic: () => performance.now(), random: Math.random}),
     hidden: () => document.visibilityState === 'hidden',
+    online: () => navigator.onLine,
     tabs: tabs(),
-    random: Math.random,
     storage: storage(),
+    topics: token => topicsPort(createTopicClient(token.authToken, momentoEndpoint)),
     cognito: parsed.config.cognito === null ? null : cognito(parsed.config.cognito),
+    events: {window, document},
   });
-  window.__chat = Object.freeze({
-    state: () => app.testState(),
-    messages: (room?: string) => app.testMessages(room),
-  });
-  app.start();
+  // `window.__chat`: a read-only view for browser tests (no credentials, no token): testHook.ts.
+  window.__chat = Object.freeze(hook);
 }
 
 boot();

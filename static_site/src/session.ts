@@ -35,6 +35,7 @@ import {
 } from './backoff';
 import {CognitoError} from './cognito';
 import {coversTopics, requestToken, TvmError, type Credentials, type VendedToken} from './tvm';
+import {OVERDUE_AFTER_MS} from './renewal';
 
 /** A signed-in identity that hands out a bearer token for each TVM request (cognito.ts's CognitoIdentity). */
 export interface BearerSource {
@@ -244,7 +245,7 @@ export class Session {
 
   /**
    * Renew now: Momento rejected the token ('auth'), or the page suspects a timer was throttled ('overdue': only
-   * acts when the scheduled renewal or retry is more than a second late). Never cuts a backoff short.
+   * acts when the scheduled renewal or retry is OVERDUE_AFTER_MS late: renewal.ts). Never cuts a backoff short.
    */
   refreshNow(reason: 'auth' | 'overdue' | 'expired'): void {
     if (this.stopped || this.inFlight !== null) {
@@ -259,7 +260,7 @@ export class Session {
       }
       return;
     }
-    const timerPending = this.timer !== null && this.deps.now() < this.timerDueAt + 1000;
+    const timerPending = this.timer !== null && this.deps.now() < this.timerDueAt + OVERDUE_AFTER_MS;
     if (timerPending && (reason === 'overdue' || this.failures > 0)) {
       return; // the renewal (or the retry after a TVM failure) will run on time
     }

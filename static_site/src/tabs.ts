@@ -17,7 +17,7 @@
 // Without Web Locks or BroadcastChannel (an insecure context, an old browser) every tab is on its own, as before.
 
 import {CognitoError, type CognitoErrorKind, type CognitoTokens} from './cognito';
-import type {ActiveToken, LastError, Session, SessionCredentials, SessionError, SessionStatus} from './session';
+import {EXPIRY_GUARD_MS, type ActiveToken, type LastError, type Session, type SessionCredentials, type SessionError, type SessionStatus} from './session';
 import {coversTopics, TvmError, type TvmErrorKind, type VendedToken} from './tvm';
 
 /** The part of the Web Locks API used here (navigator.locks). */
@@ -369,7 +369,7 @@ export class TabSession {
       return this.session.expired();
     }
     const token = this.token;
-    return token === null || this.deps.now() >= token.expiryMs - 1000;
+    return token === null || this.deps.now() >= token.expiryMs - EXPIRY_GUARD_MS;
   }
 
   setTopics(topics: readonly string[]): void {

@@ -507,12 +507,12 @@ def json_client(kind: str, service: aws_json.Service, url: str) -> aws_json.AwsJ
     if kind == "stdlib":
         variable = service.endpoint_variables[-2]  # AWS_ENDPOINT_URL_<SERVICE>, botocore's own name for it
         environ = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-        return StdlibAwsClient(service, timeout=1.0, environ=environ | {variable: url})
+        return StdlibAwsClient(service, timeout=5.0, environ=environ | {variable: url})
     from botocore.config import Config
 
     from momento_tvm.aws_boto3 import Boto3JsonClient
 
-    config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=1)
+    config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=5)
     return Boto3JsonClient(
         boto3.client(
             service.name,

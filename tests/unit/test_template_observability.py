@@ -213,3 +213,23 @@ def test_the_dashboard_exists_only_when_asked_for() -> None:
     body = re.sub(r"\$\{[\w:]+\}", "x", _sub(dashboard["Properties"]["DashboardBody"]))
     titles = [widget["properties"]["title"] for widget in json.loads(body)["widgets"]]
     assert len(titles) == 6
+
+
+# ---------------------------------------------------------------------------------------------------------- costs
+def test_the_cost_sections_alarm_counts_and_worked_total_hold() -> None:
+    """Section 12: the alarms it prices are the template's (per mode), and the worked example's rows add up to its
+    total and its price per million tokens."""
+    section = " ".join(_doc_section(12).split())
+    counts = {mode: len(deploy(mode).of_type("AWS::CloudWatch::Alarm")) for mode in MODES}
+    structure = f"the stack's alarms ([section 9](#alarms)): {counts['Open']}, and {counts['LambdaAuthorizer']} in"
+    assert structure in section
+    assert counts["AmazonCognito"] == counts["Open"]
+    assert f"| CloudWatch alarms | {counts['LambdaAuthorizer']} alarms \N{MULTIPLICATION SIGN} 0.10" in section
+    example = _doc_section(12).split("**A worked example.**", 1)[1].split("\n\n")[1]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in example.splitlines()[2:]]
+    *parts, total = rows
+    added = sum(float(row[2]) for row in parts)
+    stated = float(re.search(r"about ([\d.]+)", total[2]).group(1))  # type: ignore[union-attr]
+    assert round(added, 2) == stated
+    per_million = float(re.search(r"\(([\d.]+) per million tokens\)", total[2]).group(1))  # type: ignore[union-attr]
+    assert round(stated / 2.592, 2) == per_million

@@ -200,7 +200,7 @@ lint: install install-site
 	$(PY) -m mypy --strict functions/token_vending/app.py
 	$(PY) -m mypy --strict authorizers/credentials/app.py
 	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml examples/fastapi_chat/policy.yaml
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 
 # One table, each row beside its floor from the same run (127.0.0.1 only, under 5 minutes; BENCH_ARGS=--quick).
 bench: install install-browser install-site

@@ -323,6 +323,20 @@ def still_there(ministack: MiniStack, resource: Mapping[str, str], resources: li
     if kind == "AWS::Cognito::UserPoolGroup":
         pool = logical("AWS::Cognito::UserPool")
         return exists(ministack.client("cognito-idp").get_group, UserPoolId=pool, GroupName=physical)
+    if kind == "AWS::Logs::LogGroup":  # DeletionPolicy: Delete (the stack-owned /tvm/<stack>/... groups)
+        groups = ministack.client("logs").describe_log_groups(logGroupNamePrefix=physical)["logGroups"]
+        return any(group["logGroupName"] == physical for group in groups)
+    if kind == "AWS::Logs::MetricFilter":
+        found = ministack.client("logs").describe_metric_filters(filterNamePrefix=physical)["metricFilters"]
+        return any(one["filterName"] == physical for one in found)
+    if kind == "AWS::CloudWatch::Alarm":
+        return bool(ministack.client("cloudwatch").describe_alarms(AlarmNames=[physical])["MetricAlarms"])
+    if kind == "AWS::CloudWatch::Dashboard":
+        return exists(ministack.client("cloudwatch").get_dashboard, DashboardName=physical)
+    if kind == "AWS::SNS::Topic":
+        return exists(ministack.client("sns").get_topic_attributes, TopicArn=physical)
+    if kind == "AWS::SNS::TopicPolicy":  # a policy of its topic: it goes with the topic
+        return any(exists(ministack.client("sns").get_topic_attributes, TopicArn=arn) for arn in of("AWS::SNS::Topic"))
     if kind.startswith("Custom::"):
         return None  # a custom resource's physical id is a label: what it made is checked by its own type
     raise AssertionError(f"no check for whether a {kind} outlives its stack: add one to still_there()")

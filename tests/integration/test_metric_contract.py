@@ -62,11 +62,21 @@ def checked(function: ModuleType, record: dict[str, Any]) -> tuple[str, dict[str
     return metric.name, {name: value for name, value in values.items() if name != "service"}
 
 
-def published(function: ModuleType, target: Any, capsys: pytest.CaptureFixture[str], *args: Any) -> list[Any]:
-    """Invoke, then the metrics the invocation published, in order, each checked against its declaration."""
+def published(
+    function: ModuleType,
+    target: Any,
+    capsys: pytest.CaptureFixture[str],
+    *args: Any,
+    raw: list[dict[str, Any]] | None = None,
+) -> list[Any]:
+    """Invoke, then the metrics the invocation published, in order, each checked against its declaration (the records
+    themselves appended to `raw`, when given)."""
     capsys.readouterr()
     invoke(target, *args)
-    return [checked(function, record) for record in records(capsys.readouterr().out)]
+    written = records(capsys.readouterr().out)
+    if raw is not None:
+        raw.extend(written)
+    return [checked(function, record) for record in written]
 
 
 def explain(event: dict[str, Any]) -> dict[str, Any]:
@@ -76,19 +86,21 @@ def explain(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def test_every_answer_publishes_exactly_its_declared_metric(
+def every_answer(
     function: ModuleType,
     fresh: Any,
     clock: Clock,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-    logs: io.StringIO,
-) -> None:
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Run the handler in-process through every kind of answer, requiring each to publish exactly its metrics; then
+    (each metric seen, every EMF record written). tests/integration/test_alarm_metrics.py reads the same records."""
     alice = as_user("alice", "readwrite")
     seen: list[Any] = []
+    raw: list[dict[str, Any]] = []
 
     def expect(target: Any, event: dict[str, Any], expected: list[Any], mode: str = "LambdaAuthorizer") -> None:
-        got = published(function, target, capsys, event, mode)
+        got = published(function, target, capsys, event, mode, raw=raw)
         assert got == expected, event.get("rawPath")
         seen.extend(got)
 
@@ -194,7 +206,18 @@ def test_every_answer_publishes_exactly_its_declared_metric(
         expect(quota, as_user("bob", "readwrite"), [("Denials", {"reason": "quota_exceeded"}), ("QuotaExceeded", {})])
         quota.close()
     monkeypatch.undo()
+    return seen, raw
 
+
+def test_every_answer_publishes_exactly_its_declared_metric(
+    function: ModuleType,
+    fresh: Any,
+    clock: Clock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    logs: io.StringIO,
+) -> None:
+    seen, _ = every_answer(function, fresh, clock, capsys, monkeypatch)
     assert {name for name, _ in seen} == {metric.name for metric in function.METRICS}, "a declaration went unexercised"
 
 

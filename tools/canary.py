@@ -57,7 +57,10 @@ def stack_line(stack: str, region: str | None) -> tuple[bool, str]:
         return False, f"canary FAILED (invoke_failed): cannot invoke the canary of stack {stack} ({code})"
     except BotoCoreError as error:
         return False, f"canary FAILED (invoke_failed): cannot reach AWS ({type(error).__name__})"
-    body: Any = json.loads(answer["Payload"].read() or b"null")
+    try:
+        body: Any = json.loads(answer["Payload"].read() or b"null")
+    except ValueError:
+        body = None
     if answer.get("FunctionError") or not isinstance(body, dict) or "line" not in body:
         kind = body.get("errorType", "no answer") if isinstance(body, dict) else "no answer"
         return False, f"canary FAILED (function_error): the canary function itself failed ({kind})"

@@ -5,8 +5,9 @@
 
 With a stack, the deployed function runs the check with the stack's own key (its output CanaryFunctionName names
 it); this laptop needs only permission to invoke it. Without one, functions/canary/canary_check.py runs here against
-the emulator at 127.0.0.1:MOMENTO_GRPC_PORT (default 8080) with its development key, in CACHE_NAME (default
-default-cache, make dev's), spending its unit from a limiter in this process's memory.
+the emulator at 127.0.0.1:MOMENTO_GRPC_PORT (default 8080) with make dev's key (MOMENTO_EMULATOR_API_KEY, else the
+emulator's development key), in CACHE_NAME (default default-cache, make dev's), spending its unit from a limiter in
+this process's memory.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ def local_line() -> tuple[bool, str]:
     from momento_emulator import DEFAULT_API_KEY
     from momento_tvm.limits import InMemoryLimiter
 
+    api_key = os.environ.get("MOMENTO_EMULATOR_API_KEY") or DEFAULT_API_KEY  # as make dev chooses it
     port = os.environ.get("MOMENTO_GRPC_PORT", "").strip() or "8080"
     cache = os.environ.get("CACHE_NAME", "").strip() or "default-cache"
     try:
-        passed = run_canary(CanaryTarget(DEFAULT_API_KEY, f"127.0.0.1:{port}", cache), InMemoryLimiter())
+        passed = run_canary(CanaryTarget(api_key, f"127.0.0.1:{port}", cache), InMemoryLimiter())
     except CanaryFailure as failure:
         return False, failure.line
     return True, passed.line

@@ -112,6 +112,19 @@ def test_deploy_docs_list_exactly_the_canarys_metrics() -> None:
     assert documented == [(m.name, m.unit.value, m.dimension_sets) for m in module.METRICS]
 
 
+def test_the_deploy_page_names_every_failure_the_canary_can_report() -> None:
+    """Each code the canary's code can raise appears in docs/deploy.md's canary section, `quoted`."""
+    source = "".join((CANARY_DIR / name).read_text(encoding="utf-8") for name in ("canary_check.py", "app.py"))
+    codes = set(re.findall(r'CanaryFailure\(\s*"(\w+)"', source))
+    codes |= set(re.findall(r'\(\s*"(\w+)",\s*"', source.split("_SDK_FAILURES", 1)[1].split("\n}\n", 1)[0]))
+    codes |= {"subscribe_denied", "publish_denied", "topics_failed"}  # _SDK_FAILURES' {step}_denied, its fallback
+    codes.discard("step")
+    assert {"wrong_key", "momento_unreachable", "cache_missing", "not_received", "internal_error"} <= codes
+    text = DEPLOY_DOC.read_text(encoding="utf-8")
+    section = text[text.index("### The canary") :].split("\n## ", 1)[0]
+    assert sorted(code for code in codes if f"`{code}`" not in section and f"({code})" not in section) == []
+
+
 def test_every_documented_line_names_a_distinct_failure() -> None:
     lines = fenced_after(DEPLOY_DOC, "canary-lines").strip().splitlines()
     assert len(documented_lines()) == len(lines)
@@ -317,6 +330,15 @@ def test_the_handler_names_a_key_it_cannot_read(canary_function: Any) -> None:
     )
 
 
+def test_the_handler_names_an_issuance_table_that_does_not_answer_and_does_not_mint(canary_function: Any) -> None:
+    function, _, _, _, _ = canary_function
+    os.environ["LIMITS_TABLE"] = "no-such-table"  # restored by the fixture's monkeypatch
+    answer = function.handler({}, None)
+    assert answer["line"] == (
+        "canary FAILED (store_unavailable): the issuance table did not answer (ResourceNotFoundException)"
+    )
+
+
 def test_the_handler_answers_the_deploy_check(canary_function: Any) -> None:
     function, _, _, _, _ = canary_function
     assert function.handler({"deployCheck": "import"}, None) == {"deployCheck": "ok"}
@@ -325,7 +347,7 @@ def test_the_handler_answers_the_deploy_check(canary_function: Any) -> None:
 # ------------------------------------------------------------------------------------------------- make canary
 def make_canary(port: int | None, *arguments: str) -> subprocess.CompletedProcess[str]:
     """`make canary ARGUMENTS` as a user runs it, MOMENTO_GRPC_PORT in the environment when `port` is given."""
-    ignored = {"CACHE_NAME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MOMENTO_GRPC_PORT"}
+    ignored = {"CACHE_NAME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MOMENTO_GRPC_PORT", "MOMENTO_EMULATOR_API_KEY"}
     env = {k: v for k, v in os.environ.items() if k not in ignored}
     if port is not None:
         env["MOMENTO_GRPC_PORT"] = str(port)

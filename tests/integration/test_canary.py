@@ -28,9 +28,20 @@ from tests.aws_moto import Moto
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY_DIR = ROOT / "functions" / "canary"
-sys.path.insert(0, str(CANARY_DIR))
 
-from canary_check import CanaryFailure, CanaryTarget, run_canary  # noqa: E402
+
+def _canary_check() -> ModuleType:
+    """functions/canary/canary_check.py, as the module name its app.py imports (`canary_check`), without putting the
+    function's folder on sys.path (whose `app` would shadow the authorizer's for every later test)."""
+    spec = importlib.util.spec_from_file_location("canary_check", CANARY_DIR / "canary_check.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules["canary_check"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_check = _canary_check()
+CanaryFailure, CanaryTarget, run_canary = _check.CanaryFailure, _check.CanaryTarget, _check.run_canary
 
 CACHE = "default-cache"  # make dev's
 NAMESPACE = "MomentoTokenVending"  # the template's POWERTOOLS_METRICS_NAMESPACE (Globals)

@@ -323,6 +323,8 @@ def still_there(ministack: MiniStack, resource: Mapping[str, str], resources: li
     if kind == "AWS::Cognito::UserPoolGroup":
         pool = logical("AWS::Cognito::UserPool")
         return exists(ministack.client("cognito-idp").get_group, UserPoolId=pool, GroupName=physical)
+    if kind == "AWS::Scheduler::Schedule":  # the canary's schedule (its Ref, the physical id, is its name)
+        return exists(ministack.client("scheduler").get_schedule, Name=physical)
     if kind.startswith("Custom::"):
         return None  # a custom resource's physical id is a label: what it made is checked by its own type
     raise AssertionError(f"no check for whether a {kind} outlives its stack: add one to still_there()")

@@ -15,7 +15,7 @@ SITE_SOURCES := $(wildcard $(SITE)/package.json $(SITE)/package-lock.json $(SITE
 AUTH ?= LambdaAuthorizer
 
 .PHONY: help dev embedded sam-api publish install install-js install-browser install-site install-sam test test-fast lint bench \
-	soak emulator clean install-ministack test-deploy test-deploy-broken lock
+	soak emulator canary clean install-ministack test-deploy test-deploy-broken lock
 
 # One entry per target a user runs (tests/integration/test_readme.py checks every .PHONY target but install* has one).
 help:
@@ -40,6 +40,8 @@ help:
 	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
 	@echo "  make bench       one table of every benchmark against its floor; BENCH_ARGS='--quick --rows cold,warm'"
 	@echo "  make soak        bounded reliability run of the whole offline stack, PASS/FAIL per phase; SOAK_ARGS=--quick"
+	@echo "  make canary      one canary run (mint, subscribe, publish, receive): STACK=<name> [REGION=<region>] invokes"
+	@echo "                   the stack's canary function; no STACK: against make dev's emulator (MOMENTO_GRPC_PORT)"
 	@echo "  make publish     after sam deploy: build the site and publish it to the stack; STACK=<name> [REGION=<region>]"
 	@echo "  make lock        recompile the Python locks from their .in files, every version kept;"
 	@echo "                   UPGRADE=name[,name] moves those packages to their newest release (requirements/README.md)"
@@ -152,6 +154,11 @@ publish: install install-site
 	@test -n "$(STACK)" || { echo "usage: make publish STACK=<stack name> [REGION=<region>]"; exit 2; }
 	$(PY) -m site_tools publish --stack $(STACK) $(if $(REGION),--region $(REGION))
 
+# The canary's one line, exit 1 on failure (docs/deploy.md, The canary): STACK=<name> invokes the deployed
+# CanaryFunction (no key here); no STACK, the same check against make dev's emulator (MOMENTO_GRPC_PORT, default 8080).
+canary: install
+	@$(PY) -m canary $(if $(STACK),--stack '$(STACK)')$(if $(REGION), --region '$(REGION)')
+
 install: $(STAMPS)/python
 install-js: $(STAMPS)/js
 install-browser: $(STAMPS)/browser
@@ -199,6 +206,7 @@ lint: install install-site
 	$(PY) -m mypy
 	$(PY) -m mypy --strict functions/token_vending/app.py
 	$(PY) -m mypy --strict authorizers/credentials/app.py
+	$(PY) -m mypy --strict functions/canary/app.py functions/canary/canary_check.py tools/canary.py
 	$(PY) -m momento_tvm check-policy functions/token_vending/policy.yaml examples/fastapi_chat/policy.yaml
 	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 

@@ -62,6 +62,12 @@ LOCKS: Final = (
         "aarch64-manylinux_2_17",
     ),
     Lock(
+        "functions/canary/requirements.in",
+        "functions/canary/requirements.txt",
+        "3.13",
+        "aarch64-manylinux_2_17",
+    ),
+    Lock(
         "authorizers/credentials/requirements.in",
         "authorizers/credentials/requirements.txt",
         "3.13",

@@ -337,6 +337,8 @@ def still_there(ministack: MiniStack, resource: Mapping[str, str], resources: li
         return exists(ministack.client("sns").get_topic_attributes, TopicArn=physical)
     if kind == "AWS::SNS::TopicPolicy":  # a policy of its topic: it goes with the topic
         return any(exists(ministack.client("sns").get_topic_attributes, TopicArn=arn) for arn in of("AWS::SNS::Topic"))
+    if kind == "AWS::Scheduler::Schedule":  # the canary's schedule (its Ref, the physical id, is its name)
+        return exists(ministack.client("scheduler").get_schedule, Name=physical)
     if kind.startswith("Custom::"):
         return None  # a custom resource's physical id is a label: what it made is checked by its own type
     raise AssertionError(f"no check for whether a {kind} outlives its stack: add one to still_there()")

@@ -26,7 +26,8 @@ from .world import REPORT
 pytestmark = pytest.mark.timeout(900)
 
 ELF_MACHINES: Final = {62: "x86_64", 183: "arm64"}
-# The vending function's packages with native code, and where their extensions are in the package.
+# The vending function's and the canary's packages with native code (the canary's PyYAML comes with momento_tvm's
+# policy module), and where their extensions are in the package.
 NATIVE_PACKAGES: Final = {"grpcio": "grpc/", "PyYAML": "yaml/", "protobuf": "google/_upb/"}
 _IMPORT: Final = """
 import json, sys
@@ -92,7 +93,7 @@ def _elf_machine(path: Path) -> str | None:
     return ELF_MACHINES.get(int.from_bytes(head[18:20], "little"), f"machine {int.from_bytes(head[18:20], 'little')}")
 
 
-@pytest.mark.parametrize("function", ["TokenVendingFunction"])
+@pytest.mark.parametrize("function", ["TokenVendingFunction", "CanaryFunction"])
 def test_the_default_build_is_arm64_with_aarch64_native_extensions(world: World, function: str) -> None:
     build = world.build("arm64")
     assert build.directory != world.root / ".aws-sam" / "build"

@@ -476,6 +476,25 @@ def _revocation(world: World, flow: Flow) -> None:
     )
 
 
+# -------------------------------------------------------------------------------------------------- the canary
+CANARY_OK: Final = re.compile(r"canary OK: a message round-tripped on topic tvm-canary in cache \S+ in \d+ ms")
+
+
+def _canary(world: World, flow: Flow) -> None:
+    """docs/deploy.md's `make canary STACK=my-tvm ...`: the deployed CanaryFunction, invoked from here (no key here),
+    runs its round trip through the emulator with the stack's key and table, and says so in one line; its unit is
+    spent in the stack's issuance table (the item pk limit#canary, written under its role's UpdateItem)."""
+    deployment = _deployed(flow)
+    ran = world.shell.run(deployment.substitute(world.page.block("canary").commands[0]), timeout=300)
+    assert ran.returncode == 0, ran.tail()
+    line = ran.stdout.strip().splitlines()[-1]
+    assert CANARY_OK.fullmatch(line), ran.tail()
+    table = deployment.outputs["IssuanceTableName"]
+    key = {"pk": {"S": "limit#canary"}, "sk": {"S": "bucket"}}
+    assert "Item" in deployment.ministack.client("dynamodb").get_item(TableName=table, Key=key)
+    REPORT.add("checked", f"{deployment.mode}: make canary STACK=...: {line}; its unit in {table}")
+
+
 # ---------------------------------------------------------------------------------------------------- the site
 def _publish(world: World, flow: Flow) -> None:
     deployment = _deployed(flow)
@@ -544,6 +563,7 @@ STEPS: Final = (
     ("api", _api),
     ("limits", _limits),
     ("revocation", _revocation),
+    ("canary", _canary),
     ("publish", _publish),
     ("delete", _delete),
 )
@@ -599,6 +619,11 @@ def test_make_publish_puts_the_built_site_and_a_correct_config_js_in_the_bucket(
     flows: dict[str, Flow], mode: str
 ) -> None:
     flows[mode].outcome("publish")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_make_canary_runs_the_deployed_canary_through_momento(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("canary")
 
 
 @pytest.mark.parametrize("mode", MODES)

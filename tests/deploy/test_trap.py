@@ -32,7 +32,9 @@ def test_an_arm64_build_deployed_as_x86_64_is_refused_before_the_stack_is_usable
         assert len(reasons) == 1, [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events]
         (reason,) = reasons
         assert "\n" not in reason, reason
-        assert reason.startswith("TokenVendingFunction is x86_64 but its code was built for arm64 ("), reason
+        # Each function with native code, in name order: the canary's (grpc, protobuf, PyYAML), then the vending one's.
+        assert reason.startswith("CanaryFunction is x86_64 but its code was built for arm64 ("), reason
+        assert "; TokenVendingFunction is x86_64 but its code was built for arm64 (" in reason, reason
         assert "LambdaArchitecture=x86_64" in reason, reason
         # docs/deploy.md's step 3 quotes the line a user sees: it must be this one.
         assert f"CREATE_FAILED DeployCheck {reason}" in " ".join(world.page.text.split()), reason

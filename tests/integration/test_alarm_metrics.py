@@ -10,9 +10,8 @@ to one of:
 - a metric filter of the template (its namespace and name, no dimensions: the filters give none);
 - a service metric, by a name in the service's documented list below, with the dimensions the service publishes it
   by, whose values name this stack's function or API;
-- the canary's metrics (CANARY_METRICS), which the canary function of issue 26's other part emits: not on this
-  branch yet, so they are listed, and a tripwire fails once the template has another function, so that whoever
-  integrates the canary replaces the list with its records.
+- a record the canary's handler (functions/canary/app.py) really writes, run in-process once against the emulator
+  (tests/integration/test_canary.py's fixture), with the same namespace, name and dimension set;
 The negative cases show the check fails for a misspelled name, another dimension set or another namespace.
 """
 
@@ -27,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_metric_contract import NAMESPACE, SERVICE, every_answer
+from tests.integration.test_canary import canary_emulator, canary_function, emf_records  # noqa: F401 (fixtures)
+from tests.integration.test_metric_contract import NAMESPACE, every_answer
 from tests.integration.vending import Clock
 from tests.unit.test_template import MODES, Deployed, deploy
 
@@ -64,16 +64,8 @@ HTTP_API_DIMENSIONS = frozenset({("ApiId",), ("ApiId", "Stage")})
 # test_the_api_stage_is_the_default_stage).
 STAGE = "$default"
 
-# The canary's, as agreed with its part of issue 26: Powertools EMF in this namespace, by [service].
-CANARY_METRICS: frozenset[Series] = frozenset(
-    {
-        (NAMESPACE, "CanarySuccess", (("service", SERVICE),)),
-        (NAMESPACE, "CanaryRoundTripMs", (("service", SERVICE),)),
-    }
-)
 # The one kind of dashboard expression the template uses: every series of exactly {namespace,dimensions} by name.
 SEARCH = re.compile(r"SEARCH\('\{([^}]+)\} MetricName=\"(\w+)\"', '\w+', \d+\)")
-KNOWN_FUNCTIONS = {"TokenVendingFunction", "CredentialsAuthorizerFunction", "DeployCheckFunction"}
 
 
 def emitted(raw: list[dict[str, Any]]) -> set[Series]:
@@ -128,7 +120,7 @@ def problem(series: Series, deployed: Deployed, published: set[Series]) -> str |
         if dimensions["ApiId"] != "<TokenApi>" or dimensions.get("Stage", STAGE) != STAGE:
             return f"not this stack's API and stage: {dimensions}"
         return None
-    if series in published or series in filtered(deployed) or series in CANARY_METRICS:
+    if series in published or series in filtered(deployed):
         return None
     near = sorted(str(other) for other in published | filtered(deployed) if other[:2] == series[:2])
     return f"nobody publishes {series}" + (f" (published with other dimensions: {near})" if near else "")
@@ -190,11 +182,16 @@ def published(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     logs: io.StringIO,
+    request: pytest.FixtureRequest,
 ) -> set[Series]:
-    """Every series the in-process handler publishes through every kind of answer (run once per module)."""
+    """Every series the in-process handlers publish (run once per module): the vending function's through every kind
+    of answer, and the canary's through a passing run (its two metrics; a failing run writes the first alone)."""
     if "series" not in published_box:
         _, raw = every_answer(function, fresh, clock, capsys, monkeypatch)
-        published_box["series"] = emitted(raw)
+        canary, *_ = request.getfixturevalue("canary_function")
+        capsys.readouterr()
+        assert canary.handler({"source": "aws.scheduler"}, None)["ok"] is True
+        published_box["series"] = emitted(raw) | emitted(emf_records(capsys.readouterr().out))
     return published_box["series"]
 
 
@@ -251,7 +248,7 @@ SERVICE_MUTATIONS = {
     ),
     "a function that is not deployed": (
         "VendingErrorsAlarm",
-        lambda p: p.update(Dimensions=[{"Name": "FunctionName", "Value": {"Ref": "CanaryFunction"}}]),
+        lambda p: p.update(Dimensions=[{"Name": "FunctionName", "Value": {"Ref": "NoSuchFunction"}}]),
     ),
     "a REST API's metric name": ("Api5xxAlarm", lambda p: p.update(MetricName="5XXError")),
     "another stage": ("Api5xxAlarm", lambda p: p["Dimensions"][1].update(Value="prod")),
@@ -273,12 +270,3 @@ def test_a_search_for_a_dimension_set_nobody_publishes_is_refused(published: set
     assert matches((NAMESPACE, "TokensVended", (("service", "*"), ("tier", "*"))), deployed, published) is None
     assert matches((NAMESPACE, "TokensVended", (("tier", "*"),)), deployed, published) is not None
     assert matches((NAMESPACE, "Denials", (("service", "*"), ("tier", "*"))), deployed, published) is not None
-
-
-def test_the_canary_metrics_are_listed_only_until_the_canary_is_in_the_template() -> None:
-    """A tripwire: CANARY_METRICS stands in for records this branch cannot produce. When the template gains the
-    canary's function, replace the list with the series the canary, run in-process, writes."""
-    functions = set()
-    for mode in MODES:
-        functions |= set(deploy(mode).of_type("AWS::Lambda::Function"))
-    assert functions <= KNOWN_FUNCTIONS, f"a new function ({functions - KNOWN_FUNCTIONS}): is it the canary?"

@@ -53,6 +53,7 @@ def test_the_locks_hold_what_the_project_runs() -> None:
     assert "aws-sam-cli" in names["requirements/sam.txt"]
     assert {"ministack", "awscli"} <= names["requirements/ministack.txt"]
     assert {"grpcio", "aws-lambda-powertools"} <= names["functions/token_vending/requirements.txt"]
+    assert {"momento", "grpcio", "aws-lambda-powertools"} <= names["functions/canary/requirements.txt"]
     assert names["authorizers/credentials/requirements.txt"] == set()  # standard library only
     assert {"awslambdaric", "boto3"} <= names["local/sam_local/runtime-requirements.txt"]
 

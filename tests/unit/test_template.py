@@ -43,6 +43,7 @@ AUTHORIZER_FUNCTION = "CredentialsAuthorizerFunction"
 # The stack's deploy check (architecture trap, issue 20): a custom resource and its inline function, in every mode.
 DEPLOY_CHECK = "DeployCheck"
 DEPLOY_CHECK_FUNCTION = "DeployCheckFunction"
+CANARY_FUNCTION = "CanaryFunction"
 # What each mode creates besides the API, the vending function and the site; each of these keeps its Condition.
 MODE_RESOURCES = {
     "Open": {},
@@ -55,7 +56,11 @@ MODE_RESOURCES = {
     },
 }
 ROUTES = {"GET /token", "POST /token", "GET /token/explain"}
-CODE_URI = {"vending": "functions/token_vending/", "authorizer": "authorizers/credentials/"}
+CODE_URI = {
+    "vending": "functions/token_vending/",
+    "authorizer": "authorizers/credentials/",
+    "canary": "functions/canary/",
+}
 
 # What a deployment must always pass (no defaults in the template).
 REQUIRED = {"MomentoEndpoint": "cell-4-us-west-2-1.prod.a.momentohq.com", "MomentoApiKey": "test-key"}
@@ -391,7 +396,10 @@ def test_each_mode_deploys_exactly_one_api_and_one_vending_function(mode: str) -
     assert set(deployed.of_type("AWS::ApiGatewayV2::Stage")) == {f"{API}ApiGatewayDefaultStage"}
     functions = set(deployed.of_type("AWS::Lambda::Function"))
     expected = {VENDING, AUTHORIZER_FUNCTION} if mode == "LambdaAuthorizer" else {VENDING}
-    assert functions == expected | {DEPLOY_CHECK_FUNCTION}
+    assert functions == expected | {
+        DEPLOY_CHECK_FUNCTION,
+        CANARY_FUNCTION,
+    }  # the canary: tests/unit/test_template_canary.py
     assert set(deployed.of_type("Custom::DeployCheck")) == {DEPLOY_CHECK}
     assert deployed.properties(VENDING)["Environment"]["Variables"]["AUTH_MODE"] == mode
     for other, resources in MODE_RESOURCES.items():
@@ -408,7 +416,7 @@ def test_the_shared_resources_are_unconditional_and_the_mode_resources_keep_thei
         for name, condition in own.items():
             assert resources[name].get("Condition") == condition, (mode, name)
     serverless = {n for n, r in resources.items() if r["Type"].startswith("AWS::Serverless::")}
-    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION, "MomentoTvmLayer"}
+    assert serverless == {API, VENDING, AUTHORIZER_FUNCTION, DEPLOY_CHECK_FUNCTION, CANARY_FUNCTION, "MomentoTvmLayer"}
 
 
 def test_sam_alone_rejects_the_template_so_these_tests_resolve_the_language_extensions_first() -> None:
@@ -575,7 +583,7 @@ def test_every_function_is_python313_on_the_chosen_architecture_with_its_own_cod
             assert set(properties["Code"]) == {"ZipFile"}
             continue
         assert properties["Handler"] == "app.handler", name
-        kind = "authorizer" if name == AUTHORIZER_FUNCTION else "vending"
+        kind = {AUTHORIZER_FUNCTION: "authorizer", CANARY_FUNCTION: "canary"}.get(name, "vending")
         assert properties["Code"] == {"S3Bucket": CODE_BUCKET, "S3Key": CODE_URI[kind]}, name
         # momento_tvm from one layer, built by SAM from src/ (no copy of it in either function's folder)
         (layer_ref,) = properties["Layers"]
@@ -680,7 +688,8 @@ def test_a_local_secrets_manager_endpoint_reaches_every_function(mode: str) -> N
 @pytest.mark.parametrize("mode", MODES)
 def test_the_emulator_endpoint_parameter_is_local_only_and_empty_by_default(mode: str) -> None:
     """MomentoEmulatorEndpoint (issue 18): local development only, like SecretsManagerEndpoint. By default only the
-    vending function gets it, empty; the authorizer (IgnoreGlobals) never sees it."""
+    vending function and the canary (which mints as it does) get it, empty; the authorizer (IgnoreGlobals) never
+    sees it."""
     source = _source()
     spec = source["Parameters"]["MomentoEmulatorEndpoint"]
     assert spec["Default"] == ""
@@ -698,7 +707,7 @@ def test_the_emulator_endpoint_parameter_is_local_only_and_empty_by_default(mode
     deployed = deploy(mode)
     for name, function in deployed.of_type("AWS::Lambda::Function").items():
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
-        if name == VENDING:
+        if name in {VENDING, CANARY_FUNCTION}:
             assert variables["MOMENTO_EMULATOR_ENDPOINT"] == "", name
         else:
             assert "MOMENTO_EMULATOR_ENDPOINT" not in variables, name
@@ -802,8 +811,18 @@ def test_no_other_iam_grants_exist(mode: str) -> None:
     function_roles = {
         f["Properties"]["Role"]["Fn::GetAtt"][0] for f in deployed.of_type("AWS::Lambda::Function").values()
     }
-    assert roles == function_roles
-    for role in roles:
+    # The canary's schedule has a role of its own: the scheduler may invoke the canary, and nothing else.
+    schedule_role = f"{CANARY_FUNCTION}ScheduleRole"
+    assert roles == function_roles | {schedule_role}
+    scheduler = deployed.properties(schedule_role)
+    assert scheduler["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["scheduler.amazonaws.com"]}}
+    ]
+    assert _statements(scheduler) == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [CANARY_FUNCTION, "Arn"]}}
+    ]
+    assert "ManagedPolicyArns" not in scheduler
+    for role in function_roles:
         assume = deployed.properties(role)["AssumeRolePolicyDocument"]["Statement"]
         assert assume == [
             {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": ["lambda.amazonaws.com"]}}
@@ -827,11 +846,13 @@ def test_no_other_dynamodb_permission_exists(mode: str) -> None:
                     if action.lower().startswith("dynamodb:") or action == "*":
                         found.add((role_name, action, json.dumps(_policy_resource(statement))))
         vending_role = deployed.properties(VENDING)["Role"]["Fn::GetAtt"][0]
+        canary_role = deployed.properties(CANARY_FUNCTION)["Role"]["Fn::GetAtt"][0]
         table_arn = json.dumps({"Fn::GetAtt": [ISSUANCE_TABLE, "Arn"]})
         assert found == {
             (vending_role, "dynamodb:BatchGetItem", table_arn),
             (vending_role, "dynamodb:GetItem", table_arn),
             (vending_role, "dynamodb:UpdateItem", table_arn),
+            (canary_role, "dynamodb:UpdateItem", table_arn),  # its own bucket's unit (functions/canary)
         }, tracing
 
 
@@ -919,7 +940,8 @@ def test_the_limiter_failure_mode_is_allow_or_refuse_and_reaches_the_vending_fun
 def test_the_dynamodb_endpoint_parameter_is_local_only_and_changes_nothing_when_empty(mode: str) -> None:
     """DynamoDbEndpoint exists for `sam local` (whose --env-vars only override declared variables). Empty, as
     deployed, the limiter's client (momento_tvm.aws_json, read as app.py reads it) uses AWS's regional endpoint;
-    given, the vending function (and only it) gets it, and the client uses it before AWS_ENDPOINT_URL."""
+    given, the vending function and the canary (and only they) get it, and the client uses it before
+    AWS_ENDPOINT_URL."""
     from momento_tvm.aws_json import DYNAMODB, endpoint
 
     spec = _source()["Parameters"]["DynamoDbEndpoint"]
@@ -939,8 +961,9 @@ def test_the_dynamodb_endpoint_parameter_is_local_only_and_changes_nothing_when_
     assert variables["DYNAMODB_ENDPOINT"] == LOCAL_MOTO
     elsewhere = {**variables, **runtime, "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
     assert endpoint(DYNAMODB, elsewhere).url == LOCAL_MOTO
+    assert local.properties(CANARY_FUNCTION)["Environment"]["Variables"]["DYNAMODB_ENDPOINT"] == LOCAL_MOTO
     for name, function in local.of_type("AWS::Lambda::Function").items():
-        if name != VENDING:
+        if name not in {VENDING, CANARY_FUNCTION}:
             assert LOCAL_MOTO not in json.dumps(function["Properties"].get("Environment", {})), name
 
 
@@ -1078,6 +1101,7 @@ def test_outputs_per_mode(mode: str) -> None:
         "MomentoApiKeySecretArn",
         "MomentoEndpoint",
         "IssuanceTableName",
+        "CanaryFunctionName",
     }
     extra = {
         "Open": set(),

@@ -17,11 +17,13 @@ FUNCTIONS = {
     "TokenVendingFunction": "VendingLogGroup",
     "CredentialsAuthorizerFunction": "AuthorizerLogGroup",
     "DeployCheckFunction": "DeployCheckLogGroup",
+    "CanaryFunction": "CanaryLogGroup",
 }
 # As deployed: AWS::LanguageExtensions substitutes the stack's name.
 LOG_GROUP_NAMES = {
     "VendingLogGroup": f"/tvm/{STACK_NAME}/vending",
     "AuthorizerLogGroup": f"/tvm/{STACK_NAME}/authorizer",
+    "CanaryLogGroup": f"/tvm/{STACK_NAME}/canary",
     "DeployCheckLogGroup": f"/tvm/{STACK_NAME}/deploy-check",
     "ApiAccessLogGroup": f"/tvm/{STACK_NAME}/api-access",
 }
@@ -233,3 +235,10 @@ def test_the_cost_sections_alarm_counts_and_worked_total_hold() -> None:
     assert round(added, 2) == stated
     per_million = float(re.search(r"\(([\d.]+) per million tokens\)", total[2]).group(1))  # type: ignore[union-attr]
     assert round(stated / 2.592, 2) == per_million
+
+
+def test_the_canary_alarm_exists_only_while_the_canary_runs() -> None:
+    """A disabled canary reports nothing: its alarm (missing data breaching) would fire for ever."""
+    assert "CanaryAlarm" in deploy().resources
+    assert "CanaryAlarm" not in deploy(CanarySchedule="Disabled").resources
+    assert "CanaryFunction" in deploy(CanarySchedule="Disabled").resources  # still there for make canary STACK=...

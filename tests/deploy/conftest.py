@@ -72,7 +72,9 @@ class World:
     def build(self, architecture: str) -> Build:
         return self.builds[architecture].result()
 
-    def deploy(self, mode: str, build: Build, architecture: str = "x86_64") -> Deployment:
+    def deploy(
+        self, mode: str, build: Build, architecture: str = "x86_64", extra: dict[str, str] | None = None
+    ) -> Deployment:
         with self.deploy_lock:
             return deploy(
                 self.shell,
@@ -83,6 +85,7 @@ class World:
                 api_key=DEFAULT_API_KEY,
                 momento_endpoint=self.momento_endpoint,
                 architecture=architecture,
+                extra=extra,
             )
 
 

@@ -144,8 +144,10 @@ def deploy(
     momento_endpoint: str,
     architecture: str = "x86_64",
     stack: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """docs/deploy.md's deploy command for `mode`, with this machine's deviations; the Body bridge after it."""
+    """docs/deploy.md's deploy command for `mode`, with this machine's deviations; the Body bridge after it. `extra`:
+    more parameters, each a question the page's table says may be answered otherwise (recorded as a deviation)."""
     ministack = shell.ministack
     stack = stack or f"tvm-{mode.lower()}-{uuid.uuid4().hex[:6]}"
     local = {
@@ -164,7 +166,7 @@ def deploy(
         existing_secret_arn = ministack.client("secretsmanager").create_secret(
             Name=f"{stack}-momento-key", SecretString=api_key
         )["ARN"]
-        given.update({**local, "MomentoApiKeySecretArn": existing_secret_arn})
+        given.update({**local, "MomentoApiKeySecretArn": existing_secret_arn, **(extra or {})})
         argv[index] = " ".join(f"{name}={value}" for name, value in given.items())
         why = "the key stored first as a secret of its own, its ARN given"
     else:
@@ -172,9 +174,11 @@ def deploy(
         argv = block.argv()
         assert argv == ["sam", "deploy", "--guided"], block
         argv.remove("--guided")
-        given = {"AuthenticationMethod": mode, "MomentoApiKey": api_key, **local}
+        given = {"AuthenticationMethod": mode, "MomentoApiKey": api_key, **local, **(extra or {})}
         argv += ["--stack-name", stack, "--region", REGION, "--parameter-overrides", _joined(given)]
         why = "no --guided: its answers as flags (stack, region, AuthenticationMethod, MomentoApiKey, MomentoEndpoint)"
+    if extra:
+        REPORT.add(DEVIATIONS, f"{mode}: also {_joined(extra)} (answered at their questions: their resources deployed)")
     template = _bridged_template(build, stack, given, probes)
     argv += ["--template-file", str(template), "--config-file", str(shell.root / "samconfig.toml")]
     shown = shell_line(argv).replace(api_key, "<the emulator's key>")

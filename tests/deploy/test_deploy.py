@@ -49,8 +49,15 @@ def test_every_shell_block_of_the_deploy_page_is_marked(world: World) -> None:
 
 
 # ------------------------------------------------------------------------------------------- the stack, outputs
+# One mode also deploys what is optional (a dashboard, an SNS topic with an email subscription), so that those are
+# deployed, checked and deleted too; the others keep the defaults (neither).
+OPTIONAL_MODE: Final = "AmazonCognito"
+OPTIONAL: Final = {"CreateDashboard": "Yes", "AlarmEmail": "ops@example.com"}
+
+
 def _deploy(world: World, flow: Flow) -> None:
-    flow.deployment = world.deploy(flow.mode, world.build("x86_64"))
+    extra = dict(OPTIONAL) if flow.mode == OPTIONAL_MODE else None
+    flow.deployment = world.deploy(flow.mode, world.build("x86_64"), extra=extra)
     ran = flow.deployment.ran
     assert ran.returncode == 0, f"sam deploy ({flow.mode}) failed: {failed_reasons(flow.deployment)}\n{ran.tail(40)}"
 
@@ -551,6 +558,63 @@ def _delete(world: World, flow: Flow) -> None:
     )
 
 
+def _observability(world: World, flow: Flow) -> None:
+    """What watches the stack, found in MiniStack as deployed: every alarm on its metric (notifying the stack's topic
+    where one was asked for), each stack-owned log group with the default retention and each function logging there,
+    the canary's schedule enabled with the canary as its target, and (OPTIONAL_MODE) the dashboard and the topic."""
+    deployment = _deployed(flow)
+    ministack, stack = deployment.ministack, deployment.stack
+    of = {r["LogicalResourceId"]: r for r in deployment.resources}
+
+    def physical(kind: str) -> dict[str, str]:
+        return {
+            r["LogicalResourceId"]: r["PhysicalResourceId"] for r in deployment.resources if r["ResourceType"] == kind
+        }
+
+    topic = physical("AWS::SNS::Topic").get("AlarmTopic")
+    assert (topic is not None) == (deployment.mode == OPTIONAL_MODE), physical("AWS::SNS::Topic")
+    alarms = physical("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 10 and ("AuthorizerErrorsAlarm" in alarms) == (deployment.mode == "LambdaAuthorizer")
+    cloudwatch = ministack.client("cloudwatch")
+    for logical, name in alarms.items():
+        [alarm] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        assert alarm["AlarmName"] == name and name.startswith(f"{stack}-"), (logical, name)
+        assert alarm["MetricName"] and alarm["Namespace"] in ("MomentoTokenVending", "AWS/Lambda", "AWS/ApiGateway")
+        assert alarm.get("AlarmActions", []) == ([topic] if topic else []), (logical, alarm.get("AlarmActions"))
+    logs = ministack.client("logs")
+    groups = physical("AWS::Logs::LogGroup")
+    for name in groups.values():
+        [group] = [
+            g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name
+        ]
+        assert name.startswith(f"/tvm/{stack}/") and group.get("retentionInDays") == 30, group
+    functions = ministack.client("lambda")
+    for logical, name in physical("AWS::Lambda::Function").items():
+        logging_config = functions.get_function_configuration(FunctionName=name).get("LoggingConfig", {})
+        assert logging_config.get("LogGroup") in groups.values(), (logical, logging_config)
+    [schedule] = physical("AWS::Scheduler::Schedule").values()
+    found = ministack.client("scheduler").get_schedule(Name=schedule)
+    canary = functions.get_function(FunctionName=deployment.physical("CanaryFunction"))["Configuration"]
+    assert found["State"] == "ENABLED" and found["ScheduleExpression"] == "rate(5 minutes)", found
+    assert found["Target"]["Arn"] == canary["FunctionArn"], found["Target"]
+    dashboards = physical("AWS::CloudWatch::Dashboard")
+    assert bool(dashboards) == (deployment.mode == OPTIONAL_MODE), dashboards
+    for name in dashboards.values():
+        body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+        assert len(body["widgets"]) >= 6, body
+    if topic:
+        subscriptions = ministack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", OPTIONAL["AlarmEmail"])]
+    assert of["CanaryFunction"]["ResourceStatus"] == "CREATE_COMPLETE"
+    REPORT.add(
+        "checked",
+        f"{deployment.mode}: {len(alarms)} alarms on their metrics"
+        + (f" notifying {OPTIONAL['AlarmEmail']} through the stack's topic" if topic else " (no topic asked for)")
+        + f", {len(groups)} log groups (30 days) with every function logging to its own, the canary's schedule "
+        "(rate(5 minutes), enabled) targeting it" + (", the dashboard" if dashboards else ""),
+    )
+
+
 def _deployed(flow: Flow) -> Deployment:
     assert flow.deployment is not None
     return flow.deployment
@@ -560,6 +624,7 @@ def _deployed(flow: Flow) -> Deployment:
 STEPS: Final = (
     ("deploy", _deploy),
     ("outputs", _outputs),
+    ("observability", _observability),
     ("api", _api),
     ("limits", _limits),
     ("revocation", _revocation),
@@ -593,6 +658,11 @@ def test_sam_deploy_completes(flows: dict[str, Flow], mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_the_stack_completes_with_each_documented_output(flows: dict[str, Flow], mode: str) -> None:
     flows[mode].outcome("outputs")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_alarms_log_groups_schedule_and_dashboard_are_deployed_as_asked(flows: dict[str, Flow], mode: str) -> None:
+    flows[mode].outcome("observability")
 
 
 @pytest.mark.parametrize("mode", MODES)

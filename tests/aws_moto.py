@@ -59,3 +59,20 @@ def moto_server() -> Iterator[Moto]:
         yield Moto(host, port)
     finally:
         server.stop()
+
+
+def create_issuance_table(dynamodb: Any, name: str) -> None:
+    """The issuance table with the template's keys (pk, sk) and TTL attribute (expires_at), through `dynamodb` (a
+    boto3 client of moto, in any region); tests/unit/test_template.py holds the template to these."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )

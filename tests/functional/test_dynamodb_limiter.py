@@ -30,7 +30,7 @@ from momento_tvm.errors import LimiterUnavailableError, RateLimitedError
 from momento_tvm.limits import Allowance, DynamoDbLimiter, InMemoryLimiter, LimiterError, RateLimit
 from momento_tvm.minting import MintedToken
 from momento_tvm.policy import parse_policy
-from tests.aws_moto import Moto, moto_server
+from tests.aws_moto import Moto, create_issuance_table, moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ["stdlib", "boto3"]
@@ -39,19 +39,7 @@ NOW = 1_800_000_000.0
 
 def create_table(moto: Moto, name: str) -> None:
     """The table as the template declares it (tests/unit/test_template.py holds the template to these keys)."""
-    dynamodb = moto.client("dynamodb")
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    create_issuance_table(moto.client("dynamodb"), name)
 
 
 def environ(url: str) -> dict[str, str]:

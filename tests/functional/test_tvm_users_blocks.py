@@ -29,7 +29,7 @@ from momento_tvm import Identity, MomentoSettings, VendingMachine, guest_identit
 from momento_tvm.aws_json import DYNAMODB, StdlibAwsClient
 from momento_tvm.http import TokenRoutes
 from momento_tvm.revocations import Block, DynamoDbRevocations
-from tests.aws_moto import Moto
+from tests.aws_moto import Moto, create_issuance_table
 from tests.conftest import RunningEmulator
 from tests.functional.test_dynamodb_limiter import create_table, environ
 from tests.unit.test_users_cli import ROOT, run
@@ -631,15 +631,7 @@ def normalised(lines: list[str], *, moto_url: str = "") -> list[str]:
 
 
 def table_in(moto: Moto, name: str, region: str) -> None:
-    moto.client("dynamodb", region).create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_issuance_table(moto.client("dynamodb", region), name)
 
 
 @pytest.mark.parametrize("name", ["local", "cognito-stack", "open-stack"])

@@ -24,7 +24,7 @@ import pytest
 from momento_emulator import DEFAULT_API_KEY, EmulatorConfig
 from momento_emulator.testing import EmulatorThread
 from momento_tvm.limits import InMemoryLimiter
-from tests.aws_moto import Moto
+from tests.aws_moto import Moto, create_issuance_table
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY_DIR = ROOT / "functions" / "canary"
@@ -257,15 +257,7 @@ def canary_function(moto: Moto, canary_emulator: EmulatorThread, monkeypatch: py
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     moto.client("secretsmanager").create_secret(Name=secret, SecretString=DEFAULT_API_KEY)
-    moto.client("dynamodb").create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_issuance_table(moto.client("dynamodb"), table)
     spec = importlib.util.spec_from_file_location("canary_app", CANARY_DIR / "app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

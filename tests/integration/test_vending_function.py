@@ -23,6 +23,7 @@ from momento_tvm import load_policy
 from momento_tvm.aws_boto3 import Boto3JsonClient
 from momento_tvm.revocations import Block, DynamoDbRevocations
 from tests import sdk_rights
+from tests.aws_moto import create_issuance_table
 from tests.conftest import RunningEmulator
 from tests.integration.vending import (
     SECRET_NAME,
@@ -381,15 +382,7 @@ def issuance_table(function: ModuleType, moto_endpoint: str, monkeypatch: pytest
     policy (each tier with its issuance limit), so a vend both checks the blocks and counts in the table."""
     name = f"tvm-issuance-{uuid.uuid4().hex[:8]}"
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint)
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_issuance_table(dynamodb, name)
     monkeypatch.setenv("LIMITS_TABLE", name)
     monkeypatch.setenv("DYNAMODB_ENDPOINT", moto_endpoint)
     monkeypatch.setattr(function, "policy", load_policy(DEPLOYED_POLICY))

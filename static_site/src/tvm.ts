@@ -1,6 +1,7 @@
 // The token vending machine client: `GET {apiUrl}/token`, with typed errors (docs/api.md).
 
 import type {AppConfig} from './config';
+import {controlFromAnswer, type ControlChannel} from './control';
 
 export type TopicRole = 'publish_subscribe' | 'subscribe_only' | 'publish_only';
 
@@ -32,6 +33,11 @@ export interface VendedToken {
   readonly tokenId: string;
   readonly endpoint: string;
   readonly scope: TokenScope;
+  /**
+   * Where the operator's cut-off reaches this token's holder (control.ts), or null when the answer lists none (an
+   * older server, or one that is not what the TVM sends: then nothing listens).
+   */
+  readonly control: ControlChannel | null;
 }
 
 export interface TokenRequest {
@@ -302,6 +308,7 @@ export function parseVendedToken(body: unknown): VendedToken {
     tokenId: typeof tokenId === 'string' ? tokenId : '',
     endpoint: typeof endpoint === 'string' ? endpoint : '',
     scope: parseScope(b['scope'], fail),
+    control: controlFromAnswer(b),
   };
 }
 

@@ -39,6 +39,7 @@ export function activeToken(
         prefixes: options.prefixes ?? ['room-'],
       },
     },
+    control: null,
   };
   return {
     token,

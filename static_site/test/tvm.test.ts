@@ -220,6 +220,15 @@ describe('parseVendedToken and scope checks', () => {
     expect(() => parseVendedToken({...TOKEN_BODY, now: Number.NaN})).toThrow(TvmError);
   });
 
+  it('reads the control channel, and none from an older server or a malformed one', () => {
+    expect(parseVendedToken(TOKEN_BODY).control).toBeNull();
+    const control = {cache: 'default-cache', topics: ['tvm-control-aaaaaaaaaaaaaaaaaaaaaaaaaa']};
+    expect(parseVendedToken({...TOKEN_BODY, control}).control).toEqual(control);
+    // A malformed channel is not a malformed token: the page keeps its token and listens to nothing.
+    expect(parseVendedToken({...TOKEN_BODY, control: {cache: 'c', topics: ['room-a']}}).control).toBeNull();
+    expect(parseVendedToken({...TOKEN_BODY, control: 'tvm-control-x'}).control).toBeNull();
+  });
+
   it('reads an explanation (GET /token/explain)', () => {
     const explanation = parseExplanation({
       tokenId: 'viewer',

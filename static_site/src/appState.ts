@@ -95,6 +95,8 @@ export interface Live {
   readonly hidden: boolean;
   readonly online: boolean;
   readonly hubRooms: readonly RoomSnapshot[];
+  /** Control-channel streams this tab holds (controlFlow.ts): the user's topics while it listens for the tabs. */
+  readonly controlStreams: number;
   readonly received: number;
   readonly duplicates: number;
   readonly resumes: number;
@@ -121,6 +123,7 @@ export const QUIET_LIVE: Live = {
   hidden: false,
   online: true,
   hubRooms: [],
+  controlStreams: 0,
   received: 0,
   duplicates: 0,
   resumes: 0,

@@ -7,15 +7,16 @@
 // message it showed (rooms.ts), so nothing is lost or repeated. Renewal goes on while hidden (it needs no stream).
 
 import * as C from './chatState';
+import {ControlListener} from './controlFlow';
 import {decodeChatMessage} from './messages';
-import {SIGNED_OUT_TEXT, signedOutText} from './notices';
+import {REVOKED_NOTICE, SIGNED_OUT_TEXT, signedOutText} from './notices';
 import {TICK_MS} from './renewal';
 import {DEFAULT_ROOM, normalizeRoomName, topicsForToken} from './roomList';
 import {RoomHub, type ReceivedItem, type RoomStatus} from './rooms';
 import type {Context} from './runtime';
-import type {ActiveToken, SessionError, SessionStatus} from './session';
-import type {TabSession, TabSessionEvents} from './tabs';
-import {canSubscribe} from './tvm';
+import type {ActiveToken, SessionCredentials, SessionError, SessionStatus} from './session';
+import type {CutOff, TabSession, TabSessionEvents} from './tabs';
+import {canSubscribe, TvmError} from './tvm';
 import {liveRooms} from './viewModel';
 
 export const RECENT_ROOMS_KEY = 'momento-chat.recent-rooms';
@@ -24,6 +25,13 @@ export const RECENT_ROOMS_KEY = 'momento-chat.recent-rooms';
 export interface SignOutPort {
   onStatus(status: SessionStatus): void;
   logout(notice: string | null): void;
+  /** Paused by the operator: drop the token, keep `credentials`, and come back when the service is served again. */
+  pause(credentials: SessionCredentials | null): void;
+}
+
+/** A refusal that means "the operator paused the service" (a tier's or everyone's), not "you were cut off". */
+function pausedRefusal(error: SessionError): boolean {
+  return error instanceof TvmError && error.kind === 'blocked' && (error.code === 'tier_paused' || error.code === 'vending_paused');
 }
 
 export class ChatFlow {
@@ -49,6 +57,10 @@ export class ChatFlow {
       deps.scheduler,
     );
     handles.hub = hub;
+    handles.control = new ControlListener(
+      {onCutOff: event => this.ctx.handles.tab?.cutOff(event), onAuthError: () => renewal.rejected(), onChange: () => this.render()},
+      deps.scheduler,
+    );
     this.installClient(first);
     this.store.update(s => C.enterChat(s, first, s.recent[0] ?? DEFAULT_ROOM));
     this.afterOpen();
@@ -83,6 +95,7 @@ export class ChatFlow {
     const state = this.store.state;
     this.ctx.renewal.tick(state.phase.kind === 'chat' ? state.phase.token : null);
     this.ctx.handles.hub?.tick();
+    this.ctx.handles.control?.tick();
     this.render();
   }
 
@@ -97,8 +110,34 @@ export class ChatFlow {
       onStatus: status => this.signIn?.onStatus(status),
       onFatal: error => this.onFatal(error),
       onSignedOutElsewhere: () => this.signIn?.logout(SIGNED_OUT_TEXT),
-      onRole: () => this.render(),
+      onCutOff: event => this.onCutOff(event),
+      onRole: () => {
+        this.listenForCutOff();
+        this.render();
+      },
     };
+  }
+
+  /** The tab that renews for the user's tabs (or one on its own) holds the control streams; the others none. */
+  private listenForCutOff(): void {
+    const tab = this.ctx.handles.tab;
+    this.ctx.handles.control?.listen(tab !== null && tab.listensForCutOff);
+  }
+
+  /**
+   * The operator cut this user off (heard by this tab, or by the one listening for the user's tabs): the token goes
+   * at once, with every subscription. Revoked: signed out, with why. Paused: the credentials stay in memory, and the
+   * page asks now and then whether the service is back (signInFlow.ts's pause).
+   */
+  onCutOff(event: CutOff): void {
+    if (this.store.state.phase.kind !== 'chat') {
+      return;
+    }
+    if (event === 'revoked') {
+      this.signIn?.logout(REVOKED_NOTICE);
+    } else {
+      this.signIn?.pause(this.ctx.handles.tab?.sessionCredentials ?? null);
+    }
   }
 
   onToken(active: ActiveToken): void {
@@ -112,6 +151,11 @@ export class ChatFlow {
   }
 
   onFatal(error: SessionError): void {
+    if (pausedRefusal(error) && this.store.state.phase.kind === 'chat') {
+      // A renewal refused by a pause (its control message was missed): the same as hearing it.
+      this.signIn?.pause(this.ctx.handles.tab?.sessionCredentials ?? null);
+      return;
+    }
     this.signIn?.logout(signedOutText(error, this.ctx.config.authMethod));
   }
 
@@ -122,7 +166,10 @@ export class ChatFlow {
     }
     const token = active.token;
     const cache = token.scope.topics?.cache ?? token.scope.cache;
-    hub.setClient(this.ctx.deps.topics(token), cache, room => canSubscribe(token, room));
+    const port = this.ctx.deps.topics(token);
+    hub.setClient(port, cache, room => canSubscribe(token, room));
+    this.ctx.handles.control?.setClient(port, token);
+    this.listenForCutOff();
   }
 
   private onMessage(item: ReceivedItem): void {

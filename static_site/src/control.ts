@@ -98,6 +98,8 @@ export class ResumeWatch {
     private readonly deps: ResumeWatchDeps,
     private readonly onServed: () => void,
     private readonly onRevoked: () => void,
+    /** Served again: the page's turn comes in `waitMs` (it may say so meanwhile). */
+    private readonly onServedSoon: (waitMs: number) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -133,7 +135,9 @@ export class ResumeWatch {
       return;
     }
     if (outcome === 'served') {
-      this.schedule(Math.round(RESUME_SPREAD_MS * clamp01(this.deps.random())), () => {
+      const waitMs = Math.round(RESUME_SPREAD_MS * clamp01(this.deps.random()));
+      this.onServedSoon(waitMs);
+      this.schedule(waitMs, () => {
         if (!this.stopped) {
           this.stopped = true;
           this.onServed();

@@ -130,6 +130,18 @@ export function signedOutText(error: SessionError, method: AuthMethod | null = n
 /** Session mode: a renewal got 401, the host app's login is over (signed out in another tab, or expired). */
 export const SESSION_ENDED_TEXT = 'You were signed out: your session on this site ended (signed out or expired). Sign in again.';
 
+/** The control channel said this user was revoked (controlFlow.ts): the page dropped its token at once. */
+export const REVOKED_NOTICE = "Your access was revoked by the site's operator. Contact them to get it back.";
+
+/** The control channel (or a refused renewal) said the service is paused: the page waits for it (control.ts). */
+export const PAUSED_NOTICE = 'The chat was paused by the operator. This page comes back by itself when it resumes.';
+
+/** The paused page's progress line while it asks, now and then, whether the service is back. */
+export const PAUSED_PROGRESS = 'Paused by the operator; waiting for the chat to resume…';
+
+/** Served again: the page waits its turn (a random part of half a minute) before it asks for a token. */
+export const RESUMING_PROGRESS = 'The chat has resumed; reconnecting in a moment…';
+
 /** The notice after the person signed out (every mode). */
 export const SIGNED_OUT_TEXT = 'You are signed out.';
 

@@ -13,6 +13,17 @@ export const MAX_RECENT_ROOMS = 8;
  */
 export const LIVE_ROOM_BUDGET = 4;
 
+/**
+ * The rooms kept live while the user's tabs also listen to `controlTopics` control topics (controlFlow.ts: one
+ * stream each, in one tab of the browser, shown or hidden): the rooms give way so that the streams together stay at
+ * five (a user's 3 leave 2 rooms, a guest's 2 leave 3), one connection short of the browser's six for publishing.
+ * Renewing moves one room and one control topic at a time, so a publish may wait for that moment. At least the open
+ * room, always.
+ */
+export function roomBudget(controlTopics: number): number {
+  return controlTopics <= 0 ? LIVE_ROOM_BUDGET : Math.max(1, LIVE_ROOM_BUDGET + 1 - controlTopics);
+}
+
 export type RoomNameResult = {ok: true; room: string} | {ok: false; reason: string};
 
 /**

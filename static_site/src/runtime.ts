@@ -4,6 +4,8 @@
 
 import type {CognitoAuthStep, CognitoIdentity, CognitoPort} from './cognito';
 import type {AppConfig} from './config';
+import type {ResumeWatch} from './control';
+import type {ControlListener} from './controlFlow';
 import type {RetryingCall} from './retry';
 import type {RoomHub, TopicsPort} from './rooms';
 import type {Scheduler} from './scheduler';
@@ -53,6 +55,10 @@ export class Handles {
   identity: CognitoIdentity | null = null;
   tab: TabSession | null = null;
   hub: RoomHub | null = null;
+  /** The control channel's streams (controlFlow.ts), held while this tab listens for the user's tabs. */
+  control: ControlListener | null = null;
+  /** Paused by the operator: asking `GET /token/explain` until the service is back (control.ts's ResumeWatch). */
+  resumeWatch: ResumeWatch | null = null;
   private stops: (() => void)[] = [];
 
   /** Something to stop at sign-out (a ticker, a listener). */
@@ -73,6 +79,8 @@ export class Handles {
     this.signInCall = null;
     this.session?.stop();
     this.session = null;
+    this.resumeWatch?.stop();
+    this.resumeWatch = null;
     this.endIdentity();
   }
 
@@ -83,6 +91,8 @@ export class Handles {
     this.tab = null;
     this.hub?.close();
     this.hub = null;
+    this.control?.close();
+    this.control = null;
     for (const stop of this.stops.splice(0)) {
       stop();
     }
@@ -124,6 +134,7 @@ export class Context {
       hidden: deps.hidden(),
       online: deps.online(),
       hubRooms: hub?.snapshot() ?? [],
+      controlStreams: this.handles.control?.streams ?? 0,
       received: hub?.received ?? 0,
       duplicates: hub?.duplicates ?? 0,
       resumes: hub?.resumes ?? 0,

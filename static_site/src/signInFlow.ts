@@ -5,15 +5,26 @@
 import * as S from './appState';
 import {AUTH_MODES, type AuthMode} from './authModes';
 import {tokenStatus} from './chatState';
-import {CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
+import {CognitoError, CognitoIdentity, type CognitoAuthStep, type CognitoPort} from './cognito';
+import {ResumeWatch, type ExplainOutcome} from './control';
 import {signOutOfHost} from './hostLogin';
-import {SIGNED_OUT_TEXT, signInErrorText, signInProgressText, signOutFailedText} from './notices';
+import {
+  PAUSED_NOTICE,
+  PAUSED_PROGRESS,
+  REVOKED_NOTICE,
+  RESUMING_PROGRESS,
+  SIGNED_OUT_TEXT,
+  signInErrorText,
+  signInProgressText,
+  signOutFailedText,
+} from './notices';
 import {RetryingCall} from './retry';
 import {DEFAULT_ROOM, topicsForToken} from './roomList';
 import type {Context} from './runtime';
 import {TVM_TIMEOUT_MS, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
 import {makeSession, tabDeps} from './sessionWiring';
 import {liveUsers, TabSession, type TabSessionEvents} from './tabs';
+import {requestExplanation, TvmError, type Credentials} from './tvm';
 import {liveUserLabel} from './viewModel';
 
 /** What the chat flow (chatFlow.ts) provides to a sign-in: where its first token goes, and its tab's events. */
@@ -201,8 +212,76 @@ export class SignInFlow {
     this.startSession({kind: 'cookie'});
   }
 
-  /** Gets the first token for these credentials, then enters the chat (or says why not, on the form). */
-  private startSession(credentials: SessionCredentials): void {
+  /**
+   * Paused by the operator (the control channel said so, or a renewal was refused for it): everything stops as at a
+   * sign-out but the credentials (and a Cognito identity) stay in memory. A page without a token cannot hear the
+   * resume, so it asks `GET /token/explain` (which mints nothing) with backoff; once served, it waits a random part
+   * of half a minute, so that a tier's paused pages do not all ask for a token in the same second, and signs in again
+   * with them. Cancel (or a revocation found meanwhile) ends it as a sign-out does.
+   */
+  pause(credentials: SessionCredentials | null): void {
+    const handles = this.ctx.handles;
+    const identity = handles.identity;
+    handles.identity = null; // kept: stopAll would sign it out
+    this.logout(PAUSED_NOTICE);
+    if (credentials === null) {
+      identity?.signOut();
+      return; // nothing to come back with: the signed-out screen says why
+    }
+    handles.identity = identity;
+    const serial = handles.serial;
+    const {scheduler} = this.ctx.deps;
+    const watch = new ResumeWatch(
+      {explain: () => this.explainOutcome(credentials), setTimer: scheduler.setTimer, clearTimer: scheduler.clearTimer, random: scheduler.random},
+      () => {
+        if (serial === handles.serial) {
+          handles.resumeWatch = null;
+          this.startSession(credentials, true);
+        }
+      },
+      () => {
+        if (serial === handles.serial) {
+          this.logout(REVOKED_NOTICE);
+        }
+      },
+      () => {
+        if (serial === handles.serial) {
+          this.store.update(s => S.busy(s, RESUMING_PROGRESS));
+        }
+      },
+    );
+    handles.resumeWatch = watch;
+    this.store.update(s => S.busy(s, PAUSED_PROGRESS));
+    watch.start();
+  }
+
+  /** `GET /token/explain` with these credentials, as what a paused page needs to know. */
+  private async explainOutcome(credentials: SessionCredentials): Promise<ExplainOutcome> {
+    try {
+      const asked: Credentials =
+        credentials.kind === 'identity' ? {kind: 'bearer', token: await credentials.source.bearer(false)} : credentials;
+      await requestExplanation(this.ctx.config, asked, {topics: [], ttlSeconds: null}, {
+        fetchFn: this.ctx.deps.fetchFn,
+        now: this.ctx.deps.scheduler.wallNow,
+        timeoutMs: TVM_TIMEOUT_MS,
+      });
+      return 'served';
+    } catch (error) {
+      if (error instanceof TvmError && error.kind === 'blocked') {
+        return error.code === 'revoked' ? 'revoked' : 'paused';
+      }
+      if (error instanceof CognitoError && error.kind !== 'unavailable') {
+        return 'revoked'; // the Cognito session ended meanwhile: nothing to come back with
+      }
+      return 'unavailable';
+    }
+  }
+
+  /**
+   * Gets the first token for these credentials, then enters the chat (or says why not, on the form). `resuming`:
+   * after a pause, a refusal for a pause again goes back to waiting.
+   */
+  private startSession(credentials: SessionCredentials, resuming = false): void {
     const handles = this.ctx.handles;
     const serial = ++handles.serial;
     const topics = (): string[] => {
@@ -231,6 +310,10 @@ export class SignInFlow {
           return;
         }
         handles.session = null;
+        if (resuming && error instanceof TvmError && error.kind === 'blocked' && error.code !== 'revoked') {
+          this.pause(credentials); // paused again meanwhile
+          return;
+        }
         handles.endIdentity();
         if (credentials.kind === 'cookie' && error.name === 'TvmError' && error.kind === 'unauthenticated') {
           this.store.update(S.idle); // nobody is signed in on the host: the signed-out screen, no error

@@ -95,7 +95,11 @@ type TabMessage =
   | {readonly v: 1; readonly type: 'rooms'; readonly from: string; readonly topics: readonly string[]}
   | {readonly v: 1; readonly type: 'bye'; readonly from: string}
   | {readonly v: 1; readonly type: 'logout'; readonly from: string}
-  | {readonly v: 1; readonly type: 'fatal'; readonly from: string; readonly error: ErrorShare};
+  | {readonly v: 1; readonly type: 'fatal'; readonly from: string; readonly error: ErrorShare}
+  | {readonly v: 1; readonly type: 'cutoff'; readonly from: string; readonly event: CutOff};
+
+/** An operator's cut-off heard on the control channel (control.ts): this user revoked, or the service paused. */
+export type CutOff = 'revoked' | 'paused';
 
 const PREFIX = 'momento-chat';
 /** How long a tab continuing as someone waits for the leading tab's state. */
@@ -172,6 +176,8 @@ function asMessage(data: unknown): TabMessage | null {
       return Array.isArray(data['topics']) && data['topics'].every(t => typeof t === 'string') ? (data as TabMessage) : null;
     case 'fatal':
       return isRecord(data['error']) ? (data as TabMessage) : null;
+    case 'cutoff':
+      return data['event'] === 'revoked' || data['event'] === 'paused' ? (data as TabMessage) : null;
     case 'state': {
       const token = data['token'];
       return isRecord(token) && isRecord(token['token']) && isRecord(data['credentials']) && isRecord(data['status'])
@@ -193,6 +199,8 @@ export interface TabSessionEvents {
   onFatal(error: SessionError): void;
   /** Another tab of this user signed out: so does this one. */
   onSignedOutElsewhere(): void;
+  /** The operator cut this user off (heard here or by the leading tab): drop the token and say so. */
+  onCutOff(event: CutOff): void;
   /** The role changed (the panel says whether this tab renews). */
   onRole(role: TabRole): void;
 }
@@ -424,6 +432,21 @@ export class TabSession {
     this.stop();
   }
 
+  /**
+   * The control channel said this user is cut off (control.ts; the tab that listens is the leading one): every other
+   * tab of this user is told at once, then this one acts. The caller stops this TabSession (it reads the credentials
+   * first when it will need them again: a pause is lifted by asking with them).
+   */
+  cutOff(event: CutOff): void {
+    this.post({v: 1, type: 'cutoff', from: this.deps.tabs.tabId, event});
+    this.events.onCutOff(event);
+  }
+
+  /** Whether this tab listens to the control channel for the user's tabs: it renews for them, or it is on its own. */
+  get listensForCutOff(): boolean {
+    return !this.stopped && this.role !== 'follower';
+  }
+
   /** Forgets the token and the credentials, leaves the channel and the lock's queue. */
   stop(): void {
     if (this.stopped) {
@@ -633,8 +656,12 @@ export class TabSession {
         this.events.onSignedOutElsewhere();
         return;
       case 'fatal':
-        this.stop();
+        // The page acts first (a pause keeps this tab's credentials: it reads them), then this tab forgets them.
         this.events.onFatal(rebuildError(message.error));
+        this.stop();
+        return;
+      case 'cutoff':
+        this.events.onCutOff(message.event);
         return;
     }
   }

@@ -38,6 +38,8 @@ export interface ChatTestState {
   readonly hidden: boolean;
   /** Subscriptions open now, over every room. */
   readonly streams: number;
+  /** Control-channel subscriptions open now in this tab (controlFlow.ts): the tab listening for the user's tabs. */
+  readonly controlStreams: number;
   /** Subscriptions that resumed after a mark (a tab shown again, a room back within the budget). */
   readonly resumedSubscriptions: number;
   /** Sleep detected (wall clock ahead of the monotonic one), ms. */
@@ -107,6 +109,7 @@ export function testState(vm: ViewModel, facts: Facts = vm.facts): ChatTestState
     namesRooms: live.namesRooms,
     hidden: live.hidden,
     streams: live.hubRooms.reduce((sum, r) => sum + r.subscriptions, 0),
+    controlStreams: live.controlStreams,
     resumedSubscriptions: live.resumes,
     sleptMs: live.sleptMs,
     tokenValidMs: facts.tokenValidMs,
@@ -159,6 +162,7 @@ export function configErrorState(problems: readonly string[], hidden: boolean): 
     namesRooms: false,
     hidden,
     streams: 0,
+    controlStreams: 0,
     resumedSubscriptions: 0,
     sleptMs: 0,
     tokenValidMs: null,

@@ -16,7 +16,7 @@ import {
   type SessionStatusText,
 } from './notices';
 import type {RoomStatus} from './rooms';
-import {selectLiveRooms} from './roomList';
+import {roomBudget, selectLiveRooms} from './roomList';
 import type {ActiveToken} from './session';
 import {canPublish, canSubscribe} from './tvm';
 
@@ -127,8 +127,14 @@ export function liveUserLabel(user: string): string {
 
 /** The rooms to keep subscribed: within the budget, and none while the tab is hidden. */
 export function liveRooms(state: AppState): string[] {
-  const active = state.phase.kind === 'chat' ? state.phase.active : null;
-  return state.live.hidden ? [] : selectLiveRooms(active, state.recent);
+  if (state.live.hidden) {
+    return [];
+  }
+  if (state.phase.kind !== 'chat') {
+    return selectLiveRooms(null, state.recent);
+  }
+  const control = state.phase.token.token.control;
+  return selectLiveRooms(state.phase.active, state.recent, roomBudget(control?.topics.length ?? 0));
 }
 
 /** A room's state, including rooms the hub does not hold (not covered by the token, or beyond the budget). */

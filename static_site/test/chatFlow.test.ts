@@ -6,6 +6,7 @@ import * as S from '../src/appState';
 import {AUTH_MODES} from '../src/authModes';
 import {ChatFlow, RECENT_ROOMS_KEY} from '../src/chatFlow';
 import {parseConfig} from '../src/config';
+import {PAUSED_NOTICE, PAUSED_PROGRESS, RESUMING_PROGRESS, REVOKED_NOTICE} from '../src/notices';
 import {PERMISSION_ERROR} from '../src/rooms';
 import {Context, type AppDeps, type ChatActions} from '../src/runtime';
 import {SendFlow} from '../src/sendFlow';
@@ -189,5 +190,134 @@ describe('the chat', () => {
     await page.clock.advance(60_000);
     expect(page.host.tokenRequests()).toHaveLength(1); // nothing renews after sign-out
     expect(page.store.state.recent).toEqual(['room-a', 'room-b']);
+  });
+});
+
+describe('the control channel', () => {
+  const CONTROL = {cache: 'c', topics: ['tvm-control-user', 'tvm-control-tier', 'tvm-control-all']};
+  let page: Page;
+
+  /** What the operator's command publishes: the event only, with the API key (an empty publisher id). */
+  const tell = (topic: string, event: string, publisher = '', sequenceNumber = 1): void => {
+    for (const port of page.ports) {
+      for (const stream of port.open(topic)) {
+        stream.handlers.onItem({value: JSON.stringify({v: 1, event}), sequenceNumber, page: null, tokenId: publisher});
+      }
+    }
+  };
+  const openStreams = (): number => page.ports.reduce((sum, port) => sum + port.streams.filter(s => s.subscription.isSubscribed).length, 0);
+  const explains = (): number => page.host.requests.filter(r => r.url.endsWith('/token/explain')).length;
+
+  beforeEach(async () => {
+    page = new Page(['room-a', 'room-b', 'room-c', 'room-d']);
+    page.host.control = CONTROL;
+    await page.signedIn();
+  });
+
+  it("listens on each of the token's control topics, and the rooms give way to stay within the connection budget", () => {
+    expect(page.hook.controlStreams).toBe(3);
+    for (const topic of CONTROL.topics) {
+      expect(page.port.open(topic)).toHaveLength(1);
+    }
+    // 3 control streams leave 2 rooms: 5 streams, one connection of the browser's six left for publishing.
+    expect(page.hook.rooms.filter(r => r.status === 'live').map(r => r.room)).toEqual(['room-a', 'room-b']);
+    expect(page.hook.streams).toBe(2);
+  });
+
+  it('moves the control streams to each new token (the old stream closes once the new one is live)', async () => {
+    tell('tvm-control-user', 'restored'); // a lift it did not need: nothing happens
+    const first = page.port;
+    await page.clock.advance(18_000);
+    expect(page.host.tokenRequests()).toHaveLength(2);
+    expect(page.hook.view).toBe('chat');
+    expect(page.port).not.toBe(first);
+    for (const topic of CONTROL.topics) {
+      expect([first.open(topic).length, page.port.open(topic).length]).toEqual([0, 1]);
+    }
+    expect(openStreams()).toBe(5);
+  });
+
+  it('ignores what a token published, and anything that is not a known event', async () => {
+    for (const topic of CONTROL.topics) {
+      tell(topic, 'revoked', 'bob');
+      tell(topic, 'paused', 'guest:Ann');
+    }
+    for (const port of page.ports) {
+      for (const stream of port.open('tvm-control-user')) {
+        stream.handlers.onItem({value: '{"v":2,"event":"revoked"}', sequenceNumber: 3, page: null, tokenId: ''});
+        stream.handlers.onItem({value: 'revoked', sequenceNumber: 4, page: null, tokenId: ''});
+      }
+    }
+    await flush();
+    expect(page.hook).toMatchObject({view: 'chat', connection: 'live', controlStreams: 3});
+  });
+
+  it('revoked: the token and every stream go at once, the page says why, and nothing is asked again', async () => {
+    tell('tvm-control-user', 'revoked');
+    await flush();
+    expect(page.hook).toMatchObject({view: 'signed-out', tokenId: null, controlStreams: 0, streams: 0});
+    expect(openStreams()).toBe(0);
+    const phase = page.store.state.phase;
+    expect(phase.kind !== 'chat' && phase.screen.notice).toBe(REVOKED_NOTICE);
+    await page.clock.advance(120_000);
+    expect(page.host.tokenRequests()).toHaveLength(1);
+    expect(explains()).toBe(0);
+  });
+
+  it('paused: the token goes, the page asks explain with backoff, and comes back once, after a random wait', async () => {
+    page.host.blocked = 'tier_paused';
+    tell('tvm-control-tier', 'paused');
+    await flush();
+    expect(openStreams()).toBe(0);
+    let phase = page.store.state.phase;
+    expect(phase.kind).toBe('signing-in');
+    expect(phase.kind === 'signing-in' && [phase.screen.notice, phase.progress]).toEqual([PAUSED_NOTICE, PAUSED_PROGRESS]);
+    await page.clock.advance(5_000);
+    expect(explains()).toBe(0); // the first ask waits 5-10 s
+    await page.clock.advance(5_000);
+    expect(explains()).toBe(1);
+    await page.clock.advance(60_000);
+    const asked = explains();
+    expect(asked).toBeGreaterThanOrEqual(2);
+    expect(asked).toBeLessThanOrEqual(4); // backing off: 10 s, then 20 s, then 40 s (times the jitter)
+    expect(page.host.tokenRequests()).toHaveLength(1); // a paused page asks for no token
+
+    page.host.blocked = null; // resume
+    const resumedAt = page.clock.now;
+    let said = '';
+    while (page.hook.view !== 'chat' && page.clock.now - resumedAt < 120_000) {
+      await page.clock.advance(1_000);
+      phase = page.store.state.phase;
+      said = phase.kind === 'signing-in' ? phase.progress : said;
+    }
+    expect(said).toBe(RESUMING_PROGRESS);
+    // Back after the next ask (at most 40 s with the backoff) and the spread (0.5 x 30 s here): no sooner than 15 s.
+    expect(page.clock.now - resumedAt).toBeGreaterThanOrEqual(15_000);
+    expect(page.clock.now - resumedAt).toBeLessThanOrEqual(61_000);
+    expect(page.hook.view).toBe('chat');
+    expect(page.host.tokenRequests()).toHaveLength(2); // one token, after the spread
+    expect(page.hook.controlStreams).toBe(3);
+  });
+
+  it('a renewal refused by a pause it did not hear about is a pause too, and Cancel ends it', async () => {
+    page.host.blocked = 'vending_paused';
+    await page.clock.advance(18_000);
+    const phase = page.store.state.phase;
+    expect(phase.kind === 'signing-in' && phase.progress).toBe(PAUSED_PROGRESS);
+    page.signIn.cancel();
+    const before = explains();
+    await page.clock.advance(300_000);
+    expect(explains()).toBe(before);
+    expect(page.hook.view).toBe('signed-out');
+  });
+
+  it('a revocation found while paused signs out with why', async () => {
+    page.host.blocked = 'tier_paused';
+    tell('tvm-control-all', 'paused');
+    page.host.blocked = 'revoked';
+    await page.clock.advance(15_000);
+    const phase = page.store.state.phase;
+    expect(phase.kind !== 'chat' && phase.screen.notice).toBe(REVOKED_NOTICE);
+    expect(page.hook.view).toBe('signed-out');
   });
 });

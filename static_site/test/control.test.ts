@@ -111,6 +111,7 @@ function watch(outcomes: ExplainOutcome[], random = 0.5) {
     },
     () => events.push(`served@${timers.now}`),
     () => events.push(`revoked@${timers.now}`),
+    waitMs => events.push(`soon@${timers.now}+${waitMs}`),
   );
   return {timers, asked, events, w};
 }
@@ -122,7 +123,7 @@ describe('ResumeWatch', () => {
     await timers.advance(10 * 60_000);
     // equal jitter at 0.5: 7.5 s, then 15 s, then 30 s after each other
     expect(asked).toEqual([7_500, 22_500, 52_500]);
-    expect(events).toEqual([`served@${52_500 + RESUME_SPREAD_MS / 2}`]);
+    expect(events).toEqual([`soon@52500+${RESUME_SPREAD_MS / 2}`, `served@${52_500 + RESUME_SPREAD_MS / 2}`]);
     expect(timers.count).toBe(0);
   });
 

@@ -265,6 +265,10 @@ export class FakeHost {
   exactNames = false;
   readonly requests: HostRequest[] = [];
   readonly answers: (() => Response)[] = [];
+  /** The control channel the tokens list (the TVM's `control`), or none. */
+  control: {cache: string; topics: string[]} | null = null;
+  /** An operator's block (`revoked`, `tier_paused`, `vending_paused`): the token and explain routes answer 403. */
+  blocked: string | null = null;
   /** What POST {logoutPath} answers (after ending the login), or a thrown error (no connection). */
   logoutAnswer: () => Response = () => new Response(null, {status: 204});
 
@@ -288,7 +292,20 @@ export class FakeHost {
       this.user = null;
       return this.logoutAnswer();
     }
+    if (method === 'GET' && url.pathname === `${this.apiPath}/token/explain`) {
+      if (!cookie || this.user === null) {
+        return Response.json({error: {code: 'unauthenticated', message: 'Sign in first.'}}, {status: 401});
+      }
+      if (this.blocked !== null) {
+        return Response.json({error: {code: this.blocked, message: 'Blocked by the operator.'}}, {status: 403});
+      }
+      const scope = {tier: 'readwrite', cache: 'c', topics: {role: 'publish_subscribe', cache: 'c', all: false, names: [], prefixes: ['room-']}};
+      return Response.json({tokenId: this.user, rule: "default -> tier 'readwrite'", ttlSeconds: 3600, scope});
+    }
     if (method === 'GET' && url.pathname === `${this.apiPath}/token`) {
+      if (this.blocked !== null && cookie) {
+        return Response.json({error: {code: this.blocked, message: 'Blocked by the operator.'}}, {status: 403});
+      }
       const answer = this.answers.shift();
       if (answer !== undefined) {
         return answer();
@@ -319,6 +336,7 @@ export class FakeHost {
               ? {role: 'publish_subscribe', cache: 'c', all: false, names: [], prefixes: ['room-', 'chat-']}
               : {role: 'publish_subscribe', cache: 'c', all: false, names: named.split(','), prefixes: []},
         },
+        ...(this.control === null ? {} : {control: this.control}),
       });
     }
     return Response.json({error: {code: 'not_found', message: 'No such route.'}}, {status: 404});

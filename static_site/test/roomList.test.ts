@@ -3,6 +3,7 @@ import {
   forgetRecent,
   LIVE_ROOM_BUDGET,
   normalizeRoomName,
+  roomBudget,
   parseStoredRecent,
   selectLiveRooms,
   topicsForToken,
@@ -61,5 +62,17 @@ describe('recent rooms', () => {
     expect(parseStoredRecent('not json')).toEqual([]);
     expect(parseStoredRecent('{"a":1}')).toEqual([]);
     expect(parseStoredRecent('["room-a", 3, "Room B", "room-a", "chat-x", "a,b"]')).toEqual(['room-a', 'chat-x']);
+  });
+});
+
+describe('roomBudget', () => {
+  it('gives way to the control streams so that the streams stay at five, never below the open room', () => {
+    expect(roomBudget(0)).toBe(LIVE_ROOM_BUDGET);
+    expect(roomBudget(3)).toBe(2); // a user's: own, tier, everyone's
+    expect(roomBudget(2)).toBe(3); // a guest's: tier, everyone's
+    for (const control of [1, 2, 3]) {
+      expect(roomBudget(control) + control).toBe(5);
+    }
+    expect(roomBudget(9)).toBe(1);
   });
 });

@@ -57,7 +57,7 @@ class Page {
         this.entered.push(first);
         this.store.update(s => C.enterChat(s, first, 'room-lobby'));
       },
-      tabEvents: () => ({onToken() {}, onStatus() {}, onFatal() {}, onSignedOutElsewhere() {}, onRole() {}}),
+      tabEvents: () => ({onToken() {}, onStatus() {}, onFatal() {}, onSignedOutElsewhere() {}, onCutOff() {}, onRole() {}}),
       onToken: () => {},
       onFatal: () => {},
     });

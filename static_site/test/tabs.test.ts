@@ -10,6 +10,7 @@ import {
   type LockManagerLike,
   type SharedCredentials,
   type TabRole,
+  type CutOff,
   type TabSessionDeps,
 } from '../src/tabs';
 import {FakeClock, flush} from './fakes';
@@ -136,6 +137,7 @@ interface Tab {
   readonly tokens: ActiveToken[];
   readonly statuses: SessionStatus[];
   readonly fatal: SessionError[];
+  readonly cutOffs: CutOff[];
   readonly roles: TabRole[];
   signedOutElsewhere: number;
   /** This tab's sleep (its session clock is ahead of the FakeClock by this much). */
@@ -194,6 +196,7 @@ describe('tabs of one user share one token and one renewal', () => {
       tokens: [],
       statuses: [],
       fatal: [],
+      cutOffs: [],
       roles: [],
       signedOutElsewhere: 0,
       sleptMs: 0,
@@ -223,6 +226,7 @@ describe('tabs of one user share one token and one renewal', () => {
     onSignedOutElsewhere: () => {
       record.signedOutElsewhere += 1;
     },
+    onCutOff: (event: CutOff) => record.cutOffs.push(event),
     onRole: (role: TabRole) => record.roles.push(role),
   });
 
@@ -395,6 +399,26 @@ describe('tabs of one user share one token and one renewal', () => {
     await clock.advance(15_000);
     expect(a.fatal.map(e => e.kind)).toEqual(['bad_credentials']);
     expect(b.fatal.map(e => e.kind)).toEqual(['bad_credentials']);
+  });
+
+  it("a cut-off heard by alice's leading tab reaches each of her tabs, only hers, and only the leader listens", async () => {
+    const a = newTab('A');
+    const b = newTab('B');
+    const c = newTab('C');
+    const tabA = await signIn(a, 'alice');
+    const tabB = await continueAs(b, 'alice');
+    const tabC = await signIn(c, 'bob');
+    expect([tabA.listensForCutOff, tabB?.listensForCutOff, tabC.listensForCutOff]).toEqual([true, false, true]);
+    tabA.cutOff('paused');
+    await flush();
+    expect([a.cutOffs, b.cutOffs, c.cutOffs]).toEqual([['paused'], ['paused'], []]);
+    // A follower keeps its credentials until the page has acted (a pause asks with them later).
+    expect(tabB?.sessionCredentials).toEqual({kind: 'basic', username: 'alice', password: 'alice-pw'});
+    tabA.cutOff('revoked');
+    await flush();
+    expect(b.cutOffs).toEqual(['paused', 'revoked']);
+    tabA.stop();
+    expect(tabA.listensForCutOff).toBe(false);
   });
 
   it('where the deployment grants names only, the leader asks for the rooms of every tab', async () => {

@@ -141,7 +141,7 @@ describe('ResumeWatch', () => {
       const {timers, events, w} = watch(['served'], i / 19);
       w.start();
       await timers.advance(5 * 60_000);
-      comeback.push(Number(events[0]!.split('@')[1]));
+      comeback.push(Number(events.find(e => e.startsWith('served@'))!.split('@')[1]));
     }
     const spread = Math.max(...comeback) - Math.min(...comeback);
     expect(spread).toBeGreaterThan(RESUME_SPREAD_MS); // first ask (5-10 s) and then the spread itself (0-30 s)
@@ -159,6 +159,6 @@ describe('ResumeWatch', () => {
     await stopped.timers.advance(8_000); // asked, served, now waiting out its spread
     stopped.w.stop();
     await stopped.timers.advance(5 * 60_000);
-    expect(stopped.events).toEqual([]);
+    expect(stopped.events).toEqual(['soon@7500+15000']); // said it would come back, then was stopped before it did
   });
 });

@@ -97,6 +97,8 @@ export interface Live {
   readonly hubRooms: readonly RoomSnapshot[];
   /** Control-channel streams this tab holds (controlFlow.ts): the user's topics while it listens for the tabs. */
   readonly controlStreams: number;
+  /** The user's tabs shown in this browser, this one included (tabs.ts): they share the rooms' connections. */
+  readonly shownTabs: number;
   readonly received: number;
   readonly duplicates: number;
   readonly resumes: number;
@@ -124,6 +126,7 @@ export const QUIET_LIVE: Live = {
   online: true,
   hubRooms: [],
   controlStreams: 0,
+  shownTabs: 1,
   received: 0,
   duplicates: 0,
   resumes: 0,

@@ -62,6 +62,7 @@ export class ChatFlow {
       deps.scheduler,
     );
     this.installClient(first);
+    tab.setShown(!deps.hidden());
     this.store.update(s => C.enterChat(s, first, s.recent[0] ?? DEFAULT_ROOM));
     this.afterOpen();
     handles.onStop(deps.scheduler.every(() => this.tick(), TICK_MS));
@@ -77,6 +78,7 @@ export class ChatFlow {
         if (!deps.hidden()) {
           renewal.wake(); // background tabs' timers are throttled, and a laptop may have slept
         }
+        handles.tab?.setShown(!deps.hidden()); // the user's other tabs share the connections with the shown ones
         this.syncRooms(); // hidden: no subscription; shown: every room resumes where it stopped
         this.tick();
       });
@@ -111,6 +113,7 @@ export class ChatFlow {
       onFatal: error => this.onFatal(error),
       onSignedOutElsewhere: () => this.signIn?.logout(SIGNED_OUT_TEXT),
       onCutOff: event => this.onCutOff(event),
+      onShownTabs: () => this.syncRooms(),
       onRole: () => {
         this.listenForCutOff();
         this.render();

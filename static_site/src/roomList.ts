@@ -14,14 +14,16 @@ export const MAX_RECENT_ROOMS = 8;
 export const LIVE_ROOM_BUDGET = 4;
 
 /**
- * The rooms kept live while the user's tabs also listen to `controlTopics` control topics (controlFlow.ts: one
- * stream each, in one tab of the browser, shown or hidden): the rooms give way so that the streams together stay at
- * five (a user's 3 leave 2 rooms, a guest's 2 leave 3), one connection short of the browser's six for publishing.
- * Renewing moves one room and one control topic at a time, so a publish may wait for that moment. At least the open
- * room, always.
+ * The rooms each shown tab of a user keeps live, so that the user's streams in the browser stay within its connections
+ * (about six per host over HTTP/1.1, for every tab together): LIVE_ROOM_BUDGET in all, or with a control channel
+ * (controlFlow.ts: `controlTopics` streams in one tab, shown or hidden) five in all, the control streams first (a
+ * user's 3 leave 2 rooms, a guest's 2 leave 3); one connection stays free for publishing, and renewing moves one room
+ * and one control topic at a time, so a publish may wait for that moment. `shownTabs` of the user share the rooms'
+ * part (a hidden tab keeps none). At least the open room, always.
  */
-export function roomBudget(controlTopics: number): number {
-  return controlTopics <= 0 ? LIVE_ROOM_BUDGET : Math.max(1, LIVE_ROOM_BUDGET + 1 - controlTopics);
+export function roomBudget(controlTopics: number, shownTabs = 1): number {
+  const streams = controlTopics > 0 ? LIVE_ROOM_BUDGET + 1 - controlTopics : LIVE_ROOM_BUDGET;
+  return Math.max(1, Math.floor(streams / Math.max(1, shownTabs)));
 }
 
 export type RoomNameResult = {ok: true; room: string} | {ok: false; reason: string};

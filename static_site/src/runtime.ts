@@ -135,6 +135,7 @@ export class Context {
       online: deps.online(),
       hubRooms: hub?.snapshot() ?? [],
       controlStreams: this.handles.control?.streams ?? 0,
+      shownTabs: tab?.shownTabs ?? 1,
       received: hub?.received ?? 0,
       duplicates: hub?.duplicates ?? 0,
       resumes: hub?.resumes ?? 0,

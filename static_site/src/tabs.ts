@@ -94,6 +94,7 @@ type TabMessage =
   | {readonly v: 1; readonly type: 'renew'; readonly from: string; readonly reason: 'auth' | 'expired'}
   | {readonly v: 1; readonly type: 'rooms'; readonly from: string; readonly topics: readonly string[]}
   | {readonly v: 1; readonly type: 'bye'; readonly from: string}
+  | {readonly v: 1; readonly type: 'shown'; readonly from: string; readonly visible: boolean}
   | {readonly v: 1; readonly type: 'logout'; readonly from: string}
   | {readonly v: 1; readonly type: 'fatal'; readonly from: string; readonly error: ErrorShare}
   | {readonly v: 1; readonly type: 'cutoff'; readonly from: string; readonly event: CutOff};
@@ -176,6 +177,8 @@ function asMessage(data: unknown): TabMessage | null {
       return Array.isArray(data['topics']) && data['topics'].every(t => typeof t === 'string') ? (data as TabMessage) : null;
     case 'fatal':
       return isRecord(data['error']) ? (data as TabMessage) : null;
+    case 'shown':
+      return typeof data['visible'] === 'boolean' ? (data as TabMessage) : null;
     case 'cutoff':
       return data['event'] === 'revoked' || data['event'] === 'paused' ? (data as TabMessage) : null;
     case 'state': {
@@ -203,6 +206,8 @@ export interface TabSessionEvents {
   onCutOff(event: CutOff): void;
   /** The role changed (the panel says whether this tab renews). */
   onRole(role: TabRole): void;
+  /** How many of the user's tabs are shown changed (they share the browser's connections: chatFlow.ts). */
+  onShownTabs?(count: number): void;
 }
 
 export interface TabSessionDeps {
@@ -252,6 +257,9 @@ export class TabSession {
   private followerExact = false;
   private topics: string[];
   private readonly peerTopics = new Map<string, readonly string[]>();
+  /** Whether each other tab of the user is shown (they say so on the channel), and this one. */
+  private readonly peersShown = new Map<string, boolean>();
+  private shown = false;
   private readonly lockAbort = new AbortController();
   private releaseLock: (() => void) | null = null;
   private stopped = false;
@@ -419,6 +427,24 @@ export class TabSession {
     if (this.session === null && this.role === 'follower' && this.expired()) {
       this.askForRenewal();
     }
+  }
+
+  /**
+   * This tab was shown or hidden: the user's other tabs are told, since the tabs shown share the browser's
+   * connections for their rooms (roomList.ts's roomBudget).
+   */
+  setShown(shown: boolean): void {
+    this.shown = shown;
+    this.post({v: 1, type: 'shown', from: this.deps.tabs.tabId, visible: shown});
+  }
+
+  /** The user's tabs shown now in this browser, this one included (1 for a tab on its own that is shown). */
+  get shownTabs(): number {
+    let count = this.shown ? 1 : 0;
+    for (const visible of this.peersShown.values()) {
+      count += visible ? 1 : 0;
+    }
+    return count;
   }
 
   /** This tab is closing: its rooms no longer count for the shared token. */
@@ -630,6 +656,10 @@ export class TabSession {
     switch (message.type) {
       case 'hello':
         this.broadcastState();
+        this.post({v: 1, type: 'shown', from: this.deps.tabs.tabId, visible: this.shown}); // the newcomer counts it
+        return;
+      case 'shown':
+        this.peerShown(message.from, message.visible);
         return;
       case 'state':
         this.onState(message);
@@ -650,6 +680,7 @@ export class TabSession {
         return;
       case 'bye':
         this.peerTopics.delete(message.from);
+        this.peerShown(message.from, null);
         return;
       case 'logout':
         this.stop();
@@ -663,6 +694,19 @@ export class TabSession {
       case 'cutoff':
         this.events.onCutOff(message.event);
         return;
+    }
+  }
+
+  /** A peer's visibility (null: it closed). */
+  private peerShown(from: string, visible: boolean | null): void {
+    const before = this.shownTabs;
+    if (visible === null) {
+      this.peersShown.delete(from);
+    } else {
+      this.peersShown.set(from, visible);
+    }
+    if (this.shownTabs !== before) {
+      this.events.onShownTabs?.(this.shownTabs);
     }
   }
 

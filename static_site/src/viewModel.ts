@@ -134,7 +134,7 @@ export function liveRooms(state: AppState): string[] {
     return selectLiveRooms(null, state.recent);
   }
   const control = state.phase.token.token.control;
-  return selectLiveRooms(state.phase.active, state.recent, roomBudget(control?.topics.length ?? 0));
+  return selectLiveRooms(state.phase.active, state.recent, roomBudget(control?.topics.length ?? 0, state.live.shownTabs));
 }
 
 /** A room's state, including rooms the hub does not hold (not covered by the token, or beyond the budget). */

@@ -75,4 +75,11 @@ describe('roomBudget', () => {
     }
     expect(roomBudget(9)).toBe(1);
   });
+
+  it("shares the rooms' part between the user's shown tabs of the browser", () => {
+    expect(roomBudget(0, 2)).toBe(2);
+    expect(roomBudget(3, 2)).toBe(1); // 3 control streams, then 1 room in each of two shown tabs: 5
+    expect(roomBudget(2, 2)).toBe(1);
+    expect(roomBudget(3, 0)).toBe(2); // none shown (the count is read by a hidden tab, which keeps none anyway)
+  });
 });

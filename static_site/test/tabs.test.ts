@@ -138,6 +138,7 @@ interface Tab {
   readonly statuses: SessionStatus[];
   readonly fatal: SessionError[];
   readonly cutOffs: CutOff[];
+  readonly shownTabs: number[];
   readonly roles: TabRole[];
   signedOutElsewhere: number;
   /** This tab's sleep (its session clock is ahead of the FakeClock by this much). */
@@ -197,6 +198,7 @@ describe('tabs of one user share one token and one renewal', () => {
       statuses: [],
       fatal: [],
       cutOffs: [],
+      shownTabs: [],
       roles: [],
       signedOutElsewhere: 0,
       sleptMs: 0,
@@ -227,6 +229,7 @@ describe('tabs of one user share one token and one renewal', () => {
       record.signedOutElsewhere += 1;
     },
     onCutOff: (event: CutOff) => record.cutOffs.push(event),
+    onShownTabs: (count: number) => record.shownTabs.push(count),
     onRole: (role: TabRole) => record.roles.push(role),
   });
 
@@ -419,6 +422,25 @@ describe('tabs of one user share one token and one renewal', () => {
     expect(b.cutOffs).toEqual(['paused', 'revoked']);
     tabA.stop();
     expect(tabA.listensForCutOff).toBe(false);
+  });
+
+  it("counts the user's shown tabs in the browser, as they show, hide and close", async () => {
+    const a = newTab('A');
+    const b = newTab('B');
+    const tabA = await signIn(a, 'alice');
+    const tabB = await continueAs(b, 'alice');
+    tabA.setShown(true);
+    tabB?.setShown(true);
+    await flush();
+    expect([tabA.shownTabs, tabB?.shownTabs]).toEqual([2, 2]);
+    tabB?.setShown(false);
+    await flush();
+    expect([tabA.shownTabs, tabB?.shownTabs]).toEqual([1, 1]);
+    tabB?.setShown(true);
+    tabB?.bye();
+    await flush();
+    expect(tabA.shownTabs).toBe(1);
+    expect(a.shownTabs).toEqual([2, 1, 2, 1]);
   });
 
   it('where the deployment grants names only, the leader asks for the rooms of every tab', async () => {

@@ -14,6 +14,7 @@ Standard library, PyYAML, jsonschema's `referencing` and openapi-schema-validato
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -56,7 +57,9 @@ class Answer:
         return None
 
     def describe(self) -> str:
-        return f"{self.method} {self.path} -> {self.status} {self.body[:300]}"
+        """For a failure's message: the token itself left out (a credential, even the emulator's)."""
+        body = re.sub(r'("authToken"\s*:\s*")[^"]*"', r'\1<redacted>"', self.body)
+        return f"{self.method} {self.path} -> {self.status} {body[:300]}"
 
 
 @dataclass(frozen=True)

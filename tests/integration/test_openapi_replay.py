@@ -11,8 +11,9 @@ How each answer is produced, with the stack's own tools (nothing here stands in 
 - 403 `scope_denied`: a topic outside the tier (the stack's policy narrows `readonly` to `lobby` and `room-*`);
 - 401 `unauthenticated`: a verified user named `guest` (reserved): put into the users secret the authorizer reads
   (LambdaAuthorizer; a store that already holds it still loads) or the Cognito pool (moto's admin API);
-- 429: a burst of requests by one caller, over its tier's issuance limit (12 here) and over Momento's auth quota (the
-  emulator plays make dev's 5 mints a second);
+- 429: a burst of requests by one caller, over its tier's issuance limit (20 here) and over Momento's auth quota (the
+  emulator plays an account allowed one mint a second, so the burst exceeds it however slow this machine is; every
+  other mint here waits QUOTA_REST first);
 - 503: the Momento emulator stopped (SIGSTOP); 500 of the gateway: moto stopped while the authorizer must read its
   users (LambdaAuthorizer), and, in every mode, a function that crashes;
 - 500 `internal_error` (a bug) and the crash: the function's code is a copy (the stack runs on a copy of the checkout,
@@ -52,10 +53,12 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "TokenVendingFunction"
 AUTHORIZER = "CredentialsAuthorizerFunction"
-LIMIT = {"burst": 12, "refill_seconds": 600}
+LIMIT = {"burst": 20, "refill_seconds": 600}
+QUOTA = 1.0  # mints a second for the whole account (the emulator's --auth-quota; make dev plays Momento's 5)
+QUOTA_REST = 1.1  # seconds: the quota's one-token bucket full again
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "viewer": "viewer-password"}
 GUEST_PASSWORD = "guest-password-1"  # a throwaway local password
-BURST = 30  # requests at once: over the limit (12) and over the quota (5 at once)
+BURST = 40  # requests at once: over the limit (20), and over the quota (1 at once)
 
 
 # ---------------------------------------------------------------------------------------------------- the copy
@@ -132,6 +135,8 @@ class Replay:
     async def expect(
         self, status: int, variant: str, method: str, path: str, headers: dict[str, str] | None = None, body: str = ""
     ) -> Answer:
+        if status == 200:
+            await asyncio.sleep(QUOTA_REST)  # a token is one mint of the account's quota
         answer, seen = await self.ask(method, path, headers, body or None)
         assert (answer.status, seen) == (status, variant), answer.describe()
         return answer
@@ -174,13 +179,15 @@ class Replay:
         """Ask until a token comes (Momento back after a stop); every answer on the way is checked too."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 20
-        while (await self.ask("GET", path, who))[0].status != 200:
+        while True:
+            await asyncio.sleep(QUOTA_REST)
+            if (await self.ask("GET", path, who))[0].status == 200:
+                return
             assert loop.time() < deadline, "no token within 20 s of Momento answering again"
-            await asyncio.sleep(0.2)
 
     async def burst(self, who: dict[str, str], path: str) -> None:
         """BURST requests at once by one caller: over its issuance limit and over the account's quota."""
-        await asyncio.sleep(1.2)  # the quota's bucket full again
+        await asyncio.sleep(QUOTA_REST)
         answers = await asyncio.gather(*(self.ask("GET", path, who) for _ in range(BURST)))
         variants = {variant for _, variant in answers}
         assert {"ErrorRateLimited", "ErrorQuotaExceeded"} <= variants, variants
@@ -195,6 +202,7 @@ class Replay:
         """500 `internal_error` (a bug), and the renamed field refused by the contract; then the code as it is."""
         await self.planted(BUG, RENAMED)
         await self.expect(500, "ErrorInternal", "GET", explain_path, who)
+        await asyncio.sleep(QUOTA_REST)
         renamed = await self.answer("GET", token_path, who)
         assert renamed.status == 200 and '"expiresAtt":' in renamed.body, renamed.describe()
         with pytest.raises(ContractError, match="expiresAt"):
@@ -227,7 +235,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 def on_copy(root: Path, auth: str) -> StackConfig:
     ports = {"api_port": 0, "site_port": 0, "momento_grpc_port": 0, "momento_web_port": 0, "moto_port": 0}
     policy = root / "functions" / "token_vending" / "policy.yaml"
-    return StackConfig(auth=auth, root=root, policy=policy, momento_auth_quota=5.0, **ports)
+    return StackConfig(auth=auth, root=root, policy=policy, momento_auth_quota=QUOTA, **ports)
 
 
 def basic(username: str, password: str) -> dict[str, str]:

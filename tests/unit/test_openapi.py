@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+import momento_tvm
 from momento_tvm import errors
 from momento_tvm.http import INTERNAL_ERROR, error_answer, json_answer
 from tests.openapi_contract import MODES, SPEC_PATH, Answer, ContractError, contract
@@ -159,3 +160,8 @@ def test_the_readme_links_the_document_and_names_the_token_fields_it_lists() -> 
     listed = readme.split("A token response is `{", 1)[1].split("}`", 1)[0]
     fields = re.findall(r'"([A-Za-z]+)"', listed)
     assert fields == list(contract().document["components"]["schemas"]["VendedToken"]["properties"])
+
+
+def test_the_documents_version_is_the_librarys() -> None:
+    """The contract is versioned with the code that answers it (momento_tvm.__version__, the wheel's version)."""
+    assert contract().document["info"]["version"] == momento_tvm.__version__

@@ -37,7 +37,8 @@ help:
 	@echo "  make test-fast   the unit tier only (tests/unit: no socket, no process, under 30 s)"
 	@echo "  make test-deploy sam deploy of every mode to MiniStack (a local AWS on 127.0.0.1), checked, then deleted"
 	@echo "  make test-deploy-broken  those checks against deliberately broken copies: each must fail (opt-in)"
-	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint"
+	@echo "  make lint        ruff, mypy, the tier policy check, the site's typecheck, cfn-lint, docs/openapi.yaml and the"
+	@echo "                  site's types generated from it (static_site/src/apiTypes.ts: npm run api-types)"
 	@echo "  make bench       one table of every benchmark against its floor; BENCH_ARGS='--quick --rows cold,warm'"
 	@echo "  make soak        bounded reliability run of the whole offline stack, PASS/FAIL per phase; SOAK_ARGS=--quick"
 	@echo "  make canary      one canary run (mint, subscribe, publish, receive): STACK=<name> [REGION=<region>] invokes"
@@ -201,6 +202,8 @@ test-fast: install
 
 lint: install install-site
 	cd $(SITE) && npm run --silent typecheck
+	$(PY) -m openapi_spec_validator docs/openapi.yaml
+	cd $(SITE) && npm run --silent check-api-types
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy

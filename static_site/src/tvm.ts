@@ -1,9 +1,23 @@
 // The token vending machine client: `GET {apiUrl}/token`, with typed errors (docs/api.md).
+//
+// The API's contract is docs/openapi.yaml; apiTypes.ts is generated from it (`npm run api-types`, and `make lint`
+// fails when it is stale). The field names, codes and roles read here are typed from it, so a change to the document
+// that this client does not follow fails the typecheck. Types check nothing at run time: every answer is still
+// checked by the parsers below, which turn anything else into a TvmError.
 
+import type {components} from './apiTypes';
 import type {AppConfig} from './config';
 import {controlFromAnswer, type ControlChannel} from './control';
 
-export type TopicRole = 'publish_subscribe' | 'subscribe_only' | 'publish_only';
+type Schemas = components['schemas'];
+
+/** An answer's fields as the document names them, each of a type yet unchecked. */
+type Unchecked<T> = {readonly [K in keyof T]-?: unknown};
+
+/** The function's error codes (`{"error": {"code"}}`), as docs/openapi.yaml lists them. */
+export type ErrorCode = Schemas['ErrorCode'];
+
+export type TopicRole = Schemas['TopicScope']['role'];
 
 export interface TopicScope {
   readonly role: TopicRole;
@@ -173,10 +187,10 @@ interface ErrorBody {
 
 function errorBody(body: unknown): ErrorBody {
   if (typeof body === 'object' && body !== null) {
-    const record = body as Record<string, unknown>;
+    const record = body as Unchecked<Schemas['ErrorEnvelope'] & Schemas['GatewayMessage']>;
     const error = record['error'];
     if (typeof error === 'object' && error !== null) {
-      const e = error as Record<string, unknown>;
+      const e = error as Unchecked<Schemas['ErrorEnvelope']['error']>;
       return {
         code: typeof e['code'] === 'string' ? e['code'] : null,
         message: typeof e['message'] === 'string' ? e['message'] : null,
@@ -195,7 +209,12 @@ export const BLOCKED_TEXT: Readonly<Record<string, string>> = {
   revoked: 'Your access to the chat has been revoked. Contact the site\'s administrator.',
   tier_paused: 'The chat is paused for your account type. Try again later.',
   vending_paused: 'The chat is paused. Try again later.',
-};
+} satisfies Partial<Record<ErrorCode, string>>;
+
+const UNAUTHENTICATED: ErrorCode = 'unauthenticated';
+const SCOPE_DENIED: ErrorCode = 'scope_denied';
+const GATEWAY_UNAUTHORIZED: Schemas['GatewayUnauthorized']['message'] = 'Unauthorized';
+const GATEWAY_FORBIDDEN: Schemas['GatewayForbidden']['message'] = 'Forbidden';
 
 /**
  * Maps a non-2xx answer to a TvmError. Gateway answers (`{"message": ...}`) and TVM answers (`{"error": ...}`)
@@ -208,7 +227,7 @@ export function classifyFailure(status: number, body: unknown, retryAfterMs: num
     return new TvmError('unavailable', message ?? `HTTP ${status}`, status, code, retryAfterMs);
   }
   if (status === 401) {
-    if ((gateway && message === 'Unauthorized') || code === 'unauthenticated') {
+    if ((gateway && message === GATEWAY_UNAUTHORIZED) || code === UNAUTHENTICATED) {
       return new TvmError('unauthenticated', message ?? 'Unauthorized', status, code);
     }
     return new TvmError('refused', message ?? `HTTP ${status}`, status, code);
@@ -218,10 +237,10 @@ export function classifyFailure(status: number, body: unknown, retryAfterMs: num
     if (blocked !== undefined) {
       return new TvmError('blocked', blocked, status, code);
     }
-    if (code === 'scope_denied') {
+    if (code === SCOPE_DENIED) {
       return new TvmError('scope_denied', message ?? 'Your account may not use these rooms.', status, code);
     }
-    if (gateway && message === 'Forbidden') {
+    if (gateway && message === GATEWAY_FORBIDDEN) {
       return new TvmError('bad_credentials', message, status, code);
     }
     return new TvmError('refused', message ?? `HTTP ${status}`, status, code);
@@ -229,7 +248,7 @@ export function classifyFailure(status: number, body: unknown, retryAfterMs: num
   return new TvmError('invalid_request', message ?? `HTTP ${status}`, status, code);
 }
 
-const TOPIC_ROLES: readonly TopicRole[] = ['publish_subscribe', 'subscribe_only', 'publish_only'];
+const TOPIC_ROLES = ['publish_subscribe', 'subscribe_only', 'publish_only'] as const satisfies readonly TopicRole[];
 
 type Fail = (what: string) => never;
 
@@ -237,11 +256,11 @@ function parseScope(scope: unknown, fail: Fail): TokenScope {
   if (typeof scope !== 'object' || scope === null) {
     return fail('scope');
   }
-  const s = scope as Record<string, unknown>;
+  const s = scope as Unchecked<Schemas['Scope']>;
   let topics: TopicScope | null = null;
   const t = s['topics'];
   if (typeof t === 'object' && t !== null) {
-    const tr = t as Record<string, unknown>;
+    const tr = t as Unchecked<Schemas['TopicScope']>;
     const role = TOPIC_ROLES.find(r => r === tr['role']);
     const names = tr['names'];
     if (role === undefined || typeof tr['cache'] !== 'string' || !Array.isArray(names)) {
@@ -284,7 +303,7 @@ export function parseVendedToken(body: unknown): VendedToken {
   if (typeof body !== 'object' || body === null) {
     return fail('not an object');
   }
-  const b = body as Record<string, unknown>;
+  const b = body as Unchecked<Schemas['VendedToken']>;
   const authToken = b['authToken'];
   const expiresAt = b['expiresAt'];
   const now = b['now'];
@@ -318,7 +337,7 @@ export function parseExplanation(body: unknown): Explanation {
   if (typeof body !== 'object' || body === null) {
     return fail('not an object');
   }
-  const b = body as Record<string, unknown>;
+  const b = body as Unchecked<Schemas['Explanation']>;
   const ttl = b['ttlSeconds'];
   return {
     tokenId: typeof b['tokenId'] === 'string' ? b['tokenId'] : '',

@@ -39,6 +39,7 @@ from tests import sdk_rights
 from tests.conftest import CACHE
 from tests.integration import vending
 from tests.integration.vending import as_user, invoke
+from tests.openapi_contract import Answer, contract
 
 ROOT = Path(__file__).resolve().parents[2]
 # One tier of each shape (everything; subscribe only; room-* and a {username} name; cache items only), no default tier.
@@ -287,8 +288,13 @@ REQUESTS = (
 def test_the_lambda_and_each_integration_answer_alike(
     function: ModuleType, host: Host, username: str, method: str, path: str, query: str, body: bytes | None
 ) -> None:
-    expected = comparable(*lambda_answer(function, username, method, path, query, body))
-    got = comparable(*host.request(method, path, signed_in(username), query, body))
+    lambda_raw = lambda_answer(function, username, method, path, query, body)
+    host_raw = host.request(method, path, signed_in(username), query, body)
+    route = "/token/explain" if path.endswith("/explain") else "/token"
+    for status, headers, answered in (lambda_raw, host_raw):  # each as docs/openapi.yaml describes it, for a user
+        contract().check(Answer(method, route, status, headers, json.dumps(answered)), "LambdaAuthorizer")
+    expected = comparable(*lambda_raw)
+    got = comparable(*host_raw)
     assert got == expected
 
 

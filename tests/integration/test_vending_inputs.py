@@ -2,7 +2,8 @@
 
 The first tests are the reproductions from the attacks on `make dev` (each gave `500 internal_error` before the
 request-parsing layer, momento_tvm/parsing.py); the hypothesis tests then throw random queries, bodies, encodings and
-headers at the real handler, in every mode, with a real minter behind it (the session's emulator, moto).
+headers at the real handler, in every mode, with a real minter behind it (the session's emulator, moto); each of
+their answers must also be one docs/openapi.yaml describes (tests/openapi_contract.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.vending import as_user, invoke, load_event, without_authorizer
+from tests.openapi_contract import Answer, contract
 
 TYPED_4XX = {400: "invalid_request", 401: "unauthenticated", 403: "scope_denied", 404: "not_found"}
 MODES = ("Open", "LambdaAuthorizer", "AmazonCognito")
@@ -178,6 +180,7 @@ def test_random_queries_get_200_or_a_typed_4xx(
     event["rawPath"] = event["requestContext"]["http"]["path"] = route
     event["routeKey"] = event["requestContext"]["routeKey"] = f"GET {route}"
     status, response_headers, body = invoke(function, event, mode)
+    contract().check(Answer("GET", route, status, response_headers, json.dumps(body)), mode)  # docs/openapi.yaml
     if status == 200 and route == "/token/explain":
         assert "authToken" not in body and "scope" in body
         return
@@ -195,7 +198,9 @@ def test_random_bodies_get_200_or_a_typed_4xx(
     else:
         event = _mode_event(mode, post(body))
     event["headers"].update(headers)
-    assert_typed(*invoke(function, event, mode))
+    status, response_headers, answered = invoke(function, event, mode)
+    contract().check(Answer("POST", "/token", status, response_headers, json.dumps(answered)), mode)
+    assert_typed(status, response_headers, answered)
 
 
 def test_a_verified_user_event_still_vends(function: ModuleType) -> None:

@@ -17,6 +17,8 @@ import yaml
 from devstack import AUTH_METHODS
 from devstack.modes import DEFAULT_AUTH, MODES, SAM_LOCAL_MODES
 from momento_tvm.identity import AUTH_MODES
+from tests.openapi_contract import MODES as CONTRACT_MODES
+from tests.openapi_contract import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_CONFIG = ROOT / "static_site" / "src" / "config.ts"
@@ -56,6 +58,8 @@ def test_every_registry_holds_the_same_modes() -> None:
         "momento_tvm.identity.AUTH_MODES": set(AUTH_MODES),
         "local/devstack/modes.py MODES": set(MODES),
         "static_site/src/config.ts AUTH_METHODS, less Session": site_list - SITE_ONLY,
+        "docs/openapi.yaml x-auth-modes": set(contract().document["x-auth-modes"]),
+        "tests/openapi_contract.py MODES (the replay's)": set(CONTRACT_MODES),
     }
     expected = registries["template.yaml AuthenticationMethod AllowedValues"]
     for where, modes in registries.items():

@@ -11,46 +11,13 @@ as `topic_name_prefix`.
 from __future__ import annotations
 
 import base64
-import importlib
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
+from ._deferred import defer_init
 
-def _without_eager_init(package: str) -> None:
-    """Register `package` without running its `__init__.py`, its names loaded on first use instead (PEP 562).
-
-    momento_wire_types/__init__.py imports every generated module and its gRPC stubs (grpc, and protobuf's
-    descriptor_pb2 for the pubsub extensions): about a quarter of a second of a cold start, and the mint needs two of
-    them, token_pb2 and permissionmessages_pb2 (issue 28). Once registered, `momento_wire_types.cacheclient_pb2` and
-    `from momento_wire_types import cacheclient_pb2` still work for anyone else in the process (the SDK, the
-    emulator): each name is imported from `.generated` when first asked for. Nothing is done if the package is
-    already imported or cannot be found."""
-    if package in sys.modules:
-        return
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.submodule_search_locations is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-
-    def __getattr__(name: str) -> ModuleType:  # noqa: N807 (PEP 562's name)
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            value = importlib.import_module(f"{package}.generated.{name}")
-        except ModuleNotFoundError:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        setattr(module, name, value)
-        return value
-
-    module.__getattr__ = __getattr__  # type: ignore[method-assign]
-    sys.modules[package] = module
-
-
-_without_eager_init("momento_wire_types")
+defer_init("momento_wire_types")  # its __init__ imports every generated module: the mint needs two (_deferred.py)
 
 from google.protobuf.message import DecodeError  # noqa: E402  (after the registration above)
 from momento_wire_types.generated import permissionmessages_pb2 as pm  # noqa: E402

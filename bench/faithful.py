@@ -4,7 +4,8 @@
   MomentoTvmLayer's `python/`), built here for this machine's architecture into `.aws-sam/bench/build` (SAM CLI's
   `--cached`: about 5 s when nothing changed), with pyenv's Python 3.13 (the template's runtime).
 - Each run gets a fresh copy of it (task/ and opt/python/, as /var/task and /opt/python), every file and folder made
-  read-only, with no `__pycache__`, and the child runs with PYTHONDONTWRITEBYTECODE=1. Read-only permissions alone
+  read-only, with no `__pycache__` but the bytecode the build ships (the layer's, src/Makefile), and the child runs
+  with PYTHONDONTWRITEBYTECODE=1; a run that leaves any other `__pycache__` fails the row. Read-only permissions alone
   prove nothing when CI runs as root, so the copy is fresh and the variable is set: CPython compiles every module it
   imports, as it does on Lambda unless bytecode ships in the artifact.
 - The floors run the same way: `python3.13 -c "import boto3, momento"` (and `import boto3`) over a fresh copy, each
@@ -12,7 +13,8 @@
   hashes, into `.aws-sam/bench/floor-<digest>` for Python 3.13, without bytecode).
 - `+ bytecode` rows: the same artifact with unchecked-hash `.pyc` files beside every module (`compileall
   --invalidation-mode unchecked-hash`, made once per bench run from the build): what shipping bytecode would give.
-  The build does not ship them today; this measures whether it should.
+  The build ships them for the layer only (src/Makefile); this measures what the function's own folder (app.py and
+  its dependencies, built by SAM's python_pip workflow) would add.
 """
 
 from __future__ import annotations
@@ -179,8 +181,9 @@ def child_env(function_env: dict[str, str], layer: Path | None) -> dict[str, str
     return env
 
 
-def has_pycache(path: Path) -> bool:
-    return any(path.rglob("__pycache__"))
+def pycache_folders(path: Path) -> set[Path]:
+    """Every __pycache__ under `path`: a child run must leave the set as the build shipped it."""
+    return set(path.rglob("__pycache__"))
 
 
 def python_version(python: Path) -> str:

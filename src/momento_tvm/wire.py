@@ -56,13 +56,14 @@ class WireToken:
     valid_until: int
 
 
-def mint_request(api_key: str, grant: Grant) -> Any:
+def mint_request(api_key: str, grant: Grant, control: tuple[str, ...] | None = None) -> Any:
     """The request message, field for field what `AuthClient.generate_disposable_token` builds for the same grant
-    (plus, for a grant with control subjects, one subscribe-only topic entry each, named under `api_key`)."""
+    (plus, for a grant with control subjects, one subscribe-only topic entry each, named under `api_key`; `control`:
+    those names when the caller already has them, `control_topics(api_key, grant)`)."""
     return token_pb2._GenerateDisposableTokenRequest(
         auth_token=api_key,
         expires=token_pb2._GenerateDisposableTokenRequest.Expires(valid_for_seconds=grant.ttl_seconds),
-        permissions=permissions(grant, control_topics(api_key, grant)),
+        permissions=permissions(grant, control_topics(api_key, grant) if control is None else control),
         token_id=grant.token_id,
     )
 

@@ -1,9 +1,9 @@
 """What the vending function's cold path imports (issue 28), seen from a fresh interpreter's `sys.modules`.
 
-Each module kept off the path here was measured on Python 3.13 without bytecode, as Lambda runs the function: Powertools'
-event_handler (its AppSync resolvers, data classes and jmespath) about 0.2 s, the generated Momento wire types the
-mint does not use about 0.15 s, fastjsonschema's schema compiler about 35 ms. The handler must still answer as before
-(tests/integration/test_vending_function.py), and anyone else in the process still gets the whole packages.
+Each module kept off the path here was measured on Python 3.13 without bytecode, as Lambda runs the function:
+Powertools' event_handler (its AppSync resolvers, data classes and jmespath) about 0.2 s, the generated Momento wire
+types the mint does not use about 0.15 s, fastjsonschema's schema compiler about 35 ms. The handler must still answer
+as before (tests/integration/test_vending_function.py), and anyone else in the process still gets the whole packages.
 """
 
 from __future__ import annotations

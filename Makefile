@@ -214,7 +214,8 @@ lint: install install-site
 	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 
 # One table, each row beside its floor from the same run (127.0.0.1 only, under 5 minutes; BENCH_ARGS=--quick).
-bench: install install-browser install-site
+# SAM CLI for the Lambda-like cold rows (bench/faithful.py: `sam build` on pyenv's Python 3.13, cached in .aws-sam/bench).
+bench: install install-browser install-site $(SAM)
 	$(PY) bench/bench.py $(BENCH_ARGS)
 
 # Load, fan-out, faults and a logs check against a stack of its own on free ports (127.0.0.1, under 10 minutes).

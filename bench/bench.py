@@ -7,6 +7,10 @@ Not a test: it prints figures and never fails on a number (it exits 1 only if a 
               the emulator), against `python -c pass` and `python -c "import boto3, momento"`, medians of N;
 - authcold:   the authorizer in a fresh process until its first Allow (users store read from moto, one scrypt
               check), against `python -c "import boto3"`;
+              both also Lambda-like (bench/faithful.py): `sam build`'s output on Python 3.13, a fresh read-only copy
+              per run, no bytecode but what the build ships, PYTHONDONTWRITEBYTECODE=1, against
+              `python3.13 -c "import boto3, momento"` (or "import boto3") over a fresh copy; and the same with every
+              module's unchecked-hash .pyc;
 - warm:       the vending handler in-process, p50/p99 over many calls, against the raw mint: one
               `AuthClient.generate_disposable_token` call of the momento SDK (same scope, same emulator);
 - limiter:    the issuance table's two questions against moto's DynamoDB, each against one GetItem on the same
@@ -243,7 +247,7 @@ def cold_rows(env: dict[str, Any], runs: int, rows: set[str]) -> list[Row]:
             samples["import"] += _median_wall([py, "-c", "import boto3, momento"], 1, folder, fenv)
             samples["vending"] += _median_wall([py, "-c", child, event], 1, folder, fenv, marker="BENCH-OK")
         med = {k: statistics.median(v) for k, v in samples.items()}
-        what = "vending cold start: fresh process to first 200"
+        what = f"vending cold (dev venv py{platform.python_version()[:4]}, source folder)"
         spread = {"min_ms": min(samples["vending"]), "max_ms": max(samples["vending"]), "runs": runs}
         out.append(Row("cold", what, med["vending"], "python -c pass", med["pass"], "ms", spread))
         out.append(Row("cold", what, med["vending"], "python -c 'import boto3, momento'", med["import"], "ms", spread))
@@ -261,7 +265,7 @@ def cold_rows(env: dict[str, Any], runs: int, rows: set[str]) -> list[Row]:
         out.append(
             Row(
                 "authcold",
-                "authorizer cold start: fresh process to first Allow",
+                f"authorizer cold (dev venv py{platform.python_version()[:4]}, source folder)",
                 med["authorizer"],
                 "python -c 'import boto3'",
                 med["import"],
@@ -270,6 +274,88 @@ def cold_rows(env: dict[str, Any], runs: int, rows: set[str]) -> list[Row]:
             )
         )
     return out
+
+
+def faithful_cold_rows(env: dict[str, Any], runs: int, rows: set[str]) -> list[Row]:
+    """The functions as Lambda runs them (bench/faithful.py): `sam build`'s output on Python 3.13, a fresh read-only
+    copy per run, no __pycache__, PYTHONDONTWRITEBYTECODE=1; the same with unchecked-hash bytecode beside every
+    module; against `python3.13 -c "import boto3, momento"` (and "import boto3") over a fresh copy of those packages.
+    Every figure is interleaved run by run, as in `cold_rows`."""
+    import faithful
+
+    build = faithful.sam_build()
+    compiled = faithful.with_bytecode(build)
+    floor_site = faithful.floor_packages()
+    py = str(faithful.python313())
+    version = faithful.python_version(faithful.python313())
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "MOMENTO_"))}
+    floor_env = faithful.child_env(base, None)
+
+    def floor(statement: str) -> float:
+        with faithful.fresh_copy({"site": floor_site}) as copy:
+            sample = _median_wall([py, "-c", statement], 1, copy, {**floor_env, "PYTHONPATH": str(copy / "site")})
+            if faithful.pycache_folders(copy):
+                raise RuntimeError("the floor wrote bytecode")
+        return sample[0]
+
+    def function(name: str, source: Path, event: str, check: str) -> float:
+        fenv, _ = _function_env(env, name)
+        child = COLD_CHILD.format(check=check)
+        if name == "CredentialsAuthorizerFunction":
+            child = child.replace('response.get("statusCode")', "response")
+        parts = {"task": source / name, "opt": source / "MomentoTvmLayer"}
+        with faithful.fresh_copy(parts) as copy:
+            shipped = faithful.pycache_folders(copy)  # the layer's (src/Makefile); all of them in `compiled`
+            cenv = faithful.child_env(fenv, copy / "opt" / "python")
+            sample = _median_wall([py, "-c", child, event], 1, copy / "task", cenv, marker="BENCH-OK")
+            if faithful.pycache_folders(copy) != shipped:
+                raise RuntimeError(f"{name} wrote bytecode")
+        return sample[0]
+
+    vending_event = str(ROOT / "events/token/get_token_lambda_authorizer.json")
+    auth_event = str(ROOT / "events/authorizer/valid_alice.json")
+    samples: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        samples.setdefault(key, []).append(value)
+
+    for _ in range(runs):
+        if "cold" in rows:
+            add("pass", floor("pass"))
+            add("import", floor("import boto3, momento"))
+            for key, source in (("vending", build), ("vending_pyc", compiled)):
+                add(key, function("TokenVendingFunction", source, vending_event, _OK_200))
+        if "authcold" in rows:
+            add("boto3", floor("import boto3"))
+            for key, source in (("authorizer", build), ("authorizer_pyc", compiled)):
+                add(key, function("CredentialsAuthorizerFunction", source, auth_event, _OK_ALLOW))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+
+    def spread(key: str) -> dict[str, Any]:
+        return {"min_ms": min(samples[key]), "max_ms": max(samples[key]), "runs": runs, "python": version}
+
+    out: list[Row] = []
+    lambda_like = f"(sam build py{version[:4]}, read-only)"
+    if "cold" in rows:
+        floor_name = f"py{version[:4]} -c 'import boto3, momento'"
+        what = "vending cold, Lambda-like " + lambda_like
+        out.append(Row("cold", what, med["vending"], f"py{version[:4]} -c pass", med["pass"], "ms", spread("vending")))
+        out.append(Row("cold", what, med["vending"], floor_name, med["import"], "ms", spread("vending")))
+        what = "vending cold, Lambda-like + unchecked-hash .pyc"
+        out.append(Row("cold", what, med["vending_pyc"], floor_name, med["import"], "ms", spread("vending_pyc")))
+    if "authcold" in rows:
+        floor_name = f"py{version[:4]} -c 'import boto3'"
+        what = "auth cold, Lambda-like " + lambda_like
+        out.append(Row("authcold", what, med["authorizer"], floor_name, med["boto3"], "ms", spread("authorizer")))
+        what = "auth cold, Lambda-like + unchecked-hash .pyc"
+        out.append(
+            Row("authcold", what, med["authorizer_pyc"], floor_name, med["boto3"], "ms", spread("authorizer_pyc"))
+        )
+    return out
+
+
+_OK_200 = 'response["statusCode"] == 200'
+_OK_ALLOW = 'response.get("isAuthorized") is True'
 
 
 def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
@@ -648,7 +734,8 @@ def main() -> int:
     if rows & {"cold", "authcold", "warm", "limiter"}:
         with backends() as env:
             if rows & {"cold", "authcold"}:
-                attempt("cold starts", lambda: cold_rows(env, runs, rows))
+                attempt("cold starts (dev venv)", lambda: cold_rows(env, runs, rows))
+                attempt("cold starts (Lambda-like)", lambda: faithful_cold_rows(env, runs, rows))
             if "warm" in rows:
                 attempt("warm handler", lambda: warm_rows(env, 300 if args.quick else 2000))
             if "limiter" in rows:

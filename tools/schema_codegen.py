@@ -24,9 +24,21 @@ HEADER = (
 )
 
 
+# fastjsonschema's code imports its exceptions from the package, whose __init__ imports the schema compiler too;
+# from `fastjsonschema.exceptions` (the package registered with its __init__ deferred: momento_tvm._deferred), only
+# they load at run time (issue 28). The same classes either way.
+_PACKAGE_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException\n"
+_EXCEPTIONS_IMPORT = "from fastjsonschema.exceptions import JsonSchemaValueException, JsonSchemaValuesException\n"
+
+
 def generate() -> str:
-    """The module's text: the header, then fastjsonschema's code for SCHEMA (its `validate` function)."""
-    return HEADER + fastjsonschema.compile_to_code(SCHEMA).rstrip("\n") + "\n"  # ruff format ends files so
+    """The module's text: the header, then fastjsonschema's code for SCHEMA (its `validate` function), its exceptions
+    imported from their own module."""
+    code = fastjsonschema.compile_to_code(SCHEMA)
+    if _PACKAGE_IMPORT not in code:
+        raise RuntimeError("fastjsonschema's generated imports changed: update _PACKAGE_IMPORT")
+    code = code.replace(_PACKAGE_IMPORT, _EXCEPTIONS_IMPORT, 1)
+    return HEADER + code.rstrip("\n") + "\n"  # ruff format ends files so
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+# Logger and EphemeralMetrics only: not Powertools' event_handler (APIGatewayHttpResolver), whose import pulls its
+# AppSync resolvers, asyncio, the data classes and jmespath, about a quarter of the cold start for three routes
+# (issue 28); `_route` below matches them as the resolver did.
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -280,25 +282,52 @@ class KeyedMinter:
 
 
 # -------------------------------------------------------------------------------------------------------- function
-def _response(answer: HttpAnswer) -> Response[str]:
-    """The shared HTTP contract (momento_tvm.http) as a Powertools response."""
-    return Response(
-        status_code=answer.status,
-        content_type="application/json",
-        body=answer.body_text(),
-        headers=answer.headers,
-    )
+def _proxy_result(answer: HttpAnswer) -> dict[str, Any]:
+    """The shared HTTP contract (momento_tvm.http) as a payload-2.0 proxy result, key for key what Powertools'
+    APIGatewayHttpResolver returned for it: a JSON Content-Type after the answer's own headers, no cookies."""
+    headers = dict(answer.headers)
+    headers.setdefault("Content-Type", "application/json")
+    return {
+        "statusCode": answer.status,
+        "body": answer.body_text(),
+        "isBase64Encoded": False,
+        "headers": headers,
+        "cookies": [],
+    }
 
 
-def _unexpected(error: Exception) -> Response[str]:
-    """A bug the routes' own guard did not catch (in the resolver): the class only, no stack trace out."""
+def _unexpected(error: Exception) -> dict[str, Any]:
+    """A bug the routes' own guard did not catch: the class only, no stack trace out."""
     observer.failed(error)
-    return _response(json_answer(500, INTERNAL_ERROR))
+    return _proxy_result(json_answer(500, INTERNAL_ERROR))
 
 
-def _not_found(_: Exception) -> Response[str]:
+def _not_found() -> dict[str, Any]:
     observer.not_found()
-    return _response(json_answer(404, {"error": {"code": "not_found", "message": "no such route"}}))
+    return _proxy_result(json_answer(404, {"error": {"code": "not_found", "message": "no such route"}}))
+
+
+def _route(event: dict[str, Any]) -> tuple[str, str]:
+    """(method, path) of a payload-2.0 event as Powertools' resolver matched them: the method upper-cased, and
+    rawPath less "/<stage>" on a named stage (as `APIGatewayProxyEventV2.path`). A malformed event raises KeyError,
+    as it did there."""
+    context = event["requestContext"]
+    path: str = event["rawPath"]
+    stage = context.get("stage", "$default")
+    if stage != "$default":
+        path = path[len("/" + stage) :]
+    return str(context["http"]["method"]).upper(), path
+
+
+def _source_ip(event: dict[str, Any]) -> str | None:
+    """The caller's address as the gateway saw it (an Open-mode caller is counted by it)."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    address = http.get("sourceIp")
+    return address if isinstance(address, str) else None
+
+
+def _query(event: dict[str, Any]) -> Any:
+    return event.get("queryStringParameters") or {}
 
 
 class IssuanceStore(NamedTuple):
@@ -333,7 +362,7 @@ def on_store_error() -> str:
 
 class VendingFunction:
     """The function over one key cache, one limiter and one revocations store: its Momento client, vending machine,
-    routes and Powertools resolver. A limiter or revocations store not given is the issuance table's
+    routes and their table. A limiter or revocations store not given is the issuance table's
     (`issuance_store`); a test gives its own."""
 
     def __init__(
@@ -358,35 +387,30 @@ class VendingFunction:
             case_insensitive_usernames=os.environ.get("AUTH_MODE") == "AmazonCognito",
         )
         routes = self.routes = TokenRoutes(self.vendor, observer)
-        app = self.app = APIGatewayHttpResolver()
 
-        def identity(parsed: ParsedRequest) -> Identity:
-            auth_mode = os.environ.get("AUTH_MODE", "LambdaAuthorizer")
-            return identity_from_event(app.current_event.raw_event, auth_mode, parsed.display_name)
+        def identity_of(event: dict[str, Any]) -> Callable[[ParsedRequest], Identity]:
+            def identity(parsed: ParsedRequest) -> Identity:
+                auth_mode = os.environ.get("AUTH_MODE", "LambdaAuthorizer")
+                return identity_from_event(event, auth_mode, parsed.display_name)
 
-        def source_ip() -> str | None:
-            """The caller's address as the gateway saw it (an Open-mode caller is counted by it)."""
-            http = (app.current_event.raw_event.get("requestContext") or {}).get("http") or {}
-            address = http.get("sourceIp")
-            return address if isinstance(address, str) else None
+            return identity
 
-        @app.get("/token")
-        def get_token() -> Response[str]:
-            return _response(routes.get(identity, app.current_event.query_string_parameters, source_ip=source_ip()))
+        def get_token(event: dict[str, Any]) -> HttpAnswer:
+            return routes.get(identity_of(event), _query(event), source_ip=_source_ip(event))
 
-        @app.post("/token")
-        def post_token() -> Response[str]:
-            event = app.current_event.raw_event
+        def post_token(event: dict[str, Any]) -> HttpAnswer:
             body, encoded = event.get("body"), bool(event.get("isBase64Encoded"))
-            return _response(routes.post(identity, body, base64_encoded=encoded, source_ip=source_ip()))
+            return routes.post(identity_of(event), body, base64_encoded=encoded, source_ip=_source_ip(event))
 
-        @app.get("/token/explain")
-        def explain_token() -> Response[str]:
-            query = app.current_event.query_string_parameters
-            return _response(routes.explain(identity, query, source_ip=source_ip()))
+        def explain_token(event: dict[str, Any]) -> HttpAnswer:
+            return routes.explain(identity_of(event), _query(event), source_ip=_source_ip(event))
 
-        app.exception_handler(Exception)(_unexpected)
-        app.not_found(_not_found)
+        # The template's routes (template.yaml is their source of truth; tests/unit/test_template.py ties them).
+        self.table: dict[tuple[str, str], Callable[[dict[str, Any]], HttpAnswer]] = {
+            ("GET", "/token"): get_token,
+            ("POST", "/token"): post_token,
+            ("GET", "/token/explain"): explain_token,
+        }
         self.handler: Callable[[dict[str, Any], Any], dict[str, Any]] = logger.inject_lambda_context(
             correlation_id_path=correlation_paths.API_GATEWAY_HTTP
         )(self._resolve)
@@ -394,7 +418,13 @@ class VendingFunction:
     def _resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            return self.app.resolve(event, context)
+            route = self.table.get(_route(event))
+            if route is None:
+                return _not_found()
+            try:
+                return _proxy_result(route(event))
+            except Exception as error:  # the routes guard their own errors (momento_tvm.http): this is a bug
+                return _unexpected(error)
         finally:
             logger.debug("handled", extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)})
 

@@ -15,12 +15,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError
-from momento_wire_types.generated import permissionmessages_pb2 as pm
-from momento_wire_types.generated import token_pb2
+from ._deferred import defer_init
 
-from .control import control_key, topic_name
-from .grant import CacheGrant, Grant, TopicGrant
+defer_init("momento_wire_types")  # its __init__ imports every generated module: the mint needs two (_deferred.py)
+
+from google.protobuf.message import DecodeError  # noqa: E402  (after the registration above)
+from momento_wire_types.generated import permissionmessages_pb2 as pm  # noqa: E402
+from momento_wire_types.generated import token_pb2  # noqa: E402
+
+from .control import control_key, topic_name  # noqa: E402
+from .grant import CacheGrant, Grant, TopicGrant  # noqa: E402
 
 __all__ = [
     "METHOD",
@@ -52,13 +56,14 @@ class WireToken:
     valid_until: int
 
 
-def mint_request(api_key: str, grant: Grant) -> Any:
+def mint_request(api_key: str, grant: Grant, control: tuple[str, ...] | None = None) -> Any:
     """The request message, field for field what `AuthClient.generate_disposable_token` builds for the same grant
-    (plus, for a grant with control subjects, one subscribe-only topic entry each, named under `api_key`)."""
+    (plus, for a grant with control subjects, one subscribe-only topic entry each, named under `api_key`; `control`:
+    those names when the caller already has them, `control_topics(api_key, grant)`)."""
     return token_pb2._GenerateDisposableTokenRequest(
         auth_token=api_key,
         expires=token_pb2._GenerateDisposableTokenRequest.Expires(valid_for_seconds=grant.ttl_seconds),
-        permissions=permissions(grant, control_topics(api_key, grant)),
+        permissions=permissions(grant, control_topics(api_key, grant) if control is None else control),
         token_id=grant.token_id,
     )
 

@@ -7,11 +7,14 @@
   requirements.txt; on AWS the runtime has none of them.
 - The default build (docs/deploy.md's plain `sam build`, arm64) holds aarch64 native extensions, and none other, for
   the packages that ship them (grpc, PyYAML, protobuf): built on this x86_64 machine, in its own folder.
+- The layer (src/Makefile) ships every module of momento_tvm with its unchecked-hash Python 3.13 bytecode, and Python
+  3.13 runs that bytecode, not the sources, in both builds.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Final
@@ -109,3 +112,44 @@ def test_the_default_build_is_arm64_with_aarch64_native_extensions(world: World,
         found = [path for path in native if path.startswith(prefix)]
         assert found, f"{package}: no native extension under {prefix} (the build fell back to pure Python?)"
     REPORT.add("checked", f"arm64 build: {len(native)} native files, all aarch64 ({', '.join(sorted(native))})")
+
+
+_BYTECODE: Final = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+import momento_tvm.aws_json, momento_tvm.errors
+print(json.dumps([hasattr(m, "SOURCE_READ") for m in (momento_tvm, momento_tvm.aws_json, momento_tvm.errors)]))
+"""
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_the_layer_ships_unchecked_bytecode_that_python313_uses(
+    world: World, architecture: str, tmp_path: Path
+) -> None:
+    """src/Makefile (BuildMethod: makefile, issue 28): every module of the layer with its Python 3.13 .pyc, unchecked-
+    hash (PEP 552 flags 0b01: a zip keeps times only to 2 s), and Python 3.13 runs them, not the sources: in a copy
+    whose sources gained a line, the modules do not have it."""
+    build = world.build(architecture)
+    package = build.directory / "MomentoTvmLayer" / "python" / "momento_tvm"
+    sources = sorted(package.glob("*.py"))
+    assert sources, f"no momento_tvm in the layer: {package}"
+    for source in sources:
+        compiled = package / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        assert compiled.is_file(), f"no bytecode for {source.name}"
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{compiled.name}: flags {flags:#04b}, not unchecked-hash"
+    copy = tmp_path / "python"
+    shutil.copytree(package.parent, copy)
+    for name in ("__init__", "aws_json", "errors"):
+        with (copy / "momento_tvm" / f"{name}.py").open("a", encoding="utf-8") as source_file:
+            source_file.write("\nSOURCE_READ = True\n")
+    result = subprocess.run(
+        [str(world.python313), "-I", "-S", "-B", "-c", _BYTECODE, json.dumps([str(copy)])],
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False, False], "the sources were compiled"
+    REPORT.add("checked", f"{architecture} layer: {len(sources)} modules with unchecked-hash cpython-313 .pyc, used")

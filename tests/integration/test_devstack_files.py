@@ -389,6 +389,12 @@ async def test_in_cognito_mode_a_user_added_to_the_file_can_sign_in(
         assert result["IdToken"]
         with pytest.raises(Exception, match="UserNotFoundException"):
             await asyncio.to_thread(sign_in, stack.moto_url, client_id, "bob", "bob-password")
+        # moto logs that refusal (its 400) on its stderr, which the stack relays a moment later (later still on a
+        # loaded machine): it must land before the restart's part of the log starts, or it would be counted there.
+        deadline = time.monotonic() + APPLY_TIMEOUT
+        while not MOTO_REFUSED.findall(caplog.text):  # caplog signals nothing: read it again shortly
+            assert time.monotonic() < deadline, "moto's refusal of bob's sign-in was never relayed"
+            await asyncio.sleep(0.05)
 
         # a moto restart re-seeds the pool (the users in force) without a refused call either
         logged = len(caplog.text)

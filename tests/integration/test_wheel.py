@@ -43,6 +43,7 @@ DEV_TOOLS = ("devstack", "local_api", "site_tools", "tvm_users", "momento_emulat
 PACKAGE_FILES = {
     "__init__.py",
     "__main__.py",
+    "_deferred.py",
     "_policy_validator.py",
     "aws_boto3.py",
     "aws_json.py",

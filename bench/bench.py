@@ -51,6 +51,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(1, str(ROOT))  # the tests' helpers (tests.aws_moto, tests.sdk_scope, tests.e2e), as pytest finds them
 from timing import load_vending_handler, measure, percentile  # noqa: E402  (a sibling module; bench/ is not a package)
 
 from devstack.policies import policy_with_limits  # noqa: E402
@@ -205,21 +206,15 @@ def backends() -> Iterator[dict[str, Any]]:
 
 
 def _create_issuance_table(url: str) -> None:
-    """The issuance table in moto, its keys as the template declares them."""
+    """The issuance table in moto, its keys and TTL attribute as the template declares them."""
     import boto3
+
+    from tests.aws_moto import create_issuance_table
 
     dynamodb = boto3.client(
         "dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
     )
-    dynamodb.create_table(
-        TableName=ISSUANCE_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_issuance_table(dynamodb, ISSUANCE_TABLE)
 
 
 def _function_env(env: dict[str, Any], name: str, **extra: str) -> tuple[dict[str, str], Path]:
@@ -365,7 +360,6 @@ def warm_rows(env: dict[str, Any], count: int) -> list[Row]:
     from momento.config.auth_configurations import AuthConfigurations
     from momento.utilities import ExpiresIn
 
-    sys.path.insert(0, str(ROOT))
     from momento_tvm import Identity, TokenRequest
     from tests.sdk_scope import to_sdk_scope
 

@@ -31,6 +31,12 @@ def topic_config() -> TopicConfiguration:
     return TopicConfigurations.Default.v1().with_client_timeout(timedelta(minutes=5))
 
 
+async def publish(provider: CredentialProvider, cache: str, topic: str, text: str) -> bool:
+    """Whether Momento took `text` on `topic` from the token behind `provider` (a publish, nothing read back)."""
+    async with TopicClientAsync(topic_config(), provider) as client:
+        return isinstance(await client.publish(cache, topic, text), TopicPublish.Success)
+
+
 async def topic_rights(provider: CredentialProvider, cache: str, topic: str) -> tuple[bool, bool]:
     """(may publish, may subscribe) on `topic`; a message it may both publish and read must arrive once, intact.
     Anything but success must be the SDK's PERMISSION_ERROR (not a timeout or a bad token)."""

@@ -16,7 +16,7 @@ import {RoomHub, type ReceivedItem, type RoomStatus} from './rooms';
 import type {Context} from './runtime';
 import type {ActiveToken, SessionCredentials, SessionError, SessionStatus} from './session';
 import type {CutOff, TabSession, TabSessionEvents} from './tabs';
-import {canSubscribe, TvmError} from './tvm';
+import {canSubscribe, isPauseRefusal} from './tvm';
 import {liveRooms} from './viewModel';
 
 export const RECENT_ROOMS_KEY = 'momento-chat.recent-rooms';
@@ -27,11 +27,6 @@ export interface SignOutPort {
   logout(notice: string | null): void;
   /** Paused by the operator: drop the token, keep `credentials`, and come back when the service is served again. */
   pause(credentials: SessionCredentials | null): void;
-}
-
-/** A refusal that means "the operator paused the service" (a tier's or everyone's), not "you were cut off". */
-function pausedRefusal(error: SessionError): boolean {
-  return error instanceof TvmError && error.kind === 'blocked' && (error.code === 'tier_paused' || error.code === 'vending_paused');
 }
 
 export class ChatFlow {
@@ -154,7 +149,7 @@ export class ChatFlow {
   }
 
   onFatal(error: SessionError): void {
-    if (pausedRefusal(error) && this.store.state.phase.kind === 'chat') {
+    if (isPauseRefusal(error) && this.store.state.phase.kind === 'chat') {
       // A renewal refused by a pause (its control message was missed): the same as hearing it.
       this.signIn?.pause(this.ctx.handles.tab?.sessionCredentials ?? null);
       return;

@@ -7,9 +7,9 @@ import {encodeChatMessage, MAX_MESSAGE_LENGTH} from './messages';
 import {explainText} from './notices';
 import {AUTHENTICATION_ERROR, PERMISSION_ERROR, TRANSPORT_ERRORS} from './rooms';
 import type {Context} from './runtime';
-import {TVM_TIMEOUT_MS} from './session';
+import {explainWith} from './sessionWiring';
 import type {TabSession} from './tabs';
-import {requestExplanation, TvmError, type Credentials} from './tvm';
+import {TvmError} from './tvm';
 
 /** How long sending waits for a reconnecting room to be subscribed again before publishing anyway. */
 export const SEND_WAIT_FOR_LIVE_MS = 5_000;
@@ -113,14 +113,7 @@ export class SendFlow {
       return 'Signed out.';
     }
     try {
-      const asked: Credentials =
-        credentials.kind === 'identity' ? {kind: 'bearer', token: await credentials.source.bearer(false)} : credentials;
-      const explanation = await requestExplanation(
-        this.ctx.config,
-        asked,
-        {topics: [room], ttlSeconds: null},
-        {fetchFn: this.ctx.deps.fetchFn, now: this.ctx.deps.scheduler.wallNow, timeoutMs: TVM_TIMEOUT_MS},
-      );
+      const explanation = await explainWith(this.ctx, credentials, [room]);
       return explainText(room, {ok: true, explanation});
     } catch (error) {
       const failure = error instanceof TvmError || error instanceof CognitoError ? error : new TvmError('unavailable', String(error));

@@ -22,9 +22,9 @@ import {RetryingCall} from './retry';
 import {DEFAULT_ROOM, topicsForToken} from './roomList';
 import type {Context} from './runtime';
 import {TVM_TIMEOUT_MS, type ActiveToken, type SessionCredentials, type SessionError, type SessionStatus} from './session';
-import {makeSession, tabDeps} from './sessionWiring';
+import {explainWith, makeSession, tabDeps} from './sessionWiring';
 import {liveUsers, TabSession, type TabSessionEvents} from './tabs';
-import {requestExplanation, TvmError, type Credentials} from './tvm';
+import {isPauseRefusal, TvmError} from './tvm';
 import {liveUserLabel} from './viewModel';
 
 /** What the chat flow (chatFlow.ts) provides to a sign-in: where its first token goes, and its tab's events. */
@@ -258,13 +258,7 @@ export class SignInFlow {
   /** `GET /token/explain` with these credentials, as what a paused page needs to know. */
   private async explainOutcome(credentials: SessionCredentials): Promise<ExplainOutcome> {
     try {
-      const asked: Credentials =
-        credentials.kind === 'identity' ? {kind: 'bearer', token: await credentials.source.bearer(false)} : credentials;
-      await requestExplanation(this.ctx.config, asked, {topics: [], ttlSeconds: null}, {
-        fetchFn: this.ctx.deps.fetchFn,
-        now: this.ctx.deps.scheduler.wallNow,
-        timeoutMs: TVM_TIMEOUT_MS,
-      });
+      await explainWith(this.ctx, credentials, []);
       return 'served';
     } catch (error) {
       if (error instanceof TvmError && error.kind === 'blocked') {
@@ -310,7 +304,7 @@ export class SignInFlow {
           return;
         }
         handles.session = null;
-        if (resuming && error instanceof TvmError && error.kind === 'blocked' && error.code !== 'revoked') {
+        if (resuming && isPauseRefusal(error)) {
           this.pause(credentials); // paused again meanwhile
           return;
         }

@@ -211,6 +211,11 @@ export const BLOCKED_TEXT: Readonly<Record<string, string>> = {
   vending_paused: 'The chat is paused. Try again later.',
 } satisfies Partial<Record<ErrorCode, string>>;
 
+/** A refusal meaning the operator paused the service (a tier's or everyone's): it lifts; a revocation does not. */
+export function isPauseRefusal(error: unknown): boolean {
+  return error instanceof TvmError && error.kind === 'blocked' && (error.code === 'tier_paused' || error.code === 'vending_paused');
+}
+
 const UNAUTHENTICATED: ErrorCode = 'unauthenticated';
 const SCOPE_DENIED: ErrorCode = 'scope_denied';
 const GATEWAY_UNAUTHORIZED: Schemas['GatewayUnauthorized']['message'] = 'Unauthorized';

@@ -41,9 +41,8 @@ from tests.e2e.test_tabs_and_renewal import (
     recording_tvm,
     signed_in,
 )
-from tests.integration.test_control_channel import _publish
 from tests.integration.test_revocation_local import tvm_users
-from tests.sdk_rights import emulator_provider
+from tests.sdk_rights import emulator_provider, publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -192,7 +191,7 @@ async def test_a_users_forged_cut_off_on_every_topic_she_may_publish_to_moves_no
         provider = emulator_provider(bobs["authToken"], stack.info.momento_grpc_port)
         for topic in topics:
             for event in ("revoked", "paused"):
-                published, _ = await _publish(provider, stack.info.cache_name, topic, message(event))
+                published = await publish(provider, stack.info.cache_name, topic, message(event))
                 assert published, topic  # Momento took it: only the page can refuse it
         await alice.page.wait_for_timeout(3_000)
         seen = await alice.state()
@@ -233,8 +232,7 @@ async def test_pausing_and_resuming_readonly_with_20_viewers_spreads_their_retur
 
             status, out, _, resumed = await tvm_users(stack, "resume", "readonly")
             assert (status, out) == (0, "resumed tier readonly; open clients told\n")
-            back_at = await asyncio.gather(*(viewer.wait_live(RESUME_WINDOW_S) for viewer in viewers))
-            del back_at
+            await asyncio.gather(*(viewer.wait_live(RESUME_WINDOW_S) for viewer in viewers))
             back = time.monotonic() - resumed
             vends = tvm.vends()
             tvm.say(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,7 @@ from momento_tvm import Identity, MomentoSettings, VendedToken, VendingMachine, 
 from momento_tvm.control import TOPIC_PREFIX, control_key, message, parse_message, tier_subject, topic_name
 from tests.conftest import RunningEmulator
 from tests.raw_topics import RawSubscription
-from tests.sdk_rights import emulator_provider, topic_rights
+from tests.sdk_rights import emulator_provider, publish, topic_rights
 from tvm_users.tell import Momento, tell
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,24 +100,13 @@ def test_the_operators_message_arrives_unsigned_and_a_users_forgery_carries_thei
         # alice herself (readwrite: `*`) publishes the very same bytes on her own control topic, and on every topic
         # of the cache she may publish to: each arrives with her name as the publisher, and is never obeyed.
         provider = emulator_provider(alice.auth_token, emulator.grpc_port)
-        may_publish, _ = asyncio.run(_publish(provider, emulator.cache_name, user_topic, message("revoked")))
+        may_publish = asyncio.run(publish(provider, emulator.cache_name, user_topic, message("revoked")))
         assert may_publish
         text, publisher = listening.next_item()
         assert (text, publisher) == (message("revoked"), "alice")
         assert parse_message(text, publisher) is None
     finally:
         listening.close()
-
-
-async def _publish(provider: Any, cache: str, topic: str, text: str) -> tuple[bool, None]:
-    from momento import TopicClientAsync
-    from momento.responses import TopicPublish
-
-    from tests.sdk_rights import topic_config
-
-    async with TopicClientAsync(topic_config(), provider) as client:
-        published = await client.publish(cache, topic, text)
-    return isinstance(published, TopicPublish.Success), None
 
 
 def test_a_tier_message_reaches_every_token_of_the_tier_and_only_them(

@@ -31,8 +31,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -42,10 +40,10 @@ import boto3
 import pytest
 import pytest_asyncio
 import yaml
-from yarl import URL
 
 from devstack import Stack, StackConfig
 from devstack.seed import REGION, USERS_SECRET_NAME
+from tests.integration.test_revocation_local import tvm_users
 from tests.openapi_contract import MODES, Answer, ContractError, contract
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -142,21 +140,9 @@ class Replay:
         return answer
 
     async def tvm_users(self, *argv: str) -> None:
-        """`python -m tvm_users ARGV --local` against this stack's moto, as an operator runs it."""
-        env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-        env["MOTO_PORT"] = str(URL(self.stack.moto_url).port)
-        env["MOMENTO_GRPC_PORT"] = str(self.stack.info.momento_grpc_port)
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "tvm_users", *argv, "--local"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        """`python -m tvm_users ARGV --local` against this stack, as an operator runs it."""
+        status, _, err, _ = await tvm_users(self.stack, *argv)
+        assert status == 0, err
 
     async def paused(self, status: int, variant: str, who: dict[str, str], path: str, *command: str) -> None:
         """`command` (a revoke or pause), the refusal it causes, then its undoing."""
